@@ -1,0 +1,11 @@
+"""The SSD algorithm as small registered components: priors, matchers, coders, losses, postprocessing."""
+
+from .coders import SSDBoxCoder
+from .losses import MultiBoxLoss
+from .matchers import ArgMaxMatcher, SSDMatcher
+from .postprocess import SSDPostprocessor
+from .priors import SSDPriorGenerator
+from .targets import assign_targets, pad_ground_truth
+
+__all__ = ["ArgMaxMatcher", "MultiBoxLoss", "SSDBoxCoder", "SSDMatcher", "SSDPostprocessor", "SSDPriorGenerator",
+           "assign_targets", "pad_ground_truth"]

@@ -1,0 +1,60 @@
+"""Box coders: ground truth <-> regression targets relative to priors."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from ssdkit.registry import BOX_CODERS
+
+
+@BOX_CODERS.register_module()
+class SSDBoxCoder:
+    """The paper's centre/size offsets with variances.
+
+    ``t = ((gx - px) / (pw v0), (gy - py) / (ph v1), log(gw / pw) / v2, log(gh / ph) / v3)``, the same
+    as torchvision's ``BoxCoder(weights=(10, 10, 5, 5))`` for the default variances. ``decode`` clamps
+    the log-size offsets at ``log(1000 / 16)`` so a wild prediction cannot overflow.
+    """
+
+    def __init__(self, variances: Sequence[float] = (0.1, 0.1, 0.2, 0.2),
+                 clip_log_size: float = math.log(1000.0 / 16)) -> None:
+        if len(variances) != 4 or min(variances) <= 0:
+            raise ValueError(f"SSDBoxCoder: variances must be 4 positive numbers, got {variances}")
+        self.variances = tuple(float(v) for v in variances)
+        self.weights = tuple(1.0 / v for v in self.variances)
+        self.clip_log_size = clip_log_size
+
+    def encode(self, gt: Tensor, priors: Tensor) -> Tensor:
+        """``gt [..., 4]`` and ``priors [..., 4]`` (xyxy, broadcastable) -> deltas ``[..., 4]``."""
+        wx, wy, ww, wh = self.weights
+        pw = priors[..., 2] - priors[..., 0]
+        ph = priors[..., 3] - priors[..., 1]
+        px = priors[..., 0] + 0.5 * pw
+        py = priors[..., 1] + 0.5 * ph
+        gw = gt[..., 2] - gt[..., 0]
+        gh = gt[..., 3] - gt[..., 1]
+        gx = gt[..., 0] + 0.5 * gw
+        gy = gt[..., 1] + 0.5 * gh
+        return torch.stack((wx * (gx - px) / pw, wy * (gy - py) / ph,
+                            ww * torch.log(gw / pw), wh * torch.log(gh / ph)), dim=-1)
+
+    def decode(self, deltas: Tensor, priors: Tensor) -> Tensor:
+        """``deltas [..., 4]`` and ``priors [..., 4]`` (xyxy, broadcastable) -> boxes ``[..., 4]`` xyxy."""
+        wx, wy, ww, wh = self.weights
+        pw = priors[..., 2] - priors[..., 0]
+        ph = priors[..., 3] - priors[..., 1]
+        px = priors[..., 0] + 0.5 * pw
+        py = priors[..., 1] + 0.5 * ph
+        dx, dy = deltas[..., 0] / wx, deltas[..., 1] / wy
+        dw = torch.clamp(deltas[..., 2] / ww, max=self.clip_log_size)
+        dh = torch.clamp(deltas[..., 3] / wh, max=self.clip_log_size)
+        cx, cy = dx * pw + px, dy * ph + py
+        half_w, half_h = 0.5 * (torch.exp(dw) * pw), 0.5 * (torch.exp(dh) * ph)
+        return torch.stack((cx - half_w, cy - half_h, cx + half_w, cy + half_h), dim=-1)
+
+    def __repr__(self) -> str:
+        return f"SSDBoxCoder(variances={self.variances})"

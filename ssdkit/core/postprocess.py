@@ -1,0 +1,89 @@
+"""Postprocessing: scores, per-class top-k, NMS and the per-image cap, batched over images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torchvision.ops import batched_nms
+
+from ssdkit.registry import POSTPROCESSORS
+from ssdkit.structures import Detections
+
+
+@POSTPROCESSORS.register_module()
+class SSDPostprocessor:
+    """Turn raw head outputs into detections in original-image pixels.
+
+    Per image and class: keep scores above ``score_thr``, the ``pre_nms_topk`` best, NMS at
+    ``nms_iou`` (per class, or across classes with ``class_agnostic``), then the ``max_per_img`` best
+    over all classes. Equals torchvision's ``SSD.postprocess_detections`` with the defaults.
+
+    Args:
+        use_sigmoid: score each class with a sigmoid of its logit instead of the softmax over C + 1.
+    """
+
+    def __init__(self, score_thr: float = 0.01, pre_nms_topk: int = 400, nms_iou: float = 0.45,
+                 max_per_img: int = 200, use_sigmoid: bool = False, class_agnostic: bool = False,
+                 clip: bool = True) -> None:
+        self.score_thr = score_thr
+        self.pre_nms_topk = pre_nms_topk
+        self.nms_iou = nms_iou
+        self.max_per_img = max_per_img
+        self.use_sigmoid = use_sigmoid
+        self.class_agnostic = class_agnostic
+        self.clip = clip
+
+    def scores(self, cls_logits: Tensor) -> Tensor:
+        """``[B, P, C+1]`` logits -> ``[B, P, C]`` foreground scores."""
+        if self.use_sigmoid:
+            return cls_logits[..., 1:].sigmoid()
+        return cls_logits.softmax(dim=-1)[..., 1:]
+
+    def __call__(self, cls_logits: Tensor, boxes: Tensor, img_metas: Sequence[dict]) -> list[Detections]:
+        """Args:
+            cls_logits: ``[B, P, C+1]``.
+            boxes: ``[B, P, 4]`` decoded xyxy in network-input pixels.
+            img_metas: per image ``img_shape`` (network input ``(H, W)``) and optionally ``ori_shape``
+                (original ``(H, W)``); boxes are scaled from the first to the second.
+        """
+        bsz, p, _ = boxes.shape
+        if len(img_metas) != bsz:
+            raise ValueError(f"SSDPostprocessor: {bsz} images but {len(img_metas)} img_metas")
+        scores = self.scores(cls_logits).transpose(1, 2)  # [B, C, P]
+        c = scores.shape[1]
+        in_hw = torch.tensor([m["img_shape"][:2] for m in img_metas], dtype=boxes.dtype, device=boxes.device)
+        if self.clip:
+            lim = in_hw.flip(-1).repeat(1, 2).view(bsz, 1, 4)  # (W, H, W, H)
+            boxes = torch.minimum(boxes.clamp(min=0), lim)
+        k = min(self.pre_nms_topk, p)
+        top_scores, top_idx = scores.topk(k, dim=2)  # [B, C, k], sorted
+        keep = top_scores > self.score_thr
+        img_id, cls_id, slot = keep.nonzero(as_tuple=True)
+        cand_scores = top_scores[img_id, cls_id, slot]
+        cand_boxes = boxes[img_id, top_idx[img_id, cls_id, slot]]
+        group = img_id if self.class_agnostic else img_id * c + cls_id
+        kept = batched_nms(cand_boxes, cand_scores, group, self.nms_iou)  # decreasing score
+        kept = kept[torch.sort(img_id[kept], stable=True).indices]  # by image, score order kept within
+        kept_img = img_id[kept]
+        counts = torch.bincount(kept_img, minlength=bsz)
+        starts = torch.cumsum(counts, 0) - counts
+        rank = torch.arange(kept.numel(), device=kept.device) - starts[kept_img]
+        kept = kept[rank < self.max_per_img]
+        per_image = torch.bincount(img_id[kept], minlength=bsz).tolist()
+
+        out_boxes = cand_boxes[kept]
+        if any("ori_shape" in m for m in img_metas):
+            ori_hw = torch.tensor([m.get("ori_shape", m["img_shape"])[:2] for m in img_metas],
+                                  dtype=boxes.dtype, device=boxes.device)
+            scale = (ori_hw / in_hw).flip(-1).repeat(1, 2)  # [B, 4] (sx, sy, sx, sy)
+            out_boxes = out_boxes * scale[img_id[kept]]
+        out_scores, out_labels = cand_scores[kept], cls_id[kept]
+        return [Detections(boxes=b, scores=s, labels=lab) for b, s, lab in zip(
+            out_boxes.split(per_image), out_scores.split(per_image), out_labels.split(per_image))]
+
+    def __repr__(self) -> str:
+        return (f"SSDPostprocessor(score_thr={self.score_thr}, pre_nms_topk={self.pre_nms_topk}, "
+                f"nms_iou={self.nms_iou}, max_per_img={self.max_per_img}, use_sigmoid={self.use_sigmoid}, "
+                f"class_agnostic={self.class_agnostic})")

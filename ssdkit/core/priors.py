@@ -1,0 +1,164 @@
+"""SSD default boxes (priors)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from ssdkit.registry import PRIOR_GENERATORS
+
+CLIP_MODES = (None, "wh", "xyxy")
+
+
+def paper_scales(num_levels: int, s_min: float = 0.2, s_max: float = 0.9,
+                 first_scale: float | None = None) -> list[float]:
+    """The paper's s_k = s_min + (s_max - s_min)(k - 1)/(m - 1), plus one extrapolated s_{m+1}.
+
+    With ``first_scale`` the first level gets that scale (conv4_3: 0.1 on VOC, 0.07 on COCO) and the
+    rule spans the remaining ``m - 1`` levels, as the released SSD models do. Returns ``m + 1``
+    scales; the last one only serves the extra box sqrt(s_m * s_{m+1}) of the last level.
+    """
+    m = num_levels - 1 if first_scale is not None else num_levels
+    if m < 1:
+        raise ValueError(f"paper_scales: need at least {2 if first_scale is not None else 1} levels, got {num_levels}")
+    step = (s_max - s_min) / (m - 1) if m > 1 else (s_max - s_min)
+    rule = [s_min + step * k for k in range(m)]
+    head = [first_scale] if first_scale is not None else []
+    return head + rule + [rule[-1] + step]
+
+
+@PRIOR_GENERATORS.register_module()
+class SSDPriorGenerator:
+    """Default boxes for every location of every prediction map.
+
+    Per location the boxes come in the order of the released SSD and torchvision: the square of
+    scale s_k, the square of scale sqrt(s_k s_{k+1}), then (w, h) and (h, w) for each extra aspect
+    ratio ar (w = s_k sqrt(ar), h = s_k / sqrt(ar)). Locations run row-major within a level, levels
+    in order.
+
+    Sizes come from, in order of precedence: ``min_sizes``/``max_sizes`` in input pixels (the
+    Caffe SSD300 VOC: 30, 60, 111, 162, 213, 264 -> 60, 111, 162, 213, 264, 315); ``scales``
+    (m + 1 fractions of the input size, torchvision style); or the paper's rule with ``s_min``,
+    ``s_max`` and optional ``first_scale``.
+
+    Args:
+        aspect_ratios: per level, the extra ratios (each adds ar and 1/ar), e.g. ``[[2], [2, 3], ...]``.
+        steps: per level, the stride in input pixels between centres; ``None`` uses input/feature size.
+        offset: centre offset inside a cell, in cells.
+        clip: ``None``; ``'wh'`` clamps normalised width/height to [0, 1] (torchvision ``clip=True``);
+            ``'xyxy'`` clamps corners to the image (Caffe ``clip: true``).
+    """
+
+    def __init__(self, aspect_ratios: Sequence[Sequence[float]] = ([2], [2, 3], [2, 3], [2, 3], [2], [2]),
+                 s_min: float = 0.2, s_max: float = 0.9, first_scale: float | None = None,
+                 scales: Sequence[float] | None = None, min_sizes: Sequence[float] | None = None,
+                 max_sizes: Sequence[float] | None = None, steps: Sequence[float] | None = None,
+                 offset: float = 0.5, clip: str | None = None) -> None:
+        self.aspect_ratios = [list(r) for r in aspect_ratios]
+        m = len(self.aspect_ratios)
+        if clip not in CLIP_MODES:
+            raise ValueError(f"SSDPriorGenerator: clip={clip!r} is not one of {CLIP_MODES}")
+        if steps is not None and len(steps) != m:
+            raise ValueError(f"SSDPriorGenerator: steps has {len(steps)} entries but aspect_ratios has {m} levels")
+        if (min_sizes is None) != (max_sizes is None):
+            raise ValueError("SSDPriorGenerator: give both min_sizes and max_sizes, or neither")
+        if min_sizes is not None:
+            if len(min_sizes) != m or len(max_sizes) != m:
+                raise ValueError(f"SSDPriorGenerator: min_sizes ({len(min_sizes)}) and max_sizes "
+                                 f"({len(max_sizes)}) need one entry per level ({m})")
+            self.scales = None
+        elif scales is not None:
+            if len(scales) != m + 1:
+                raise ValueError(f"SSDPriorGenerator: scales needs m + 1 = {m + 1} entries (the last serves the "
+                                 f"extra box of the last level), got {len(scales)}")
+            self.scales = [float(s) for s in scales]
+        else:
+            self.scales = paper_scales(m, s_min, s_max, first_scale)
+        self.min_sizes = None if min_sizes is None else [float(s) for s in min_sizes]
+        self.max_sizes = None if max_sizes is None else [float(s) for s in max_sizes]
+        self.steps = None if steps is None else [float(s) for s in steps]
+        self.offset = offset
+        self.clip = clip
+        self._cache: dict[tuple, Tensor] = {}
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.aspect_ratios)
+
+    @property
+    def num_priors_per_location(self) -> list[int]:
+        return [2 + 2 * len(r) for r in self.aspect_ratios]
+
+    def level_wh(self, k: int, image_size: tuple[int, int]) -> list[tuple[float, float]]:
+        """Normalised (w, h) of the boxes at one location of level ``k``, in prior order."""
+        h_img, w_img = image_size
+        if self.min_sizes is not None:
+            small, big = self.min_sizes[k], math.sqrt(self.min_sizes[k] * self.max_sizes[k])
+            sx, sy = small / w_img, small / h_img
+            pairs = [(sx, sy), (big / w_img, big / h_img)]
+        else:
+            s, s_next = self.scales[k], self.scales[k + 1]
+            sx = sy = s
+            big = math.sqrt(s * s_next)
+            pairs = [(s, s), (big, big)]
+        for ar in self.aspect_ratios[k]:
+            r = math.sqrt(ar)
+            pairs += [(sx * r, sy / r), (sx / r, sy * r)]
+        return pairs
+
+    def __call__(self, feature_sizes: Sequence[tuple[int, int]], image_size: tuple[int, int],
+                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Tensor:
+        """Priors for one input size.
+
+        Args:
+            feature_sizes: ``(H_k, W_k)`` of each prediction map.
+            image_size: ``(H, W)`` of the network input.
+
+        Returns:
+            ``[P, 4]`` xyxy boxes in input pixels, P = sum_k H_k W_k A_k; cached per size and device.
+        """
+        feature_sizes = [tuple(int(v) for v in s) for s in feature_sizes]
+        image_size = (int(image_size[0]), int(image_size[1]))
+        if len(feature_sizes) != self.num_levels:
+            raise ValueError(
+                f"SSDPriorGenerator: got {len(feature_sizes)} feature maps {feature_sizes} but the prior generator "
+                f"has {self.num_levels} levels (prior_generator.aspect_ratios); the neck's outputs and the prior "
+                f"generator's levels must agree")
+        key = (tuple(feature_sizes), image_size, str(device), dtype)
+        if key not in self._cache:
+            self._cache[key] = self._generate(feature_sizes, image_size, dtype).to(device)
+        return self._cache[key]
+
+    def _generate(self, feature_sizes: list[tuple[int, int]], image_size: tuple[int, int],
+                  dtype: torch.dtype) -> Tensor:
+        h_img, w_img = image_size
+        levels = []
+        for k, (fh, fw) in enumerate(feature_sizes):
+            if self.steps is not None:
+                cells_x, cells_y = w_img / self.steps[k], h_img / self.steps[k]
+            else:
+                cells_x, cells_y = fw, fh
+            cx = ((torch.arange(0, fw) + self.offset) / cells_x).to(dtype)
+            cy = ((torch.arange(0, fh) + self.offset) / cells_y).to(dtype)
+            cy, cx = torch.meshgrid(cy, cx, indexing="ij")
+            wh = torch.as_tensor(self.level_wh(k, image_size), dtype=dtype)
+            if self.clip == "wh":
+                wh = wh.clamp(min=0, max=1)
+            a = wh.shape[0]
+            centres = torch.stack((cx.reshape(-1), cy.reshape(-1)), dim=-1).repeat_interleave(a, dim=0)
+            levels.append(torch.cat((centres, wh.repeat(fh * fw, 1)), dim=1))
+        boxes = torch.cat(levels, dim=0)
+        size = torch.tensor([w_img, h_img])
+        xyxy = torch.cat(((boxes[:, :2] - 0.5 * boxes[:, 2:]) * size, (boxes[:, :2] + 0.5 * boxes[:, 2:]) * size), -1)
+        if self.clip == "xyxy":
+            xyxy = torch.minimum(xyxy.clamp(min=0), size.repeat(2).to(dtype))
+        return xyxy
+
+    def __repr__(self) -> str:
+        sizes = (f"min_sizes={self.min_sizes}, max_sizes={self.max_sizes}" if self.min_sizes is not None
+                 else f"scales={[round(s, 4) for s in self.scales]}")
+        return (f"SSDPriorGenerator(aspect_ratios={self.aspect_ratios}, {sizes}, steps={self.steps}, "
+                f"offset={self.offset}, clip={self.clip!r})")

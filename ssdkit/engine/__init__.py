@@ -1,0 +1,1 @@
+"""ssdkit.engine (arrives with a later issue)."""

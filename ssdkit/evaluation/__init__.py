@@ -1,0 +1,1 @@
+"""ssdkit.evaluation (arrives with a later issue)."""

@@ -1,0 +1,1 @@
+"""ssdkit.models (arrives with a later issue)."""

@@ -1,0 +1,12 @@
+"""ssdkit registries and plugin loading."""
+
+from .plugins import load_plugins
+from .registry import SSDRegistry, origin_of
+from .root import (ALL_REGISTRIES, BACKBONES, BOX_CODERS, DATASETS, DETECTORS, HEADS, HOOKS, LOSSES, MATCHERS,
+                   METRICS, NECKS, POSTPROCESSORS, PRIOR_GENERATORS, TRANSFORMS)
+
+__all__ = [
+    "ALL_REGISTRIES", "BACKBONES", "BOX_CODERS", "DATASETS", "DETECTORS", "HEADS", "HOOKS", "LOSSES", "MATCHERS",
+    "METRICS", "NECKS", "POSTPROCESSORS", "PRIOR_GENERATORS", "TRANSFORMS", "SSDRegistry", "load_plugins",
+    "origin_of",
+]

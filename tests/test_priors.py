@@ -1,0 +1,81 @@
+"""SSDPriorGenerator against the paper's hand-worked numbers and torchvision's DefaultBoxGenerator."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
+from torchvision.models.detection.image_list import ImageList
+
+from conftest import SSD300_FEATURES, SSD512_FEATURES, TV_SSD300
+from ssdkit.core import SSDPriorGenerator
+from ssdkit.core.priors import paper_scales
+from ssdkit.registry import PRIOR_GENERATORS
+
+
+def test_paper_scale_rule_hand_worked():
+    scales = paper_scales(6, 0.2, 0.9)
+    assert scales[:6] == pytest.approx([0.2, 0.34, 0.48, 0.62, 0.76, 0.9])
+    assert scales[6] == pytest.approx(1.04)
+    assert paper_scales(6, 0.15, 0.9, first_scale=0.07)[:6] == pytest.approx([0.07, 0.15, 0.3375, 0.525, 0.7125, 0.9])
+
+
+def test_ssd300_and_ssd512_prior_counts():
+    g300 = SSDPriorGenerator()
+    assert g300.num_priors_per_location == [4, 6, 6, 6, 4, 4]
+    assert g300(SSD300_FEATURES, (300, 300)).shape == (8732, 4)
+    g512 = PRIOR_GENERATORS.build(dict(type="SSDPriorGenerator",
+                                       aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2, 3], [2], [2]]))
+    assert g512(SSD512_FEATURES, (512, 512)).shape == (24564, 4)
+
+
+@pytest.mark.parametrize("image_size", [(300, 300), (320, 480)])
+def test_equals_torchvision_default_box_generator(image_size):
+    tv = DefaultBoxGenerator(TV_SSD300["aspect_ratios"], scales=TV_SSD300["scales"], steps=TV_SSD300["steps"],
+                             clip=True)
+    feats = [torch.zeros(1, 1, *hw) for hw in SSD300_FEATURES]
+    images = ImageList(torch.zeros(1, 3, *image_size), [image_size])
+    expected = tv(images, feats)[0]
+    ours = SSDPriorGenerator(**TV_SSD300)(SSD300_FEATURES, image_size)
+    assert ours.shape == expected.shape
+    torch.testing.assert_close(ours, expected, rtol=0, atol=1e-5)
+
+
+def test_caffe_min_max_sizes_and_order():
+    g = SSDPriorGenerator(min_sizes=[30, 60, 111, 162, 213, 264], max_sizes=[60, 111, 162, 213, 264, 315],
+                          steps=[8, 16, 32, 64, 100, 300])
+    p = g(SSD300_FEATURES, (300, 300))
+    assert p.shape == (8732, 4)
+    w, h = p[:, 2] - p[:, 0], p[:, 3] - p[:, 1]
+    # first location of conv4_3: 30x30, sqrt(30*60) square, then ar 2 and 1/2 around centre (4, 4)
+    torch.testing.assert_close(w[:4], torch.tensor([30, math.sqrt(1800), 30 * math.sqrt(2), 30 / math.sqrt(2)]))
+    torch.testing.assert_close(h[:4], torch.tensor([30, math.sqrt(1800), 30 / math.sqrt(2), 30 * math.sqrt(2)]))
+    torch.testing.assert_close((p[:4, :2] + p[:4, 2:]) / 2, torch.full((4, 2), 4.0))
+    # last level: one location centred at 150, largest box sqrt(264*315)
+    assert float(w[-3]) == pytest.approx(math.sqrt(264 * 315), rel=1e-5)
+    torch.testing.assert_close((p[-4:, :2] + p[-4:, 2:]) / 2, torch.full((4, 2), 150.0))
+
+
+def test_xyxy_clip_keeps_priors_inside_image():
+    p = SSDPriorGenerator(clip="xyxy")(SSD300_FEATURES, (300, 300))
+    assert float(p.min()) >= 0 and float(p.max()) <= 300
+    unclipped = SSDPriorGenerator()(SSD300_FEATURES, (300, 300))
+    assert float(unclipped.min()) < 0
+
+
+def test_cached_per_size():
+    g = SSDPriorGenerator()
+    assert g(SSD300_FEATURES, (300, 300)) is g(SSD300_FEATURES, (300, 300))
+
+
+def test_bad_configuration_messages():
+    with pytest.raises(ValueError, match="6 levels"):
+        SSDPriorGenerator()(SSD300_FEATURES[:5], (300, 300))
+    with pytest.raises(ValueError, match="steps"):
+        SSDPriorGenerator(steps=[8, 16])
+    with pytest.raises(ValueError, match="clip"):
+        SSDPriorGenerator(clip="yes")
+    with pytest.raises(ValueError, match="m \\+ 1"):
+        SSDPriorGenerator(scales=[0.1, 0.2])
