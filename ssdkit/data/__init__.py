@@ -1,0 +1,1 @@
+"""ssdkit.data (arrives with a later issue)."""
