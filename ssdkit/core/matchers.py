@@ -30,10 +30,20 @@ def _force_best_priors(matched: Tensor, iou: Tensor, gt_valid: Tensor) -> Tensor
     return torch.where(forced >= 0, forced, matched)
 
 
-def _valid_mask(gt_boxes: Tensor, gt_valid: Tensor | None) -> Tensor:
+def _iou(gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None) -> tuple[Tensor, Tensor]:
+    """``[B, G, P]`` IoU and the ``[B, G]`` valid mask.
+
+    Padded rows are moved far outside every prior (IoU exactly 0) instead of masking the
+    ``[B, G, P]`` result: real gts come first, so a padded row can only win a prior whose best IoU
+    is 0 (background anyway), and forced matching skips padded rows.
+    """
     if gt_valid is None:
-        return torch.ones(gt_boxes.shape[:2], dtype=torch.bool, device=gt_boxes.device)
-    return gt_valid
+        gt_valid = torch.ones(gt_boxes.shape[:2], dtype=torch.bool, device=gt_boxes.device)
+    else:
+        far = float(priors.abs().max()) * 4 + 1e4
+        parked = torch.tensor([-far, -far, 1 - far, 1 - far], dtype=gt_boxes.dtype, device=gt_boxes.device)
+        gt_boxes = torch.where(gt_valid.unsqueeze(-1), gt_boxes, parked)
+    return batched_pairwise_iou(gt_boxes, priors), gt_valid
 
 
 @MATCHERS.register_module()
@@ -52,8 +62,7 @@ class SSDMatcher:
         b, g = gt_boxes.shape[:2]
         if g == 0:
             return torch.full((b, priors.shape[0]), BACKGROUND, dtype=torch.long, device=priors.device)
-        valid = _valid_mask(gt_boxes, gt_valid)
-        iou = batched_pairwise_iou(gt_boxes, priors, valid)
+        iou, valid = _iou(gt_boxes, priors, gt_valid)
         best_iou, best_gt = iou.max(dim=1)
         matched = best_gt.masked_fill_(best_iou < self.iou_threshold, BACKGROUND)
         return _force_best_priors(matched, iou, valid)
@@ -81,8 +90,7 @@ class ArgMaxMatcher:
         b, g = gt_boxes.shape[:2]
         if g == 0:
             return torch.full((b, priors.shape[0]), BACKGROUND, dtype=torch.long, device=priors.device)
-        valid = _valid_mask(gt_boxes, gt_valid)
-        iou = batched_pairwise_iou(gt_boxes, priors, valid)
+        iou, valid = _iou(gt_boxes, priors, gt_valid)
         best_iou, matched = iou.max(dim=1)
         matched.masked_fill_(best_iou < self.matched_threshold, IGNORE)
         matched.masked_fill_(best_iou < self.unmatched_threshold, BACKGROUND)

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from torchvision.ops import batched_nms
 
 from ssdkit.registry import POSTPROCESSORS
 from ssdkit.structures import Detections
+
+from .nms import grouped_nms
 
 
 @POSTPROCESSORS.register_module()
@@ -64,8 +65,9 @@ class SSDPostprocessor:
         cand_scores = top_scores[img_id, cls_id, slot]
         cand_boxes = boxes[img_id, top_idx[img_id, cls_id, slot]]
         group = img_id if self.class_agnostic else img_id * c + cls_id
-        kept = batched_nms(cand_boxes, cand_scores, group, self.nms_iou)  # decreasing score
-        kept = kept[torch.sort(img_id[kept], stable=True).indices]  # by image, score order kept within
+        kept = grouped_nms(cand_boxes, cand_scores, group, self.nms_iou)
+        kept = kept[torch.sort(cand_scores[kept], descending=True, stable=True).indices]
+        kept = kept[torch.sort(img_id[kept], stable=True).indices]  # by image, by decreasing score within
         kept_img = img_id[kept]
         counts = torch.bincount(kept_img, minlength=bsz)
         starts = torch.cumsum(counts, 0) - counts

@@ -40,15 +40,19 @@ def batched_pairwise_iou(gt: Tensor, priors: Tensor, gt_valid: Tensor | None = N
         gt_valid: ``[B, G]`` bool; padded rows get IoU -1 so no prior ever matches them.
 
     Returns:
-        ``[B, G, P]`` IoU. The largest intermediate is one ``[B, G, P]`` tensor, computed in place.
+        ``[B, G, P]`` IoU. Coordinates are split into contiguous planes first and every
+        ``[B, G, P]`` step runs in place, so the largest intermediate is one ``[B, G, P]`` tensor.
     """
-    px1, py1, px2, py2 = (c.view(1, 1, -1) for c in priors.unbind(-1))
-    gx1, gy1, gx2, gy2 = (c.unsqueeze(-1) for c in gt.unbind(-1))
-    inter = torch.minimum(px2, gx2).sub_(torch.maximum(px1, gx1)).clamp_(min=0)
-    inter.mul_(torch.minimum(py2, gy2).sub_(torch.maximum(py1, gy1)).clamp_(min=0))
-    area_p = ((px2 - px1) * (py2 - py1))
-    area_g = ((gx2 - gx1) * (gy2 - gy1))
-    union = (area_p + area_g).sub_(inter)
+    px1, py1, px2, py2 = priors.t().contiguous().unsqueeze(1).unsqueeze(1)  # each [1, 1, P]
+    gx1, gy1, gx2, gy2 = gt.permute(2, 0, 1).contiguous().unsqueeze(-1)  # each [B, G, 1]
+    inter = torch.clamp(px2, max=gx2)
+    inter -= torch.clamp(px1, min=gx1)
+    inter.clamp_(min=0)
+    ih = torch.clamp(py2, max=gy2)
+    ih -= torch.clamp(py1, min=gy1)
+    inter *= ih.clamp_(min=0)
+    union = torch.add((px2 - px1) * (py2 - py1), (gx2 - gx1) * (gy2 - gy1), out=ih)
+    union -= inter
     iou = inter.div_(union)
     if gt_valid is not None:
         iou.masked_fill_(~gt_valid.unsqueeze(-1), -1.0)
