@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import logging
+from collections.abc import Mapping
 from importlib.metadata import entry_points
+from typing import Any
+
+from mmengine.logging import print_log
 
 from .registry import _ORIGINS
 
@@ -17,29 +22,37 @@ def register_origin(module_prefix: str, plugin_name: str) -> None:
 
 
 def load_plugins(force: bool = False) -> list[str]:
-    """Import every installed package's ``ssdkit.plugins`` entry point, once; returns their names."""
+    """Import every installed package's ``ssdkit.plugins`` entry point, once; returns their names.
+
+    A broken entry point raises ``ImportError`` naming it, and the next call tries again.
+    """
     global _loaded
     if _loaded and not force:
         return []
-    _loaded = True
+    _loaded = True  # set first: a plugin that builds from a registry while importing must not recurse
     names = []
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        module_name = ep.value.split(":")[0]
-        dist = getattr(ep, "dist", None)
-        register_origin(module_name, f"{ep.name}" + (f" [{dist.name}]" if dist is not None else ""))
-        try:
-            loaded = ep.load()
-        except Exception as err:  # a broken plugin must say which one it is
-            raise ImportError(
-                f"ssdkit plugin entry point '{ep.name}' ({ep.value}) in group '{ENTRY_POINT_GROUP}' failed to "
-                f"import: {err}") from err
-        if callable(loaded) and not isinstance(loaded, type):
-            loaded()
-        names.append(ep.name)
+    try:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            module_name = ep.value.split(":")[0].strip()
+            dist = getattr(ep, "dist", None)
+            register_origin(module_name, ep.name + (f" [{dist.name}]" if dist is not None else ""))
+            try:
+                loaded = ep.load()
+                if callable(loaded) and not isinstance(loaded, type):
+                    loaded()
+            except Exception as err:  # a broken plugin must say which one it is
+                raise ImportError(
+                    f"ssdkit plugin entry point '{ep.name}' ({ep.value}"
+                    + (f", from package {dist.name}" if dist is not None else "")
+                    + f") in group '{ENTRY_POINT_GROUP}' failed to import: {err}") from err
+            names.append(ep.name)
+    except BaseException:
+        _loaded = False
+        raise
     return names
 
 
-def import_custom_modules(modules: list[str]) -> None:
+def import_custom_modules(modules: list[str], allow_failed_imports: bool = False) -> None:
     """Import ``custom_imports``-style module names, recording each as a plugin origin."""
     for name in modules:
         if not (name == "ssdkit" or name.startswith("ssdkit.")):
@@ -47,6 +60,20 @@ def import_custom_modules(modules: list[str]) -> None:
         try:
             importlib.import_module(name)
         except ImportError as err:
+            if allow_failed_imports:
+                print_log(f"custom_imports: failed to import '{name}' ({err}); skipped",
+                          logger="current", level=logging.WARNING)
+                continue
             raise ImportError(
                 f"custom_imports: cannot import '{name}' ({err}). Modules are imported by name from the "
                 f"working directory or installed packages, e.g. 'plugins.focal_loss'.") from err
+
+
+def apply_custom_imports(cfg: Mapping[str, Any]) -> list[str]:
+    """Import a config's ``custom_imports = dict(imports=[...], allow_failed_imports=False)``."""
+    custom = cfg.get("custom_imports") or {}
+    imports = custom.get("imports", [])
+    if isinstance(imports, str):
+        imports = [imports]
+    import_custom_modules(list(imports), bool(custom.get("allow_failed_imports", False)))
+    return list(imports)

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import logging
+from collections.abc import Generator
+from contextlib import contextmanager
+from importlib import import_module
 from typing import Any
 
-from mmengine.registry import Registry
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.registry import DefaultScope, Registry
+from mmengine.utils import ManagerMixin
 
 _ORIGINS: dict[str, str] = {}  # module prefix -> plugin name, filled by ssdkit.registry.plugins
+
+
+class RegistryKeyError(KeyError):
+    """A ``KeyError`` whose message prints as written (``KeyError`` would show its repr)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 def origin_of(obj: Any) -> str:
@@ -17,7 +31,7 @@ def origin_of(obj: Any) -> str:
     if module == "ssdkit" or module.startswith("ssdkit."):
         return "ssdkit"
     best = max((p for p in _ORIGINS if module == p or module.startswith(p + ".")), key=len, default=None)
-    if best is not None:
+    if best is not None and _ORIGINS[best] != module:
         return f"plugin {_ORIGINS[best]} ({module})"
     return f"plugin {module}" if module else "unknown"
 
@@ -37,17 +51,63 @@ def accepted_arguments(obj: Any) -> list[str]:
     return names
 
 
+def _qualified_name(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+def _source_file(obj: Any) -> str | None:
+    try:
+        return inspect.getsourcefile(obj)
+    except (TypeError, OSError):
+        return None
+
+
+def _same_definition(a: Any, b: Any) -> bool:
+    """One definition seen twice: a module reloaded, or one file imported under two module names."""
+    if getattr(a, "__qualname__", None) != getattr(b, "__qualname__", None):
+        return False
+    if getattr(a, "__module__", None) == getattr(b, "__module__", None):
+        return True
+    source = _source_file(a)
+    return source is not None and source == _source_file(b)
+
+
+def _is_missing(err: ModuleNotFoundError, location: str) -> bool:
+    """True if ``err`` says ``location`` itself (or a package above it) does not exist."""
+    return err.name is not None and (location == err.name or location.startswith(err.name + "."))
+
+
 class SSDRegistry(Registry):
     """Registry with helpful errors.
 
     * an unknown ``type`` names the registry, lists its entries and suggests the closest one;
     * a wrong keyword argument names the component and the arguments it accepts;
     * two different objects registered under one name fail naming both origins.
+
+    Building from an ssdkit registry always looks in that registry (then its parents), whatever
+    mmengine's default scope is; ``_scope_`` in a config still switches on purpose.
     """
 
+    @property
+    def display_name(self) -> str:
+        """The Python name of this registry (``MATCHERS``) or, for other instances, its ``name``."""
+        from .root import ALL_REGISTRIES
+
+        return next((k for k, v in ALL_REGISTRIES.items() if v is self), self.name)
+
     def import_from_location(self) -> None:
-        """Import ssdkit's own modules for this kind, then installed ``ssdkit.plugins`` entry points."""
-        super().import_from_location()
+        """Import this kind's ssdkit modules (a location that does not exist yet is skipped), then
+        installed ``ssdkit.plugins`` entry points."""
+        if not self._imported:
+            for loc in self._locations:
+                try:
+                    import_module(loc)
+                except ModuleNotFoundError as err:
+                    if not _is_missing(err, loc):
+                        raise
+                    print_log(f"ssdkit {self.display_name}: location '{loc}' does not exist, skipped",
+                              logger="current", level=logging.DEBUG)
+            self._imported = True
         from .plugins import load_plugins
 
         load_plugins()
@@ -61,53 +121,82 @@ class SSDRegistry(Registry):
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         listing = ", ".join(names) if names else "(nothing registered)"
-        return KeyError(
-            f"'{name}' is not in the ssdkit {self.name.upper()} registry.{hint} "
+        return RegistryKeyError(
+            f"'{name}' is not in the ssdkit {self.display_name} registry (scope '{self.scope}').{hint} "
             f"Registered there: {listing}. Plugins add entries through `custom_imports` in the config, "
             f"the `plugins/` folder or the `ssdkit.plugins` entry point."
         )
 
+    @contextmanager
+    def switch_scope_and_registry(self, scope: str | None) -> Generator[Registry, None, None]:
+        if scope is None:
+            yield self
+        elif scope == self.scope:
+            with DefaultScope.overwrite_default_scope(scope):
+                yield self
+        else:
+            with super().switch_scope_and_registry(scope) as registry:
+                yield registry
+
     def build(self, cfg: Any, *args: Any, **kwargs: Any) -> Any:
-        if not isinstance(cfg, dict) or "type" not in cfg:
+        default_args = kwargs.get("default_args")
+        if not isinstance(cfg, (dict, Config)) or ("type" not in cfg and "type" not in (default_args or {})):
             raise TypeError(
-                f"building from the {self.name.upper()} registry needs a dict with a 'type' key, got {cfg!r}"
+                f"building from the {self.display_name} registry needs a dict with a 'type' key, got {cfg!r}"
             )
-        obj_type = cfg["type"]
+        merged = dict(default_args or {})
+        merged.update(cfg)
+        if merged.pop("_scope_", None) not in (None, self.scope):
+            return super().build(cfg, *args, **kwargs)  # another package's registry, on purpose
+        obj_type = merged.pop("type")
+        obj = obj_type
         if isinstance(obj_type, str):
             scope, key = Registry.split_scope_key(obj_type)
-            if (scope is None or scope == self.scope) and self.get(obj_type) is None:
-                raise self.unknown_type_error(key)
             obj = self.get(obj_type)
-        else:
-            obj = obj_type
+            if obj is None and (scope is None or scope == self.scope):
+                raise self.unknown_type_error(key)
+        if obj is not None:
+            self._check_arguments(obj, merged)
+        return super().build(cfg, *args, **kwargs)
+
+    def _check_arguments(self, obj: Any, arguments: dict) -> None:
+        """Raise a ``TypeError`` naming ``obj`` and what it accepts if it cannot take ``arguments``."""
+        if inspect.isclass(obj) and issubclass(obj, ManagerMixin):
+            return  # built through get_instance(name, **kwargs)
         try:
-            return super().build(cfg, *args, **kwargs)
+            signature = inspect.signature(obj)
+        except (TypeError, ValueError):
+            return
+        try:
+            signature.bind(**arguments)
         except TypeError as err:
-            if "argument" not in str(err) or obj is None:
-                raise
-            given = sorted(k for k in cfg if k != "type")
-            extra = sorted(kwargs.get("default_args") or {}) if isinstance(kwargs.get("default_args"), dict) else []
+            accepted = accepted_arguments(obj)
+            hints = []
+            for given in arguments:
+                if given not in signature.parameters:
+                    close = difflib.get_close_matches(given, accepted, n=1, cutoff=0.6)
+                    if close:
+                        hints.append(f" Did you mean '{close[0]}' instead of '{given}'?")
             raise TypeError(
-                f"cannot build {self.name} '{getattr(obj, '__name__', obj)}': {err}. "
-                f"Given: {given + extra}; it accepts: {accepted_arguments(obj)}."
-            ) from err
+                f"cannot build {self.display_name} entry '{getattr(obj, '__name__', obj)}' "
+                f"({_qualified_name(obj)}): {err}. Given: {sorted(arguments)}; it accepts: {accepted}."
+                + "".join(hints)
+            ) from None
 
     def _register_module(self, module: Any, module_name: Any = None, force: bool = False) -> None:
         names = [module.__name__] if module_name is None else (
             [module_name] if isinstance(module_name, str) else list(module_name))
+        replace = force
         for name in names:
             existing = self._module_dict.get(name)
-            if existing is None or existing is module or force:
+            if existing is None or force:
                 continue
-            same_def = (getattr(existing, "__module__", None), getattr(existing, "__qualname__", None)) == (
-                getattr(module, "__module__", None), getattr(module, "__qualname__", None))
-            if same_def:  # the same file imported twice (e.g. by path and by package): keep the newest
-                force = True
-                continue
-            raise KeyError(
-                f"'{name}' is registered twice in the ssdkit {self.name.upper()} registry: by "
-                f"{origin_of(existing)} ({existing.__module__}.{existing.__qualname__}) and by "
-                f"{origin_of(module)} ({module.__module__}.{module.__qualname__}). Rename one of them, "
-                f"or pass force=True to register_module to replace on purpose."
-            )
-        super()._register_module(module, module_name, force)
+            if existing is not module and not _same_definition(existing, module):
+                raise RegistryKeyError(
+                    f"'{name}' is registered twice in the ssdkit {self.display_name} registry: by "
+                    f"{origin_of(existing)} ({_qualified_name(existing)}) and by {origin_of(module)} "
+                    f"({_qualified_name(module)}). Rename one of them, or pass force=True to "
+                    f"register_module to replace on purpose."
+                )
+            replace = True  # the same object, or the same file imported twice: keep the newest
+        super()._register_module(module, names, replace)
