@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ssdkit.registry import MATCHERS
-from ssdkit.structures import batched_pairwise_iou
+from ssdkit.structures import Workspace, batched_pairwise_iou
 
 BACKGROUND = -1
 IGNORE = -2
@@ -30,7 +30,7 @@ def _force_best_priors(matched: Tensor, iou: Tensor, gt_valid: Tensor) -> Tensor
     return torch.where(forced >= 0, forced, matched)
 
 
-def _iou(gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None) -> tuple[Tensor, Tensor]:
+def _iou(gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None, ws: Workspace) -> tuple[Tensor, Tensor]:
     """``[B, G, P]`` IoU and the ``[B, G]`` valid mask.
 
     Padded rows are moved far outside every prior (IoU exactly 0) instead of masking the
@@ -43,7 +43,7 @@ def _iou(gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None) -> tuple[Ten
         far = float(priors.abs().max()) * 4 + 1e4
         parked = torch.tensor([-far, -far, 1 - far, 1 - far], dtype=gt_boxes.dtype, device=gt_boxes.device)
         gt_boxes = torch.where(gt_valid.unsqueeze(-1), gt_boxes, parked)
-    return batched_pairwise_iou(gt_boxes, priors), gt_valid
+    return batched_pairwise_iou(gt_boxes, priors, workspace=ws), gt_valid
 
 
 @MATCHERS.register_module()
@@ -56,13 +56,14 @@ class SSDMatcher:
 
     def __init__(self, iou_threshold: float = 0.5) -> None:
         self.iou_threshold = iou_threshold
+        self.workspace = Workspace()
 
     def __call__(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None) -> Tensor:
         """``gt_boxes [B, G, 4]``, ``priors [P, 4]``, ``gt_valid [B, G]`` -> matched gt index ``[B, P]``."""
         b, g = gt_boxes.shape[:2]
         if g == 0:
             return torch.full((b, priors.shape[0]), BACKGROUND, dtype=torch.long, device=priors.device)
-        iou, valid = _iou(gt_boxes, priors, gt_valid)
+        iou, valid = _iou(gt_boxes, priors, gt_valid, self.workspace)
         best_iou, best_gt = iou.max(dim=1)
         matched = best_gt.masked_fill_(best_iou < self.iou_threshold, BACKGROUND)
         return _force_best_priors(matched, iou, valid)
@@ -84,13 +85,14 @@ class ArgMaxMatcher:
         self.matched_threshold = matched_threshold
         self.unmatched_threshold = unmatched_threshold
         self.force_match = force_match
+        self.workspace = Workspace()
 
     def __call__(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None) -> Tensor:
         """``gt_boxes [B, G, 4]``, ``priors [P, 4]``, ``gt_valid [B, G]`` -> ``[B, P]`` (-1 bg, -2 ignore)."""
         b, g = gt_boxes.shape[:2]
         if g == 0:
             return torch.full((b, priors.shape[0]), BACKGROUND, dtype=torch.long, device=priors.device)
-        iou, valid = _iou(gt_boxes, priors, gt_valid)
+        iou, valid = _iou(gt_boxes, priors, gt_valid, self.workspace)
         best_iou, matched = iou.max(dim=1)
         matched.masked_fill_(best_iou < self.matched_threshold, IGNORE)
         matched.masked_fill_(best_iou < self.unmatched_threshold, BACKGROUND)

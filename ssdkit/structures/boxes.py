@@ -6,6 +6,8 @@ import torch
 from torch import Tensor
 from torchvision.ops import box_iou
 
+from .workspace import Workspace
+
 
 def xyxy_to_cxcywh(boxes: Tensor) -> Tensor:
     """``[..., 4]`` (x1, y1, x2, y2) -> ``[..., 4]`` (cx, cy, w, h)."""
@@ -31,29 +33,33 @@ def pairwise_iou(a: Tensor, b: Tensor) -> Tensor:
     return box_iou(a, b)
 
 
-def batched_pairwise_iou(gt: Tensor, priors: Tensor, gt_valid: Tensor | None = None) -> Tensor:
+def batched_pairwise_iou(gt: Tensor, priors: Tensor, gt_valid: Tensor | None = None,
+                         workspace: Workspace | None = None) -> Tensor:
     """IoU of every ground truth with every prior, batched.
 
     Args:
         gt: ``[B, G, 4]`` padded ground-truth boxes.
         priors: ``[P, 4]`` boxes shared by every image.
         gt_valid: ``[B, G]`` bool; padded rows get IoU -1 so no prior ever matches them.
+        workspace: reuse its buffers for the three ``[B, G, P]`` steps; the result then lives in the
+            workspace (valid until its next use).
 
     Returns:
-        ``[B, G, P]`` IoU. Coordinates are split into contiguous planes first and every
-        ``[B, G, P]`` step runs in place, so the largest intermediate is one ``[B, G, P]`` tensor.
+        ``[B, G, P]`` IoU. Coordinates are split into contiguous planes and every ``[B, G, P]`` step
+        writes into one of three buffers, so no intermediate exceeds ``B x G x P`` elements.
     """
+    shape = (gt.shape[0], gt.shape[1], priors.shape[0])
+    ws = workspace if workspace is not None else Workspace()
+    a, b, c = (ws.get(f"iou{i}", shape, priors.dtype, priors.device) for i in range(3))
     px1, py1, px2, py2 = priors.t().contiguous().unsqueeze(1).unsqueeze(1)  # each [1, 1, P]
-    gx1, gy1, gx2, gy2 = gt.permute(2, 0, 1).contiguous().unsqueeze(-1)  # each [B, G, 1]
-    inter = torch.clamp(px2, max=gx2)
-    inter -= torch.clamp(px1, min=gx1)
-    inter.clamp_(min=0)
-    ih = torch.clamp(py2, max=gy2)
-    ih -= torch.clamp(py1, min=gy1)
-    inter *= ih.clamp_(min=0)
-    union = torch.add((px2 - px1) * (py2 - py1), (gx2 - gx1) * (gy2 - gy1), out=ih)
-    union -= inter
-    iou = inter.div_(union)
+    gx1, gy1, gx2, gy2 = gt.to(priors.dtype).permute(2, 0, 1).contiguous().unsqueeze(-1)  # each [B, G, 1]
+    inter = torch.minimum(px2, gx2, out=a)
+    inter.sub_(torch.maximum(px1, gx1, out=b)).clamp_(min=0)
+    ih = torch.minimum(py2, gy2, out=b)
+    ih.sub_(torch.maximum(py1, gy1, out=c)).clamp_(min=0)
+    inter.mul_(ih)
+    union = torch.add((px2 - px1) * (py2 - py1), (gx2 - gx1) * (gy2 - gy1), out=b)
+    iou = inter.div_(union.sub_(inter))
     if gt_valid is not None:
         iou.masked_fill_(~gt_valid.unsqueeze(-1), -1.0)
     return iou
