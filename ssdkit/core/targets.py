@@ -64,13 +64,11 @@ def assign_targets(matcher, coder, priors: Tensor, gt_boxes: Tensor, gt_labels: 
     """
     matched = matcher(gt_boxes, priors, gt_valid)
     b, p = matched.shape
-    if gt_boxes.shape[1] == 0:
-        return (torch.zeros((b, p), dtype=torch.long, device=priors.device),
-                torch.zeros((b, p, 4), dtype=priors.dtype, device=priors.device))
-    idx = matched.clamp(min=0)
-    labels = torch.gather(gt_labels, 1, idx) + 1
-    labels = torch.where(matched >= 0, labels, torch.where(matched == IGNORE, -1, 0))
-    boxes = torch.gather(gt_boxes, 1, idx.unsqueeze(-1).expand(b, p, 4))
-    deltas = coder.encode(boxes, priors.unsqueeze(0))
-    deltas = torch.where((labels > 0).unsqueeze(-1), deltas, torch.zeros((), dtype=deltas.dtype, device=deltas.device))
+    labels = torch.zeros((b, p), dtype=torch.long, device=priors.device)
+    deltas = torch.zeros((b, p, 4), dtype=priors.dtype, device=priors.device)
+    img, prior = (matched >= 0).nonzero(as_tuple=True)  # positives only: a few per object
+    gt = matched[img, prior]
+    labels[img, prior] = gt_labels[img, gt] + 1
+    deltas[img, prior] = coder.encode(gt_boxes[img, gt].to(priors.dtype), priors[prior])
+    labels.masked_fill_(matched == IGNORE, -1)
     return labels, deltas
