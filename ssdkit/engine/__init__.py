@@ -1,1 +1,1 @@
-"""ssdkit.engine (arrives with a later issue)."""
+"""Runner set-up, safe checkpoints, distributed helpers."""

@@ -1,0 +1,131 @@
+"""Whole-``predict`` latency and peak memory per config, beside torchvision's SSD peers, same run.
+
+    python bench/models.py [--configs ssd300_vgg16_voc0712 ssd300_mobilenet ...] [--repeats 5]
+
+Each model runs in its own subprocess (so peak RSS is its own): uint8 images in, detections out
+(preprocessing, network and NMS included), batch 1 and batch 8, median of ``--repeats``.
+torchvision's ``ssd300_vgg16`` and ``ssdlite320_mobilenet_v3_large`` (random weights, the same
+images) are measured in the same run. Achieved GFLOP/s (the model's FLOPs / latency) is printed
+beside the machine's dense 3x3-conv GFLOP/s measured in the same run.
+Targets: SSD300-VGG16 <= 0.9x torchvision ssd300_vgg16's latency; SSD300-MobileNet >= 5x faster
+than SSD300-VGG16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PEERS = ["tv:ssd300_vgg16", "tv:ssdlite320_mobilenet_v3_large"]
+DEFAULT_CONFIGS = ["ssd300_vgg16_voc0712", "ssd300_mobilenet", "ffssd300_concat_vgg16_voc0712",
+                   "ffssd300_sum_vgg16_voc0712", "ssd512_vgg16_voc0712"]
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def dense_conv_gflops() -> float:
+    conv = torch.nn.Conv2d(256, 256, 3, padding=1).eval()
+    x = torch.randn(8, 256, 38, 38)
+    flops = 2 * 8 * 256 * 256 * 9 * 38 * 38
+    with torch.inference_mode():
+        return flops / median_time(lambda: conv(x), 5) / 1e9
+
+
+def build(name: str):
+    """``(predict(images) -> detections, flops of one image, input size)``."""
+    if name.startswith("tv:"):
+        import torchvision
+        arch = name[3:]
+        model = getattr(torchvision.models.detection, arch)(weights=None, weights_backbone=None).eval()
+        size = 320 if "320" in arch else 300
+
+        def predict(images):
+            return model([im.float().div_(255) for im in images])
+        return predict, None, size
+
+    from mmengine import Config
+    from mmengine.analysis import FlopAnalyzer
+
+    import ssdkit.models  # noqa: F401
+    from ssdkit.registry import DETECTORS
+    from ssdkit.structures import DetSample
+    cfg = Config.fromfile(str(ROOT / "configs" / f"{name}.py"))
+    model = DETECTORS.build(cfg.model).eval()
+    size = int(cfg.get("input_size", 300))
+    flops = FlopAnalyzer(model, (torch.randn(1, 3, size, size),)).total()
+
+    def predict(images):
+        samples = [DetSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size))) for _ in images]
+        data = model.data_preprocessor(dict(inputs=list(images), data_samples=samples), False)
+        return model(**data, mode="predict")
+    return predict, flops, size
+
+
+def worker(name: str, repeats: int) -> dict:
+    predict, flops, size = build(name)
+    gen = torch.Generator().manual_seed(0)
+    images = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=gen) for _ in range(8)]
+    out = dict(name=name, size=size, flops=flops)
+    with torch.inference_mode():
+        out["b1"] = median_time(lambda: predict(images[:1]), repeats)
+        out["b8"] = median_time(lambda: predict(images), max(2, repeats // 2))
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.repeats)))
+        return
+    results = {}
+    for name in PEERS + args.configs:
+        proc = subprocess.run([sys.executable, __file__, "--worker", name, "--repeats", str(args.repeats)],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            print(f"{name}: failed\n{proc.stderr[-2000:]}")
+            continue
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    machine = dense_conv_gflops()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; dense 3x3 conv: {machine:.1f} GFLOP/s")
+    print(f"{'model':34s}{'input':>6s}{'b1 ms':>9s}{'b8 ms':>9s}{'img/s b8':>9s}{'GFLOPs':>8s}"
+          f"{'GFLOP/s':>9s}{'peak MB':>9s}")
+    for r in results.values():
+        gf = r["flops"] / 1e9 if r["flops"] else float("nan")
+        print(f"{r['name']:34s}{r['size']:6d}{r['b1'] * 1e3:9.1f}{r['b8'] * 1e3:9.1f}{8 / r['b8']:9.1f}"
+              f"{gf:8.1f}{gf / r['b1']:9.1f}{r['peak_rss_mb']:9.0f}")
+    tv = results.get("tv:ssd300_vgg16")
+    vgg = results.get("ssd300_vgg16_voc0712")
+    mob = results.get("ssd300_mobilenet")
+    if tv and vgg:
+        for b in ("b1", "b8"):
+            print(f"SSD300-VGG16 / torchvision ssd300_vgg16 latency, {b}: {vgg[b] / tv[b]:.2f}x (target <= 0.9x)")
+    if vgg and mob:
+        for b in ("b1", "b8"):
+            print(f"SSD300-MobileNet speed-up over SSD300-VGG16, {b}: {vgg[b] / mob[b]:.1f}x (target >= 5x)")
+
+
+if __name__ == "__main__":
+    main()

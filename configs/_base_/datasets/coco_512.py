@@ -1,0 +1,5 @@
+_base_ = ['./coco.py', './pipelines_512.py']
+input_size = 512
+train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline_512}}))
+val_dataloader = dict(dataset=dict(pipeline={{_base_.test_pipeline_512}}))
+test_dataloader = dict(dataset=dict(pipeline={{_base_.test_pipeline_512}}))

@@ -1,0 +1,20 @@
+# SSD300 with the VGG16-atrous base network (Liu et al. 2016, Fig. 2); priors as the released Caffe model.
+model = dict(
+    type='SSD',
+    num_classes=20,
+    data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.0, 117.0, 104.0], std=[1.0, 1.0, 1.0],
+                           bgr_to_rgb=True),
+    backbone=dict(type='VGG16Atrous', out_features=('conv4_3', 'conv7'), l2_norm_scale=20.0),
+    neck=dict(type='SSDExtraLayers'),  # conv8_2 .. conv11_2: 10, 5, 3, 1
+    head=dict(type='SSDHead'),
+    prior_generator=dict(
+        type='SSDPriorGenerator',
+        aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],
+        min_sizes=[30, 60, 111, 162, 213, 264],
+        max_sizes=[60, 111, 162, 213, 264, 315],
+        steps=[8, 16, 32, 64, 100, 300]),
+    matcher=dict(type='SSDMatcher', iou_threshold=0.5),
+    box_coder=dict(type='SSDBoxCoder', variances=(0.1, 0.1, 0.2, 0.2)),
+    loss=dict(type='MultiBoxLoss', neg_pos_ratio=3, alpha=1.0),
+    postprocessor=dict(type='SSDPostprocessor', score_thr=0.01, pre_nms_topk=400, nms_iou=0.45, max_per_img=200),
+)

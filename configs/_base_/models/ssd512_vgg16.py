@@ -1,0 +1,12 @@
+# SSD512: one more extra layer (conv12_2) and the released model's prior sizes.
+_base_ = './ssd300_vgg16.py'
+model = dict(
+    neck=dict(type='SSDExtraLayers',
+              extra_channels=((256, 512), (128, 256), (128, 256), (128, 256), (128, 256)),
+              strides=(2, 2, 2, 2, 1), paddings=(1, 1, 1, 1, 1), kernel_sizes=(3, 3, 3, 3, 4)),
+    prior_generator=dict(
+        aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2, 3], [2], [2]],
+        min_sizes=[35.84, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8],
+        max_sizes=[76.8, 153.6, 230.4, 307.2, 384.0, 460.8, 537.6],
+        steps=[8, 16, 32, 64, 128, 256, 512]),
+)

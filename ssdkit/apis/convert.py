@@ -1,0 +1,66 @@
+"""Turn torchvision state dicts into ssdkit checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+from torchvision.models._meta import _COCO_CATEGORIES
+
+from ssdkit.models.backbones.vgg_convert import torchvision_ssd_backbone_to_atrous, vgg16_to_atrous
+
+#: COCO category id of each contiguous class 0..79 (torchvision's 91-way index is the category id).
+COCO_CATEGORY_IDS: list[int] = [i for i, n in enumerate(_COCO_CATEGORIES) if n not in ("__background__", "N/A")]
+COCO_CLASSES: list[str] = [_COCO_CATEGORIES[i] for i in COCO_CATEGORY_IDS]
+NUM_EXTRAS = 4  # torchvision's SSD300 extras after conv7: conv8_2 .. conv11_2
+
+
+def _map_class_rows(t: Tensor, num_priors: int, columns: list[int]) -> Tensor:
+    """Rows of a ``[A*K, ...]`` predictor laid out (prior, class) -> ``[A*len(columns), ...]``."""
+    k_src = t.shape[0] // num_priors
+    return t.reshape(num_priors, k_src, *t.shape[1:])[:, columns].reshape(num_priors * len(columns), *t.shape[1:])
+
+
+def convert_torchvision_ssd300_vgg16(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """torchvision ``ssd300_vgg16`` (91-way COCO classifier) -> ``configs/ssd300_vgg16_coco.py`` keys
+    (80 classes + background, class rows reordered to contiguous COCO labels)."""
+    sd = dict(state_dict)
+    out = {f"backbone.{k}": v for k, v in torchvision_ssd_backbone_to_atrous(sd, prefix="backbone.").items()}
+    for i in range(NUM_EXTRAS):
+        for j in (0, 2):
+            for p in ("weight", "bias"):
+                out[f"neck.extras.layers.{i}.{j}.{p}"] = sd[f"backbone.extra.{i + 1}.{j}.{p}"]
+    columns = [0] + COCO_CATEGORY_IDS
+    k = 0
+    while f"head.classification_head.module_list.{k}.weight" in sd:
+        reg_w = sd[f"head.regression_head.module_list.{k}.weight"]
+        num_priors = reg_w.shape[0] // 4
+        for p in ("weight", "bias"):
+            cls = sd[f"head.classification_head.module_list.{k}.{p}"]
+            if cls.shape[0] != num_priors * 91:
+                raise ValueError(f"head.classification_head.module_list.{k}.{p}: expected {num_priors} x 91 rows "
+                                 f"(torchvision's COCO classifier), got {cls.shape[0]}")
+            out[f"head.cls_convs.{k}.{p}"] = _map_class_rows(cls, num_priors, columns)
+            out[f"head.reg_convs.{k}.{p}"] = sd[f"head.regression_head.module_list.{k}.{p}"]
+        k += 1
+    if k == 0:
+        raise KeyError("no 'head.classification_head.module_list.0.weight' in the state dict: is this a torchvision "
+                       "ssd300_vgg16 state dict?")
+    return out
+
+
+def convert_torchvision_vgg16(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """torchvision ImageNet ``vgg16`` -> ``VGG16Atrous`` keys (load with the backbone's ``init_cfg``)."""
+    return vgg16_to_atrous(dict(state_dict))
+
+
+def load_state_dict_file(path: str) -> dict[str, Tensor]:
+    """A state dict from a ``.pth`` file (tensors only: ``weights_only=True``); unwraps ``state_dict``/``model``."""
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model"):
+        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise ValueError(f"{path}: not a state dict (a mapping of names to tensors)")
+    return obj

@@ -1,0 +1,85 @@
+"""MobileNetV1 (depthwise-separable convolutions) with MobileNet-SSD taps at conv11 and conv13."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from ssdkit.registry import BACKBONES
+
+from .common import apply_freeze_and_norm_eval
+
+STRIDES = [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1]
+CHANNELS = [64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]
+ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6}
+
+
+def _width(ch: int, mult: float) -> int:
+    return max(8, int(ch * mult + 4) // 8 * 8)
+
+
+def _conv_bn_act(cin: int, cout: int, k: int, s: int, groups: int, act: type[nn.Module]) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout),
+                         act(inplace=True))
+
+
+@BACKBONES.register_module()
+class MobileNetV1(BaseModule):
+    """A 3x3 stride-2 stem (32 ch) and 13 depthwise 3x3 + pointwise 1x1 blocks, BN and ReLU/ReLU6.
+
+    Args:
+        out_indices: blocks whose outputs are returned (1-based; 11: 19x19 x 512, 13: 10x10 x 1024 at 300).
+        width_mult: channel multiplier (rounded to multiples of 8).
+        activation: ``'relu'`` or ``'relu6'``.
+        frozen_stages: freeze the stem (stage 0) and blocks 1 .. N.
+        norm_eval: keep BatchNorm in eval mode while training.
+    """
+
+    def __init__(self, out_indices: Sequence[int] = (11, 13), width_mult: float = 1.0, activation: str = "relu6",
+                 frozen_stages: int = -1, norm_eval: bool = False, init_cfg: dict | list | None = None) -> None:
+        super().__init__(init_cfg)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"MobileNetV1: activation={activation!r}; valid: {list(ACTIVATIONS)}")
+        if not out_indices or any(not 1 <= i <= 13 for i in out_indices):
+            raise ValueError(f"MobileNetV1: out_indices {list(out_indices)} must be block numbers 1 .. 13")
+        act = ACTIVATIONS[activation]
+        cin = _width(32, width_mult)
+        self.stem = _conv_bn_act(3, cin, 3, 2, 1, act)
+        blocks = []
+        for s, c in zip(STRIDES, CHANNELS):
+            cout = _width(c, width_mult)
+            blocks.append(nn.Sequential(_conv_bn_act(cin, cin, 3, s, cin, act), _conv_bn_act(cin, cout, 1, 1, 1, act)))
+            cin = cout
+        self.blocks = nn.ModuleList(blocks)
+        self.out_indices = sorted(out_indices)
+        self.out_channels = [_width(CHANNELS[i - 1], width_mult) for i in self.out_indices]
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out")
+        self._freeze()
+
+    def _freeze(self) -> None:
+        stages = [self.stem, *self.blocks]
+        apply_freeze_and_norm_eval(stages, self.frozen_stages + 1 if self.frozen_stages >= 0 else 0,
+                                   self.norm_eval, self, self.training)
+
+    def train(self, mode: bool = True) -> MobileNetV1:
+        super().train(mode)
+        self._freeze()
+        return self
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        """``[B, 3, H, W]`` -> outputs of the ``out_indices`` blocks."""
+        x = self.stem(x)
+        outs = []
+        for i, block in enumerate(self.blocks, start=1):
+            x = block(x)
+            if i in self.out_indices:
+                outs.append(x)
+            if i == self.out_indices[-1]:
+                break
+        return outs

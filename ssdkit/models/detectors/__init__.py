@@ -1,0 +1,5 @@
+"""Detectors."""
+
+from .ssd import SSD
+
+__all__ = ["SSD"]

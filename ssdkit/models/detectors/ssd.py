@@ -1,0 +1,121 @@
+"""The SSD detector: backbone -> neck -> head, with priors, target assignment, loss and postprocessing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from ssdkit.core.targets import assign_targets, pad_ground_truth
+from ssdkit.registry import (BACKBONES, BOX_CODERS, DETECTORS, HEADS, LOSSES, MATCHERS, NECKS, POSTPROCESSORS,
+                             PRIOR_GENERATORS)
+from ssdkit.structures import DetSample
+
+
+def _wired(cfg: dict, key: str, value, where: str) -> dict:
+    """Fill ``cfg[key]`` from the parts; a config that already states a different value is an error."""
+    cfg = dict(cfg)
+    given = cfg.get(key)
+    same = given is None or (list(given) == value if isinstance(value, list) else given == value)
+    if not same:
+        raise ValueError(f"config key {where}.{key}={given!r} contradicts the value wired from the other parts "
+                         f"({value!r}); remove the key from the config (ssdkit derives it)")
+    cfg[key] = value
+    return cfg
+
+
+@DETECTORS.register_module()
+class SSD(BaseModel):
+    """Single Shot MultiBox Detector.
+
+    Channel counts and prior counts are wired from the parts: the neck gets the backbone's
+    ``out_channels``, the head the neck's ``out_channels``, the prior generator's
+    ``num_priors_per_location`` and ``num_classes``.
+
+    ``forward(inputs[B, 3, H, W], data_samples, mode)``:
+      * ``'tensor'``: ``(cls_logits [B, P, C+1], box_deltas [B, P, 4])`` in prior order;
+      * ``'loss'``: ``dict(loss_cls, loss_box)`` from ``data_samples[i].gt_instances``;
+      * ``'predict'``: the samples with ``pred_instances`` in original-image pixels.
+    """
+
+    def __init__(self, backbone: dict, neck: dict, head: dict, prior_generator: dict, num_classes: int,
+                 matcher: dict | None = None, box_coder: dict | None = None, loss: dict | None = None,
+                 postprocessor: dict | None = None, data_preprocessor: dict | None = None,
+                 init_cfg: dict | list | None = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.num_classes = num_classes
+        self.backbone = BACKBONES.build(backbone)
+        self.neck = NECKS.build(_wired(neck, "in_channels", list(self.backbone.out_channels), "model.neck"))
+        self.prior_generator = PRIOR_GENERATORS.build(prior_generator)
+        levels = len(self.neck.out_channels)
+        if levels != self.prior_generator.num_levels:
+            raise ValueError(
+                f"model.neck gives {levels} prediction maps (out_channels {self.neck.out_channels}) but "
+                f"model.prior_generator has {self.prior_generator.num_levels} levels "
+                f"(model.prior_generator.aspect_ratios); make them agree")
+        head = _wired(head, "in_channels", list(self.neck.out_channels), "model.head")
+        head = _wired(head, "num_priors_per_location", list(self.prior_generator.num_priors_per_location),
+                      "model.head")
+        self.head = HEADS.build(_wired(head, "num_classes", num_classes, "model.head"))
+        self.matcher = MATCHERS.build(matcher or dict(type="SSDMatcher"))
+        self.box_coder = BOX_CODERS.build(box_coder or dict(type="SSDBoxCoder"))
+        self.loss_fn = LOSSES.build(loss or dict(type="MultiBoxLoss"))
+        self.postprocessor = POSTPROCESSORS.build(postprocessor or dict(type="SSDPostprocessor"))
+
+    def extract_feats(self, inputs: Tensor) -> list[Tensor]:
+        """``[B, 3, H, W]`` -> prediction maps."""
+        return self.neck(self.backbone(inputs))
+
+    def priors_for(self, feats: Sequence[Tensor], inputs: Tensor) -> Tensor:
+        """``[P, 4]`` priors for these maps and this input size (cached by the generator)."""
+        return self.prior_generator([f.shape[-2:] for f in feats], inputs.shape[-2:], inputs.device, feats[0].dtype)
+
+    def forward(self, inputs: Tensor, data_samples: list[DetSample] | None = None, mode: str = "tensor"):
+        if mode == "loss" and data_samples is not None:
+            gt = self.ground_truth(data_samples, inputs.device)  # fail on bad annotations before the network runs
+        feats = self.extract_feats(inputs)
+        cls_logits, box_deltas = self.head(feats)
+        if mode == "tensor":
+            return cls_logits, box_deltas
+        if data_samples is None:
+            raise ValueError(f"SSD.forward(mode={mode!r}) needs data_samples")
+        priors = self.priors_for(feats, inputs)
+        if cls_logits.shape[1] != priors.shape[0]:
+            raise RuntimeError(f"head gives {cls_logits.shape[1]} predictions but the prior generator "
+                               f"{priors.shape[0]} priors for maps {[tuple(f.shape[-2:]) for f in feats]}")
+        if mode == "loss":
+            return self.loss(cls_logits, box_deltas, priors, gt)
+        if mode == "predict":
+            return self.predict(cls_logits, box_deltas, priors, inputs, data_samples)
+        raise ValueError(f"SSD.forward: mode={mode!r}; valid: 'tensor', 'loss', 'predict'")
+
+    def ground_truth(self, data_samples: list[DetSample], device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+        """Padded ``boxes [B, G, 4]``, ``labels [B, G]``, ``valid [B, G]``; bad annotations raise naming the image."""
+        boxes = [s.gt_instances.bboxes.to(device=device, dtype=torch.float32) for s in data_samples]
+        labels = [s.gt_instances.labels.to(device).long() for s in data_samples]
+        try:
+            return pad_ground_truth(boxes, labels, self.num_classes)
+        except ValueError as err:
+            ids = [s.metainfo.get("img_id", s.metainfo.get("img_path", i)) for i, s in enumerate(data_samples)]
+            raise ValueError(f"{err} (batch image ids, in order: {ids})") from err
+
+    def loss(self, cls_logits: Tensor, box_deltas: Tensor, priors: Tensor,
+             gt: tuple[Tensor, Tensor, Tensor]) -> dict[str, Tensor]:
+        """Match, encode and apply the loss; ``gt`` from :meth:`ground_truth`."""
+        with torch.no_grad():
+            t_labels, t_deltas = assign_targets(self.matcher, self.box_coder, priors, *gt)
+        return self.loss_fn(cls_logits, box_deltas, t_labels, t_deltas)
+
+    @torch.no_grad()
+    def predict(self, cls_logits: Tensor, box_deltas: Tensor, priors: Tensor, inputs: Tensor,
+                data_samples: list[DetSample]) -> list[DetSample]:
+        boxes = self.box_coder.decode(box_deltas, priors.unsqueeze(0))
+        h, w = inputs.shape[-2:]
+        metas = [dict(img_shape=s.metainfo.get("img_shape", (h, w)), ori_shape=s.metainfo.get(
+            "ori_shape", s.metainfo.get("img_shape", (h, w)))) for s in data_samples]
+        for sample, det in zip(data_samples, self.postprocessor(cls_logits, boxes, metas)):
+            sample.pred_instances = InstanceData(bboxes=det["boxes"], scores=det["scores"], labels=det["labels"])
+        return data_samples

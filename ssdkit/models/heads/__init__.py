@@ -1,0 +1,5 @@
+"""Prediction heads."""
+
+from .ssd_head import SSDHead
+
+__all__ = ["SSDHead"]

@@ -1,0 +1,69 @@
+"""The SSD head: per prediction map a 3x3 conv for class scores and one for box offsets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from ssdkit.registry import HEADS
+
+
+def _predictor(in_ch: int, out_ch: int, depthwise: bool) -> nn.Module:
+    if not depthwise:
+        return nn.Conv2d(in_ch, out_ch, 3, padding=1)
+    return nn.Sequential(  # SSDLite: depthwise 3x3 + BN + ReLU6, then pointwise 1x1
+        nn.Conv2d(in_ch, in_ch, 3, padding=1, groups=in_ch, bias=False), nn.BatchNorm2d(in_ch),
+        nn.ReLU6(inplace=True), nn.Conv2d(in_ch, out_ch, 1))
+
+
+def _flatten(x: Tensor, columns: int) -> Tensor:
+    """``[B, A*K, H, W]`` -> ``[B, H*W*A, K]`` (prior order: row, column, box)."""
+    b, _, h, w = x.shape
+    return x.view(b, -1, columns, h, w).permute(0, 3, 4, 1, 2).reshape(b, -1, columns)
+
+
+@HEADS.register_module()
+class SSDHead(BaseModule):
+    """Class scores (``C + 1`` per prior, column 0 background) and box offsets (4 per prior).
+
+    Args:
+        in_channels: channels of each prediction map (wired from the neck).
+        num_priors_per_location: boxes per location of each map (wired from the prior generator).
+        num_classes: foreground classes C.
+        depthwise: depthwise-separable predictors (SSDLite) instead of plain 3x3 convs.
+        init: ``'xavier'`` (the paper: Xavier-uniform weights, zero bias) or ``'default'``.
+    """
+
+    def __init__(self, in_channels: Sequence[int], num_priors_per_location: Sequence[int], num_classes: int,
+                 depthwise: bool = False, init: str = "xavier", init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg)
+        if len(in_channels) != len(num_priors_per_location):
+            raise ValueError(f"SSDHead: {len(in_channels)} in_channels {list(in_channels)} but "
+                             f"{len(num_priors_per_location)} num_priors_per_location {list(num_priors_per_location)}")
+        if init not in ("xavier", "default"):
+            raise ValueError(f"SSDHead: init={init!r}; valid: 'xavier', 'default'")
+        self.num_classes = num_classes
+        self.in_channels = list(in_channels)
+        self.num_priors_per_location = list(num_priors_per_location)
+        self.cls_convs = nn.ModuleList(_predictor(c, a * (num_classes + 1), depthwise)
+                                       for c, a in zip(in_channels, num_priors_per_location))
+        self.reg_convs = nn.ModuleList(_predictor(c, a * 4, depthwise)
+                                       for c, a in zip(in_channels, num_priors_per_location))
+        if init == "xavier":
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.xavier_uniform_(m.weight)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+
+    def forward(self, feats: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+        """``feats``: per level ``[B, C_k, H_k, W_k]`` -> ``cls_logits [B, P, C+1]``, ``box_deltas [B, P, 4]``."""
+        if len(feats) != len(self.cls_convs):
+            raise ValueError(f"SSDHead: got {len(feats)} feature maps, built for {len(self.cls_convs)}")
+        k = self.num_classes + 1
+        cls = [_flatten(conv(f), k) for conv, f in zip(self.cls_convs, feats)]
+        reg = [_flatten(conv(f), 4) for conv, f in zip(self.reg_convs, feats)]
+        return torch.cat(cls, dim=1), torch.cat(reg, dim=1)

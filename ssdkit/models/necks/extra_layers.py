@@ -1,0 +1,80 @@
+"""The SSD paper's extra feature layers after the base network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+
+def xavier_init_(module: nn.Module) -> None:
+    """Xavier-uniform conv weights, zero biases (the paper's initialisation of new layers)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def _plain(cin: int, mid: int, cout: int, k: int, s: int, p: int, norm: bool) -> nn.Sequential:
+    if not norm:
+        return nn.Sequential(nn.Conv2d(cin, mid, 1), nn.ReLU(inplace=True), nn.Conv2d(mid, cout, k, s, p),
+                             nn.ReLU(inplace=True))
+    return nn.Sequential(nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+                         nn.Conv2d(mid, cout, k, s, p, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+def _depthwise(cin: int, mid: int, cout: int, k: int, s: int, p: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU6(inplace=True),
+        nn.Conv2d(mid, mid, k, s, p, groups=mid, bias=False), nn.BatchNorm2d(mid), nn.ReLU6(inplace=True),
+        nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+
+
+class ExtraLayers(BaseModule):
+    """1x1 reduce + (stride-2 or unpadded) conv blocks, each fed by the previous map.
+
+    Args:
+        in_channels: channels of the map the first block reads.
+        extra_channels: per block ``(mid, out)``.
+        strides, paddings, kernel_sizes: per block, for the second conv.
+        depthwise: MobileNet-SSD / SSDLite blocks (1x1, depthwise kxk, 1x1, each + BN + ReLU6).
+        norm: ``'BN'`` adds BatchNorm to the plain blocks.
+    """
+
+    def __init__(self, in_channels: int, extra_channels: Sequence[Sequence[int]], strides: Sequence[int],
+                 paddings: Sequence[int], kernel_sizes: Sequence[int], depthwise: bool = False,
+                 norm: str | None = None, init: str = "xavier", init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg)
+        n = len(extra_channels)
+        for name, seq in (("strides", strides), ("paddings", paddings), ("kernel_sizes", kernel_sizes)):
+            if len(seq) != n:
+                raise ValueError(f"extra layers: {name} has {len(seq)} entries but extra_channels has {n}")
+        if norm not in (None, "BN"):
+            raise ValueError(f"extra layers: norm={norm!r}; valid: None, 'BN'")
+        if init not in ("xavier", "default"):
+            raise ValueError(f"extra layers: init={init!r}; valid: 'xavier', 'default'")
+        blocks = []
+        cin = in_channels
+        for (mid, cout), s, p, k in zip(extra_channels, strides, paddings, kernel_sizes):
+            blocks.append(_depthwise(cin, mid, cout, k, s, p) if depthwise else _plain(cin, mid, cout, k, s, p,
+                                                                                       norm == "BN"))
+            cin = cout
+        self.layers = nn.ModuleList(blocks)
+        self.kernel_sizes, self.paddings = list(kernel_sizes), list(paddings)
+        self.out_channels = [c for _, c in extra_channels]
+        if init == "xavier":
+            xavier_init_(self)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        """``[B, C, H, W]`` -> one map per block."""
+        outs = []
+        for i, block in enumerate(self.layers):
+            h, w = x.shape[-2:]
+            if min(h, w) + 2 * self.paddings[i] < self.kernel_sizes[i]:
+                raise ValueError(f"extra layer {i}: input {h}x{w} is too small for kernel {self.kernel_sizes[i]} "
+                                 f"with padding {self.paddings[i]}; use a larger input or fewer extra layers")
+            x = block(x)
+            outs.append(x)
+        return outs

@@ -1,0 +1,39 @@
+"""Build models from configs for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from mmengine import Config
+from mmengine.structures import InstanceData
+
+import ssdkit.models  # noqa: F401  (registers the model parts)
+from ssdkit.registry import DETECTORS
+from ssdkit.structures import DetSample
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ["ssd300_vgg16_voc0712", "ssd512_vgg16_voc0712", "ssd300_mobilenet", "ffssd300_concat_vgg16_voc0712",
+           "ffssd300_sum_vgg16_voc0712", "ssd300_vgg16_coco", "ssd512_vgg16_coco"]
+
+
+def load_config(name: str) -> Config:
+    return Config.fromfile(str(ROOT / "configs" / f"{name}.py"))
+
+
+def build_model(name_or_cfg, **model_overrides):
+    cfg = load_config(name_or_cfg) if isinstance(name_or_cfg, str) else name_or_cfg
+    model_cfg = cfg.model
+    model_cfg.update(model_overrides)
+    return DETECTORS.build(model_cfg)
+
+
+def input_size(cfg: Config) -> int:
+    return int(cfg.get("input_size", 300))
+
+
+def sample(boxes, labels, size=300, ori=None) -> DetSample:
+    s = DetSample(metainfo=dict(img_shape=(size, size), ori_shape=ori or (size, size), img_id=0))
+    s.gt_instances = InstanceData(bboxes=torch.as_tensor(boxes, dtype=torch.float32).view(-1, 4),
+                                  labels=torch.as_tensor(labels, dtype=torch.long).view(-1))
+    return s

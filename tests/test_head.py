@@ -1,0 +1,33 @@
+"""SSDHead's flattened outputs equal torchvision's SSDHead with the same weights."""
+
+from __future__ import annotations
+
+import torch
+from torchvision.models.detection.ssd import SSDHead as TVHead
+
+from ssdkit.models.heads import SSDHead
+
+
+def test_equals_torchvision_head():
+    chans, priors, c = [512, 1024, 256], [4, 6, 4], 5
+    ours, tv = SSDHead(chans, priors, c), TVHead(chans, priors, c + 1)
+    for k in range(3):
+        ours.cls_convs[k].load_state_dict(tv.classification_head.module_list[k].state_dict())
+        ours.reg_convs[k].load_state_dict(tv.regression_head.module_list[k].state_dict())
+    feats = [torch.randn(2, ch, s, s) for ch, s in zip(chans, [7, 4, 1])]
+    cls, box = ours(feats)
+    ref = tv(feats)
+    torch.testing.assert_close(cls, ref["cls_logits"])
+    torch.testing.assert_close(box, ref["bbox_regression"])
+    assert cls.shape == (2, 7 * 7 * 4 + 16 * 6 + 4, c + 1)
+
+
+def test_xavier_init_and_depthwise_option():
+    head = SSDHead([64], [4], 3)
+    assert head.cls_convs[0].bias.abs().sum() == 0
+    bound = (6 / (64 * 9 + 16 * 9)) ** 0.5
+    assert float(head.cls_convs[0].weight.abs().max()) <= bound
+    dw = SSDHead([64], [4], 3, depthwise=True)
+    assert dw.cls_convs[0][0].groups == 64
+    cls, box = dw([torch.randn(1, 64, 5, 5)])
+    assert cls.shape == (1, 100, 4) and box.shape == (1, 100, 4)

@@ -1,0 +1,82 @@
+"""Every config builds; maps, prior counts and head outputs agree; loss and predict run; wiring errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from mmengine.analysis import get_model_complexity_info
+
+from model_utils import CONFIGS, build_model, input_size, load_config, sample
+
+EXPECTED = {  # prediction-map sizes and prior counts (the paper: 8732 at 300, 24564 at 512)
+    "ssd300_vgg16_voc0712": ([38, 19, 10, 5, 3, 1], 8732),
+    "ssd512_vgg16_voc0712": ([64, 32, 16, 8, 4, 2, 1], 24564),
+    "ssd300_mobilenet": ([19, 10, 5, 3, 2, 1], None),
+    "ffssd300_concat_vgg16_voc0712": ([38, 19, 10, 5, 3, 1], 8732),
+    "ffssd300_sum_vgg16_voc0712": ([38, 19, 10, 5, 3, 1], 8732),
+    "ssd300_vgg16_coco": ([38, 19, 10, 5, 3, 1], 8732),
+    "ssd512_vgg16_coco": ([64, 32, 16, 8, 4, 2, 1], 24564),
+}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_config_builds_and_agrees(name):
+    cfg = load_config(name)
+    model = build_model(cfg).eval()
+    size = input_size(cfg)
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        feats = model.extract_feats(x)
+        cls, box = model(x, mode="tensor")
+    sizes, count = EXPECTED[name]
+    assert [f.shape[-1] for f in feats] == sizes
+    assert [f.shape[1] for f in feats] == model.neck.out_channels == model.head.in_channels
+    priors = model.priors_for(feats, x)
+    assert cls.shape == (1, priors.shape[0], cfg.model.num_classes + 1) and box.shape == (1, priors.shape[0], 4)
+    if count is not None:
+        assert priors.shape[0] == count
+    params = sum(p.numel() for p in model.parameters())
+    flops = get_model_complexity_info(model, inputs=(x,), show_table=False, show_arch=False)["flops"]
+    print(f"{name}: input {size}, maps {sizes}, {priors.shape[0]} priors, {params / 1e6:.2f} M params, "
+          f"{flops / 1e9:.2f} GFLOPs")
+    assert params > 1e6 and flops > 1e8
+
+
+def test_loss_and_predict_on_mobilenet():
+    model = build_model("ssd300_mobilenet")
+    x = torch.randn(2, 3, 300, 300)
+    samples = [sample([[10, 20, 110, 220], [150, 150, 290, 280]], [3, 7]), sample([[50, 50, 90, 120]], [0])]
+    losses = model(x, samples, mode="loss")
+    assert set(losses) == {"loss_cls", "loss_box"} and all(torch.isfinite(v) and v > 0 for v in losses.values())
+    sum(losses.values()).backward()
+    assert model.head.cls_convs[0][0].weight.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        out = model(x, [sample([], [], ori=(600, 450)), sample([], [])], mode="predict")
+    det = out[0].pred_instances
+    assert det.bboxes.shape[1] == 4 and det.bboxes.shape[0] == det.scores.shape[0] <= 200
+    if det.bboxes.numel():
+        assert float(det.bboxes[:, 0::2].max()) <= 450 and float(det.bboxes[:, 1::2].max()) <= 600
+
+
+def test_level_mismatch_names_the_keys():
+    cfg = load_config("ssd300_vgg16_voc0712")
+    cfg.model.prior_generator.aspect_ratios = [[2], [2, 3], [2, 3], [2, 3], [2]]
+    cfg.model.prior_generator.pop("min_sizes")
+    cfg.model.prior_generator.pop("max_sizes")
+    cfg.model.prior_generator.pop("steps")
+    with pytest.raises(ValueError, match=r"model\.neck gives 6 .*model\.prior_generator has 5 levels"):
+        build_model(cfg)
+
+
+def test_contradicting_channel_key_is_rejected():
+    cfg = load_config("ssd300_vgg16_voc0712")
+    cfg.model.head.in_channels = [512, 512, 512, 256, 256, 256]
+    with pytest.raises(ValueError, match=r"model\.head\.in_channels"):
+        build_model(cfg)
+
+
+def test_bad_ground_truth_names_the_batch_images():
+    model = build_model("ssd300_mobilenet")
+    with pytest.raises(ValueError, match=r"image 0.*out of range.*image ids"):
+        model(torch.randn(1, 3, 300, 300), [sample([[10, 10, 50, 50]], [25])], mode="loss")

@@ -1,0 +1,38 @@
+"""Convert torchvision weights to ssdkit checkpoints.
+
+    python tools/convert_torchvision.py ssd300_vgg16 SRC.pth DST.pth   # for configs/ssd300_vgg16_coco.py
+    python tools/convert_torchvision.py vgg16 SRC.pth DST.pth          # VGG16Atrous backbone init
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ssdkit.apis.convert import (COCO_CLASSES, convert_torchvision_ssd300_vgg16,  # noqa: E402
+                                 convert_torchvision_vgg16, load_state_dict_file)
+from ssdkit.engine.atomic import atomic_torch_save  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", choices=["ssd300_vgg16", "vgg16"])
+    ap.add_argument("src", help="torchvision state dict (.pth)")
+    ap.add_argument("dst", help="ssdkit checkpoint to write")
+    args = ap.parse_args(argv)
+    sd = load_state_dict_file(args.src)
+    if args.model == "ssd300_vgg16":
+        ckpt = dict(state_dict=convert_torchvision_ssd300_vgg16(sd),
+                    meta=dict(source="torchvision ssd300_vgg16", config="configs/ssd300_vgg16_coco.py",
+                              classes=COCO_CLASSES))
+    else:
+        ckpt = dict(state_dict=convert_torchvision_vgg16(sd), meta=dict(source="torchvision vgg16"))
+    atomic_torch_save(ckpt, args.dst)
+    print(f"wrote {args.dst}: {len(ckpt['state_dict'])} tensors ({ckpt['meta']['source']})")
+
+
+if __name__ == "__main__":
+    main()
