@@ -58,7 +58,7 @@ class FeatureFusedNeck(BaseModule):
         fused = fused_channels or PAPER_BEST[mode]
         branch = c4 if mode == "concat" else fused
         self.in_channels = list(in_channels)
-        self.deconv = nn.ConvTranspose2d(c5, c5, 2, stride=2)
+        self.deconv = nn.ConvTranspose2d(c5, c5, 4, stride=2, padding=1)  # x2: 19 -> 38, 32 -> 64
         self.conv4_3 = nn.Conv2d(c4, branch, 3, padding=1)
         self.conv5_3 = nn.Conv2d(c5, branch, 3, padding=1)
         self.norm4_3, self.norm5_3 = L2Norm(branch, conv4_3_scale), L2Norm(branch, conv5_3_scale)
@@ -66,7 +66,7 @@ class FeatureFusedNeck(BaseModule):
         self.extras = ExtraLayers(c7, extra_channels, strides, paddings, kernel_sizes)
         xavier_init_(self)
         with torch.no_grad():
-            self.deconv.weight.copy_(bilinear_kernel(c5, 2))
+            self.deconv.weight.copy_(bilinear_kernel(c5, 4))
             self.deconv.bias.zero_()
         self.out_channels = [fused, c7] + self.extras.out_channels
 

@@ -1,0 +1,85 @@
+"""torchvision weights converted: same head outputs and detections as torchvision on the same input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from torchvision.models import vgg16
+from torchvision.models.detection import ssd300_vgg16
+
+from model_utils import ROOT, build_model, sample
+from ssdkit.apis.convert import COCO_CATEGORY_IDS, convert_torchvision_ssd300_vgg16
+from ssdkit.models.backbones import VGG16Atrous, vgg16_to_atrous
+
+
+@pytest.fixture(scope="module")
+def tv_model():
+    torch.manual_seed(0)
+    model = ssd300_vgg16(weights=None, weights_backbone=None).eval()
+    # random init saturates the softmax (ties at 1.0): damp the classifier so scores are distinct,
+    # and silence the 11 unused category ids (N/A) as a trained COCO classifier does
+    unused = [i for i in range(91) if i != 0 and i not in COCO_CATEGORY_IDS]
+    with torch.no_grad():
+        for conv in model.head.classification_head.module_list:
+            conv.weight.mul_(0.1)
+            conv.bias.view(-1, 91)[:, unused] = -1e4
+    return model
+
+
+def converted(tv_model, tmp_path):
+    src, dst = tmp_path / "tv.pth", tmp_path / "ssdkit.pth"
+    torch.save(tv_model.state_dict(), src)
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "convert_torchvision.py"), "ssd300_vgg16", str(src),
+                           str(dst)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    ckpt = torch.load(dst, weights_only=True)
+    model = build_model("ssd300_vgg16_coco").eval()
+    missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=True), None
+    assert ckpt["meta"]["classes"][0] == "person" and len(ckpt["meta"]["classes"]) == 80
+    return model
+
+
+def test_tensor_outputs_equal_torchvision(tv_model, tmp_path):
+    model = converted(tv_model, tmp_path)
+    x = torch.randn(2, 3, 300, 300) * 50
+    with torch.no_grad():
+        cls, box = model(x, mode="tensor")
+        feats = list(tv_model.backbone(x).values())
+        ref = tv_model.head(feats)
+    columns = [0] + COCO_CATEGORY_IDS
+    assert (box - ref["bbox_regression"]).abs().max() < 1e-4
+    assert (cls - ref["cls_logits"][..., columns]).abs().max() < 1e-4 * max(1.0, float(cls.abs().max()))
+
+
+def test_predict_equals_torchvision_detections(tv_model, tmp_path):
+    model = converted(tv_model, tmp_path)
+    gen = torch.Generator().manual_seed(3)
+    images = [torch.randint(0, 256, (3, 300, 300), dtype=torch.uint8, generator=gen) for _ in range(2)]
+    with torch.no_grad():
+        ref = tv_model([im.float() / 255 for im in images])
+        bgr = [im.flip(0) for im in images]  # ssdkit's pipeline loads BGR (OpenCV); the preprocessor makes RGB
+        data = model.data_preprocessor(dict(inputs=bgr, data_samples=[sample([], []), sample([], [])]), False)
+        ours = model(**data, mode="predict")
+    for o, r in zip(ours, ref):
+        det = o.pred_instances
+        assert det.bboxes.shape[0] == r["boxes"].shape[0] > 10
+        torch.testing.assert_close(torch.tensor(COCO_CATEGORY_IDS)[det.labels], r["labels"])
+        torch.testing.assert_close(det.scores, r["scores"], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(det.bboxes, r["boxes"], rtol=1e-4, atol=1e-2)
+
+
+def test_vgg16_imagenet_conversion():
+    tv = vgg16()
+    sd = tv.state_dict()
+    out = vgg16_to_atrous(sd)
+    torch.testing.assert_close(out["conv6.weight"], sd["classifier.0.weight"].view(4096, 512, 7, 7)[::4, :, ::3, ::3])
+    torch.testing.assert_close(out["conv7.weight"], sd["classifier.3.weight"].view(4096, 4096, 1, 1)[::4, ::4])
+    torch.testing.assert_close(out["layers.28.weight"], sd["features.28.weight"])
+    backbone = VGG16Atrous()
+    result = backbone.load_state_dict(out, strict=False)
+    assert result.missing_keys == ["l2_norm.weight"] and not result.unexpected_keys
+    with pytest.raises(KeyError, match="classifier.0.weight"):
+        vgg16_to_atrous({k: v for k, v in sd.items() if not k.startswith("classifier")})
