@@ -83,3 +83,30 @@ def test_vgg16_imagenet_conversion():
     assert result.missing_keys == ["l2_norm.weight"] and not result.unexpected_keys
     with pytest.raises(KeyError, match="classifier.0.weight"):
         vgg16_to_atrous({k: v for k, v in sd.items() if not k.startswith("classifier")})
+
+
+def test_imagenet_vgg16_through_torchvision_loader(monkeypatch):
+    from torchvision.models import VGG16_Weights
+    src = vgg16().state_dict()
+    monkeypatch.setattr(type(VGG16_Weights.IMAGENET1K_V1), "get_state_dict", lambda self, progress=True: src)
+    net = VGG16Atrous(pretrained="torchvision")
+    net.init_weights()
+    torch.testing.assert_close(net.layers[0].weight, src["features.0.weight"])
+    torch.testing.assert_close(net.conv6.bias, src["classifier.0.bias"][::4])
+
+
+def test_imagenet_vgg16_offline_message(monkeypatch):
+    from torchvision.models import VGG16_Weights
+
+    def offline(self, progress=True):
+        raise OSError("no network")
+    monkeypatch.setattr(type(VGG16_Weights.IMAGENET1K_V1), "get_state_dict", offline)
+    with pytest.raises(RuntimeError, match=r"checkpoints.*tools/convert_torchvision.py vgg16"):
+        VGG16Atrous(pretrained="torchvision").init_weights()
+
+
+def test_checkpoint_with_other_class_count_is_refused(tv_model, tmp_path):
+    model = converted(tv_model, tmp_path)
+    voc = build_model("ssd300_vgg16_voc0712")
+    with pytest.raises(ValueError, match=r"head.cls_convs.0.weight' holds 80 classes.*model.num_classes=20"):
+        voc.load_state_dict(model.state_dict())

@@ -4,7 +4,8 @@ model = dict(
     num_classes=20,
     data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.0, 117.0, 104.0], std=[1.0, 1.0, 1.0],
                            bgr_to_rgb=True),
-    backbone=dict(type='VGG16Atrous', out_features=('conv4_3', 'conv7'), l2_norm_scale=20.0),
+    backbone=dict(type='VGG16Atrous', out_features=('conv4_3', 'conv7'), l2_norm_scale=20.0,
+                  pretrained='torchvision'),  # ImageNet VGG16 via torchvision's loader, at init_weights
     neck=dict(type='SSDExtraLayers'),  # conv8_2 .. conv11_2: 10, 5, 3, 1
     head=dict(type='SSDHead'),
     prior_generator=dict(

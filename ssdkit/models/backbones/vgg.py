@@ -32,11 +32,18 @@ class VGG16Atrous(BaseModule):
             the raw map (the Feature-Fused neck normalises itself).
         frozen_stages: freeze the first N stages (1-5 the VGG blocks, 6 conv6/conv7).
         norm_eval: keep normalisation layers in eval mode (VGG has none; kept for a uniform API).
+        pretrained: ``'torchvision'`` loads ImageNet VGG16 in ``init_weights`` through torchvision's own
+            weight loader (its cache); fails with a clear message when offline.
     """
 
     def __init__(self, out_features: Sequence[str] = ("conv4_3", "conv7"), l2_norm_scale: float | None = 20.0,
-                 frozen_stages: int = -1, norm_eval: bool = False, init_cfg: dict | list | None = None) -> None:
+                 frozen_stages: int = -1, norm_eval: bool = False, pretrained: str | None = None,
+                 init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg)
+        if pretrained not in (None, "torchvision"):
+            raise ValueError(f"VGG16Atrous: pretrained={pretrained!r}; valid: None, 'torchvision' (for a local file "
+                             f"use init_cfg=dict(type='Pretrained', checkpoint=PATH))")
+        self.pretrained = pretrained
         bad = [f for f in out_features if f not in OUTPUTS]
         if bad or not out_features:
             raise ValueError(f"VGG16Atrous: out_features {list(out_features)} invalid; choose from {list(OUTPUTS)}")
@@ -59,6 +66,15 @@ class VGG16Atrous(BaseModule):
         channels = {"conv4_3": 512, "conv5_3": 512, "conv7": 1024}
         self.out_channels = [channels[f] for f in self.out_features]
         self._freeze()
+
+    def init_weights(self) -> None:
+        """``pretrained='torchvision'``: ImageNet VGG16 through torchvision's loader, fc6/fc7 subsampled."""
+        super().init_weights()
+        if self.pretrained == "torchvision":
+            from .vgg_convert import load_torchvision_vgg16_imagenet
+
+            result = self.load_state_dict(load_torchvision_vgg16_imagenet(), strict=False)
+            assert result.missing_keys == ["l2_norm.weight"] or not result.missing_keys, result
 
     def stages(self) -> list[nn.Module]:
         starts = [0] + STAGE_ENDS[:-1]

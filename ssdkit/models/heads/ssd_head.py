@@ -22,7 +22,7 @@ def _predictor(in_ch: int, out_ch: int, depthwise: bool) -> nn.Module:
 def _flatten(x: Tensor, columns: int) -> Tensor:
     """``[B, A*K, H, W]`` -> ``[B, H*W*A, K]`` (prior order: row, column, box)."""
     b, _, h, w = x.shape
-    return x.view(b, -1, columns, h, w).permute(0, 3, 4, 1, 2).reshape(b, -1, columns)
+    return x.permute(0, 2, 3, 1).reshape(b, -1, columns)  # channels are (box, column): free in channels_last
 
 
 @HEADS.register_module()
@@ -58,6 +58,24 @@ class SSDHead(BaseModule):
                     nn.init.xavier_uniform_(m.weight)
                     if m.bias is not None:
                         nn.init.zeros_(m.bias)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        """Refuse a checkpoint made for another class count, naming the key and the config fix."""
+        for k, a in enumerate(self.num_priors_per_location):
+            key = next((f"{prefix}cls_convs.{k}.{s}" for s in ("weight", "1.weight", "bias")
+                        if f"{prefix}cls_convs.{k}.{s}" in state_dict), None)
+            if key is None:
+                continue
+            rows = state_dict[key].shape[0]
+            if rows != a * (self.num_classes + 1):
+                found = f"{rows // a - 1} classes" if rows % a == 0 else f"{rows} rows"
+                raise ValueError(
+                    f"checkpoint key '{key}' holds {found} for {a} priors per location, but model.num_classes="
+                    f"{self.num_classes}: set model.num_classes to the checkpoint's class count, or fine-tune "
+                    f"from it with model.init_cfg limited to the backbone/neck")
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     def forward(self, feats: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """``feats``: per level ``[B, C_k, H_k, W_k]`` -> ``cls_logits [B, P, C+1]``, ``box_deltas [B, P, 4]``."""
