@@ -67,11 +67,12 @@ def build(name: str):
 
             def forward(self, x):
                 return self.head(list(self.backbone(x).values()))
-        from mmengine.analysis import FlopAnalyzer
-        return predict, FlopAnalyzer(Net(), (torch.randn(1, 3, size, size),)).total(), size
+        from ssdkit.apis.model_info import count_flops
+        return predict, count_flops(Net(), torch.randn(1, 3, size, size)), size
 
     from mmengine import Config
-    from mmengine.analysis import FlopAnalyzer
+
+    from ssdkit.apis.model_info import count_flops
 
     import ssdkit.models  # noqa: F401
     from ssdkit.registry import DETECTORS
@@ -79,7 +80,7 @@ def build(name: str):
     cfg = Config.fromfile(str(ROOT / "configs" / f"{name}.py"))
     model = DETECTORS.build(cfg.model).eval()
     size = int(cfg.get("input_size", 300))
-    flops = FlopAnalyzer(model, (torch.randn(1, 3, size, size),)).total()
+    flops = count_flops(model, torch.randn(1, 3, size, size))
 
     def predict(images):
         samples = [DetSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size))) for _ in images]

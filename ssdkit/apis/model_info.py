@@ -1,0 +1,33 @@
+"""Shape, prior, parameter and FLOP summary of a detector config."""
+
+from __future__ import annotations
+
+import torch
+from mmengine import Config
+from mmengine.analysis import FlopAnalyzer
+
+import ssdkit.models  # noqa: F401
+from ssdkit.registry import DETECTORS
+
+
+def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """mmengine's FLOP count (multiply-adds) of ``model(x)``, without its per-operator warnings."""
+    analyzer = FlopAnalyzer(model, (x,))
+    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    return analyzer.total()
+
+
+def model_info(config: str) -> dict:
+    """Build ``config``'s model and run one image through it at the config's ``input_size``."""
+    cfg = Config.fromfile(config)
+    model = DETECTORS.build(cfg.model).eval()
+    size = int(cfg.get("input_size", 300))
+    x = torch.zeros(1, 3, size, size)
+    with torch.no_grad():
+        feats = model.extract_feats(x)
+        cls, _ = model(x, mode="tensor")
+    priors = model.priors_for(feats, x)
+    return dict(config=config, input_size=size, maps=[tuple(f.shape[-2:]) for f in feats],
+                channels=list(model.neck.out_channels), priors=int(priors.shape[0]), head_outputs=int(cls.shape[1]),
+                params_m=sum(p.numel() for p in model.parameters()) / 1e6,
+                gflops=count_flops(model, x) / 1e9)

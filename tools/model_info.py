@@ -1,0 +1,37 @@
+"""Print feature-map sizes, prior count, head outputs, parameters and GFLOPs of configs.
+
+    python tools/model_info.py configs/ssd300_vgg16_voc0712.py [more configs ...]
+    python tools/model_info.py            # every top-level config
+
+GFLOPs are mmengine's count (one multiply-add = one FLOP), for one image at the config's input size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ssdkit.apis.model_info import model_info  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("configs", nargs="*")
+    args = ap.parse_args()
+    configs = args.configs or sorted(str(p) for p in (ROOT / "configs").glob("*.py"))
+    print(f"{'config':34s}{'input':>6s}  {'maps':28s}{'priors':>7s}{'head P':>7s}{'params M':>9s}{'GFLOPs':>8s}")
+    for c in configs:
+        i = model_info(c)
+        maps = ",".join(str(h) for h, _ in i["maps"])
+        print(f"{Path(c).stem:34s}{i['input_size']:6d}  {maps:28s}{i['priors']:7d}{i['head_outputs']:7d}"
+              f"{i['params_m']:9.2f}{i['gflops']:8.2f}")
+        if i["priors"] != i["head_outputs"]:
+            raise SystemExit(f"{c}: {i['priors']} priors but {i['head_outputs']} head outputs")
+
+
+if __name__ == "__main__":
+    main()
