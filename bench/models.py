@@ -16,29 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import best_of  # noqa: E402
 PEERS = ["tv:ssd300_vgg16", "tv:ssdlite320_mobilenet_v3_large"]
 DEFAULT_CONFIGS = ["ssd300_vgg16_coco", "ssd300_vgg16_voc0712", "ssd300_mobilenet", "ffssd300_concat_vgg16_voc0712",
                    "ffssd300_sum_vgg16_voc0712", "ssd512_vgg16_voc0712"]
-
-
-def median_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def dense_conv_gflops() -> float:
@@ -46,7 +37,7 @@ def dense_conv_gflops() -> float:
     x = torch.randn(8, 256, 38, 38)
     flops = 2 * 8 * 256 * 256 * 9 * 38 * 38
     with torch.inference_mode():
-        return flops / median_time(lambda: conv(x), 5) / 1e9
+        return flops / best_of(lambda: conv(x), 5, 1) / 1e9
 
 
 def build(name: str):
@@ -95,8 +86,8 @@ def worker(name: str, repeats: int) -> dict:
     images = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=gen) for _ in range(8)]
     out = dict(name=name, size=size, flops=flops)
     with torch.inference_mode():
-        out["b1"] = median_time(lambda: predict(images[:1]), repeats)
-        out["b8"] = median_time(lambda: predict(images), max(2, repeats // 2))
+        out["b1"] = best_of(lambda: predict(images[:1]), repeats, 1)
+        out["b8"] = best_of(lambda: predict(images), max(2, repeats // 2), 1)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 

@@ -1,4 +1,4 @@
-_base_ = ['./coco.py', './pipelines_512.py']
+_base_ = './coco.py'
 input_size = 512
 train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline_512}}))
 val_dataloader = dict(dataset=dict(pipeline={{_base_.test_pipeline_512}}))

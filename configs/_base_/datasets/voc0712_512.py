@@ -1,4 +1,4 @@
-_base_ = ['./voc0712.py', './pipelines_512.py']
+_base_ = './voc0712.py'
 input_size = 512
 train_dataloader = dict(dataset=dict(datasets=[
     dict(type='VOCDataset', data_root='data/VOCdevkit/', year=2007, split='trainval',
