@@ -96,3 +96,23 @@ def test_nms_matches_reference_within_one_class():
     scores = logits[0].softmax(-1)[:, 1]
     keep = nms(boxes[0], scores, 0.45)
     torch.testing.assert_close(out["boxes"], boxes[0, keep])
+
+
+def test_heavy_suppression_widens_the_candidate_prefix():
+    # 3 clusters of near-identical boxes: each class keeps only a handful, far fewer than max_per_img,
+    # so NMS must widen from each image's best candidates to all of them and still equal torchvision
+    gen = torch.Generator().manual_seed(11)
+    centres = torch.tensor([[60., 60.], [150., 150.], [240., 90.]]).repeat_interleave(700, 0)
+    jitter = torch.rand(2100, 4, generator=gen) * 6
+    priors = torch.cat((centres - 40, centres + 40), 1) + jitter
+    logits, deltas = head_outputs(2, 2100, 3, seed=12, peaky=False)
+    deltas.zero_()
+    ref = tv_postprocess(logits, deltas, priors, [(300, 300)] * 2)
+    boxes = SSDBoxCoder().decode(deltas, priors.unsqueeze(0))
+    post = SSDPostprocessor(max_per_img=50)
+    ours = post(logits, boxes, [dict(img_shape=(300, 300))] * 2)
+    for o, r in zip(ours, ref):
+        o, r = canonical(o, label_offset=1), canonical(r)
+        assert 3 <= o["boxes"].shape[0] == r["boxes"].shape[0] < 50
+        torch.testing.assert_close(o["scores"], r["scores"])
+        torch.testing.assert_close(o["boxes"], r["boxes"])

@@ -19,7 +19,9 @@ class SSDPostprocessor:
 
     Per image and class: keep scores above ``score_thr``, the ``pre_nms_topk`` best, NMS at
     ``nms_iou`` (per class, or across classes with ``class_agnostic``), then the ``max_per_img`` best
-    over all classes. Equals torchvision's ``SSD.postprocess_detections`` with the defaults.
+    over all classes. Equals torchvision's ``SSD.postprocess_detections`` with the defaults, but NMS
+    first runs on each image's best ``4 x max_per_img`` candidates only and widens just when an image
+    keeps fewer than ``max_per_img`` of them (exact, see ``_nms_prefix``).
 
     Args:
         use_sigmoid: score each class with a sigmoid of its logit instead of the softmax over C + 1.
@@ -60,12 +62,19 @@ class SSDPostprocessor:
             boxes = torch.minimum(boxes.clamp(min=0), lim)
         k = min(self.pre_nms_topk, p)
         top_scores, top_idx = scores.topk(k, dim=2)  # [B, C, k], sorted
-        keep = top_scores > self.score_thr
-        img_id, cls_id, slot = keep.nonzero(as_tuple=True)
-        cand_scores = top_scores[img_id, cls_id, slot]
-        cand_boxes = boxes[img_id, top_idx[img_id, cls_id, slot]]
-        group = img_id if self.class_agnostic else img_id * c + cls_id
-        kept = grouped_nms(cand_boxes, cand_scores, group, self.nms_iou)
+        flat = top_scores.reshape(bsz, c * k)
+        valid = flat > self.score_thr
+        n_valid = valid.sum(dim=1)
+        order = flat.masked_fill(~valid, float("-inf")).argsort(dim=1, descending=True, stable=True)
+        prefix = min(int(n_valid.max()), max(4 * self.max_per_img, 1000))
+        while True:
+            kept, img_id, cls_id, cand_boxes, cand_scores = self._nms_prefix(order, prefix, n_valid, top_scores,
+                                                                            top_idx, boxes)
+            counts = torch.bincount(img_id[kept], minlength=bsz)
+            short = (counts < self.max_per_img) & (n_valid > prefix)
+            if not bool(short.any()):
+                break
+            prefix = min(int(n_valid.max()), prefix * 4)
         kept = kept[torch.sort(cand_scores[kept], descending=True, stable=True).indices]
         kept = kept[torch.sort(img_id[kept], stable=True).indices]  # by image, by decreasing score within
         kept_img = img_id[kept]
@@ -84,6 +93,27 @@ class SSDPostprocessor:
         out_scores, out_labels = cand_scores[kept], cls_id[kept]
         return [Detections(boxes=b, scores=s, labels=lab) for b, s, lab in zip(
             out_boxes.split(per_image), out_scores.split(per_image), out_labels.split(per_image))]
+
+    def _nms_prefix(self, order: Tensor, prefix: int, n_valid: Tensor, top_scores: Tensor, top_idx: Tensor,
+                    boxes: Tensor) -> tuple[Tensor, ...]:
+        """NMS over each image's ``prefix`` best candidates.
+
+        Greedy NMS keeps or drops a box looking only at higher-scored boxes, so the boxes kept among an
+        image's best candidates are exactly the full result restricted to them: once an image keeps
+        ``max_per_img`` of them, the rest cannot enter its output.
+        """
+        c, k = top_scores.shape[1:]
+        take = order[:, :prefix]
+        img_id, pos = (torch.arange(prefix, device=order.device) < n_valid.unsqueeze(1)).nonzero(as_tuple=True)
+        flat_idx = take[img_id, pos]
+        cls_id, slot = flat_idx // k, flat_idx % k
+        group = img_id if self.class_agnostic else img_id * c + cls_id
+        by_group = torch.sort(group, stable=True).indices
+        img_id, cls_id, slot, group = img_id[by_group], cls_id[by_group], slot[by_group], group[by_group]
+        cand_scores = top_scores[img_id, cls_id, slot]
+        cand_boxes = boxes[img_id, top_idx[img_id, cls_id, slot]]
+        kept = grouped_nms(cand_boxes, cand_scores, group, self.nms_iou)
+        return kept, img_id, cls_id, cand_boxes, cand_scores
 
     def __repr__(self) -> str:
         return (f"SSDPostprocessor(score_thr={self.score_thr}, pre_nms_topk={self.pre_nms_topk}, "
