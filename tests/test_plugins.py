@@ -189,3 +189,24 @@ def test_shape_mismatch_is_reported(focal_cfg):
     with pytest.raises(ValueError, match="SigmoidFocalLoss"):
         loss(torch.zeros(2, 10, 21), torch.zeros(2, 10, 4), torch.zeros(2, 9, dtype=torch.long),
              torch.zeros(2, 10, 4))
+
+
+def test_model_with_plugin_loss_from_config(monkeypatch):
+    """A whole detector built from a config whose loss comes from the plugin: trains a step, predicts."""
+    monkeypatch.syspath_prepend(str(REPO_ROOT))
+    from model_utils import build_model, sample
+
+    cfg = Config.fromfile(str(REPO_ROOT / "configs" / "examples" / "ssd300_mobilenet_focal.py"))
+    model = build_model(cfg)
+    assert type(model.loss_fn).__name__ == "SigmoidFocalLoss" and origin_of(type(model.loss_fn)) != "ssdkit"
+    x = torch.randn(2, 3, 300, 300)
+    samples = [sample([[20, 30, 140, 200]], [4]), sample([[100, 100, 280, 290], [5, 5, 60, 60]], [1, 19])]
+    optim = torch.optim.SGD(model.parameters(), lr=1e-3)
+    losses = model(x, samples, mode="loss")
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    optim.step()
+    model.eval()
+    with torch.no_grad():
+        out = model(x, [sample([], []), sample([], [])], mode="predict")
+    assert out[0].pred_instances.scores.max() <= 1 and model.postprocessor.use_sigmoid
