@@ -110,3 +110,12 @@ def test_checkpoint_with_other_class_count_is_refused(tv_model, tmp_path):
     voc = build_model("ssd300_vgg16_voc0712")
     with pytest.raises(ValueError, match=r"head.cls_convs.0.weight' holds 80 classes.*model.num_classes=20"):
         voc.load_state_dict(model.state_dict())
+
+
+def test_init_cfg_loads_a_local_checkpoint(tv_model, tmp_path):
+    model = converted(tv_model, tmp_path)
+    fresh = build_model("ssd300_vgg16_coco", init_cfg=dict(type="Pretrained", checkpoint=str(tmp_path / "ssdkit.pth")))
+    fresh.backbone.pretrained = None  # no ImageNet download here; the checkpoint covers the backbone
+    fresh.init_weights()
+    for (name, a), b in zip(model.state_dict().items(), fresh.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
