@@ -1,1 +1,7 @@
-"""ssdkit.evaluation (arrives with a later issue)."""
+"""Metrics: VOC mAP and COCO AP (pycocotools)."""
+
+from .coco_metric import CocoMetric
+from .voc_ap import average_precision, match_detections
+from .voc_metric import VOCMetric
+
+__all__ = ["CocoMetric", "VOCMetric", "average_precision", "match_detections"]
