@@ -1,1 +1,8 @@
-"""ssdkit.data (arrives with a later issue)."""
+"""Datasets and transforms (importing this registers them)."""
+
+from .datasets import VOC_CLASSES, CocoDataset, VOCDataset
+from .transforms import (BadImageError, Expand, LoadImage, MinIoURandomCrop, PackInputs, PhotometricDistortion,
+                         RandomFlip, Resize)
+
+__all__ = ["VOC_CLASSES", "BadImageError", "CocoDataset", "Expand", "LoadImage", "MinIoURandomCrop", "PackInputs",
+           "PhotometricDistortion", "RandomFlip", "Resize", "VOCDataset"]

@@ -1,0 +1,6 @@
+"""Datasets: VOC and COCO."""
+
+from .coco import CocoDataset
+from .voc import VOC_CLASSES, VOCDataset
+
+__all__ = ["CocoDataset", "VOCDataset", "VOC_CLASSES"]

@@ -1,0 +1,139 @@
+"""Geometric transforms: zoom out, min-IoU crop, resize, flip. Boxes move with the image."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from ssdkit.registry import TRANSFORMS
+
+from .base import RandomTransform, keep_boxes
+
+INTERPOLATIONS = {"nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
+                  "area": cv2.INTER_AREA, "lanczos": cv2.INTER_LANCZOS4}
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``[N, 4]`` x ``[M, 4]`` -> ``[N, M]``."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
+
+
+@TRANSFORMS.register_module()
+class Expand(RandomTransform):
+    """"Zoom out": place the image at a random spot of a canvas ``ratio`` times larger (ratio drawn
+    from ``ratio_range``) filled with the dataset mean; applied with probability ``prob``."""
+
+    def __init__(self, mean: Sequence[float] = (123.0, 117.0, 104.0), mean_is_rgb: bool = True,
+                 ratio_range: tuple[float, float] = (1, 4), prob: float = 0.5, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.fill = np.array(mean[::-1] if mean_is_rgb else mean, np.float32)  # mean given RGB, image is BGR
+        self.ratio_range, self.prob = ratio_range, prob
+
+    def __call__(self, results: dict) -> dict:
+        if self.uniform() >= self.prob:
+            return results
+        img = results["img"]
+        h, w = img.shape[:2]
+        ratio = self.uniform(*self.ratio_range)
+        nh, nw = int(h * ratio), int(w * ratio)
+        top, left = int(self.uniform(0, nh - h)), int(self.uniform(0, nw - w))
+        canvas = np.empty((nh, nw, 3), np.float32)
+        canvas[...] = self.fill
+        canvas[top:top + h, left:left + w] = img
+        results["img"] = canvas
+        results["img_shape"] = (nh, nw)
+        results["gt_bboxes"] = results["gt_bboxes"] + np.array([left, top, left, top], np.float32)
+        return results
+
+
+@TRANSFORMS.register_module()
+class MinIoURandomCrop(RandomTransform):
+    """The paper's patch sampling: keep the whole image, or a patch whose IoU with the objects is at
+    least one of ``min_ious``, or any patch. Patches are ``min_crop_size``..1 of each side with aspect
+    ratio 0.5..2; boxes whose centre lies in the patch are kept and clipped, the others dropped."""
+
+    def __init__(self, min_ious: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9), min_crop_size: float = 0.1,
+                 aspect_range: tuple[float, float] = (0.5, 2.0), max_trials: int = 50, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.modes = ["none", *min_ious, "any"]
+        self.min_crop_size, self.aspect_range, self.max_trials = min_crop_size, aspect_range, max_trials
+
+    def __call__(self, results: dict) -> dict:
+        img, boxes = results["img"], results["gt_bboxes"]
+        h, w = img.shape[:2]
+        while True:
+            mode = self.modes[int(self.rng.choice(len(self.modes)))]
+            if mode == "none":
+                return results
+            min_iou = -1.0 if mode == "any" else float(mode)
+            for _ in range(self.max_trials):
+                cw, ch = self.uniform(self.min_crop_size * w, w), self.uniform(self.min_crop_size * h, h)
+                if not self.aspect_range[0] <= ch / cw <= self.aspect_range[1]:
+                    continue
+                left, top = self.uniform(0, w - cw), self.uniform(0, h - ch)
+                patch = np.array([int(left), int(top), int(left + cw), int(top + ch)], np.float32)
+                if patch[2] <= patch[0] or patch[3] <= patch[1]:
+                    continue
+                if len(boxes) and _iou(patch[None], boxes).min() < min_iou:
+                    continue
+                centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+                inside = ((centres > patch[:2]) & (centres < patch[2:])).all(axis=1)
+                if len(boxes) and not inside.any():
+                    continue
+                x1, y1, x2, y2 = patch.astype(int)
+                results["img"] = img[y1:y2, x1:x2]
+                results["img_shape"] = (y2 - y1, x2 - x1)
+                results["crop_box"] = patch
+                keep_boxes(results, inside)
+                b = results["gt_bboxes"]
+                b[:, :2] = np.maximum(b[:, :2], patch[:2])
+                b[:, 2:] = np.minimum(b[:, 2:], patch[2:])
+                results["gt_bboxes"] = b - np.tile(patch[:2], 2)
+                return results
+
+
+@TRANSFORMS.register_module()
+class Resize:
+    """Resize to ``size`` = (H, W) without keeping the aspect ratio (SSD's fixed input), boxes scaled."""
+
+    def __init__(self, size: tuple[int, int] | int = (300, 300), interpolation: str = "linear") -> None:
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f"Resize: interpolation={interpolation!r}; valid: {list(INTERPOLATIONS)}")
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        self.interpolation = interpolation
+
+    def __call__(self, results: dict) -> dict:
+        img = results["img"]
+        h, w = img.shape[:2]
+        th, tw = self.size
+        results["img"] = cv2.resize(img, (tw, th), interpolation=INTERPOLATIONS[self.interpolation])
+        results["img_shape"] = (th, tw)
+        results["gt_bboxes"] = (results["gt_bboxes"] * np.array([tw / w, th / h, tw / w, th / h])).astype(np.float32)
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomFlip(RandomTransform):
+    """Horizontal flip with probability ``prob``."""
+
+    def __init__(self, prob: float = 0.5, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.prob = prob
+
+    def __call__(self, results: dict) -> dict:
+        flip = self.uniform() < self.prob
+        results["flip"] = flip
+        if flip:
+            w = results["img"].shape[1]
+            results["img"] = np.ascontiguousarray(results["img"][:, ::-1])
+            b = results["gt_bboxes"].copy()
+            b[:, 0], b[:, 2] = w - results["gt_bboxes"][:, 2], w - results["gt_bboxes"][:, 0]
+            results["gt_bboxes"] = b
+        return results

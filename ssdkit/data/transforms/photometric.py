@@ -1,0 +1,53 @@
+"""The paper's photometric distortions (as in the released SSD: random order, each with p = 0.5)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ssdkit.registry import TRANSFORMS
+
+from .base import RandomTransform
+from .loading import as_float
+
+
+@TRANSFORMS.register_module()
+class PhotometricDistortion(RandomTransform):
+    """Brightness, contrast, saturation, hue and a channel swap, each applied with probability 0.5.
+
+    Contrast comes either first or after saturation/hue (chosen at random), as the original.
+    Works in float32; the image stays float32 afterwards (values 0..255).
+    """
+
+    def __init__(self, brightness_delta: float = 32, contrast_range: tuple[float, float] = (0.5, 1.5),
+                 saturation_range: tuple[float, float] = (0.5, 1.5), hue_delta: float = 18,
+                 channel_swap_prob: float = 0.5, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.brightness_delta, self.contrast_range = brightness_delta, contrast_range
+        self.saturation_range, self.hue_delta, self.channel_swap_prob = saturation_range, hue_delta, channel_swap_prob
+
+    def _contrast(self, img: np.ndarray) -> None:
+        if self.uniform() < 0.5:
+            img *= self.uniform(*self.contrast_range)
+
+    def __call__(self, results: dict) -> dict:
+        img = as_float(results["img"]).copy()
+        if self.uniform() < 0.5:
+            img += self.uniform(-self.brightness_delta, self.brightness_delta)
+        contrast_first = self.uniform() < 0.5
+        if contrast_first:
+            self._contrast(img)
+        do_sat, do_hue = self.uniform() < 0.5, self.uniform() < 0.5
+        if do_sat or do_hue:
+            hsv = cv2.cvtColor(np.clip(img, 0, 255) / 255.0, cv2.COLOR_BGR2HSV)  # H in degrees 0..360
+            if do_sat:
+                hsv[..., 1] = np.clip(hsv[..., 1] * self.uniform(*self.saturation_range), 0, 1)
+            if do_hue:
+                hsv[..., 0] = (hsv[..., 0] + 2 * self.uniform(-self.hue_delta, self.hue_delta)) % 360
+            img = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR) * 255.0
+        if not contrast_first:
+            self._contrast(img)
+        if self.uniform() < self.channel_swap_prob:
+            img = np.ascontiguousarray(img[..., self.rng.permutation(3)])
+        results["img"] = np.clip(img, 0, 255, out=img)
+        return results
