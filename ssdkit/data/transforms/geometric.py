@@ -44,10 +44,9 @@ class Expand(RandomTransform):
         ratio = self.uniform(*self.ratio_range)
         nh, nw = int(h * ratio), int(w * ratio)
         top, left = int(self.uniform(0, nh - h)), int(self.uniform(0, nw - w))
-        canvas = np.empty((nh, nw, 3), np.float32)
-        canvas[...] = self.fill
-        canvas[top:top + h, left:left + w] = img
-        results["img"] = canvas
+        fill = [float(v) for v in (self.fill.round() if img.dtype == np.uint8 else self.fill)]
+        results["img"] = cv2.copyMakeBorder(img, top, nh - h - top, left, nw - w - left, cv2.BORDER_CONSTANT,
+                                            value=fill)
         results["img_shape"] = (nh, nw)
         results["gt_bboxes"] = results["gt_bboxes"] + np.array([left, top, left, top], np.float32)
         return results
@@ -65,38 +64,45 @@ class MinIoURandomCrop(RandomTransform):
         self.modes = ["none", *min_ious, "any"]
         self.min_crop_size, self.aspect_range, self.max_trials = min_crop_size, aspect_range, max_trials
 
+    def _draw_patches(self, w: int, h: int) -> np.ndarray:
+        """``max_trials`` candidate patches ``[T, 4]`` (int xyxy), drawn at once; invalid ones get x2 = x1."""
+        u = self.rng.uniform(0, 1, (self.max_trials, 4))
+        cw = self.min_crop_size * w + u[:, 0] * (1 - self.min_crop_size) * w
+        ch = self.min_crop_size * h + u[:, 1] * (1 - self.min_crop_size) * h
+        left, top = u[:, 2] * (w - cw), u[:, 3] * (h - ch)
+        patches = np.stack([left, top, left + cw, top + ch], 1).astype(int).astype(np.float32)
+        aspect_ok = (ch / cw >= self.aspect_range[0]) & (ch / cw <= self.aspect_range[1])
+        patches[~aspect_ok, 2] = patches[~aspect_ok, 0]
+        return patches
+
     def __call__(self, results: dict) -> dict:
         img, boxes = results["img"], results["gt_bboxes"]
         h, w = img.shape[:2]
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
         while True:
             mode = self.modes[int(self.rng.choice(len(self.modes)))]
             if mode == "none":
                 return results
             min_iou = -1.0 if mode == "any" else float(mode)
-            for _ in range(self.max_trials):
-                cw, ch = self.uniform(self.min_crop_size * w, w), self.uniform(self.min_crop_size * h, h)
-                if not self.aspect_range[0] <= ch / cw <= self.aspect_range[1]:
-                    continue
-                left, top = self.uniform(0, w - cw), self.uniform(0, h - ch)
-                patch = np.array([int(left), int(top), int(left + cw), int(top + ch)], np.float32)
-                if patch[2] <= patch[0] or patch[3] <= patch[1]:
-                    continue
-                if len(boxes) and _iou(patch[None], boxes).min() < min_iou:
-                    continue
-                centres = (boxes[:, :2] + boxes[:, 2:]) / 2
-                inside = ((centres > patch[:2]) & (centres < patch[2:])).all(axis=1)
-                if len(boxes) and not inside.any():
-                    continue
-                x1, y1, x2, y2 = patch.astype(int)
-                results["img"] = img[y1:y2, x1:x2]
-                results["img_shape"] = (y2 - y1, x2 - x1)
-                results["crop_box"] = patch
-                keep_boxes(results, inside)
-                b = results["gt_bboxes"]
-                b[:, :2] = np.maximum(b[:, :2], patch[:2])
-                b[:, 2:] = np.minimum(b[:, 2:], patch[2:])
-                results["gt_bboxes"] = b - np.tile(patch[:2], 2)
-                return results
+            patches = self._draw_patches(w, h)  # the trials, in order; the first valid one is taken
+            ok = (patches[:, 2] > patches[:, 0]) & (patches[:, 3] > patches[:, 1])
+            inside = ((centres[None] > patches[:, None, :2]) & (centres[None] < patches[:, None, 2:])).all(2)
+            if len(boxes):
+                ok &= (_iou(patches, boxes).min(axis=1) >= min_iou) & inside.any(axis=1)
+            if not ok.any():
+                continue
+            t = int(np.argmax(ok))
+            patch = patches[t]
+            x1, y1, x2, y2 = patch.astype(int)
+            results["img"] = img[y1:y2, x1:x2]
+            results["img_shape"] = (y2 - y1, x2 - x1)
+            results["crop_box"] = patch
+            keep_boxes(results, inside[t])
+            b = results["gt_bboxes"]
+            b[:, :2] = np.maximum(b[:, :2], patch[:2])
+            b[:, 2:] = np.minimum(b[:, 2:], patch[2:])
+            results["gt_bboxes"] = b - np.tile(patch[:2], 2)
+            return results
 
 
 @TRANSFORMS.register_module()

@@ -16,7 +16,7 @@ class PhotometricDistortion(RandomTransform):
     """Brightness, contrast, saturation, hue and a channel swap, each applied with probability 0.5.
 
     Contrast comes either first or after saturation/hue (chosen at random), as the original.
-    Works in float32; the image stays float32 afterwards (values 0..255).
+    Works in float32 and returns uint8 (rounded), so the geometric steps after it move 4x fewer bytes.
     """
 
     def __init__(self, brightness_delta: float = 32, contrast_range: tuple[float, float] = (0.5, 1.5),
@@ -49,5 +49,5 @@ class PhotometricDistortion(RandomTransform):
             self._contrast(img)
         if self.uniform() < self.channel_swap_prob:
             img = np.ascontiguousarray(img[..., self.rng.permutation(3)])
-        results["img"] = np.clip(img, 0, 255, out=img)
+        results["img"] = np.clip(img, 0, 255, out=img).round().astype(np.uint8)
         return results
