@@ -125,3 +125,21 @@ def test_coco_errors(tmp_path):
     (root / "ann.json").write_text("\n".join(text[:4]) + "\n}")
     with pytest.raises(ValueError, match=r"ann\.json' is not valid json \(line \d+"):
         CocoDataset(data_root=str(root), ann_file="ann.json")
+
+
+def test_browse_dataset_writes_drawn_training_samples(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    root = write_coco(tmp_path)
+    cfg = tmp_path / "cfg.py"
+    cfg.write_text(f"_base_ = '{repo}/configs/_base_/datasets/ssd_pipelines.py'\n"
+                   f"train_dataloader = dict(dataset=dict(type='CocoDataset', data_root='{root}', "
+                   f"ann_file='ann.json', data_prefix=dict(img='img/'), filter_empty_gt=False, "
+                   f"pipeline={{{{_base_.train_pipeline_300}}}}))\n")
+    proc = subprocess.run([sys.executable, str(repo / "tools/browse_dataset.py"), str(cfg), "--out-dir",
+                           str(tmp_path / "out"), "--num", "3"], capture_output=True, text=True, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    files = sorted((tmp_path / "out").glob("*.jpg"))
+    assert len(files) == 3 and cv2.imread(str(files[0])).shape == (300, 300, 3)

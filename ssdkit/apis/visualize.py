@@ -1,0 +1,32 @@
+"""Draw boxes with class names (and scores) on BGR images with OpenCV."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+
+def colour(label: int) -> tuple[int, int, int]:
+    """A stable, saturated BGR colour per class."""
+    hue = (label * 47) % 180
+    bgr = cv2.cvtColor(np.uint8([[[hue, 220, 255]]]), cv2.COLOR_HSV2BGR)[0, 0]
+    return int(bgr[0]), int(bgr[1]), int(bgr[2])
+
+
+def draw_boxes(img: np.ndarray, boxes: np.ndarray, labels: Sequence[int], class_names: Sequence[str] | None = None,
+               scores: Sequence[float] | None = None) -> np.ndarray:
+    """A copy of ``img`` (HxWx3 uint8 BGR) with ``boxes [N, 4]`` xyxy drawn and labelled."""
+    out = np.ascontiguousarray(img.copy())
+    for i, (box, lab) in enumerate(zip(np.asarray(boxes, float).reshape(-1, 4), labels)):
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        c = colour(int(lab))
+        cv2.rectangle(out, (x1, y1), (x2, y2), c, 2)
+        name = class_names[int(lab)] if class_names is not None and int(lab) < len(class_names) else str(int(lab))
+        text = name if scores is None else f"{name} {float(scores[i]):.2f}"
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+        y = max(y1, th + 3)
+        cv2.rectangle(out, (x1, y - th - 3), (x1 + tw + 2, y), c, -1)
+        cv2.putText(out, text, (x1 + 1, y - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return out
