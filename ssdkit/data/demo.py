@@ -1,0 +1,146 @@
+"""A small COCO-format detection set built from data that installed packages ship.
+
+Handwritten digits (scikit-learn's 8x8 ``load_digits``) are pasted, at sizes from about 10 px to
+70 % of the image side and aspect ratios 0.5..2, onto crops of scikit-image's bundled photographs.
+Everything comes from one seed, so the same seed gives the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+PHOTOS = ("astronaut", "coffee", "chelsea", "camera", "rocket", "immunohistochemistry", "hubble_deep_field",
+          "coins", "retina", "colorwheel", "brick", "grass", "gravel", "moon", "horse", "clock",
+          "stereo_motorcycle", "cell")
+CLASSES = tuple(f"digit_{i}" for i in range(10))
+
+
+def load_photos() -> list[np.ndarray]:
+    """scikit-image's bundled photographs that load offline, as BGR uint8."""
+    import skimage.data
+
+    photos = []
+    for name in PHOTOS:
+        try:
+            img = getattr(skimage.data, name)()
+        except Exception:  # a photo that would need a download
+            continue
+        img = img[0] if isinstance(img, tuple) else img
+        img = np.asarray(img, dtype=np.float64 if np.asarray(img).dtype == bool else None)
+        if img.dtype != np.uint8:
+            img = (255 * (img - img.min()) / max(float(img.max() - img.min()), 1e-9)).astype(np.uint8)
+        if img.ndim == 3 and img.shape[2] == 4:
+            img = img[..., :3]
+        if img.ndim == 2:
+            img = np.stack([img] * 3, -1)
+        photos.append(np.ascontiguousarray(img[..., 2::-1]))
+    if not photos:
+        raise RuntimeError("no scikit-image photograph could be loaded (pip install scikit-image)")
+    return photos
+
+
+def digit_pools(seed: int = 0) -> dict[str, np.ndarray]:
+    """Disjoint indices into ``load_digits()`` for the train and val splits (80 / 20)."""
+    from sklearn.datasets import load_digits
+
+    n = len(load_digits().target)
+    perm = np.random.default_rng(seed).permutation(n)
+    cut = int(n * 0.8)
+    return dict(train=np.sort(perm[:cut]), val=np.sort(perm[cut:]))
+
+
+def _iou(box: np.ndarray, boxes: list[np.ndarray]) -> float:
+    if not boxes:
+        return 0.0
+    b = np.array(boxes, float)
+    lt, rb = np.maximum(b[:, :2], box[:2]), np.minimum(b[:, 2:], box[2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), 1)
+    union = np.prod(box[2:] - box[:2]) + np.prod(b[:, 2:] - b[:, :2], 1) - inter
+    return float((inter / union).max())
+
+
+def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.ndarray, targets: np.ndarray,
+                 pool: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, list[tuple[list[float], int]]]:
+    """One image and its ``(xyxy box, class)`` objects."""
+    h, w = size
+    photo = photos[int(rng.integers(len(photos)))]
+    ph, pw = photo.shape[:2]
+    side = int(min(ph, pw) * rng.uniform(0.3, 1.0))
+    y0, x0 = int(rng.integers(0, ph - side + 1)), int(rng.integers(0, pw - side + 1))
+    img = cv2.resize(photo[y0:y0 + side, x0:x0 + side], (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    objects: list[tuple[list[float], int]] = []
+    placed: list[np.ndarray] = []
+    for _ in range(int(rng.integers(1, 7))):
+        k = int(pool[rng.integers(len(pool))])
+        longer = float(np.exp(rng.uniform(np.log(10), np.log(0.7 * min(h, w)))))
+        aspect = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))  # w / h
+        bw, bh = (longer, longer / aspect) if aspect >= 1 else (longer * aspect, longer)
+        bw, bh = max(int(round(bw)), 6), max(int(round(bh)), 6)
+        for _try in range(10):
+            x, y = int(rng.integers(0, w - bw + 1)), int(rng.integers(0, h - bh + 1))
+            if _iou(np.array([x, y, x + bw, y + bh], float), placed) <= 0.3:
+                break
+        else:
+            continue
+        alpha = np.clip(cv2.resize(digits[k] / 16.0, (bw, bh), interpolation=cv2.INTER_CUBIC), 0, 1)
+        ys, xs = np.nonzero(alpha > 0.25)
+        if len(xs) == 0 or xs.max() - xs.min() < 3 or ys.max() - ys.min() < 3:
+            continue
+        region = img[y:y + bh, x:x + bw]
+        local = region.mean(axis=(0, 1))
+        colour = np.where(local > 127, rng.uniform(0, 60, 3), rng.uniform(195, 255, 3))  # contrasting
+        region[:] = region * (1 - alpha[..., None]) + colour * alpha[..., None]
+        box = [float(x + xs.min()), float(y + ys.min()), float(x + xs.max() + 1), float(y + ys.max() + 1)]
+        placed.append(np.array([x, y, x + bw, y + bh], float))
+        objects.append((box, int(targets[k])))
+    return np.clip(img, 0, 255).round().astype(np.uint8), objects
+
+
+def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 400, num_val: int = 100,
+                      image_size: tuple[int, int] = (320, 320), overwrite: bool = False) -> dict:
+    """Write ``out_dir/{train,val}/*.jpg`` and ``out_dir/annotations/instances_{train,val}.json``.
+
+    Built in ``out_dir.tmp`` and renamed at the end, so a half-written set is never taken for a whole one.
+    Returns counts and box-size statistics per split.
+    """
+    from sklearn.datasets import load_digits
+
+    out = Path(out_dir)
+    done = all((out / "annotations" / f"instances_{s}.json").exists() for s in ("train", "val"))
+    if done and not overwrite:
+        return dict(out_dir=str(out), skipped=True)
+    tmp = Path(str(out) + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "annotations").mkdir(parents=True)
+    digits = load_digits()
+    photos, pools = load_photos(), digit_pools(seed)
+    summary: dict = dict(out_dir=str(out))
+    for split, count, split_seed in (("train", num_train, seed), ("val", num_val, seed + 1)):
+        rng = np.random.default_rng([split_seed, 17])
+        (tmp / split).mkdir()
+        images, anns = [], []
+        for i in range(count):
+            img, objects = render_image(rng, photos, digits.images, digits.target, pools[split], image_size)
+            name = f"{i:05d}.jpg"
+            cv2.imwrite(str(tmp / split / name), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            images.append(dict(id=i + 1, file_name=name, width=image_size[1], height=image_size[0]))
+            for box, label in objects:
+                bw, bh = box[2] - box[0], box[3] - box[1]
+                anns.append(dict(id=len(anns) + 1, image_id=i + 1, category_id=label + 1,
+                                 bbox=[box[0], box[1], bw, bh], area=bw * bh, iscrowd=0))
+        cats = [dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)]
+        (tmp / "annotations" / f"instances_{split}.json").write_text(
+            json.dumps(dict(images=images, annotations=anns, categories=cats)))
+        sides = np.array([max(a["bbox"][2], a["bbox"][3]) for a in anns]) if anns else np.zeros(1)
+        summary[split] = dict(images=count, boxes=len(anns), min_px=float(sides.min()),
+                              median_px=float(np.median(sides)), max_px=float(sides.max()))
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return summary

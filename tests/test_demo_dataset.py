@@ -1,0 +1,45 @@
+"""The bundled demo set: deterministic, COCO-valid, several objects per image, every SSD scale used."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from pycocotools.coco import COCO
+
+from ssdkit.data import CocoDataset
+from ssdkit.data.demo import digit_pools, make_demo_dataset
+
+
+def test_demo_set_is_valid_varied_and_deterministic(tmp_path):
+    a = make_demo_dataset(str(tmp_path / "a"), seed=3, num_train=40, num_val=8)
+    b = make_demo_dataset(str(tmp_path / "b"), seed=3, num_train=40, num_val=8)
+    for split in ("train", "val"):
+        ja = (tmp_path / "a/annotations" / f"instances_{split}.json").read_text()
+        assert ja == (tmp_path / "b/annotations" / f"instances_{split}.json").read_text()
+    assert (tmp_path / "a/train/00005.jpg").read_bytes() == (tmp_path / "b/train/00005.jpg").read_bytes()
+    assert a["train"]["boxes"] >= 2 * 40 and a == {**b, "out_dir": a["out_dir"]}
+    coco = COCO(str(tmp_path / "a/annotations/instances_train.json"))
+    assert sorted(coco.getCatIds()) == list(range(1, 11))
+    sides = []
+    for img in coco.loadImgs(coco.getImgIds()):
+        pixels = cv2.imread(str(tmp_path / "a/train" / img["file_name"]))
+        assert pixels.shape == (img["height"], img["width"], 3)
+        for ann in coco.loadAnns(coco.getAnnIds(imgIds=img["id"])):
+            x, y, w, h = ann["bbox"]
+            assert 0 <= x and 0 <= y and x + w <= img["width"] and y + h <= img["height"] and w > 0 and h > 0
+            sides.append(max(w, h))
+    assert min(sides) < 20 and max(sides) > 0.4 * 320  # small and large objects: every SSD scale gets work
+    assert make_demo_dataset(str(tmp_path / "a"), seed=9)["skipped"]  # an existing set is kept
+
+
+def test_train_and_val_digits_are_disjoint_and_loadable(tmp_path):
+    pools = digit_pools(0)
+    assert not set(pools["train"]) & set(pools["val"]) and len(pools["train"]) + len(pools["val"]) == 1797
+    make_demo_dataset(str(tmp_path / "d"), num_train=4, num_val=4)
+    ds = CocoDataset(data_root=str(tmp_path / "d"), ann_file="annotations/instances_val.json",
+                     data_prefix=dict(img="val/"), test_mode=True,
+                     pipeline=[dict(type="LoadImage"), dict(type="Resize", size=(300, 300)), dict(type="PackInputs")])
+    assert len(ds) == 4 and ds.metainfo["classes"][0] == "digit_0"
+    item = ds[0]
+    assert tuple(item["inputs"].shape) == (3, 300, 300) and len(item["data_samples"].gt_instances.bboxes) >= 1
+    assert not np.isnan(item["data_samples"].gt_instances.bboxes.numpy()).any()
