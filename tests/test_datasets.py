@@ -143,3 +143,13 @@ def test_browse_dataset_writes_drawn_training_samples(tmp_path):
     assert proc.returncode == 0, proc.stderr
     files = sorted((tmp_path / "out").glob("*.jpg"))
     assert len(files) == 3 and cv2.imread(str(files[0])).shape == (300, 300, 3)
+
+
+def test_mmengine_dataset_features_indices_lazy_init_serialisation(tmp_path):
+    root = write_voc(tmp_path)
+    lazy = VOCDataset(str(root), year=2007, img_suffix=".png", lazy_init=True, pipeline=PIPE)
+    assert not lazy._fully_initialized
+    lazy.full_init()
+    assert len(lazy) == 2 and lazy._fully_initialized and lazy.serialize_data
+    one = VOCDataset(str(root), year=2007, img_suffix=".png", indices=[1], pipeline=PIPE)
+    assert len(one) == 1 and one.get_data_info(0)["img_id"] == "b"
