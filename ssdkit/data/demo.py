@@ -15,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ssdkit.structures.np_boxes import np_pairwise_iou
+
 PHOTOS = ("astronaut", "coffee", "chelsea", "camera", "rocket", "immunohistochemistry", "hubble_deep_field",
           "coins", "retina", "colorwheel", "brick", "grass", "gravel", "moon", "horse", "clock",
           "stereo_motorcycle", "cell")
@@ -55,16 +57,6 @@ def digit_pools(seed: int = 0) -> dict[str, np.ndarray]:
     return dict(train=np.sort(perm[:cut]), val=np.sort(perm[cut:]))
 
 
-def _iou(box: np.ndarray, boxes: list[np.ndarray]) -> float:
-    if not boxes:
-        return 0.0
-    b = np.array(boxes, float)
-    lt, rb = np.maximum(b[:, :2], box[:2]), np.minimum(b[:, 2:], box[2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), 1)
-    union = np.prod(box[2:] - box[:2]) + np.prod(b[:, 2:] - b[:, :2], 1) - inter
-    return float((inter / union).max())
-
-
 def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.ndarray, targets: np.ndarray,
                  pool: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, list[tuple[list[float], int]]]:
     """One image and its ``(xyxy box, class)`` objects."""
@@ -84,7 +76,7 @@ def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.
         bw, bh = max(int(round(bw)), 6), max(int(round(bh)), 6)
         for _try in range(10):
             x, y = int(rng.integers(0, w - bw + 1)), int(rng.integers(0, h - bh + 1))
-            if _iou(np.array([x, y, x + bw, y + bh], float), placed) <= 0.3:
+            if not placed or np_pairwise_iou(np.array([[x, y, x + bw, y + bh]], float), np.array(placed)).max() <= 0.3:
                 break
         else:
             continue

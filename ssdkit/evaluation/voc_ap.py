@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``[..., N, 4]`` x ``[..., M, 4]`` -> ``[..., N, M]`` (continuous coordinates)."""
-    lt = np.maximum(a[..., :, None, :2], b[..., None, :, :2])
-    rb = np.minimum(a[..., :, None, 2:], b[..., None, :, 2:])
-    wh = np.clip(rb - lt, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    union = area_a[..., :, None] + area_b[..., None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+from ssdkit.structures.np_boxes import np_pairwise_iou
 
 
 def match_detections(det_boxes: list[np.ndarray], gt_boxes: list[np.ndarray], gt_ignore: list[np.ndarray],
@@ -43,7 +33,7 @@ def match_detections(det_boxes: list[np.ndarray], gt_boxes: list[np.ndarray], gt
     for i, (d, g, ig) in enumerate(zip(det_boxes, gt_boxes, gt_ignore)):
         dets[i, :len(d)], d_valid[i, :len(d)] = d, True
         gts[i, :len(g)], ign[i, :len(g)], g_valid[i, :len(g)] = g, ig, True
-    iou = np.where(g_valid[:, None, :], _iou(dets, gts), -1.0)  # [n, D, G]
+    iou = np.where(g_valid[:, None, :], np_pairwise_iou(dets, gts), -1.0)  # [n, D, G]
     best = iou.argmax(axis=2)
     best_iou = np.take_along_axis(iou, best[..., None], 2)[..., 0]
     taken = np.zeros_like(g_valid)

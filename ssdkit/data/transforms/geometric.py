@@ -8,21 +8,12 @@ import cv2
 import numpy as np
 
 from ssdkit.registry import TRANSFORMS
+from ssdkit.structures.np_boxes import np_pairwise_iou
 
 from .base import RandomTransform, keep_boxes
 
 INTERPOLATIONS = {"nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
                   "area": cv2.INTER_AREA, "lanczos": cv2.INTER_LANCZOS4}
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``[N, 4]`` x ``[M, 4]`` -> ``[N, M]``."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
 
 
 @TRANSFORMS.register_module()
@@ -88,7 +79,7 @@ class MinIoURandomCrop(RandomTransform):
             ok = (patches[:, 2] > patches[:, 0]) & (patches[:, 3] > patches[:, 1])
             inside = ((centres[None] > patches[:, None, :2]) & (centres[None] < patches[:, None, 2:])).all(2)
             if len(boxes):
-                ok &= (_iou(patches, boxes).min(axis=1) >= min_iou) & inside.any(axis=1)
+                ok &= (np_pairwise_iou(patches, boxes).min(axis=1) >= min_iou) & inside.any(axis=1)
             if not ok.any():
                 continue
             t = int(np.argmax(ok))
