@@ -80,3 +80,18 @@ def test_bad_ground_truth_names_the_batch_images():
     model = build_model("ssd300_mobilenet")
     with pytest.raises(ValueError, match=r"image 0.*out of range.*image ids"):
         model(torch.randn(1, 3, 300, 300), [sample([[10, 10, 50, 50]], [25])], mode="loss")
+
+
+def test_ignore_flagged_objects_are_not_trained_on():
+    model = build_model("ssd300_mobilenet")
+    x = torch.randn(2, 3, 300, 300)
+    plain = [sample([[10, 20, 110, 220]], [3]), sample([[50, 50, 90, 120]], [0])]
+    crowd = [sample([[10, 20, 110, 220], [150, 150, 290, 280]], [3, 7]), sample([[50, 50, 90, 120]], [0])]
+    crowd[0].gt_instances.ignore_flags = torch.tensor([False, True])
+    for s in plain:
+        s.gt_instances.ignore_flags = torch.zeros(1, dtype=torch.bool)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        a, b = model(x, plain, mode="loss"), model(x, crowd, mode="loss")
+    torch.testing.assert_close(a["loss_cls"], b["loss_cls"])
+    torch.testing.assert_close(a["loss_box"], b["loss_box"])

@@ -101,9 +101,16 @@ class SSD(BaseModel):
         raise ValueError(f"SSD.forward: mode={mode!r}; valid: 'tensor', 'loss', 'predict'")
 
     def ground_truth(self, data_samples: list[DetSample], device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
-        """Padded ``boxes [B, G, 4]``, ``labels [B, G]``, ``valid [B, G]``; bad annotations raise naming the image."""
-        boxes = [s.gt_instances.bboxes.to(device=device, dtype=torch.float32) for s in data_samples]
-        labels = [s.gt_instances.labels.to(device).long() for s in data_samples]
+        """Padded ``boxes [B, G, 4]``, ``labels [B, G]``, ``valid [B, G]``; bad annotations raise naming the image.
+
+        Ignore-flagged objects (COCO crowd) are left out: they are for evaluation only.
+        """
+        boxes, labels = [], []
+        for s in data_samples:
+            gt = s.gt_instances
+            keep = ~gt.ignore_flags.bool() if "ignore_flags" in gt else torch.ones(len(gt.labels), dtype=torch.bool)
+            boxes.append(gt.bboxes[keep].to(device=device, dtype=torch.float32))
+            labels.append(gt.labels[keep].to(device).long())
         try:
             return pad_ground_truth(boxes, labels, self.num_classes)
         except ValueError as err:
