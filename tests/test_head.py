@@ -31,3 +31,12 @@ def test_xavier_init_and_depthwise_option():
     assert dw.cls_convs[0][0].groups == 64
     cls, box = dw([torch.randn(1, 64, 5, 5)])
     assert cls.shape == (1, 100, 4) and box.shape == (1, 100, 4)
+
+
+def test_depthwise_head_refuses_other_class_count():
+    import pytest
+
+    a, b = SSDHead([64, 32], [4, 6], 10, depthwise=True), SSDHead([64, 32], [4, 6], 3, depthwise=True)
+    b.load_state_dict(SSDHead([64, 32], [4, 6], 3, depthwise=True).state_dict())  # same count loads
+    with pytest.raises(ValueError, match=r"cls_convs.0.3.weight' holds 10 classes .*num_classes=3"):
+        b.load_state_dict(a.state_dict())

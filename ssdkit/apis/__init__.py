@@ -1,5 +1,7 @@
-"""User-facing entry points: weight conversion (inference and export arrive with later issues)."""
+"""User-facing entry points: inference, weight conversion, model info, drawing."""
 
 from .convert import COCO_CATEGORY_IDS, convert_torchvision_ssd300_vgg16, convert_torchvision_vgg16
+from .inference import detect, init_detector
 
-__all__ = ["COCO_CATEGORY_IDS", "convert_torchvision_ssd300_vgg16", "convert_torchvision_vgg16"]
+__all__ = ["COCO_CATEGORY_IDS", "convert_torchvision_ssd300_vgg16", "convert_torchvision_vgg16", "detect",
+           "init_detector"]

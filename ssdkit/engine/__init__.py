@@ -1,1 +1,6 @@
 """Runner set-up, safe checkpoints, distributed helpers."""
+
+from .checkpoint import install_safe_checkpoints
+from .runner import build_runner, register_all
+
+__all__ = ["build_runner", "install_safe_checkpoints", "register_all"]

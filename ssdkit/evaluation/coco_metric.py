@@ -5,10 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
@@ -16,20 +13,12 @@ from mmengine.logging import MMLogger
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from ssdkit.engine.atomic import atomic_write_text
 from ssdkit.registry import METRICS
 
 from .samples import unpack
 
 STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
-
-
-def write_json_atomic(obj, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
 
 
 @METRICS.register_module()
@@ -97,7 +86,7 @@ class CocoMetric(BaseMetric):
                      bbox=[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])])
                 for r in results for b, s, lab in zip(*r["pred"])]
         if self.outfile_prefix:
-            write_json_atomic(dets, f"{self.outfile_prefix}.bbox.json")
+            atomic_write_text(f"{self.outfile_prefix}.bbox.json", json.dumps(dets))
         img_ids = sorted({r["img_id"] for r in results})
         if not dets:
             return {name: 0.0 for name in STAT_NAMES}

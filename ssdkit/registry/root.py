@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from mmengine import registry as mm
 
+from mmengine.registry import Registry
+
 from .registry import SSDRegistry
 
 DETECTORS = SSDRegistry("detector", parent=mm.MODELS, scope="ssdkit", locations=["ssdkit.models"])
@@ -33,4 +35,13 @@ ALL_REGISTRIES: dict[str, SSDRegistry] = {
     "BACKBONES": BACKBONES, "NECKS": NECKS, "HEADS": HEADS, "PRIOR_GENERATORS": PRIOR_GENERATORS,
     "MATCHERS": MATCHERS, "BOX_CODERS": BOX_CODERS, "LOSSES": LOSSES, "POSTPROCESSORS": POSTPROCESSORS,
     "DETECTORS": DETECTORS, "DATASETS": DATASETS, "TRANSFORMS": TRANSFORMS, "METRICS": METRICS, "HOOKS": HOOKS,
+}
+
+# Empty ``ssdkit``-scoped children of mmengine's other roots, so that building loops, schedulers,
+# optimizers, visualisers ... with ``default_scope='ssdkit'`` finds mmengine's entries without a warning.
+RUNNER_FACING_PASSTHROUGH = {
+    name: Registry(name.lower(), parent=getattr(mm, name), scope="ssdkit")
+    for name in ("RUNNERS", "RUNNER_CONSTRUCTORS", "LOOPS", "DATA_SAMPLERS", "MODEL_WRAPPERS", "WEIGHT_INITIALIZERS",
+                 "OPTIMIZERS", "OPTIM_WRAPPERS", "OPTIM_WRAPPER_CONSTRUCTORS", "PARAM_SCHEDULERS", "EVALUATOR",
+                 "VISUALIZERS", "VISBACKENDS", "LOG_PROCESSORS", "FUNCTIONS", "INFERENCERS", "STRATEGIES", "TASK_UTILS")
 }

@@ -2,8 +2,8 @@
 
 from .formatting import PackInputs
 from .geometric import Expand, MinIoURandomCrop, RandomFlip, Resize
-from .loading import BadImageError, LoadImage
+from .loading import BadImageError, LoadImage, LoadImageArray
 from .photometric import PhotometricDistortion
 
-__all__ = ["BadImageError", "Expand", "LoadImage", "MinIoURandomCrop", "PackInputs", "PhotometricDistortion",
+__all__ = ["BadImageError", "Expand", "LoadImage", "LoadImageArray", "MinIoURandomCrop", "PackInputs", "PhotometricDistortion",
            "RandomFlip", "Resize"]

@@ -33,3 +33,15 @@ class LoadImage:
 
 def as_float(img: np.ndarray) -> np.ndarray:
     return img.astype(np.float32) if img.dtype != np.float32 else img
+
+
+@TRANSFORMS.register_module()
+class LoadImageArray:
+    """Take an already decoded ``img`` (HxWx3 uint8 BGR) given in the sample, for inference on arrays."""
+
+    def __call__(self, results: dict) -> dict:
+        img = results["img"]
+        if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3:
+            raise BadImageError(f"expected an HxWx3 BGR uint8 array, got {getattr(img, 'shape', type(img))}")
+        results["ori_shape"] = results["img_shape"] = img.shape[:2]
+        return ensure_box_fields(results)

@@ -71,6 +71,25 @@ class SSD(BaseModel):
         if channels_last:
             self.to(memory_format=torch.channels_last)
 
+    def train_step(self, data, optim_wrapper) -> dict[str, Tensor]:
+        """mmengine's train step, refusing a NaN or infinite loss before it reaches the weights."""
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode="loss")
+        for name, value in losses.items():
+            if not torch.isfinite(value).all():
+                from mmengine.logging import MessageHub
+
+                it = MessageHub.get_current_instance().get_info("iter")
+                ids = [s.metainfo.get("img_id", s.metainfo.get("img_path")) for s in data["data_samples"]]
+                raise FloatingPointError(
+                    f"{name} = {value.item() if value.numel() == 1 else value} at iteration "
+                    f"{it if it is None else it + 1}; batch image ids: {ids}. Training stopped before the update; "
+                    f"the last checkpoint is intact (try a lower lr, a longer warm-up, or check these images)")
+        parsed, log_vars = self.parse_losses(losses)
+        optim_wrapper.update_params(parsed)
+        return log_vars
+
     def extract_feats(self, inputs: Tensor) -> list[Tensor]:
         """``[B, 3, H, W]`` -> prediction maps."""
         if self.channels_last:

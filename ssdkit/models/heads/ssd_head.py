@@ -63,9 +63,9 @@ class SSDHead(BaseModule):
                               error_msgs) -> None:
         """Refuse a checkpoint made for another class count, naming the key and the config fix."""
         for k, a in enumerate(self.num_priors_per_location):
-            key = next((f"{prefix}cls_convs.{k}.{s}" for s in ("weight", "1.weight", "bias")
-                        if f"{prefix}cls_convs.{k}.{s}" in state_dict), None)
-            if key is None:
+            last = [n for n, m in self.cls_convs[k].named_modules() if isinstance(m, nn.Conv2d)][-1]
+            key = f"{prefix}cls_convs.{k}.{last + '.' if last else ''}weight"
+            if key not in state_dict:
                 continue
             rows = state_dict[key].shape[0]
             if rows != a * (self.num_classes + 1):

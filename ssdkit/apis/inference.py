@@ -1,0 +1,66 @@
+"""Python inference API: ``init_detector`` and ``detect``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.runner import load_checkpoint
+
+from ssdkit.data.datasets.base import build_pipeline
+from ssdkit.engine import install_safe_checkpoints, register_all
+from ssdkit.registry import DETECTORS
+
+
+def init_detector(config: str | Config, checkpoint: str | None = None, device: str = "cpu") -> torch.nn.Module:
+    """Build the config's model, load ``checkpoint`` (``weights_only=True``), put it on ``device`` in eval mode.
+
+    ``model.cfg`` keeps the config, ``model.dataset_meta`` the class names (from the checkpoint's meta).
+    """
+    register_all()
+    install_safe_checkpoints()
+    cfg = Config.fromfile(config) if not isinstance(config, Config) else config
+    model = DETECTORS.build(cfg.model)
+    meta = {}
+    if checkpoint is not None:
+        ckpt = load_checkpoint(model, checkpoint, map_location="cpu", strict=True)
+        meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
+    classes = (meta.get("dataset_meta") or {}).get("classes") or meta.get("classes")
+    model.dataset_meta = dict(classes=tuple(classes) if classes else tuple(str(i) for i in range(cfg.model.num_classes)))
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+def _test_pipeline(cfg: Config):
+    pipeline = cfg.get("test_dataloader", {}).get("dataset", {}).get("pipeline")
+    if not pipeline:
+        size = int(cfg.get("input_size", 300))
+        pipeline = [dict(type="LoadImage"), dict(type="Resize", size=(size, size)), dict(type="PackInputs")]
+    return build_pipeline([dict(type="LoadImageArray") if t["type"] == "LoadImage" else t for t in pipeline])
+
+
+@torch.no_grad()
+def detect(model: torch.nn.Module, images: Sequence[str | Path | np.ndarray], batch_size: int = 8) -> list[dict]:
+    """Detections for image paths or BGR uint8 arrays: per image ``boxes [N, 4]`` (xyxy, original
+    pixels), ``scores [N]``, ``labels [N]`` (0-based) as numpy arrays, plus ``class_names``."""
+    pipeline = _test_pipeline(model.cfg)
+    out = []
+    for start in range(0, len(images), batch_size):
+        batch = []
+        for k, img in enumerate(images[start:start + batch_size]):
+            arr = img if isinstance(img, np.ndarray) else cv2.imread(str(img), cv2.IMREAD_COLOR)
+            if arr is None:
+                raise FileNotFoundError(f"cannot read image '{img}'")
+            batch.append(pipeline(dict(img=arr, img_id=start + k, img_path=str(img) if not isinstance(
+                img, np.ndarray) else "")))
+        data = model.data_preprocessor(dict(inputs=[b["inputs"] for b in batch],
+                                            data_samples=[b["data_samples"] for b in batch]), False)
+        for s in model(**data, mode="predict"):
+            p = s.pred_instances
+            out.append(dict(boxes=p.bboxes.cpu().numpy(), scores=p.scores.cpu().numpy(),
+                            labels=p.labels.cpu().numpy(), class_names=model.dataset_meta["classes"]))
+    return out

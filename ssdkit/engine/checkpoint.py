@@ -1,0 +1,51 @@
+"""Checkpoints through mmengine, made safe: atomic writes and ``weights_only=True`` loads."""
+
+from __future__ import annotations
+
+import os.path as osp
+import pickle
+
+import mmengine.runner.checkpoint as mm_ckpt
+import mmengine.runner.runner as mm_runner
+import torch
+
+from .atomic import atomic_torch_save
+from .safe_load import allow_mmengine_checkpoints
+
+_original_save = mm_ckpt.save_checkpoint
+_installed = False
+
+
+def atomic_save_checkpoint(checkpoint, filename, file_client_args=None, backend_args=None) -> None:
+    """mmengine's ``save_checkpoint`` with local files written to a temporary file and renamed, so a
+    kill during the save leaves the previous file whole. Remote URIs go to mmengine unchanged."""
+    if "://" in str(filename):
+        return _original_save(checkpoint, filename, file_client_args=file_client_args, backend_args=backend_args)
+    atomic_torch_save(checkpoint, filename)
+
+
+def safe_load_from_local(filename: str, map_location=None):
+    """Local checkpoints load with ``weights_only=True``; anything beyond tensors, containers and the
+    allow-listed mmengine types is refused naming the file."""
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f"checkpoint '{filename}' does not exist")
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        detail = next((line for line in str(err).splitlines() if "GLOBAL" in line or "not allowed" in line), str(err))
+        raise pickle.UnpicklingError(
+            f"refusing to load checkpoint '{filename}': it holds objects outside the allow-list of tensors, "
+            f"containers and mmengine's logging types ({detail.strip()}). Only load checkpoints you trust; "
+            f"convert foreign weights with tools/convert_torchvision.py") from None
+
+
+def install_safe_checkpoints() -> None:
+    """Allow-list mmengine's types, load local files with ``weights_only=True``, save atomically."""
+    global _installed
+    if _installed:
+        return
+    allow_mmengine_checkpoints()
+    mm_ckpt.CheckpointLoader.register_scheme(prefixes="", loader=safe_load_from_local, force=True)
+    mm_runner.save_checkpoint = atomic_save_checkpoint
+    _installed = True

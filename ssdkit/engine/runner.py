@@ -1,0 +1,56 @@
+"""Build mmengine's Runner for ssdkit configs, on GPUs and on CPU-only machines."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from .checkpoint import install_safe_checkpoints
+
+
+def register_all() -> None:
+    """Import every ssdkit module that registers components."""
+    import ssdkit.data  # noqa: F401
+    import ssdkit.engine.hooks  # noqa: F401
+    import ssdkit.evaluation  # noqa: F401
+    import ssdkit.models  # noqa: F401
+
+
+def init_cpu_distributed(cfg: Config) -> None:
+    """``launcher='pytorch'`` without CUDA: mmengine would call ``torch.cuda.set_device`` and give DDP
+    ``device_ids=[LOCAL_RANK]``; start the gloo group here and wrap without device ids instead."""
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+    wrapper = dict(cfg.get("model_wrapper_cfg") or dict(type="MMDistributedDataParallel"))
+    wrapper["device_ids"] = None
+    cfg.model_wrapper_cfg = wrapper
+    cfg.env_cfg = dict(cfg.get("env_cfg", {}), dist_cfg=dict(backend="gloo"))
+
+
+def apply_sync_bn(cfg: Config) -> None:
+    if not cfg.get("sync_bn"):
+        return
+    if torch.cuda.is_available():
+        cfg.env_cfg = dict(cfg.get("env_cfg", {}))
+        cfg.sync_bn = "torch"
+    else:
+        warnings.warn("sync_bn requested on a CPU-only machine: plain BatchNorm is used (SyncBN needs CUDA)")
+        cfg.pop("sync_bn")
+
+
+def build_runner(cfg: Config) -> Runner:
+    """``Runner.from_cfg`` after ssdkit's set-up: registries, safe checkpoints, CPU distribution."""
+    register_all()
+    install_safe_checkpoints()
+    cfg.setdefault("default_scope", "ssdkit")
+    if cfg.get("launcher", "none") == "pytorch" and not torch.cuda.is_available():
+        init_cpu_distributed(cfg)
+    apply_sync_bn(cfg)
+    if "OMP_NUM_THREADS" in os.environ and cfg.get("launcher", "none") == "pytorch":
+        torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
+    return Runner.from_cfg(cfg)

@@ -1,0 +1,52 @@
+"""Evaluate a checkpoint (VOC mAP or COCO AP as the config says).
+
+    python tools/test.py CONFIG CHECKPOINT [--out dets.json] [--show-dir D] [--score-thr 0.3]
+                         [--work-dir D] [--cfg-options k=v ...] [--launcher none|pytorch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("config")
+    ap.add_argument("checkpoint")
+    ap.add_argument("--out", help="write the detections (json)")
+    ap.add_argument("--show-dir", help="draw detections on the test images here")
+    ap.add_argument("--score-thr", type=float, default=0.3)
+    ap.add_argument("--work-dir")
+    ap.add_argument("--cfg-options", nargs="+", action=DictAction)
+    ap.add_argument("--launcher", choices=["none", "pytorch"], default="none")
+    args = ap.parse_args(argv)
+    from ssdkit.engine import build_runner
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / Path(args.config).stem)
+    cfg.load_from, cfg.resume = args.checkpoint, False
+    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+    if args.out:
+        evaluators = [*evaluators, dict(type="DumpDetections", out_file=args.out)]
+    cfg.test_evaluator = evaluators
+    if args.show_dir:
+        cfg.custom_hooks = [*cfg.get("custom_hooks", []),
+                            dict(type="DrawDetectionsHook", out_dir=args.show_dir, score_thr=args.score_thr)]
+    try:
+        metrics = build_runner(cfg).test()
+    except FileNotFoundError as err:
+        raise SystemExit(f"error: {err}") from None
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

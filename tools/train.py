@@ -1,0 +1,68 @@
+"""Train a detector from a config with mmengine's Runner.
+
+    python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp] [--seed S] [--deterministic]
+                                 [--auto-scale-lr] [--cfg-options k=v ...] [--launcher none|pytorch]
+    torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch     # GPUs (nccl) or CPU (gloo)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("config")
+    ap.add_argument("--work-dir", help="where logs and checkpoints go (default work_dirs/<config name>)")
+    ap.add_argument("--resume", nargs="?", const="auto", help="resume from CKPT, or the latest in the work dir")
+    ap.add_argument("--amp", action="store_true", help="mixed precision (GPU)")
+    ap.add_argument("--auto-scale-lr", action="store_true", help="scale lr linearly with the total batch size")
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--deterministic", action="store_true")
+    ap.add_argument("--cfg-options", nargs="+", action=DictAction, help="override config keys, k=v")
+    ap.add_argument("--launcher", choices=["none", "pytorch"], default="none")
+    return ap.parse_args(argv)
+
+
+def build_cfg(args: argparse.Namespace) -> Config:
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / Path(args.config).stem)
+    if args.resume == "auto":
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume:
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.amp:
+        cfg.optim_wrapper = dict(cfg.optim_wrapper, type="AmpOptimWrapper", loss_scale="dynamic")
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr = dict(cfg.get("auto_scale_lr", {}), enable=True)
+    if args.seed is not None or args.deterministic:
+        cfg.randomness = dict(seed=args.seed if args.seed is not None else 0, deterministic=args.deterministic)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    from ssdkit.engine import build_runner
+
+    cfg = build_cfg(args)
+    try:
+        runner = build_runner(cfg)
+        runner.train()
+    except FileNotFoundError as err:
+        if os.environ.get("SSDKIT_DEBUG"):
+            raise
+        raise SystemExit(f"error: {err}") from None
+
+
+if __name__ == "__main__":
+    main()
