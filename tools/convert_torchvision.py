@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ssdkit.apis.convert import (COCO_CLASSES, convert_torchvision_ssd300_vgg16,  # noqa: E402
                                  convert_torchvision_vgg16, load_state_dict_file)
-from ssdkit.engine.atomic import atomic_torch_save  # noqa: E402
+from ssdkit.utils.atomic import atomic_torch_save  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

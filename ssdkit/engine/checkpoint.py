@@ -9,7 +9,7 @@ import mmengine.runner.checkpoint as mm_ckpt
 import mmengine.runner.runner as mm_runner
 import torch
 
-from .atomic import atomic_torch_save
+from ssdkit.utils.atomic import atomic_torch_save
 from .safe_load import allow_mmengine_checkpoints
 
 _original_save = mm_ckpt.save_checkpoint

@@ -13,7 +13,7 @@ from mmengine.logging import MMLogger
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from ssdkit.engine.atomic import atomic_write_text
+from ssdkit.utils.atomic import atomic_write_text
 from ssdkit.registry import METRICS
 
 from .samples import unpack

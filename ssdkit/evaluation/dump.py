@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from mmengine.evaluator import BaseMetric
 
-from ssdkit.engine.atomic import atomic_write_text
+from ssdkit.utils.atomic import atomic_write_text
 from ssdkit.registry import METRICS
 
 from .samples import unpack
