@@ -90,6 +90,8 @@ class SSDPostprocessor:
                                   dtype=boxes.dtype, device=boxes.device)
             scale = (ori_hw / in_hw).flip(-1).repeat(1, 2)  # [B, 4] (sx, sy, sx, sy)
             out_boxes = out_boxes * scale[img_id[kept]]
+            if self.clip:  # scaling can overshoot the border by a rounding error
+                out_boxes = torch.minimum(out_boxes, ori_hw.flip(-1).repeat(1, 2)[img_id[kept]])
         out_scores, out_labels = cand_scores[kept], cls_id[kept]
         return [Detections(boxes=b, scores=s, labels=lab) for b, s, lab in zip(
             out_boxes.split(per_image), out_scores.split(per_image), out_labels.split(per_image))]

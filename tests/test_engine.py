@@ -1,0 +1,104 @@
+"""Safe checkpoints (weights_only allow-list, atomic writes), NaN stop, tools and the inference API."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from model_utils import ROOT, build_model, sample
+from ssdkit.engine import install_safe_checkpoints
+from ssdkit.engine.checkpoint import atomic_save_checkpoint
+from ssdkit.utils import atomic
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo owned",))
+
+
+def test_mmengine_checkpoint_types_load_with_weights_only_and_others_are_refused(tmp_path):
+    install_safe_checkpoints()
+    buf = HistoryBuffer()
+    buf.update(1.5)
+    good = dict(state_dict=dict(w=torch.ones(2)), message_hub=dict(log_scalars={"train/loss": buf}),
+                meta=dict(seed=np.int64(3), arr=np.arange(3)))
+    atomic_save_checkpoint(good, str(tmp_path / "good.pth"))
+    loaded = _load_checkpoint(str(tmp_path / "good.pth"), map_location="cpu")
+    assert loaded["message_hub"]["log_scalars"]["train/loss"].mean() == 1.5
+    torch.save(dict(state_dict={}, payload=Evil()), tmp_path / "evil.pth")
+    with pytest.raises(pickle.UnpicklingError, match=r"refusing to load checkpoint '.*evil\.pth'.*system"):
+        _load_checkpoint(str(tmp_path / "evil.pth"), map_location="cpu")
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
+    path = tmp_path / "latest.pth"
+    atomic_save_checkpoint(dict(v=torch.tensor([1.0])), str(path))
+
+    def dies_midway(obj, f):
+        f.write(b"partial")
+        raise KeyboardInterrupt("killed during save")
+    monkeypatch.setattr(atomic.torch, "save", dies_midway)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_save_checkpoint(dict(v=torch.tensor([2.0])), str(path))
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True)["v"].item() == 1.0
+    assert [p.name for p in tmp_path.iterdir()] == ["latest.pth"]  # no temporary left behind
+    assert oct(path.stat().st_mode & 0o777) != "0o600"
+
+
+def test_nan_loss_stops_before_the_update_naming_iteration_term_and_images():
+    from mmengine.optim import OptimWrapper
+
+    model = build_model("ssd300_mobilenet")
+    before = [p.detach().clone() for p in model.parameters()]
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    inputs = [torch.full((3, 300, 300), 0, dtype=torch.uint8) for _ in range(2)]
+    samples = [sample([[10, 10, 100, 100]], [1]), sample([[20, 20, 80, 90]], [2])]
+    samples[1].set_metainfo(dict(img_id="img_nan"))
+    with torch.no_grad():
+        model.head.reg_convs[0][3].bias.fill_(float("nan"))
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(FloatingPointError, match=r"loss_box = nan at iteration .*img_nan"):
+        model.train_step(dict(inputs=inputs, data_samples=samples), optim)
+    after = list(model.parameters())
+    assert all(torch.equal(a, b) or (a.isnan().any() and b.isnan().any()) for a, b in zip(before, after))
+
+
+def test_inference_api_and_infer_tool(tmp_path):
+    from ssdkit.apis import detect, init_detector
+
+    model = build_model("ssd300_mobilenet")
+    ckpt = tmp_path / "m.pth"
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=[f"c{i}" for i in range(20)]))),
+               ckpt)
+    cfg = str(ROOT / "configs/ssd300_mobilenet.py")
+    det = init_detector(cfg, str(ckpt))
+    img = (np.random.default_rng(0).random((240, 320, 3)) * 255).astype(np.uint8)
+    out = detect(det, [img, img])
+    assert len(out) == 2 and out[0]["boxes"].shape[1] == 4 and out[0]["class_names"][3] == "c3"
+    if len(out[0]["boxes"]):
+        assert out[0]["boxes"][:, 2].max() <= 320 and out[0]["boxes"][:, 3].max() <= 240
+    np.testing.assert_allclose(out[0]["scores"], out[1]["scores"], rtol=1e-5)
+    cv2.imwrite(str(tmp_path / "a.png"), img)
+    proc = subprocess.run([sys.executable, str(ROOT / "tools/infer.py"), cfg, str(ckpt), str(tmp_path / "a.png"),
+                           "--out-dir", str(tmp_path / "out"), "--score-thr", "0.0"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    records = json.loads((tmp_path / "out/detections.json").read_text())
+    assert records[0]["image"] == "a" and (tmp_path / "out/a.jpg").exists()
+
+
+def test_train_without_voc_says_where_and_how(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "tools/train.py"), str(ROOT / "configs/ssd300_mobilenet.py"),
+                           "--work-dir", str(tmp_path / "w")], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "data/VOCdevkit/VOC2007' does not exist" in proc.stderr and "make demo" in proc.stderr
