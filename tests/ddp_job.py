@@ -1,0 +1,58 @@
+"""Two-iteration training + evaluation under torchrun (driven by tests/test_distributed.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.hooks import Hook  # noqa: E402
+
+from ssdkit.engine import build_runner  # noqa: E402
+from ssdkit.registry import HOOKS  # noqa: E402
+
+
+@HOOKS.register_module()
+class RecordSamplesHook(Hook):
+    """Write the image ids this rank trained on to ``seen_rank<r>.json``."""
+
+    def __init__(self) -> None:
+        self.seen: list = []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        self.seen += [s.metainfo["img_id"] for s in data_batch["data_samples"]]
+
+    def after_train(self, runner) -> None:
+        rank = dist.get_rank() if dist.is_initialized() else 0
+        Path(runner.work_dir, f"seen_rank{rank}.json").write_text(json.dumps(self.seen))
+
+
+def main(data: str, work_dir: str, launcher: str) -> None:
+    cfg = Config.fromfile(str(ROOT / "configs/demo/ssd300_mobilenet_demo.py"))
+    cfg.work_dir, cfg.launcher = work_dir, launcher
+    cfg.randomness = dict(seed=0)
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        cfg[loader].dataset.data_root = data
+        cfg[loader].update(num_workers=0, persistent_workers=False, batch_size=2)
+    cfg.train_dataloader.sampler = dict(type="DefaultSampler", shuffle=True)
+    cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=3, val_interval=1000)
+    cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=3, by_epoch=False)
+    cfg.custom_hooks = [dict(type="RecordSamplesHook")]
+    runner = build_runner(cfg)
+    runner.train()
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    model = runner.model.module if hasattr(runner.model, "module") else runner.model
+    torch.save(model.state_dict(), Path(work_dir) / f"weights_rank{rank}.pt")
+    metrics = runner.test()
+    if rank == 0:
+        Path(work_dir, "test_metrics.json").write_text(json.dumps(metrics))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3])
