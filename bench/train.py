@@ -1,0 +1,105 @@
+"""Training-step throughput (images/s) and peak memory at batch 8, beside torchvision's ssd300_vgg16.
+
+    python bench/train.py [--steps 3] [--batch 8]
+
+A full step: data preprocessing, forward, matching, loss, backward, SGD step, on the same uint8 batch
+with the same boxes. Each model runs in its own subprocess (peak RSS is its own). Target: SSD300-VGG16
+>= 1.1x torchvision's throughput for the same network (COCO head), at no more memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import best_of  # noqa: E402
+
+MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco", "ssd300_vgg16_voc0712", "ssd300_mobilenet"]
+
+
+def batch(n: int, size: int = 300):
+    gen = torch.Generator().manual_seed(0)
+    images = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=gen) for _ in range(n)]
+    boxes = []
+    for _ in range(n):
+        xy = torch.rand(3, 2, generator=gen) * 200
+        boxes.append(torch.cat([xy, xy + 20 + torch.rand(3, 2, generator=gen) * 80], 1))
+    labels = [torch.randint(0, 20, (3,), generator=gen) for _ in range(n)]
+    return images, boxes, labels
+
+
+def worker(name: str, n: int, steps: int) -> dict:
+    images, boxes, labels = batch(n)
+    if name.startswith("tv:"):
+        import torchvision
+        model = torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None).train()
+        optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+        targets = [dict(boxes=b, labels=lab + 1) for b, lab in zip(boxes, labels)]
+
+        def step():
+            losses = model([im.float() / 255 for im in images], targets)
+            optim.zero_grad()
+            sum(losses.values()).backward()
+            optim.step()
+    else:
+        from mmengine import Config
+        from mmengine.optim import OptimWrapper
+        from mmengine.structures import InstanceData
+
+        import ssdkit.models  # noqa: F401
+        from ssdkit.registry import DETECTORS
+        from ssdkit.structures import DetSample
+        cfg = Config.fromfile(str(ROOT / "configs" / f"{name}.py"))
+        model = DETECTORS.build(cfg.model).train()
+        wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9))
+        samples = []
+        for b, lab in zip(boxes, labels):
+            s = DetSample(metainfo=dict(img_shape=(300, 300), ori_shape=(300, 300)))
+            s.gt_instances = InstanceData(bboxes=b, labels=lab)
+            samples.append(s)
+
+        def step():
+            model.train_step(dict(inputs=images, data_samples=samples), wrapper)
+    t = best_of(step, repeats=steps, warmup=1)
+    return dict(name=name, ips=n / t, step_s=t, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.batch, args.steps)))
+        return
+    res = {}
+    for name in MODELS:
+        p = subprocess.run([sys.executable, __file__, "--worker", name, "--batch", str(args.batch), "--steps",
+                            str(args.steps)], capture_output=True, text=True)
+        if p.returncode:
+            print(f"{name}: failed\n{p.stderr[-1500:]}")
+            continue
+        res[name] = json.loads(p.stdout.strip().splitlines()[-1])
+    print(f"batch {args.batch}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{'model':26s}{'step s':>8s}{'img/s':>8s}{'peak MB':>9s}")
+    for r in res.values():
+        print(f"{r['name']:26s}{r['step_s']:8.2f}{r['ips']:8.2f}{r['peak_rss_mb']:9.0f}")
+    tv, ours = res.get("tv:ssd300_vgg16"), res.get("ssd300_vgg16_coco")
+    if tv and ours:
+        print(f"SSD300-VGG16 (COCO head) / torchvision throughput: {ours['ips'] / tv['ips']:.2f}x (target >= 1.1x); "
+              f"peak memory {ours['peak_rss_mb']:.0f} vs {tv['peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
