@@ -5,10 +5,13 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False, max_keep_ckpts=3),
+    checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False, max_keep_ckpts=3,
+                    save_best='auto'),  # best by the first metric: VOC mAP / COCO AP
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
+# TensorBoard: pip install tensorboard, then add dict(type='TensorboardVisBackend') to vis_backends
+visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
