@@ -7,12 +7,21 @@ _base_ = [
 data_root = 'data/demo/'
 input_size = 300
 model = dict(num_classes=10)
+# digits are not mirror-symmetric: the paper's pipeline without the horizontal flip
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='PhotometricDistortion'),
+    dict(type='Expand', mean=[123.0, 117.0, 104.0], ratio_range=(1, 2)),
+    dict(type='MinIoURandomCrop', min_ious=(0.1, 0.3, 0.5, 0.7, 0.9), min_crop_size=0.3),
+    dict(type='Resize', size=(300, 300)),
+    dict(type='PackInputs'),
+]
 train_dataloader = dict(
     batch_size=16, num_workers=2, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='CocoDataset', data_root=data_root, ann_file='annotations/instances_train.json',
-                 data_prefix=dict(img='train/'), pipeline={{_base_.train_pipeline_300}}))
+                 data_prefix=dict(img='train/'), pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=16, num_workers=2, persistent_workers=True, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
