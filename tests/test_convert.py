@@ -37,7 +37,7 @@ def converted(tv_model, tmp_path):
     assert proc.returncode == 0, proc.stderr
     ckpt = torch.load(dst, weights_only=True)
     model = build_model("ssd300_vgg16_coco").eval()
-    missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=True), None
+    model.load_state_dict(ckpt["state_dict"], strict=True)
     assert ckpt["meta"]["classes"][0] == "person" and len(ckpt["meta"]["classes"]) == 80
     return model
 

@@ -9,6 +9,7 @@ statistics methods; anything else in a file is still refused.
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
@@ -23,13 +24,7 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
     """``getattr`` as unpickling may call it: only ``HistoryBuffer.<statistics method>``."""
     if obj is HistoryBuffer and (name in STATISTICS or name in HistoryBuffer._statistics_methods):
         return getattr(obj, name)
-    raise pickle_error(f"getattr({obj!r}, {name!r}) is not allowed in a checkpoint")
-
-
-def pickle_error(msg: str) -> Exception:
-    import pickle
-
-    return pickle.UnpicklingError(msg)
+    raise pickle.UnpicklingError(f"getattr({obj!r}, {name!r}) is not allowed in a checkpoint")
 
 
 def safe_globals() -> list:
