@@ -22,10 +22,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--num-train", type=int, default=400)
     ap.add_argument("--num-val", type=int, default=100)
+    ap.add_argument("--min-px", type=float, default=10.0, help="smallest pasted digit side, pixels")
+    ap.add_argument("--max-frac", type=float, default=0.7, help="largest pasted digit side, fraction of the image")
+    ap.add_argument("--max-objects", type=int, default=6, help="digits per image: 1 .. this")
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args(argv)
     start = time.perf_counter()
-    summary = make_demo_dataset(args.out, args.seed, args.num_train, args.num_val, overwrite=args.overwrite)
+    summary = make_demo_dataset(args.out, args.seed, args.num_train, args.num_val, overwrite=args.overwrite,
+                                min_px=args.min_px, max_frac=args.max_frac, max_objects=args.max_objects)
     print(json.dumps(summary, indent=1))
     print(f"done in {time.perf_counter() - start:.1f} s")
 

@@ -9,45 +9,104 @@ import torch
 from torch import Tensor
 
 from ssdkit.registry import MATCHERS
-from ssdkit.structures import Workspace, batched_pairwise_iou
+from ssdkit.structures import PriorGrid, Workspace, batched_pairwise_iou
+
+from .grid_match import sparse_match_stats
 
 BACKGROUND = -1
 IGNORE = -2
 
 
-def _force_best_priors(matched: Tensor, iou: Tensor, gt_valid: Tensor) -> Tensor:
-    """Give every valid gt its highest-IoU prior; if two gts share one, the higher gt index wins.
-
-    Args:
-        matched: ``[B, P]`` long, modified in place.
-        iou: ``[B, G, P]``.
-        gt_valid: ``[B, G]`` bool.
-    """
-    best_prior = iou.argmax(dim=2)  # [B, G]; first prior on ties
-    g = torch.arange(iou.shape[1], device=iou.device).expand_as(best_prior)
-    src = torch.where(gt_valid, g, torch.full_like(g, -1))
-    forced = torch.full_like(matched, -1).scatter_reduce_(1, best_prior, src, reduce="amax")
-    return torch.where(forced >= 0, forced, matched)
-
-
-def _iou(gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None, ws: Workspace) -> tuple[Tensor, Tensor]:
-    """``[B, G, P]`` IoU and the ``[B, G]`` valid mask.
+def _dense_stats(gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor, ws: Workspace) -> tuple[Tensor, Tensor, Tensor]:
+    """``best_iou [B, P]``, ``best_gt [B, P]``, ``best_prior [B, G]`` from the full ``[B, G, P]`` IoU.
 
     Padded rows are moved far outside every prior (IoU exactly 0) instead of masking the
     ``[B, G, P]`` result: real gts come first, so a padded row can only win a prior whose best IoU
     is 0 (background anyway), and forced matching skips padded rows.
     """
-    if gt_valid is None:
-        gt_valid = torch.ones(gt_boxes.shape[:2], dtype=torch.bool, device=gt_boxes.device)
-    else:
-        far = float(priors.abs().max()) * 4 + 1e4
-        parked = torch.tensor([-far, -far, 1 - far, 1 - far], dtype=gt_boxes.dtype, device=gt_boxes.device)
-        gt_boxes = torch.where(gt_valid.unsqueeze(-1), gt_boxes, parked)
-    return batched_pairwise_iou(gt_boxes, priors, workspace=ws), gt_valid
+    far = float(priors.abs().max()) * 4 + 1e4
+    parked = torch.tensor([-far, -far, 1 - far, 1 - far], dtype=gt_boxes.dtype, device=gt_boxes.device)
+    gt_boxes = torch.where(gt_valid.unsqueeze(-1), gt_boxes, parked)
+    iou = batched_pairwise_iou(gt_boxes, priors, workspace=ws)
+    best_iou, best_gt = iou.max(dim=1)
+    return best_iou, best_gt, iou.argmax(dim=2)  # first gt / first prior on ties
+
+
+class _IoUMatcher:
+    """Shared by the matchers: a per-prior rule on (best IoU, best gt), then optionally each gt forced
+    onto its best prior (if two gts share one, the higher gt index keeps it, as torchvision).
+
+    Given the priors' :class:`~ssdkit.structures.PriorGrid` (the detector passes it), only the priors
+    near each gt are visited; the result is the same as the dense ``[B, G, P]`` IoU's, ties included.
+    """
+
+    supports_grid = True
+    force_match = True
+
+    def __init__(self) -> None:
+        self.workspace = Workspace()
+
+    @property
+    def floor_iou(self) -> float:
+        """The lowest IoU the rule tells apart from background."""
+        raise NotImplementedError
+
+    def _decide(self, best_iou: Tensor, best_gt: Tensor) -> Tensor:
+        """Per prior: gt index, ``BACKGROUND`` or ``IGNORE`` (elementwise, any shape)."""
+        raise NotImplementedError
+
+    def __call__(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None,
+                 grid: PriorGrid | None = None) -> Tensor:
+        """``gt_boxes [B, G, 4]``, ``priors [P, 4]``, ``gt_valid [B, G]`` -> ``[B, P]`` long: matched gt
+        index, -1 background, -2 ignore."""
+        img, prior, code = self.match_sparse(gt_boxes, priors, gt_valid, grid)
+        out = torch.full((gt_boxes.shape[0], priors.shape[0]), BACKGROUND, dtype=torch.long, device=priors.device)
+        out[img, prior] = code
+        return out
+
+    def match_sparse(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None,
+                     grid: PriorGrid | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """The same result as its non-background entries: ``image [M]``, ``prior [M]``, ``code [M]``."""
+        b, g = gt_boxes.shape[:2]
+        p, dev = priors.shape[0], priors.device
+        if gt_valid is None:
+            gt_valid = torch.ones((b, g), dtype=torch.bool, device=dev)
+        if g == 0 or not bool(gt_valid.any()):
+            empty = torch.zeros(0, dtype=torch.long, device=dev)
+            return empty, empty, empty
+        if grid is None or self.floor_iou <= 0:
+            return self._match_dense(gt_boxes, priors, gt_valid)
+        if grid.num_priors != p:
+            raise ValueError(f"{type(self).__name__}: the prior grid describes {grid.num_priors} priors but "
+                             f"{p} were given")
+        keys, best_iou, best_gt, best_prior = sparse_match_stats(gt_boxes, gt_valid, priors, grid, self.floor_iou)
+        code = self._decide(best_iou, best_gt)
+        if self.force_match:
+            img, slot = gt_valid.nonzero(as_tuple=True)
+            keys, inv = torch.unique(torch.cat((keys, img * p + best_prior[img, slot])), return_inverse=True)
+            decided = torch.full(keys.shape, BACKGROUND, dtype=torch.long, device=dev)
+            decided[inv[:code.shape[0]]] = code
+            forced = torch.full(keys.shape, -1, dtype=torch.long, device=dev).scatter_reduce_(
+                0, inv[code.shape[0]:], slot, "amax")
+            code = torch.where(forced >= 0, forced, decided)
+        keep = code != BACKGROUND
+        keys, code = keys[keep], code[keep]
+        return keys // p, keys % p, code
+
+    def _match_dense(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        best_iou, best_gt, best_prior = _dense_stats(gt_boxes, priors, gt_valid, self.workspace)
+        matched = self._decide(best_iou, best_gt)
+        if self.force_match:
+            slots = torch.arange(gt_boxes.shape[1], device=priors.device).expand_as(best_prior)
+            src = torch.where(gt_valid, slots, torch.full_like(slots, -1))
+            forced = torch.full_like(matched, -1).scatter_reduce_(1, best_prior, src, reduce="amax")
+            matched = torch.where(forced >= 0, forced, matched)
+        img, prior = (matched != BACKGROUND).nonzero(as_tuple=True)
+        return img, prior, matched[img, prior]
 
 
 @MATCHERS.register_module()
-class SSDMatcher:
+class SSDMatcher(_IoUMatcher):
     """The paper's matching: each gt to its best prior, then every prior with IoU >= threshold.
 
     Equals torchvision's ``SSDMatcher`` image by image (first prior / first gt on ties; when one prior
@@ -55,25 +114,22 @@ class SSDMatcher:
     """
 
     def __init__(self, iou_threshold: float = 0.5) -> None:
+        super().__init__()
         self.iou_threshold = iou_threshold
-        self.workspace = Workspace()
 
-    def __call__(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None) -> Tensor:
-        """``gt_boxes [B, G, 4]``, ``priors [P, 4]``, ``gt_valid [B, G]`` -> matched gt index ``[B, P]``."""
-        b, g = gt_boxes.shape[:2]
-        if g == 0:
-            return torch.full((b, priors.shape[0]), BACKGROUND, dtype=torch.long, device=priors.device)
-        iou, valid = _iou(gt_boxes, priors, gt_valid, self.workspace)
-        best_iou, best_gt = iou.max(dim=1)
-        matched = best_gt.masked_fill_(best_iou < self.iou_threshold, BACKGROUND)
-        return _force_best_priors(matched, iou, valid)
+    @property
+    def floor_iou(self) -> float:
+        return self.iou_threshold
+
+    def _decide(self, best_iou: Tensor, best_gt: Tensor) -> Tensor:
+        return best_gt.masked_fill(best_iou < self.iou_threshold, BACKGROUND)
 
     def __repr__(self) -> str:
         return f"SSDMatcher(iou_threshold={self.iou_threshold})"
 
 
 @MATCHERS.register_module()
-class ArgMaxMatcher:
+class ArgMaxMatcher(_IoUMatcher):
     """TF Object Detection API style: IoU >= ``matched_threshold`` matches, IoU < ``unmatched_threshold``
     is background, the band between is ignored (-2). ``force_match`` also gives each gt its best prior."""
 
@@ -82,23 +138,18 @@ class ArgMaxMatcher:
         if unmatched_threshold > matched_threshold:
             raise ValueError(f"ArgMaxMatcher: unmatched_threshold ({unmatched_threshold}) must not exceed "
                              f"matched_threshold ({matched_threshold})")
+        super().__init__()
         self.matched_threshold = matched_threshold
         self.unmatched_threshold = unmatched_threshold
         self.force_match = force_match
-        self.workspace = Workspace()
 
-    def __call__(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None) -> Tensor:
-        """``gt_boxes [B, G, 4]``, ``priors [P, 4]``, ``gt_valid [B, G]`` -> ``[B, P]`` (-1 bg, -2 ignore)."""
-        b, g = gt_boxes.shape[:2]
-        if g == 0:
-            return torch.full((b, priors.shape[0]), BACKGROUND, dtype=torch.long, device=priors.device)
-        iou, valid = _iou(gt_boxes, priors, gt_valid, self.workspace)
-        best_iou, matched = iou.max(dim=1)
-        matched.masked_fill_(best_iou < self.matched_threshold, IGNORE)
-        matched.masked_fill_(best_iou < self.unmatched_threshold, BACKGROUND)
-        if self.force_match:
-            matched = _force_best_priors(matched, iou, valid)
-        return matched
+    @property
+    def floor_iou(self) -> float:
+        return self.unmatched_threshold
+
+    def _decide(self, best_iou: Tensor, best_gt: Tensor) -> Tensor:
+        matched = best_gt.masked_fill(best_iou < self.matched_threshold, IGNORE)
+        return matched.masked_fill_(best_iou < self.unmatched_threshold, BACKGROUND)
 
     def __repr__(self) -> str:
         return (f"ArgMaxMatcher(matched_threshold={self.matched_threshold}, "

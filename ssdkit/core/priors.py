@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ssdkit.registry import PRIOR_GENERATORS
+from ssdkit.structures import PriorGrid
 
 CLIP_MODES = (None, "wh", "xyxy")
 
@@ -83,6 +84,7 @@ class SSDPriorGenerator:
         self.offset = offset
         self.clip = clip
         self._cache: dict[tuple, Tensor] = {}
+        self._grids: dict[tuple, PriorGrid | None] = {}
 
     @property
     def num_levels(self) -> int:
@@ -132,10 +134,9 @@ class SSDPriorGenerator:
             self._cache[key] = self._generate(feature_sizes, image_size, dtype).to(device)
         return self._cache[key]
 
-    def _generate(self, feature_sizes: list[tuple[int, int]], image_size: tuple[int, int],
-                  dtype: torch.dtype) -> Tensor:
+    def _level_grids(self, feature_sizes: list[tuple[int, int]], image_size: tuple[int, int], dtype: torch.dtype):
+        """Per level: normalised centres ``cx [fw]``, ``cy [fh]`` and box sizes ``wh [A, 2]``."""
         h_img, w_img = image_size
-        levels = []
         for k, (fh, fw) in enumerate(feature_sizes):
             if self.steps is not None:
                 cells_x, cells_y = w_img / self.steps[k], h_img / self.steps[k]
@@ -143,19 +144,60 @@ class SSDPriorGenerator:
                 cells_x, cells_y = fw, fh
             cx = ((torch.arange(0, fw) + self.offset) / cells_x).to(dtype)
             cy = ((torch.arange(0, fh) + self.offset) / cells_y).to(dtype)
-            cy, cx = torch.meshgrid(cy, cx, indexing="ij")
             wh = torch.as_tensor(self.level_wh(k, image_size), dtype=dtype)
             if self.clip == "wh":
                 wh = wh.clamp(min=0, max=1)
-            a = wh.shape[0]
-            centres = torch.stack((cx.reshape(-1), cy.reshape(-1)), dim=-1).repeat_interleave(a, dim=0)
-            levels.append(torch.cat((centres, wh.repeat(fh * fw, 1)), dim=1))
+            yield cx, cy, wh
+
+    def _generate(self, feature_sizes: list[tuple[int, int]], image_size: tuple[int, int],
+                  dtype: torch.dtype) -> Tensor:
+        h_img, w_img = image_size
+        levels = []
+        for cx, cy, wh in self._level_grids(feature_sizes, image_size, dtype):
+            cy, cx = torch.meshgrid(cy, cx, indexing="ij")
+            centres = torch.stack((cx.reshape(-1), cy.reshape(-1)), dim=-1).repeat_interleave(wh.shape[0], dim=0)
+            levels.append(torch.cat((centres, wh.repeat(cx.numel(), 1)), dim=1))
         boxes = torch.cat(levels, dim=0)
         size = torch.tensor([w_img, h_img])
         xyxy = torch.cat(((boxes[:, :2] - 0.5 * boxes[:, 2:]) * size, (boxes[:, :2] + 0.5 * boxes[:, 2:]) * size), -1)
         if self.clip == "xyxy":
             xyxy = torch.minimum(xyxy.clamp(min=0), size.repeat(2).to(dtype))
         return xyxy
+
+    def grid(self, feature_sizes: Sequence[tuple[int, int]], image_size: tuple[int, int],
+             device: torch.device | str = "cpu") -> PriorGrid | None:
+        """The layout of :meth:`__call__`'s priors as regular grids (cached), for sparse matching.
+
+        ``None`` with ``clip='xyxy'``: boxes clipped at the image border are no longer identical.
+        """
+        feature_sizes = [tuple(int(v) for v in s) for s in feature_sizes]
+        image_size = (int(image_size[0]), int(image_size[1]))
+        key = (tuple(feature_sizes), image_size, str(device))
+        if key not in self._grids:
+            self._grids[key] = None if self.clip == "xyxy" else self._make_grid(feature_sizes, image_size).to(device)
+        return self._grids[key]
+
+    def _make_grid(self, feature_sizes: list[tuple[int, int]], image_size: tuple[int, int]) -> PriorGrid:
+        h_img, w_img = image_size
+        cols: dict[str, list] = {k: [] for k in ("base", "per_cell", "fw", "fh", "x0", "y0", "dx", "dy", "w", "h")}
+        base = 0
+        for cx, cy, wh in self._level_grids(feature_sizes, image_size, torch.float64):
+            a, fw, fh = wh.shape[0], cx.numel(), cy.numel()
+            for s in range(a):
+                cols["base"].append(base + s)
+                cols["per_cell"].append(a)
+                cols["fw"].append(fw)
+                cols["fh"].append(fh)
+                cols["x0"].append(float(cx[0]) * w_img)
+                cols["y0"].append(float(cy[0]) * h_img)
+                cols["dx"].append(float(cx[1] - cx[0]) * w_img if fw > 1 else 1.0)
+                cols["dy"].append(float(cy[1] - cy[0]) * h_img if fh > 1 else 1.0)
+                cols["w"].append(float(wh[s, 0]) * w_img)
+                cols["h"].append(float(wh[s, 1]) * h_img)
+            base += a * fw * fh
+        ints = ("base", "per_cell", "fw", "fh")
+        return PriorGrid(**{k: torch.tensor(v, dtype=torch.long if k in ints else torch.float32)
+                            for k, v in cols.items()}, num_priors=base)
 
     def __repr__(self) -> str:
         sizes = (f"min_sizes={self.min_sizes}, max_sizes={self.max_sizes}" if self.min_sizes is not None

@@ -6,10 +6,36 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
 
-from ssdkit.structures import validate_boxes
+from ssdkit.structures import PriorGrid, validate_boxes
 
-from .matchers import IGNORE
+
+
+def _image_of(counts: list[int], index: int) -> tuple[int, int]:
+    """Image and row of row ``index`` of the concatenated per-image tensors."""
+    for i, n in enumerate(counts):
+        if index < n:
+            return i, index
+        index -= n
+    raise IndexError(index)
+
+
+def _check_all(boxes: Sequence[Tensor], labels: Sequence[Tensor], num_classes: int) -> None:
+    """One vectorised pass over every image; the error names the first bad image and box."""
+    counts = [int(b.shape[0]) for b in boxes]
+    flat, flat_labels = torch.cat(list(boxes)), torch.cat(list(labels))
+    finite = torch.isfinite(flat).all(-1)
+    bad = ~finite | (flat[:, 2] <= flat[:, 0]) | (flat[:, 3] <= flat[:, 1])
+    bad_label = (flat_labels < 0) | (flat_labels >= num_classes)
+    if not bool((bad | bad_label).any()):
+        return
+    if bool(bad.any()):
+        i, _ = _image_of(counts, int(bad.nonzero()[0]))
+        validate_boxes(boxes[i], f"gt_boxes of image {i}")
+    i, row = _image_of(counts, int(bad_label.nonzero()[0]))
+    raise ValueError(f"gt_labels of image {i}: label {int(labels[i][row])} is out of range; valid labels are "
+                     f"0 .. {num_classes - 1} (num_classes={num_classes}, background is implicit)")
 
 
 def pad_ground_truth(boxes: Sequence[Tensor], labels: Sequence[Tensor], num_classes: int,
@@ -26,49 +52,46 @@ def pad_ground_truth(boxes: Sequence[Tensor], labels: Sequence[Tensor], num_clas
     """
     if len(boxes) != len(labels):
         raise ValueError(f"pad_ground_truth: {len(boxes)} box tensors but {len(labels)} label tensors")
-    if check:
-        for i, (b, lab) in enumerate(zip(boxes, labels)):
-            if b.ndim != 2 or b.shape[-1] != 4 or lab.shape != b.shape[:1]:
-                raise ValueError(f"gt of image {i}: boxes must be [G, 4] with labels [G], got {tuple(b.shape)} "
-                                 f"and {tuple(lab.shape)}")
-            validate_boxes(b, f"gt_boxes of image {i}")
-            if lab.numel() and (int(lab.min()) < 0 or int(lab.max()) >= num_classes):
-                bad = lab[(lab < 0) | (lab >= num_classes)][0]
-                raise ValueError(f"gt_labels of image {i}: label {int(bad)} is out of range; valid labels are "
-                                 f"0 .. {num_classes - 1} (num_classes={num_classes}, background is implicit)")
-    bsz = len(boxes)
-    g = max((int(b.shape[0]) for b in boxes), default=0)
-    device = boxes[0].device if bsz else torch.device("cpu")
-    dtype = boxes[0].dtype if bsz else torch.float32
-    out_boxes = torch.zeros((bsz, g, 4), dtype=dtype, device=device)
-    out_labels = torch.zeros((bsz, g), dtype=torch.long, device=device)
-    valid = torch.zeros((bsz, g), dtype=torch.bool, device=device)
     for i, (b, lab) in enumerate(zip(boxes, labels)):
-        n = b.shape[0]
-        out_boxes[i, :n] = b
-        out_labels[i, :n] = lab
-        valid[i, :n] = True
+        if b.ndim != 2 or b.shape[-1] != 4 or lab.shape != b.shape[:1]:
+            raise ValueError(f"gt of image {i}: boxes must be [G, 4] with labels [G], got {tuple(b.shape)} "
+                             f"and {tuple(lab.shape)}")
+    if check and boxes:
+        _check_all(boxes, labels, num_classes)
+    if not boxes:
+        return torch.zeros((0, 0, 4)), torch.zeros((0, 0), dtype=torch.long), torch.zeros((0, 0), dtype=torch.bool)
+    out_boxes = pad_sequence(list(boxes), batch_first=True)
+    out_labels = pad_sequence([lab.long() for lab in labels], batch_first=True)
+    counts = torch.tensor([int(b.shape[0]) for b in boxes], device=out_boxes.device)
+    valid = torch.arange(out_boxes.shape[1], device=out_boxes.device) < counts.unsqueeze(1)
     return out_boxes, out_labels, valid
 
 
 def assign_targets(matcher, coder, priors: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
-                   gt_valid: Tensor) -> tuple[Tensor, Tensor]:
+                   gt_valid: Tensor, grid: PriorGrid | None = None) -> tuple[Tensor, Tensor]:
     """Match and encode, batched.
 
     Args:
         priors: ``[P, 4]`` xyxy; gt_boxes ``[B, G, 4]``; gt_labels ``[B, G]`` (0-based); gt_valid ``[B, G]``.
+        grid: the priors' layout (``prior_generator.grid(...)``); ssdkit's matchers then visit only the
+            priors near each gt (same result, much less work). A matcher without ``match_sparse`` (a
+            plugin with only the dense contract) is called as ``matcher(gt_boxes, priors, gt_valid)``.
 
     Returns:
         ``labels [B, P]`` long (0 background, 1 .. C classes, -1 ignore) and ``deltas [B, P, 4]``
         (zero where ``labels <= 0``).
     """
-    matched = matcher(gt_boxes, priors, gt_valid)
-    b, p = matched.shape
+    b, p = gt_boxes.shape[0], priors.shape[0]
+    if hasattr(matcher, "match_sparse"):
+        img, prior, code = matcher.match_sparse(gt_boxes, priors, gt_valid, grid=grid)
+    else:  # a plugin matcher with only the dense contract
+        matched = matcher(gt_boxes, priors, gt_valid)
+        img, prior = (matched != -1).nonzero(as_tuple=True)
+        code = matched[img, prior]
     labels = torch.zeros((b, p), dtype=torch.long, device=priors.device)
     deltas = torch.zeros((b, p, 4), dtype=priors.dtype, device=priors.device)
-    img, prior = (matched >= 0).nonzero(as_tuple=True)  # positives only: a few per object
-    gt = matched[img, prior]
-    labels[img, prior] = gt_labels[img, gt] + 1
+    pos = code >= 0
+    labels[img, prior] = torch.where(pos, gt_labels[img, code.clamp(min=0)] + 1, -1)  # -1: ignored
+    img, prior, gt = img[pos], prior[pos], code[pos]
     deltas[img, prior] = coder.encode(gt_boxes[img, gt].to(priors.dtype), priors[prior])
-    labels.masked_fill_(matched == IGNORE, -1)
     return labels, deltas

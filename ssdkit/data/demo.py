@@ -1,7 +1,8 @@
 """A small COCO-format detection set built from data that installed packages ship.
 
-Handwritten digits (scikit-learn's 8x8 ``load_digits``) are pasted, at sizes from about 10 px to
-70 % of the image side and aspect ratios 0.5..2, onto crops of scikit-image's bundled photographs.
+Handwritten digits (scikit-learn's 8x8 ``load_digits``) are pasted, at sizes log-uniform between
+``min_px`` and ``max_frac`` of the image side and aspect ratios 0.5..2, onto crops of scikit-image's
+bundled photographs.
 Everything comes from one seed, so the same seed gives the same files.
 """
 
@@ -58,8 +59,9 @@ def digit_pools(seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.ndarray, targets: np.ndarray,
-                 pool: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, list[tuple[list[float], int]]]:
-    """One image and its ``(xyxy box, class)`` objects."""
+                 pool: np.ndarray, size: tuple[int, int], min_px: float = 10.0, max_frac: float = 0.7,
+                 max_objects: int = 6) -> tuple[np.ndarray, list[tuple[list[float], int]]]:
+    """One image and its ``(xyxy box, class)`` objects (1 .. ``max_objects`` digits)."""
     h, w = size
     photo = photos[int(rng.integers(len(photos)))]
     ph, pw = photo.shape[:2]
@@ -68,9 +70,9 @@ def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.
     img = cv2.resize(photo[y0:y0 + side, x0:x0 + side], (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
     objects: list[tuple[list[float], int]] = []
     placed: list[np.ndarray] = []
-    for _ in range(int(rng.integers(1, 7))):
+    for _ in range(int(rng.integers(1, max_objects + 1))):
         k = int(pool[rng.integers(len(pool))])
-        longer = float(np.exp(rng.uniform(np.log(10), np.log(0.7 * min(h, w)))))
+        longer = float(np.exp(rng.uniform(np.log(min_px), np.log(max_frac * min(h, w)))))
         aspect = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))  # w / h
         bw, bh = (longer, longer / aspect) if aspect >= 1 else (longer * aspect, longer)
         bw, bh = max(int(round(bw)), 6), max(int(round(bh)), 6)
@@ -95,7 +97,8 @@ def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.
 
 
 def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 400, num_val: int = 100,
-                      image_size: tuple[int, int] = (320, 320), overwrite: bool = False) -> dict:
+                      image_size: tuple[int, int] = (320, 320), overwrite: bool = False, min_px: float = 10.0,
+                      max_frac: float = 0.7, max_objects: int = 6) -> dict:
     """Write ``out_dir/{train,val}/*.jpg`` and ``out_dir/annotations/instances_{train,val}.json``.
 
     Built in ``out_dir.tmp`` and renamed at the end, so a half-written set is never taken for a whole one.
@@ -118,7 +121,8 @@ def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 400, num_val
         (tmp / split).mkdir()
         images, anns = [], []
         for i in range(count):
-            img, objects = render_image(rng, photos, digits.images, digits.target, pools[split], image_size)
+            img, objects = render_image(rng, photos, digits.images, digits.target, pools[split], image_size,
+                                       min_px, max_frac, max_objects)
             name = f"{i:05d}.jpg"
             cv2.imwrite(str(tmp / split / name), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
             images.append(dict(id=i + 1, file_name=name, width=image_size[1], height=image_size[0]))

@@ -33,6 +33,20 @@ def pairwise_iou(a: Tensor, b: Tensor) -> Tensor:
     return box_iou(a, b)
 
 
+def paired_iou(a: Tensor, b: Tensor) -> Tensor:
+    """``[M, 4]`` and ``[M, 4]`` -> ``[M]`` IoU of ``a[i]`` with ``b[i]``.
+
+    The same float operations in the same order as :func:`pairwise_iou` (torchvision's ``box_iou``), so
+    a pair gets bit for bit the value it gets in the full matrix and ties break alike.
+    """
+    lt = torch.maximum(a[:, :2], b[:, :2])
+    wh = (torch.minimum(a[:, 2:], b[:, 2:]) - lt).clamp(min=0)
+    inter = wh[:, 0] * wh[:, 1]
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / (area_a + area_b - inter)
+
+
 def batched_pairwise_iou(gt: Tensor, priors: Tensor, gt_valid: Tensor | None = None,
                          workspace: Workspace | None = None) -> Tensor:
     """IoU of every ground truth with every prior, batched.

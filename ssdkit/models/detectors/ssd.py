@@ -12,7 +12,7 @@ from torch import Tensor
 from ssdkit.core.targets import assign_targets, pad_ground_truth
 from ssdkit.registry import (BACKBONES, BOX_CODERS, DETECTORS, HEADS, LOSSES, MATCHERS, NECKS, POSTPROCESSORS,
                              PRIOR_GENERATORS)
-from ssdkit.structures import DetSample
+from ssdkit.structures import DetSample, PriorGrid
 
 
 def _wired(cfg: dict, key: str, value, where: str) -> dict:
@@ -100,6 +100,11 @@ class SSD(BaseModel):
         """``[P, 4]`` priors for these maps and this input size (cached by the generator)."""
         return self.prior_generator([f.shape[-2:] for f in feats], inputs.shape[-2:], inputs.device, feats[0].dtype)
 
+    def grid_for(self, feats: Sequence[Tensor], inputs: Tensor) -> PriorGrid | None:
+        """The priors' grid layout when the prior generator describes one (enables sparse matching)."""
+        grid = getattr(self.prior_generator, "grid", None)
+        return None if grid is None else grid([f.shape[-2:] for f in feats], inputs.shape[-2:], inputs.device)
+
     def forward(self, inputs: Tensor, data_samples: list[DetSample] | None = None, mode: str = "tensor"):
         if mode == "loss" and data_samples is not None:
             gt = self.ground_truth(data_samples, inputs.device)  # fail on bad annotations before the network runs
@@ -114,7 +119,7 @@ class SSD(BaseModel):
             raise RuntimeError(f"head gives {cls_logits.shape[1]} predictions but the prior generator "
                                f"{priors.shape[0]} priors for maps {[tuple(f.shape[-2:]) for f in feats]}")
         if mode == "loss":
-            return self.loss(cls_logits, box_deltas, priors, gt)
+            return self.loss(cls_logits, box_deltas, priors, gt, self.grid_for(feats, inputs))
         if mode == "predict":
             return self.predict(cls_logits, box_deltas, priors, inputs, data_samples)
         raise ValueError(f"SSD.forward: mode={mode!r}; valid: 'tensor', 'loss', 'predict'")
@@ -137,10 +142,10 @@ class SSD(BaseModel):
             raise ValueError(f"{err} (batch image ids, in order: {ids})") from err
 
     def loss(self, cls_logits: Tensor, box_deltas: Tensor, priors: Tensor,
-             gt: tuple[Tensor, Tensor, Tensor]) -> dict[str, Tensor]:
-        """Match, encode and apply the loss; ``gt`` from :meth:`ground_truth`."""
+             gt: tuple[Tensor, Tensor, Tensor], grid: PriorGrid | None = None) -> dict[str, Tensor]:
+        """Match, encode and apply the loss; ``gt`` from :meth:`ground_truth`, ``grid`` the priors' layout."""
         with torch.no_grad():
-            t_labels, t_deltas = assign_targets(self.matcher, self.box_coder, priors, *gt)
+            t_labels, t_deltas = assign_targets(self.matcher, self.box_coder, priors, *gt, grid=grid)
         return self.loss_fn(cls_logits, box_deltas, t_labels, t_deltas)
 
     @torch.no_grad()
