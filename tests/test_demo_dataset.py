@@ -28,8 +28,22 @@ def test_demo_set_is_valid_varied_and_deterministic(tmp_path):
             x, y, w, h = ann["bbox"]
             assert 0 <= x and 0 <= y and x + w <= img["width"] and y + h <= img["height"] and w > 0 and h > 0
             sides.append(max(w, h))
-    assert min(sides) < 20 and max(sides) > 0.4 * 320  # small and large objects: every SSD scale gets work
+    # sized to the demo model's priors (0.1 .. 0.8 of 300 px): from below the first level to the large ones
+    assert 15 <= min(sides) < 0.2 * 300 and max(sides) > 0.4 * 320
     assert make_demo_dataset(str(tmp_path / "a"), seed=9)["skipped"]  # an existing set is kept
+
+
+def test_backdrops_are_softened_photographs_and_sizes_follow_the_options(tmp_path):
+    from ssdkit.data.demo import load_photos, soften
+
+    photo = load_photos()[0]
+    soft = soften(photo, 8.0, 0.35)
+    assert soft.shape == photo.shape and soft.std() < 0.35 * photo.astype(float).std() + 1
+    assert abs(float(soft.mean()) - 128) < 2  # re-centred at mid-grey
+    assert np.array_equal(soften(photo, 0.0, 1.0), photo)  # the photographs as they are
+    harsh = make_demo_dataset(str(tmp_path / "h"), num_train=30, num_val=2, min_px=10, max_frac=0.7, max_objects=6,
+                              backdrop_blur=0, backdrop_contrast=1)
+    assert harsh["train"]["min_px"] < 15 and harsh["train"]["boxes"] > 30 * 2.5  # smaller and more digits
 
 
 def test_train_and_val_digits_are_disjoint_and_loadable(tmp_path):

@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> dict:
         metrics = build_runner(cfg).test()
     except FileNotFoundError as err:
         raise SystemExit(f"error: {err}") from None
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float) and "/AP50_" not in k)
+    print(f"test: {summary} ({args.checkpoint})")
     return metrics
 
 

@@ -2,7 +2,7 @@
 
 Handwritten digits (scikit-learn's 8x8 ``load_digits``) are pasted, at sizes log-uniform between
 ``min_px`` and ``max_frac`` of the image side and aspect ratios 0.5..2, onto crops of scikit-image's
-bundled photographs.
+bundled photographs (optionally blurred and flattened into quieter backdrops).
 Everything comes from one seed, so the same seed gives the same files.
 """
 
@@ -48,6 +48,16 @@ def load_photos() -> list[np.ndarray]:
     return photos
 
 
+def soften(photo: np.ndarray, blur_sigma: float, contrast: float) -> np.ndarray:
+    """A quieter backdrop: Gaussian blur, then the contrast scaled by ``contrast`` about the photo's mean
+    and the mean moved to mid-grey. ``blur_sigma=0, contrast=1`` returns the photo unchanged."""
+    if blur_sigma <= 0 and contrast == 1:
+        return photo
+    out = cv2.GaussianBlur(photo, (0, 0), blur_sigma).astype(np.float32) if blur_sigma > 0 else photo.astype(np.float32)
+    out = 128 + contrast * (out - out.mean())
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def digit_pools(seed: int = 0) -> dict[str, np.ndarray]:
     """Disjoint indices into ``load_digits()`` for the train and val splits (80 / 20)."""
     from sklearn.datasets import load_digits
@@ -60,7 +70,8 @@ def digit_pools(seed: int = 0) -> dict[str, np.ndarray]:
 
 def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.ndarray, targets: np.ndarray,
                  pool: np.ndarray, size: tuple[int, int], min_px: float = 10.0, max_frac: float = 0.7,
-                 max_objects: int = 6) -> tuple[np.ndarray, list[tuple[list[float], int]]]:
+                 max_objects: int = 6, aspect_range: tuple[float, float] = (0.5, 2.0)
+                 ) -> tuple[np.ndarray, list[tuple[list[float], int]]]:
     """One image and its ``(xyxy box, class)`` objects (1 .. ``max_objects`` digits)."""
     h, w = size
     photo = photos[int(rng.integers(len(photos)))]
@@ -73,7 +84,7 @@ def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.
     for _ in range(int(rng.integers(1, max_objects + 1))):
         k = int(pool[rng.integers(len(pool))])
         longer = float(np.exp(rng.uniform(np.log(min_px), np.log(max_frac * min(h, w)))))
-        aspect = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))  # w / h
+        aspect = float(np.exp(rng.uniform(np.log(aspect_range[0]), np.log(aspect_range[1]))))  # w / h
         bw, bh = (longer, longer / aspect) if aspect >= 1 else (longer * aspect, longer)
         bw, bh = max(int(round(bw)), 6), max(int(round(bh)), 6)
         for _try in range(10):
@@ -96,13 +107,18 @@ def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.
     return np.clip(img, 0, 255).round().astype(np.uint8), objects
 
 
-def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 400, num_val: int = 100,
-                      image_size: tuple[int, int] = (320, 320), overwrite: bool = False, min_px: float = 10.0,
-                      max_frac: float = 0.7, max_objects: int = 6) -> dict:
+def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 1000, num_val: int = 100,
+                      image_size: tuple[int, int] = (320, 320), overwrite: bool = False, min_px: float = 40.0,
+                      max_frac: float = 0.6, max_objects: int = 4, backdrop_blur: float = 8.0,
+                      backdrop_contrast: float = 0.35, aspect_range: tuple[float, float] = (0.5, 2.0)) -> dict:
     """Write ``out_dir/{train,val}/*.jpg`` and ``out_dir/annotations/instances_{train,val}.json``.
 
-    Built in ``out_dir.tmp`` and renamed at the end, so a half-written set is never taken for a whole one.
-    Returns counts and box-size statistics per split.
+    The defaults make the set ``make demo`` trains on from scratch on a CPU in minutes: digits sized
+    to the demo model's priors (pasted 40 px .. 60 % of the side; tight boxes from about 20 px) on
+    softened photographs (blur sigma 8, contrast 0.35), 1 to 4 per image. The pasting itself works
+    at any size and with the photographs as they are (``min_px=10, backdrop_blur=0,
+    backdrop_contrast=1``) for a harder set. Built in ``out_dir.tmp`` and renamed at the end, so a
+    half-written set is never taken for a whole one. Returns counts and box-size statistics per split.
     """
     from sklearn.datasets import load_digits
 
@@ -114,7 +130,7 @@ def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 400, num_val
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "annotations").mkdir(parents=True)
     digits = load_digits()
-    photos, pools = load_photos(), digit_pools(seed)
+    photos, pools = [soften(p, backdrop_blur, backdrop_contrast) for p in load_photos()], digit_pools(seed)
     summary: dict = dict(out_dir=str(out))
     for split, count, split_seed in (("train", num_train, seed), ("val", num_val, seed + 1)):
         rng = np.random.default_rng([split_seed, 17])
@@ -122,7 +138,7 @@ def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 400, num_val
         images, anns = [], []
         for i in range(count):
             img, objects = render_image(rng, photos, digits.images, digits.target, pools[split], image_size,
-                                       min_px, max_frac, max_objects)
+                                       min_px, max_frac, max_objects, aspect_range)
             name = f"{i:05d}.jpg"
             cv2.imwrite(str(tmp / split / name), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
             images.append(dict(id=i + 1, file_name=name, width=image_size[1], height=image_size[0]))
