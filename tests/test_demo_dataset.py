@@ -30,7 +30,9 @@ def test_demo_set_is_valid_varied_and_deterministic(tmp_path):
             sides.append(max(w, h))
     # sized to the demo model's priors (0.1 .. 0.8 of 300 px): from below the first level to the large ones
     assert 15 <= min(sides) < 0.2 * 300 and max(sides) > 0.4 * 320
-    assert make_demo_dataset(str(tmp_path / "a"), seed=9)["skipped"]  # an existing set is kept
+    assert make_demo_dataset(str(tmp_path / "a"), seed=3, num_train=40, num_val=8)["skipped"]  # same options: kept
+    rebuilt = make_demo_dataset(str(tmp_path / "a"), seed=4, num_train=6, num_val=2)  # other options: rebuilt
+    assert "skipped" not in rebuilt and rebuilt["train"]["images"] == 6
 
 
 def test_backdrops_are_softened_photographs_and_sizes_follow_the_options(tmp_path):
@@ -44,6 +46,17 @@ def test_backdrops_are_softened_photographs_and_sizes_follow_the_options(tmp_pat
     harsh = make_demo_dataset(str(tmp_path / "h"), num_train=30, num_val=2, min_px=10, max_frac=0.7, max_objects=6,
                               backdrop_blur=0, backdrop_contrast=1)
     assert harsh["train"]["min_px"] < 15 and harsh["train"]["boxes"] > 30 * 2.5  # smaller and more digits
+
+
+def test_stroke_contrast_changes_pixels_not_boxes(tmp_path):
+    soft = make_demo_dataset(str(tmp_path / "s1"), num_train=3, num_val=1, stroke_contrast=1.0)
+    crisp = make_demo_dataset(str(tmp_path / "s2"), num_train=3, num_val=1, stroke_contrast=2.0)
+    assert soft["train"] == crisp["train"]
+    ann = "annotations/instances_train.json"
+    assert (tmp_path / "s1" / ann).read_text() == (tmp_path / "s2" / ann).read_text()
+    a = cv2.imread(str(tmp_path / "s1/train/00000.jpg")).astype(int)
+    b = cv2.imread(str(tmp_path / "s2/train/00000.jpg")).astype(int)
+    assert np.abs(a - b).max() > 40  # the same digits, drawn with harder edges
 
 
 def test_train_and_val_digits_are_disjoint_and_loadable(tmp_path):
