@@ -40,7 +40,6 @@ class _IoUMatcher:
     near each gt are visited; the result is the same as the dense ``[B, G, P]`` IoU's, ties included.
     """
 
-    supports_grid = True
     force_match = True
 
     def __init__(self) -> None:
