@@ -8,8 +8,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
-from ssdkit.structures import PriorGrid, validate_boxes
-
+from ssdkit.structures import PriorGrid, box_problems, validate_boxes
 
 
 def _image_of(counts: list[int], index: int) -> tuple[int, int]:
@@ -25,8 +24,8 @@ def _check_all(boxes: Sequence[Tensor], labels: Sequence[Tensor], num_classes: i
     """One vectorised pass over every image; the error names the first bad image and box."""
     counts = [int(b.shape[0]) for b in boxes]
     flat, flat_labels = torch.cat(list(boxes)), torch.cat(list(labels))
-    finite = torch.isfinite(flat).all(-1)
-    bad = ~finite | (flat[:, 2] <= flat[:, 0]) | (flat[:, 3] <= flat[:, 1])
+    nonfinite, degenerate = box_problems(flat)
+    bad = nonfinite | degenerate
     bad_label = (flat_labels < 0) | (flat_labels >= num_classes)
     if not bool((bad | bad_label).any()):
         return

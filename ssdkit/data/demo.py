@@ -1,8 +1,8 @@
 """A small COCO-format detection set built from data that installed packages ship.
 
 Handwritten digits (scikit-learn's 8x8 ``load_digits``) are pasted, at sizes log-uniform between
-``min_px`` and ``max_frac`` of the image side and aspect ratios 0.5..2, onto crops of scikit-image's
-bundled photographs (optionally blurred and flattened into quieter backdrops).
+``min_px`` and ``max_frac`` of the image side and width/height ratios in ``aspect_range``, onto crops
+of scikit-image's bundled photographs (optionally blurred and flattened into quieter backdrops).
 Everything comes from one seed, so the same seed gives the same files.
 """
 
@@ -69,10 +69,11 @@ def digit_pools(seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.ndarray, targets: np.ndarray,
-                 pool: np.ndarray, size: tuple[int, int], min_px: float = 10.0, max_frac: float = 0.7,
-                 max_objects: int = 6, aspect_range: tuple[float, float] = (0.5, 2.0), stroke_contrast: float = 1.0
+                 pool: np.ndarray, size: tuple[int, int], *, min_px: float, max_frac: float, max_objects: int,
+                 aspect_range: tuple[float, float], stroke_contrast: float
                  ) -> tuple[np.ndarray, list[tuple[list[float], int]]]:
-    """One image and its ``(xyxy box, class)`` objects (1 .. ``max_objects`` digits).
+    """One image and its ``(xyxy box, class)`` objects (1 .. ``max_objects`` digits); the options are
+    :func:`make_demo_dataset`'s.
 
     ``stroke_contrast`` steepens the upscaled digit's opacity about one half (1: as interpolated), which
     keeps the holes of 0, 6, 8 and 9 open instead of blurred shut.
@@ -151,7 +152,8 @@ def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 4000, num_va
         images, anns = [], []
         for i in range(count):
             img, objects = render_image(rng, photos, digits.images, digits.target, pools[split], image_size,
-                                       min_px, max_frac, max_objects, aspect_range, stroke_contrast)
+                                       min_px=min_px, max_frac=max_frac, max_objects=max_objects,
+                                       aspect_range=aspect_range, stroke_contrast=stroke_contrast)
             name = f"{i:05d}.jpg"
             cv2.imwrite(str(tmp / split / name), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
             images.append(dict(id=i + 1, file_name=name, width=image_size[1], height=image_size[0]))

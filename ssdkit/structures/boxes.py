@@ -79,6 +79,13 @@ def batched_pairwise_iou(gt: Tensor, priors: Tensor, gt_valid: Tensor | None = N
     return iou
 
 
+def box_problems(boxes: Tensor) -> tuple[Tensor, Tensor]:
+    """``[N, 4]`` xyxy -> ``[N]`` masks: a NaN or infinite coordinate; zero or negative size."""
+    nonfinite = ~torch.isfinite(boxes).all(-1)
+    degenerate = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
+    return nonfinite, degenerate
+
+
 def validate_boxes(boxes: Tensor, where: str = "boxes") -> None:
     """Raise ``ValueError`` naming the first NaN/infinite or degenerate box (x2 <= x1 or y2 <= y1).
 
@@ -89,11 +96,10 @@ def validate_boxes(boxes: Tensor, where: str = "boxes") -> None:
     if boxes.numel() == 0:
         return
     flat = boxes.reshape(-1, 4)
-    bad = ~torch.isfinite(flat).all(-1)
+    bad, degenerate = box_problems(flat)
     if bad.any():
         i = int(bad.nonzero()[0])
         raise ValueError(f"{where}: box {i} has a NaN or infinite coordinate: {flat[i].tolist()}")
-    degenerate = (flat[:, 2] <= flat[:, 0]) | (flat[:, 3] <= flat[:, 1])
     if degenerate.any():
         i = int(degenerate.nonzero()[0])
         raise ValueError(
