@@ -1,10 +1,12 @@
 """Training-step throughput (images/s) and peak memory at batch 8, beside torchvision's ssd300_vgg16.
 
-    python bench/train.py [--steps 3] [--batch 8]
+    python bench/train.py [--steps 3] [--batch 8] [--no-bf16]
 
 A full step: data preprocessing, forward, matching, loss, backward, SGD step, on the same uint8 batch
 with the same boxes. Each model runs in its own subprocess (peak RSS is its own). Target: SSD300-VGG16
->= 1.1x torchvision's throughput for the same network (COCO head), at no more memory.
+>= 1.1x torchvision's throughput for the same network (COCO head), at no more memory. ``+bf16`` rows
+run the same step under bfloat16 autocast (torchvision: ``torch.autocast``; ssdkit: ``BF16OptimWrapper``,
+what ``--amp`` picks on CPU), on machines whose CPU has native bf16.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common import best_of  # noqa: E402
 
 MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco", "ssd300_vgg16_voc0712", "ssd300_mobilenet"]
+BF16 = ["tv:ssd300_vgg16+bf16", "ssd300_vgg16_coco+bf16", "ssd300_mobilenet+bf16"]
 
 
 def batch(n: int, size: int = 300):
@@ -40,14 +43,16 @@ def batch(n: int, size: int = 300):
 
 def worker(name: str, n: int, steps: int) -> dict:
     images, boxes, labels = batch(n)
-    if name.startswith("tv:"):
+    net, _, mode = name.partition("+")
+    if net.startswith("tv:"):
         import torchvision
         model = torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None).train()
         optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
         targets = [dict(boxes=b, labels=lab + 1) for b, lab in zip(boxes, labels)]
 
         def step():
-            losses = model([im.float() / 255 for im in images], targets)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
+                losses = model([im.float() / 255 for im in images], targets)
             optim.zero_grad()
             sum(losses.values()).backward()
             optim.step()
@@ -58,10 +63,12 @@ def worker(name: str, n: int, steps: int) -> dict:
 
         import ssdkit.models  # noqa: F401
         from ssdkit.registry import DETECTORS
+        from ssdkit.engine.bf16 import BF16OptimWrapper
         from ssdkit.structures import DetSample
-        cfg = Config.fromfile(str(ROOT / "configs" / f"{name}.py"))
+        cfg = Config.fromfile(str(ROOT / "configs" / f"{net}.py"))
         model = DETECTORS.build(cfg.model).train()
-        wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9))
+        optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+        wrapper = BF16OptimWrapper(optimizer=optim, fallback_fp32=False) if mode == "bf16" else OptimWrapper(optim)
         samples = []
         for b, lab in zip(boxes, labels):
             s = DetSample(metainfo=dict(img_shape=(300, 300), ori_shape=(300, 300)))
@@ -78,13 +85,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--no-bf16", action="store_true", help="skip the bfloat16 rows")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.batch, args.steps)))
         return
+    from ssdkit.engine.bf16 import native_bf16
+
     res = {}
-    for name in MODELS:
+    for name in MODELS + ([] if args.no_bf16 or not native_bf16("cpu") else BF16):
         p = subprocess.run([sys.executable, __file__, "--worker", name, "--batch", str(args.batch), "--steps",
                             str(args.steps)], capture_output=True, text=True)
         if p.returncode:
@@ -95,10 +105,14 @@ def main() -> None:
     print(f"{'model':26s}{'step s':>8s}{'img/s':>8s}{'peak MB':>9s}")
     for r in res.values():
         print(f"{r['name']:26s}{r['step_s']:8.2f}{r['ips']:8.2f}{r['peak_rss_mb']:9.0f}")
-    tv, ours = res.get("tv:ssd300_vgg16"), res.get("ssd300_vgg16_coco")
-    if tv and ours:
-        print(f"SSD300-VGG16 (COCO head) / torchvision throughput: {ours['ips'] / tv['ips']:.2f}x (target >= 1.1x); "
-              f"peak memory {ours['peak_rss_mb']:.0f} vs {tv['peak_rss_mb']:.0f} MB")
+    for suffix in ("", "+bf16"):
+        tv, ours = res.get("tv:ssd300_vgg16" + suffix), res.get("ssd300_vgg16_coco" + suffix)
+        if tv and ours:
+            print(f"SSD300-VGG16{suffix} (COCO head) / torchvision{suffix} throughput: {ours['ips'] / tv['ips']:.2f}x "
+                  f"(target >= 1.1x); peak memory {ours['peak_rss_mb']:.0f} vs {tv['peak_rss_mb']:.0f} MB")
+    for net in ("ssd300_vgg16_coco", "ssd300_mobilenet"):
+        if net in res and net + "+bf16" in res:
+            print(f"{net}: bf16 / float32 throughput {res[net + '+bf16']['ips'] / res[net]['ips']:.2f}x")
 
 
 if __name__ == "__main__":

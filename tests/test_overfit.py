@@ -1,6 +1,7 @@
 """End to end: the detector memorises a few demo images (dataset -> targets -> loss -> decode -> NMS -> VOC mAP).
 
 A wrong box convention, label offset or prior order anywhere in the chain keeps mAP near zero here.
+Run in float32 and under bfloat16 autocast (what ``--amp`` and the demo use on CPU).
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from mmengine.config import Config
 
 from ssdkit.data.demo import make_demo_dataset
 from ssdkit.engine import build_runner
+from ssdkit.engine.bf16 import native_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_memorises_four_images(tmp_path):
+@pytest.mark.parametrize("wrapper", ["OptimWrapper", "BF16OptimWrapper"])
+def test_memorises_four_images(tmp_path, wrapper):
+    if wrapper == "BF16OptimWrapper" and not native_bf16("cpu"):
+        pytest.skip("this CPU has no native bfloat16")
     data = tmp_path / "d"
     make_demo_dataset(str(data), seed=5, num_train=4, num_val=1)
     cfg = Config.fromfile(str(ROOT / "configs/demo/ssd300_mobilenet_demo.py"))
@@ -29,7 +34,7 @@ def test_memorises_four_images(tmp_path):
     cfg.val_dataloader.dataset.update(data_root=str(data), ann_file="annotations/instances_train.json",
                                       data_prefix=dict(img="train/"))
     cfg.test_dataloader = cfg.val_dataloader
-    cfg.optim_wrapper = dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=1e-3, weight_decay=0))
+    cfg.optim_wrapper = dict(type=wrapper, optimizer=dict(type="AdamW", lr=1e-3, weight_decay=0))
     cfg.param_scheduler = [dict(type="ConstantLR", factor=1.0, by_epoch=False)]
     cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=120, val_interval=120)
     cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=1000, by_epoch=False, save_last=False)

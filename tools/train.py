@@ -22,13 +22,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("config")
     ap.add_argument("--work-dir", help="where logs and checkpoints go (default work_dirs/<config name>)")
     ap.add_argument("--resume", nargs="?", const="auto", help="resume from CKPT, or the latest in the work dir")
-    ap.add_argument("--amp", action="store_true", help="mixed precision (GPU)")
+    ap.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 on CPU")
     ap.add_argument("--auto-scale-lr", action="store_true", help="scale lr linearly with the total batch size")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--deterministic", action="store_true")
     ap.add_argument("--cfg-options", nargs="+", action=DictAction, help="override config keys, k=v")
     ap.add_argument("--launcher", choices=["none", "pytorch"], default="none")
     return ap.parse_args(argv)
+
+
+def amp_wrapper(optim_wrapper: dict) -> dict:
+    """``--amp``: float16 with a dynamic loss scale on GPUs (mmengine's ``AmpOptimWrapper``), bfloat16
+    autocast on CPU (``BF16OptimWrapper``; float32 with a warning on a CPU without native bf16)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return dict(optim_wrapper, type="AmpOptimWrapper", loss_scale="dynamic")
+    return dict(optim_wrapper, type="BF16OptimWrapper")
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
@@ -42,7 +52,7 @@ def build_cfg(args: argparse.Namespace) -> Config:
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
     if args.amp:
-        cfg.optim_wrapper = dict(cfg.optim_wrapper, type="AmpOptimWrapper", loss_scale="dynamic")
+        cfg.optim_wrapper = amp_wrapper(cfg.optim_wrapper)
     if args.auto_scale_lr:
         cfg.auto_scale_lr = dict(cfg.get("auto_scale_lr", {}), enable=True)
     if args.seed is not None or args.deterministic:

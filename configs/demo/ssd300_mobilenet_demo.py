@@ -36,7 +36,9 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='VOCMetric', iou_threshold=0.5, mode='area')
 test_evaluator = val_evaluator
 max_iters = 2700
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4))
+# bfloat16 autocast (1.5x faster on CPUs with avx512_bf16/AMX and on GPUs from Ampere; float32 elsewhere)
+optim_wrapper = dict(type='BF16OptimWrapper',
+                     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters, eta_min=1e-4),

@@ -16,6 +16,7 @@ from .checkpoint import install_safe_checkpoints
 def register_all() -> None:
     """Import every ssdkit module that registers components."""
     import ssdkit.data  # noqa: F401
+    import ssdkit.engine.bf16  # noqa: F401
     import ssdkit.engine.hooks  # noqa: F401
     import ssdkit.evaluation  # noqa: F401
     import ssdkit.models  # noqa: F401

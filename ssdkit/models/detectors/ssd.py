@@ -14,6 +14,8 @@ from ssdkit.registry import (BACKBONES, BOX_CODERS, DETECTORS, HEADS, LOSSES, MA
                              PRIOR_GENERATORS)
 from ssdkit.structures import DetSample, PriorGrid
 
+_REDUCED = (torch.float16, torch.bfloat16)
+
 
 def _wired(cfg: dict, key: str, value, where: str) -> dict:
     """Fill ``cfg[key]`` from the parts; a config that already states a different value is an error."""
@@ -96,9 +98,11 @@ class SSD(BaseModel):
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         return self.neck(self.backbone(inputs))
 
-    def priors_for(self, feats: Sequence[Tensor], inputs: Tensor) -> Tensor:
-        """``[P, 4]`` priors for these maps and this input size (cached by the generator)."""
-        return self.prior_generator([f.shape[-2:] for f in feats], inputs.shape[-2:], inputs.device, feats[0].dtype)
+    def priors_for(self, feats: Sequence[Tensor], inputs: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+        """``[P, 4]`` priors for these maps and this input size (cached by the generator), in ``dtype``
+        (default the maps' dtype)."""
+        return self.prior_generator([f.shape[-2:] for f in feats], inputs.shape[-2:], inputs.device,
+                                    dtype or feats[0].dtype)
 
     def grid_for(self, feats: Sequence[Tensor], inputs: Tensor) -> PriorGrid | None:
         """The priors' grid layout when the prior generator describes one (enables sparse matching)."""
@@ -114,7 +118,9 @@ class SSD(BaseModel):
             return cls_logits, box_deltas
         if data_samples is None:
             raise ValueError(f"SSD.forward(mode={mode!r}) needs data_samples")
-        priors = self.priors_for(feats, inputs)
+        if cls_logits.dtype in _REDUCED:  # mixed precision: match, encode, decode and score in float32
+            cls_logits, box_deltas = cls_logits.float(), box_deltas.float()
+        priors = self.priors_for(feats, inputs, cls_logits.dtype)
         if cls_logits.shape[1] != priors.shape[0]:
             raise RuntimeError(f"head gives {cls_logits.shape[1]} predictions but the prior generator "
                                f"{priors.shape[0]} priors for maps {[tuple(f.shape[-2:]) for f in feats]}")
