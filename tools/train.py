@@ -1,7 +1,7 @@
 """Train a detector from a config with mmengine's Runner.
 
     python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp] [--seed S] [--deterministic]
-                                 [--auto-scale-lr] [--cfg-options k=v ...] [--launcher none|pytorch]
+                                 [--auto-scale-lr] [--tensorboard] [--cfg-options k=v ...] [--launcher none|pytorch]
     torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch     # GPUs (nccl) or CPU (gloo)
 """
 
@@ -26,6 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--auto-scale-lr", action="store_true", help="scale lr linearly with the total batch size")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--deterministic", action="store_true")
+    ap.add_argument("--tensorboard", action="store_true",
+                    help="also log to TensorBoard (<work-dir>/<timestamp>/vis_data); pip install 'ssdkit[tensorboard]'")
     ap.add_argument("--cfg-options", nargs="+", action=DictAction, help="override config keys, k=v")
     ap.add_argument("--launcher", choices=["none", "pytorch"], default="none")
     return ap.parse_args(argv)
@@ -41,6 +43,20 @@ def amp_wrapper(optim_wrapper: dict) -> dict:
     return dict(optim_wrapper, type="BF16OptimWrapper")
 
 
+def add_tensorboard(cfg: Config) -> None:
+    """Add mmengine's ``TensorboardVisBackend`` to the visualiser; stop at once if tensorboard is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise SystemExit("error: --tensorboard needs the tensorboard package: pip install 'ssdkit[tensorboard]' "
+                         "(or pip install tensorboard)")
+    vis = dict(cfg.get("visualizer") or dict(type="Visualizer"))
+    backends = list(vis.get("vis_backends") or [dict(type="LocalVisBackend")])
+    if not any(b.get("type") == "TensorboardVisBackend" for b in backends):
+        backends.append(dict(type="TensorboardVisBackend"))
+    cfg.visualizer = dict(vis, vis_backends=backends)
+
+
 def build_cfg(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -53,6 +69,8 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, args.resume
     if args.amp:
         cfg.optim_wrapper = amp_wrapper(cfg.optim_wrapper)
+    if args.tensorboard:
+        add_tensorboard(cfg)
     if args.auto_scale_lr:
         cfg.auto_scale_lr = dict(cfg.get("auto_scale_lr", {}), enable=True)
     if args.seed is not None or args.deterministic:

@@ -13,5 +13,6 @@ log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
-# TensorBoard: pip install tensorboard, then add dict(type='TensorboardVisBackend') to vis_backends
+# TensorBoard: tools/train.py --tensorboard (pip install 'ssdkit[tensorboard]'), or add
+# dict(type='TensorboardVisBackend') to vis_backends in a config
 visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
