@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import pickle
 import subprocess
@@ -102,3 +103,21 @@ def test_train_without_voc_says_where_and_how(tmp_path):
                            "--work-dir", str(tmp_path / "w")], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode != 0
     assert "data/VOCdevkit/VOC2007' does not exist" in proc.stderr and "make demo" in proc.stderr
+
+
+def test_evaluation_shows_a_progress_bar_counting_images(tmp_path, capsys):
+    from mmengine.config import Config
+
+    from ssdkit.data.demo import make_demo_dataset
+    from ssdkit.engine import build_runner
+
+    make_demo_dataset(str(tmp_path / "d"), seed=2, num_train=1, num_val=3)
+    cfg = Config.fromfile(str(ROOT / "configs/demo/ssd300_mobilenet_demo.py"))
+    cfg.work_dir = str(tmp_path / "w")
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        cfg[loader].dataset.data_root = str(tmp_path / "d") + "/"
+    cfg.test_dataloader.batch_size = 2
+    build_runner(cfg).test()
+    out = capsys.readouterr().out
+    assert "] 2/3," in out  # after the first batch of 2
+    assert re.search(r"\] 3/3, [\d.]+ task/s, elapsed: \d+s, ETA:\s+0s", out), out[-2000:]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import json
+import subprocess
 import sys
 import textwrap
 
@@ -256,3 +258,35 @@ def test_origin_of_ssdkit_and_plugins(isolated):
     assert origin_of(probe) == "plugin ssdkit_test_origin.sub"
     register_origin("ssdkit_test_origin", "origin-demo [ssdkit-origin-demo]")
     assert origin_of(probe) == "plugin origin-demo [ssdkit-origin-demo] (ssdkit_test_origin.sub)"
+
+
+_LIST_ALL = """
+import json
+from ssdkit.engine import register_all
+from ssdkit.registry.root import ALL_REGISTRIES, RUNNER_FACING_PASSTHROUGH
+register_all()
+found = {}
+for key, reg in {**ALL_REGISTRIES, **RUNNER_FACING_PASSTHROUGH}.items():
+    found[key] = sorted(n for n, cls in reg.module_dict.items() if cls.__module__.startswith("ssdkit."))
+print(json.dumps(found))
+"""
+
+_GET_EACH = """
+import json, sys
+from ssdkit.registry.root import ALL_REGISTRIES, RUNNER_FACING_PASSTHROUGH
+regs = {**ALL_REGISTRIES, **RUNNER_FACING_PASSTHROUGH}
+wanted = json.loads(sys.argv[1])
+print(json.dumps({key: [n for n in names if regs[key].get(n) is None] for key, names in wanted.items()}))
+"""
+
+
+def test_every_ssdkit_entry_is_found_from_a_registry_alone():
+    """A plain ``Runner.from_cfg`` imports nothing of ssdkit: each registry's ``locations`` must reach all
+    its entries (hooks, the bf16 optimizer wrapper, ...) from a fresh interpreter."""
+    listed = subprocess.run([sys.executable, "-c", _LIST_ALL], capture_output=True, text=True, check=True)
+    wanted = json.loads(listed.stdout.strip().splitlines()[-1])
+    assert "DrawDetectionsHook" in wanted["HOOKS"] and "BF16OptimWrapper" in wanted["OPTIM_WRAPPERS"]
+    got = subprocess.run([sys.executable, "-c", _GET_EACH, json.dumps(wanted)], capture_output=True, text=True,
+                         check=True)
+    missing = {key: names for key, names in json.loads(got.stdout.strip().splitlines()[-1]).items() if names}
+    assert missing == {}

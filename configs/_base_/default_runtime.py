@@ -9,6 +9,7 @@ default_hooks = dict(
                     save_best='auto'),  # best by the first metric: VOC mAP / COCO AP
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
+custom_hooks = [dict(type='EvalProgressBarHook')]  # live progress, rate and ETA through val/test
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 log_level = 'INFO'
 load_from = None

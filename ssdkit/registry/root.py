@@ -29,7 +29,7 @@ POSTPROCESSORS = SSDRegistry(
 DATASETS = SSDRegistry("dataset", parent=mm.DATASETS, scope="ssdkit", locations=["ssdkit.data"])
 TRANSFORMS = SSDRegistry("transform", parent=mm.TRANSFORMS, scope="ssdkit", locations=["ssdkit.data"])
 METRICS = SSDRegistry("metric", parent=mm.METRICS, scope="ssdkit", locations=["ssdkit.evaluation"])
-HOOKS = SSDRegistry("hook", parent=mm.HOOKS, scope="ssdkit", locations=["ssdkit.engine"])
+HOOKS = SSDRegistry("hook", parent=mm.HOOKS, scope="ssdkit", locations=["ssdkit.engine.hooks"])
 
 ALL_REGISTRIES: dict[str, SSDRegistry] = {
     "BACKBONES": BACKBONES, "NECKS": NECKS, "HEADS": HEADS, "PRIOR_GENERATORS": PRIOR_GENERATORS,
@@ -37,10 +37,13 @@ ALL_REGISTRIES: dict[str, SSDRegistry] = {
     "DETECTORS": DETECTORS, "DATASETS": DATASETS, "TRANSFORMS": TRANSFORMS, "METRICS": METRICS, "HOOKS": HOOKS,
 }
 
-# Empty ``ssdkit``-scoped children of mmengine's other roots, so that building loops, schedulers,
-# optimizers, visualisers ... with ``default_scope='ssdkit'`` finds mmengine's entries without a warning.
+# ``ssdkit``-scoped children of mmengine's other roots, so that building loops, schedulers, optimizers,
+# visualisers ... with ``default_scope='ssdkit'`` finds mmengine's entries without a warning. They are
+# empty but for ssdkit's own optimizer wrapper (``BF16OptimWrapper``).
+_PASSTHROUGH_LOCATIONS = {"OPTIM_WRAPPERS": ["ssdkit.engine.bf16"]}
 RUNNER_FACING_PASSTHROUGH = {
-    name: Registry(name.lower(), parent=getattr(mm, name), scope="ssdkit")
+    name: Registry(name.lower(), parent=getattr(mm, name), scope="ssdkit",
+                   locations=_PASSTHROUGH_LOCATIONS.get(name, []))
     for name in ("RUNNERS", "RUNNER_CONSTRUCTORS", "LOOPS", "DATA_SAMPLERS", "MODEL_WRAPPERS", "WEIGHT_INITIALIZERS",
                  "OPTIMIZERS", "OPTIM_WRAPPERS", "OPTIM_WRAPPER_CONSTRUCTORS", "PARAM_SCHEDULERS", "EVALUATOR",
                  "VISUALIZERS", "VISBACKENDS", "LOG_PROCESSORS", "FUNCTIONS", "INFERENCERS", "STRATEGIES", "TASK_UTILS")
