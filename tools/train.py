@@ -39,7 +39,8 @@ def amp_wrapper(optim_wrapper: dict) -> dict:
     import torch
 
     if torch.cuda.is_available():
-        return dict(optim_wrapper, type="AmpOptimWrapper", loss_scale="dynamic")
+        gpu = {k: v for k, v in optim_wrapper.items() if k != "fallback_fp32"}  # a BF16OptimWrapper-only option
+        return dict(gpu, type="AmpOptimWrapper", loss_scale="dynamic")
     return dict(optim_wrapper, type="BF16OptimWrapper")
 
 
