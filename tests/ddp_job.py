@@ -14,7 +14,7 @@ import torch.distributed as dist  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
 
-from ssdkit.engine import build_runner  # noqa: E402
+from ssdkit.engine import build_runner, finish_distributed  # noqa: E402
 from ssdkit.registry import HOOKS  # noqa: E402
 
 
@@ -52,6 +52,7 @@ def main(data: str, work_dir: str, launcher: str) -> None:
     metrics = runner.test()
     if rank == 0:
         Path(work_dir, "test_metrics.json").write_text(json.dumps(metrics))
+    finish_distributed()
 
 
 if __name__ == "__main__":

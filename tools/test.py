@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--cfg-options", nargs="+", action=DictAction)
     ap.add_argument("--launcher", choices=["none", "pytorch"], default="none")
     args = ap.parse_args(argv)
-    from ssdkit.engine import build_runner
+    from ssdkit.engine import build_runner, finish_distributed
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
                             dict(type="DrawDetectionsHook", out_dir=args.show_dir, score_thr=args.score_thr)]
     try:
         metrics = build_runner(cfg).test()
+        finish_distributed()
     except FileNotFoundError as err:
         raise SystemExit(f"error: {err}") from None
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float) and "/AP50_" not in k)

@@ -81,12 +81,13 @@ def build_cfg(args: argparse.Namespace) -> Config:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    from ssdkit.engine import build_runner
+    from ssdkit.engine import build_runner, finish_distributed
 
     cfg = build_cfg(args)
     try:
         runner = build_runner(cfg)
         runner.train()
+        finish_distributed()
     except FileNotFoundError as err:
         if os.environ.get("SSDKIT_DEBUG"):
             raise

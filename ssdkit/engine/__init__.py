@@ -1,6 +1,6 @@
 """Runner set-up, safe checkpoints, distributed helpers."""
 
 from .checkpoint import install_safe_checkpoints
-from .runner import build_runner, register_all
+from .runner import build_runner, finish_distributed, register_all
 
-__all__ = ["build_runner", "install_safe_checkpoints", "register_all"]
+__all__ = ["build_runner", "finish_distributed", "install_safe_checkpoints", "register_all"]

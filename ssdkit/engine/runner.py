@@ -33,6 +33,14 @@ def init_cpu_distributed(cfg: Config) -> None:
     cfg.env_cfg = dict(cfg.get("env_cfg", {}), dist_cfg=dict(backend="gloo"))
 
 
+def finish_distributed() -> None:
+    """End a distributed run cleanly: wait for every rank, then destroy the process group. A gloo group
+    left to interpreter exit can abort a rank ("terminate called without an active exception")."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def apply_sync_bn(cfg: Config) -> None:
     if not cfg.get("sync_bn"):
         return
