@@ -11,7 +11,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
-from mmengine.config import Config  # noqa: E402
+from model_utils import demo_config  # noqa: E402  (tests/ is the script's directory)
 from mmengine.hooks import Hook  # noqa: E402
 
 from ssdkit.engine import build_runner, finish_distributed  # noqa: E402
@@ -34,12 +34,9 @@ class RecordSamplesHook(Hook):
 
 
 def main(data: str, work_dir: str, launcher: str) -> None:
-    cfg = Config.fromfile(str(ROOT / "configs/demo/ssd300_mobilenet_demo.py"))
-    cfg.work_dir, cfg.launcher = work_dir, launcher
+    cfg = demo_config(data, work_dir, num_workers=0, persistent_workers=False, batch_size=2)
+    cfg.launcher = launcher
     cfg.randomness = dict(seed=0)
-    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        cfg[loader].dataset.data_root = data
-        cfg[loader].update(num_workers=0, persistent_workers=False, batch_size=2)
     cfg.train_dataloader.sampler = dict(type="DefaultSampler", shuffle=True)
     cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=3, val_interval=1000)
     cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=3, by_epoch=False)

@@ -28,6 +28,17 @@ def build_model(name_or_cfg, **model_overrides):
     return DETECTORS.build(model_cfg)
 
 
+def demo_config(data: str, work_dir: str, **loader_options) -> Config:
+    """The demo config reading the demo set at ``data`` in all three loaders, writing to ``work_dir``;
+    ``loader_options`` (``batch_size=2``, ``num_workers=0`` ...) go to every loader."""
+    cfg = load_config("demo/ssd300_mobilenet_demo")
+    cfg.work_dir = work_dir
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        cfg[loader].dataset.data_root = str(data)
+        cfg[loader].update(loader_options)
+    return cfg
+
+
 def input_size(cfg: Config) -> int:
     return int(cfg.get("input_size", 300))
 

@@ -8,18 +8,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mmengine.config import Config  # noqa: E402
+from model_utils import demo_config  # noqa: E402  (tests/ is the script's directory)
 
 from ssdkit.engine import build_runner  # noqa: E402
 
 
 def main(data: str, work_dir: str, max_iters: int, resume: bool) -> None:
-    cfg = Config.fromfile(str(ROOT / "configs/demo/ssd300_mobilenet_demo.py"))
-    cfg.work_dir = work_dir
+    cfg = demo_config(data, work_dir, num_workers=0, persistent_workers=False, batch_size=2)
     cfg.randomness = dict(seed=0, deterministic=True)
-    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        cfg[loader].dataset.data_root = data
-        cfg[loader].update(num_workers=0, persistent_workers=False, batch_size=2)
     cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=max_iters, val_interval=1000)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=2, by_epoch=False)

@@ -74,21 +74,15 @@ def test_train_and_val_digits_are_disjoint_and_loadable(tmp_path):
 
 def test_demo_config_trains_and_evaluates_with_mmengine_runner(tmp_path):
     """configs/demo/ssd300_mobilenet_demo.py end to end: dataset -> pipeline -> model -> loss -> VOCMetric."""
-    from pathlib import Path
-
-    from mmengine import Config
     from mmengine.runner import Runner
+
+    from model_utils import demo_config
 
     import ssdkit.evaluation  # noqa: F401
     import ssdkit.models  # noqa: F401
     data = tmp_path / "demo"
     make_demo_dataset(str(data), num_train=16, num_val=4)
-    cfg = Config.fromfile(str(Path(__file__).resolve().parents[1] / "configs/demo/ssd300_mobilenet_demo.py"))
-    cfg.work_dir = str(tmp_path / "work")
-    for loader in ("train_dataloader", "val_dataloader"):
-        cfg[loader].dataset.data_root = str(data)
-        cfg[loader].update(num_workers=0, persistent_workers=False, batch_size=4)
-    cfg.test_dataloader = cfg.val_dataloader
+    cfg = demo_config(str(data), str(tmp_path / "work"), num_workers=0, persistent_workers=False, batch_size=4)
     cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=3, val_interval=3)
     cfg.default_hooks.checkpoint.interval = 3
     runner = Runner.from_cfg(cfg)

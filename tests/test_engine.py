@@ -16,7 +16,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from model_utils import ROOT, build_model, sample
+from model_utils import ROOT, build_model, demo_config, sample
 from ssdkit.engine import install_safe_checkpoints
 from ssdkit.engine.checkpoint import atomic_save_checkpoint
 from ssdkit.utils import atomic
@@ -106,16 +106,11 @@ def test_train_without_voc_says_where_and_how(tmp_path):
 
 
 def test_evaluation_shows_a_progress_bar_counting_images(tmp_path, capsys):
-    from mmengine.config import Config
-
     from ssdkit.data.demo import make_demo_dataset
     from ssdkit.engine import build_runner
 
     make_demo_dataset(str(tmp_path / "d"), seed=2, num_train=1, num_val=3)
-    cfg = Config.fromfile(str(ROOT / "configs/demo/ssd300_mobilenet_demo.py"))
-    cfg.work_dir = str(tmp_path / "w")
-    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        cfg[loader].dataset.data_root = str(tmp_path / "d") + "/"
+    cfg = demo_config(str(tmp_path / "d"), str(tmp_path / "w"))
     cfg.test_dataloader.batch_size = 2
     build_runner(cfg).test()
     out = capsys.readouterr().out
