@@ -116,3 +116,18 @@ def test_evaluation_shows_a_progress_bar_counting_images(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "] 2/3," in out  # after the first batch of 2
     assert re.search(r"\] 3/3, [\d.]+ task/s, elapsed: \d+s, ETA:\s+0s", out), out[-2000:]
+
+
+def test_resume_takes_the_named_checkpoint_else_the_newest_numbered_one(tmp_path):
+    from ssdkit.engine.checkpoint import latest_checkpoint
+
+    assert latest_checkpoint(str(tmp_path)) is None
+    for name in ("iter_2.pth", "iter_10.pth", "iter_9.pth", "best_pascal_voc_mAP_iter_2.pth", "iter_x.pth"):
+        (tmp_path / name).write_bytes(b"")
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / "iter_10.pth")  # no pointer: 10 > 9 > 2, numerically
+    pointer = tmp_path / "last_checkpoint"
+    pointer.write_text(str(tmp_path / "iter_2.pth"))
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / "iter_2.pth")  # the pointer wins when its file exists
+    for stale in ("", "  \n", str(tmp_path / "iter_4.pth")):  # emptied by a kill mid-write; a removed file
+        pointer.write_text(stale)
+        assert latest_checkpoint(str(tmp_path)) == str(tmp_path / "iter_10.pth")

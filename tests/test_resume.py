@@ -1,4 +1,5 @@
-"""A run killed with SIGKILL and resumed ends with the same weights as an uninterrupted run."""
+"""A run killed with SIGKILL and resumed ends with the same weights as an uninterrupted run, even when the
+kill emptied mmengine's ``last_checkpoint`` pointer."""
 
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert (killed / "iter_2.pth").exists() and not (killed / f"iter_{ITERS}.pth").exists()
+    # mmengine rewrites last_checkpoint in place after each save: a kill at that moment leaves it empty,
+    # and resume must then take the newest whole checkpoint
+    (killed / "last_checkpoint").write_text("")
     run(data, killed, resume=True)
     install_safe_checkpoints()
     a = torch.load(tmp_path / "straight" / f"iter_{ITERS}.pth", weights_only=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os.path as osp
 import pickle
+import re
+from pathlib import Path
 
 import mmengine.runner.checkpoint as mm_ckpt
 import mmengine.runner.runner as mm_runner
@@ -40,12 +42,32 @@ def safe_load_from_local(filename: str, map_location=None):
             f"convert foreign weights with tools/convert_torchvision.py") from None
 
 
+_NUMBERED = re.compile(r"(?:iter|epoch)_(\d+)\.pth")
+
+
+def latest_checkpoint(work_dir: str) -> str | None:
+    """The checkpoint ``--resume`` continues from: the file ``work_dir/last_checkpoint`` names if it exists,
+    else the highest-numbered ``iter_N.pth`` / ``epoch_N.pth`` in ``work_dir`` (None if there is none).
+
+    mmengine writes ``last_checkpoint`` in place after each save, so a kill at that moment leaves it
+    empty; the checkpoints themselves are written atomically, so any numbered one present is whole.
+    """
+    pointer = Path(work_dir) / "last_checkpoint"
+    named = pointer.read_text().strip() if pointer.is_file() else ""
+    if named and osp.isfile(named):
+        return named
+    numbered = [(int(m.group(1)), str(f)) for f in Path(work_dir).glob("*.pth") if (m := _NUMBERED.fullmatch(f.name))]
+    return max(numbered)[1] if numbered else None
+
+
 def install_safe_checkpoints() -> None:
-    """Allow-list mmengine's types, load local files with ``weights_only=True``, save atomically."""
+    """Allow-list mmengine's types, load local files with ``weights_only=True``, save atomically, and
+    resume from the newest whole checkpoint when ``last_checkpoint`` is empty or stale."""
     global _installed
     if _installed:
         return
     allow_mmengine_checkpoints()
     mm_ckpt.CheckpointLoader.register_scheme(prefixes="", loader=safe_load_from_local, force=True)
     mm_runner.save_checkpoint = atomic_save_checkpoint
+    mm_runner.find_latest_checkpoint = latest_checkpoint
     _installed = True
