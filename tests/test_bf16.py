@@ -49,15 +49,16 @@ def _float32_tail(model, data, head_out, mode: str):
     return model.predict(cls_logits, box_deltas, priors, data["inputs"], data["data_samples"])
 
 
-@pytest.mark.skipif(not bf16.native_bf16("cpu"), reason="this CPU has no native bfloat16")
 def test_bf16_step_runs_the_network_in_bf16_and_the_rest_in_float32():
+    """On every CPU: without native bf16, ``fallback_fp32=False`` runs the same autocast, emulated."""
     torch.manual_seed(0)
     model = build_model("ssd300_mobilenet")
     seen = _head_outputs(model)
     _losses(model, OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01)))
     assert _dtypes(seen) == {torch.float32}
     seen.clear()
-    wrapper = BF16OptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
+    wrapper = BF16OptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
+                               fallback_fp32=False)
     data = model.data_preprocessor(_batch(), True)
     mixed = _losses(model, wrapper, data)
     assert _dtypes(seen) == {torch.bfloat16}
@@ -91,6 +92,24 @@ def test_predictions_under_autocast_are_decoded_in_float32():
         assert g.bboxes.dtype == torch.float32 and g.scores.dtype == torch.float32
         torch.testing.assert_close(g.bboxes, r.bboxes, rtol=0, atol=1e-4)
         torch.testing.assert_close(g.scores, r.scores, rtol=0, atol=1e-6)
+
+
+def test_native_bf16_follows_the_cpu_and_its_isa_caps(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert bf16.native_bf16("cpu") == torch.backends.mkldnn.is_available()
+    for cap in ("AVX2", "AVX512_CORE"):  # an emulated AVX2 machine; oneDNN held below bf16
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert not bf16.native_bf16("cpu"), cap
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert bf16.native_bf16("cpu") == torch.backends.mkldnn.is_available()
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")  # ATEN_CPU_CAPABILITY=avx2
+    assert not bf16.native_bf16("cpu")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not bf16.native_bf16("cpu")
 
 
 def test_without_native_bf16_the_wrapper_warns_and_trains_in_float32(monkeypatch):

@@ -10,6 +10,7 @@ import torch
 from torchvision.models import vgg16
 from torchvision.models.detection import ssd300_vgg16
 
+from float_tolerance import assert_same_detections, conv_depth_and_width, float32_tolerance
 from model_utils import ROOT, build_model, sample
 from ssdkit.apis.convert import COCO_CATEGORY_IDS, convert_torchvision_ssd300_vgg16
 from ssdkit.models.backbones import VGG16Atrous, vgg16_to_atrous
@@ -50,8 +51,11 @@ def test_tensor_outputs_equal_torchvision(tv_model, tmp_path):
         feats = list(tv_model.backbone(x).values())
         ref = tv_model.head(feats)
     columns = [0] + COCO_CATEGORY_IDS
-    assert (box - ref["bbox_regression"]).abs().max() < 1e-4
-    assert (cls - ref["cls_logits"][..., columns]).abs().max() < 1e-4 * max(1.0, float(cls.abs().max()))
+    depth, width = conv_depth_and_width([model.backbone, model.neck], model.head)
+    assert (depth, width) == (24, 9216)  # 15 VGG + 8 extra convs, one head conv; 3x3 over conv7's 1024 channels
+    ref_box, ref_cls = ref["bbox_regression"], ref["cls_logits"][..., columns]
+    assert (box - ref_box).abs().max() <= float32_tolerance(depth, width, ref_box)
+    assert (cls - ref_cls).abs().max() <= float32_tolerance(depth, width, ref_cls)
 
 
 def test_predict_equals_torchvision_detections(tv_model, tmp_path):
@@ -63,12 +67,34 @@ def test_predict_equals_torchvision_detections(tv_model, tmp_path):
         bgr = [im.flip(0) for im in images]  # ssdkit's pipeline loads BGR (OpenCV); the preprocessor makes RGB
         data = model.data_preprocessor(dict(inputs=bgr, data_samples=[sample([], []), sample([], [])]), False)
         ours = model(**data, mode="predict")
+    # scores are softmax (Lipschitz 1 in the logits) and at most 1; boxes are clipped to the 300 px input:
+    # each within the float32 tolerance of the network's outputs scaled to its range
+    depth, width = conv_depth_and_width([model.backbone, model.neck], model.head)
+    score_tol = float32_tolerance(depth, width, torch.ones(1))
+    box_tol = float32_tolerance(depth, width, torch.full((1,), 300.0))
     for o, r in zip(ours, ref):
         det = o.pred_instances
         assert det.bboxes.shape[0] == r["boxes"].shape[0] > 10
-        torch.testing.assert_close(torch.tensor(COCO_CATEGORY_IDS)[det.labels], r["labels"])
-        torch.testing.assert_close(det.scores, r["scores"], rtol=1e-4, atol=1e-5)
-        torch.testing.assert_close(det.bboxes, r["boxes"], rtol=1e-4, atol=1e-2)
+        mine = dict(boxes=det.bboxes, scores=det.scores, labels=torch.tensor(COCO_CATEGORY_IDS)[det.labels])
+        assert_same_detections(mine, r, score_tol, box_tol, max_per_img=tv_model.detections_per_img)
+
+
+def test_matched_sets_still_fail_on_a_real_difference():
+    boxes = torch.tensor([[10.0, 10.0, 50.0, 50.0], [20.0, 20.0, 80.0, 90.0], [0.0, 0.0, 5.0, 5.0]])
+    ref = dict(boxes=boxes, scores=torch.tensor([0.9, 0.5, 0.3]), labels=torch.tensor([1, 2, 3]))
+    swapped = dict(boxes=boxes[[1, 0, 2]], scores=torch.tensor([0.5, 0.9, 0.3]), labels=torch.tensor([2, 1, 3]))
+    assert_same_detections(swapped, ref, 1e-4, 1e-2)  # order is free
+    for key, value in (("labels", torch.tensor([1, 2, 4])), ("scores", torch.tensor([0.9, 0.5, 0.31])),
+                       ("boxes", boxes + torch.tensor([0.0, 0.0, 0.0, 0.1]))):
+        with pytest.raises(AssertionError, match="no partner"):
+            assert_same_detections(dict(ref, **{key: value}), ref, 1e-4, 1e-2)
+    with pytest.raises(AssertionError, match="no partner"):  # a lost detection above the cut-off
+        assert_same_detections({k: v[[0, 2]] for k, v in ref.items()}, ref, 1e-4, 1e-2, max_per_img=3)
+    near_tie = dict(ref, scores=torch.tensor([0.9, 0.5, 0.30005]), labels=torch.tensor([1, 2, 3]))
+    other = dict(boxes=boxes[[0, 1]].clone(), scores=torch.tensor([0.9, 0.5]), labels=torch.tensor([1, 2]))
+    other = {k: torch.cat([v, w]) for (k, v), w in zip(other.items(), (torch.tensor([[1.0, 1, 6, 6]]),
+                                                                        torch.tensor([0.30004]), torch.tensor([4])))}
+    assert_same_detections(other, near_tie, 1e-4, 1e-2, max_per_img=3)  # the last place taken by a near tie
 
 
 def test_vgg16_imagenet_conversion():

@@ -9,6 +9,7 @@ the loss in float32.
 
 from __future__ import annotations
 
+import os
 import warnings
 from contextlib import contextmanager
 
@@ -20,14 +21,25 @@ from ssdkit.registry.root import RUNNER_FACING_PASSTHROUGH
 OPTIM_WRAPPERS = RUNNER_FACING_PASSTHROUGH["OPTIM_WRAPPERS"]
 
 
+# oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) that still allow bfloat16 instructions
+_BF16_ISAS = ("BF16", "FP16", "AMX", "AVX10", "ALL")
+
+
 def native_bf16(device_type: str) -> bool:
-    """Whether ``device_type`` ('cpu', 'cuda') computes bfloat16 natively (else autocast would be slower)."""
+    """Whether ``device_type`` ('cpu', 'cuda') computes bfloat16 natively (else autocast would be slower).
+
+    On CPU: the CPU has ``avx512_bf16`` or AMX, and neither PyTorch's kernels nor oneDNN's are held
+    below them (``ATEN_CPU_CAPABILITY=avx2`` or ``ONEDNN_MAX_CPU_ISA=AVX2``, as when an AVX2-only CPU
+    is emulated, count as no native bf16).
+    """
     if device_type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
-    if device_type == "cpu":
-        return torch.backends.mkldnn.is_available() and (
-            torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    return False
+    if device_type != "cpu" or not torch.backends.mkldnn.is_available():
+        return False
+    isa_cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "ALL").upper()
+    return (torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+            and any(k in isa_cap for k in _BF16_ISAS)
+            and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()))
 
 
 @OPTIM_WRAPPERS.register_module()
