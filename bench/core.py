@@ -107,6 +107,8 @@ def main() -> None:
         check = [a.equal(b) for a, b in zip(ours_assign(), ours_assign(on_grid=False))]
     g = max(len(x) for x in gts)
     budget = args.batch * p * g
+    from ssdkit.utils.cpu import describe_cpu
+    print(describe_cpu())
     print(f"batch {args.batch} x {p} priors x up to {g} gt boxes, {args.classes} classes, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'':28s}{'ssdkit':>10s}{'torchvision':>13s}{'speed-up':>10s}{'target':>8s}")

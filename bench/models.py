@@ -110,6 +110,8 @@ def main() -> None:
             continue
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
     machine = dense_conv_gflops()
+    from ssdkit.utils.cpu import describe_cpu
+    print(describe_cpu())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; dense 3x3 conv: {machine:.1f} GFLOP/s")
     print(f"{'model':34s}{'input':>6s}{'b1 ms':>9s}{'b8 ms':>9s}{'img/s b8':>9s}{'GFLOPs':>8s}"
           f"{'GFLOP/s':>9s}{'peak MB':>9s}")

@@ -1,18 +1,24 @@
 """Training-step throughput (images/s) and peak memory at batch 8, beside torchvision's ssd300_vgg16.
 
-    python bench/train.py [--steps 3] [--batch 8] [--no-bf16]
+    python bench/train.py [--steps 3] [--batch 8] [--no-bf16] [--quick]
 
 A full step: data preprocessing, forward, matching, loss, backward, SGD step, on the same uint8 batch
 with the same boxes. Each model runs in its own subprocess (peak RSS is its own). Target: SSD300-VGG16
->= 1.1x torchvision's throughput for the same network (COCO head), at no more memory. ``+bf16`` rows
-run the same step under bfloat16 autocast (torchvision: ``torch.autocast``; ssdkit: ``BF16OptimWrapper``,
-what ``--amp`` picks on CPU), on machines whose CPU has native bf16.
+>= 1.1x torchvision's throughput for the same network (COCO head), at no more memory.
+
+Rows: ``+bf16`` runs the step under bfloat16 autocast (torchvision: ``torch.autocast``; ssdkit:
+``BF16OptimWrapper``, what ``--amp`` picks on CPU), on CPUs with native bf16. ``+nchw`` is ssdkit with
+``channels_last=False``. Every worker, torchvision's included, runs with ssdkit's allocator settings
+(``ssdkit.utils.allocator``); ``@glibc`` rows run with glibc's defaults (``SSDKIT_MALLOC_TUNE=0``),
+so the ratio is printed for the same allocator on both sides and for each library as it comes.
+``--quick`` skips the ``@glibc``, ``+nchw`` and VOC rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -26,7 +32,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import best_of  # noqa: E402
 
-MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco", "ssd300_vgg16_voc0712", "ssd300_mobilenet"]
+MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco", "ssd300_mobilenet", "demo/ssd300_mobilenet_demo"]
+MORE = ["tv:ssd300_vgg16@glibc", "ssd300_vgg16_coco@glibc", "ssd300_vgg16_coco+nchw", "ssd300_vgg16_voc0712",
+        "demo/ssd300_mobilenet_demo@glibc"]
 BF16 = ["tv:ssd300_vgg16+bf16", "ssd300_vgg16_coco+bf16", "ssd300_mobilenet+bf16"]
 
 
@@ -42,8 +50,11 @@ def batch(n: int, size: int = 300):
 
 
 def worker(name: str, n: int, steps: int) -> dict:
+    from ssdkit.utils.allocator import tune_allocator
+
+    tuned = tune_allocator()  # off in @glibc rows (SSDKIT_MALLOC_TUNE=0 in the worker's environment)
     images, boxes, labels = batch(n)
-    net, _, mode = name.partition("+")
+    net, _, mode = name.partition("@")[0].partition("+")
     if net.startswith("tv:"):
         import torchvision
         model = torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None).train()
@@ -66,6 +77,9 @@ def worker(name: str, n: int, steps: int) -> dict:
         from ssdkit.engine.bf16 import BF16OptimWrapper
         from ssdkit.structures import DetSample
         cfg = Config.fromfile(str(ROOT / "configs" / f"{net}.py"))
+        cfg.model.num_classes = max(cfg.model.num_classes, 20)  # the demo's 10 classes: same labels as the rest
+        if mode == "nchw":
+            cfg.model.channels_last = False
         model = DETECTORS.build(cfg.model).train()
         optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
         wrapper = BF16OptimWrapper(optimizer=optim, fallback_fp32=False) if mode == "bf16" else OptimWrapper(optim)
@@ -78,7 +92,8 @@ def worker(name: str, n: int, steps: int) -> dict:
         def step():
             model.train_step(dict(inputs=images, data_samples=samples), wrapper)
     t = best_of(step, repeats=steps, warmup=1)
-    return dict(name=name, ips=n / t, step_s=t, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return dict(name=name, ips=n / t, step_s=t, tuned=tuned,
+                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def main() -> None:
@@ -86,30 +101,43 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--no-bf16", action="store_true", help="skip the bfloat16 rows")
+    ap.add_argument("--quick", action="store_true", help="skip the @glibc, +nchw and VOC rows")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.batch, args.steps)))
         return
     from ssdkit.engine.bf16 import native_bf16
+    from ssdkit.utils.cpu import describe_cpu
 
     res = {}
-    for name in MODELS + ([] if args.no_bf16 or not native_bf16("cpu") else BF16):
+    names = MODELS + ([] if args.quick else MORE) + ([] if args.no_bf16 or not native_bf16("cpu") else BF16)
+    for name in names:
+        env = dict(os.environ, SSDKIT_MALLOC_TUNE="0" if name.endswith("@glibc") else "1")
         p = subprocess.run([sys.executable, __file__, "--worker", name, "--batch", str(args.batch), "--steps",
-                            str(args.steps)], capture_output=True, text=True)
+                            str(args.steps)], capture_output=True, text=True, env=env)
         if p.returncode:
             print(f"{name}: failed\n{p.stderr[-1500:]}")
             continue
         res[name] = json.loads(p.stdout.strip().splitlines()[-1])
-    print(f"batch {args.batch}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"{'model':26s}{'step s':>8s}{'img/s':>8s}{'peak MB':>9s}")
+    print(describe_cpu())
+    print(f"batch {args.batch}, torch {torch.__version__}")
+    print(f"{'model':34s}{'step s':>8s}{'img/s':>8s}{'peak MB':>9s}")
     for r in res.values():
-        print(f"{r['name']:26s}{r['step_s']:8.2f}{r['ips']:8.2f}{r['peak_rss_mb']:9.0f}")
-    for suffix in ("", "+bf16"):
-        tv, ours = res.get("tv:ssd300_vgg16" + suffix), res.get("ssd300_vgg16_coco" + suffix)
+        print(f"{r['name']:34s}{r['step_s']:8.2f}{r['ips']:8.2f}{r['peak_rss_mb']:9.0f}")
+    for ours_key, tv_key, what in (("", "", "same allocator (ssdkit's settings)"),
+                                   ("@glibc", "@glibc", "same allocator (glibc defaults)"),
+                                   ("", "@glibc", "each as it comes"), ("+bf16", "+bf16", "bf16 autocast")):
+        tv, ours = res.get("tv:ssd300_vgg16" + tv_key), res.get("ssd300_vgg16_coco" + ours_key)
         if tv and ours:
-            print(f"SSD300-VGG16{suffix} (COCO head) / torchvision{suffix} throughput: {ours['ips'] / tv['ips']:.2f}x "
+            print(f"SSD300-VGG16 (COCO head) / torchvision throughput, {what}: {ours['ips'] / tv['ips']:.2f}x "
                   f"(target >= 1.1x); peak memory {ours['peak_rss_mb']:.0f} vs {tv['peak_rss_mb']:.0f} MB")
+    for net in ("tv:ssd300_vgg16", "ssd300_vgg16_coco", "demo/ssd300_mobilenet_demo"):
+        if net in res and net + "@glibc" in res:
+            print(f"{net}: allocator settings / glibc defaults throughput {res[net]['ips'] / res[net + '@glibc']['ips']:.2f}x")
+    if "ssd300_vgg16_coco+nchw" in res and "ssd300_vgg16_coco" in res:
+        print(f"ssd300_vgg16_coco: channels_last / NCHW throughput "
+              f"{res['ssd300_vgg16_coco']['ips'] / res['ssd300_vgg16_coco+nchw']['ips']:.2f}x")
     for net in ("ssd300_vgg16_coco", "ssd300_mobilenet"):
         if net in res and net + "+bf16" in res:
             print(f"{net}: bf16 / float32 throughput {res[net + '+bf16']['ips'] / res[net]['ips']:.2f}x")

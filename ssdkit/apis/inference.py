@@ -14,6 +14,7 @@ from mmengine.runner import load_checkpoint
 from ssdkit.data.datasets.base import build_pipeline
 from ssdkit.engine import install_safe_checkpoints, register_all
 from ssdkit.registry import DETECTORS
+from ssdkit.utils.allocator import tune_allocator
 
 
 def init_detector(config: str | Config, checkpoint: str | None = None, device: str = "cpu") -> torch.nn.Module:
@@ -21,6 +22,7 @@ def init_detector(config: str | Config, checkpoint: str | None = None, device: s
 
     ``model.cfg`` keeps the config, ``model.dataset_meta`` the class names (from the checkpoint's meta).
     """
+    tune_allocator()
     register_all()
     install_safe_checkpoints()
     cfg = Config.fromfile(config) if not isinstance(config, Config) else config

@@ -9,11 +9,13 @@ the loss in float32.
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from contextlib import contextmanager
 
 import torch
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 
 from ssdkit.registry.root import RUNNER_FACING_PASSTHROUGH
@@ -59,10 +61,16 @@ class BF16OptimWrapper(OptimWrapper):
 
     def autocast_enabled(self, device_type: str) -> bool:
         if device_type not in self._enabled:
-            ok = native_bf16(device_type) or not self.fallback_fp32
+            native = native_bf16(device_type)
+            ok = native or not self.fallback_fp32
             if not ok:
-                warnings.warn(f"BF16OptimWrapper: this {device_type} has no native bfloat16 "
-                              f"(CPU: avx512_bf16/AMX; CUDA: compute capability >= 8.0); training in float32")
+                msg = (f"BF16OptimWrapper: this {device_type} has no native bfloat16 "
+                       f"(CPU: avx512_bf16/AMX; CUDA: compute capability >= 8.0); training in float32")
+                warnings.warn(msg)
+            else:
+                msg = (f"BF16OptimWrapper: training under bfloat16 autocast on {device_type} "
+                       f"({'native bf16' if native else 'emulated: fallback_fp32=False'})")
+            print_log(msg, logger="current", level=logging.INFO if ok else logging.WARNING)
             self._enabled[device_type] = ok
         return self._enabled[device_type]
 

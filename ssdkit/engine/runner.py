@@ -10,6 +10,9 @@ import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from ssdkit.utils.allocator import tune_allocator
+from ssdkit.utils.cpu import describe_cpu
+
 from .checkpoint import install_safe_checkpoints
 
 
@@ -53,7 +56,9 @@ def apply_sync_bn(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """``Runner.from_cfg`` after ssdkit's set-up: registries, safe checkpoints, CPU distribution."""
+    """``Runner.from_cfg`` after ssdkit's set-up: registries, safe checkpoints, CPU distribution, the
+    allocator kept from handing memory back between steps (:mod:`ssdkit.utils.allocator`)."""
+    tuned = tune_allocator()
     register_all()
     install_safe_checkpoints()
     cfg.setdefault("default_scope", "ssdkit")
@@ -62,4 +67,6 @@ def build_runner(cfg: Config) -> Runner:
     apply_sync_bn(cfg)
     if "OMP_NUM_THREADS" in os.environ and cfg.get("launcher", "none") == "pytorch":
         torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
-    return Runner.from_cfg(cfg)
+    runner = Runner.from_cfg(cfg)
+    runner.logger.info(f"{describe_cpu()}; allocator settings {'on' if tuned else 'off'} (ssdkit.utils.allocator)")
+    return runner
