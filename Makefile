@@ -19,6 +19,7 @@ test: install
 
 bench: install
 	$(PY) bench/core.py
+	$(PY) bench/data.py
 
 DEMO_CFG := configs/demo/ssd300_mobilenet_demo.py
 DEMO_DIR := work_dirs/demo
@@ -26,13 +27,14 @@ DEMO_DIR := work_dirs/demo
 # The main job on a fresh machine: build the demo set, train on CPU, evaluate, draw val detections.
 demo: install
 	@mkdir -p $(DEMO_DIR) && date +%s > $(DEMO_DIR)/.started
-	$(PY) tools/make_demo_dataset.py --out data/demo
+	$(PY) tools/make_demo_dataset.py --config $(DEMO_CFG)
 	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR) --seed 0
 	$(PY) tools/test.py $(DEMO_CFG) $$(cat $(DEMO_DIR)/last_checkpoint) --work-dir $(DEMO_DIR) \
 		--show-dir $(DEMO_DIR)/val_detections --out $(DEMO_DIR)/val_detections.json | tee $(DEMO_DIR)/test_result.txt
 	@echo "demo: $$(( $$(date +%s) - $$(cat $(DEMO_DIR)/.started) )) s after the install;" \
 		"checkpoint $$(cat $(DEMO_DIR)/last_checkpoint); detections drawn in $(DEMO_DIR)/val_detections/"
 	@grep '^test:' $(DEMO_DIR)/test_result.txt
+	@$(PY) -c "from ssdkit.utils.cpu import describe_cpu; print('demo ran on', describe_cpu())"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

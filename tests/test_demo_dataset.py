@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 from pycocotools.coco import COCO
@@ -89,3 +91,24 @@ def test_demo_config_trains_and_evaluates_with_mmengine_runner(tmp_path):
     runner.train()
     assert (tmp_path / "work" / "iter_3.pth").exists()
     assert "val/pascal_voc/mAP" in runner.message_hub.log_scalars
+
+
+def test_make_demo_dataset_tool_takes_the_configs_data_options(tmp_path):
+    """``--config``: the set the demo config trains on (its data_root and demo_dataset), flags on top."""
+    import sys
+
+    from model_utils import ROOT, load_config
+    sys.path.insert(0, str(ROOT / "tools"))
+    import make_demo_dataset as tool
+
+    cfg = load_config("demo/ssd300_mobilenet_demo")
+    out, opts = tool.options(tool.parse_args([
+        "--config", str(ROOT / "configs/demo/ssd300_mobilenet_demo.py"), "--num-train", "3"]))
+    assert out == cfg.data_root and opts["num_train"] == 3
+    side = cfg.demo_dataset.image_size
+    assert opts == dict(cfg.demo_dataset, num_train=3, image_size=(side, side),
+                        aspect_range=tuple(cfg.demo_dataset.aspect_range))
+    tool.main(["--config", str(ROOT / "configs/demo/ssd300_mobilenet_demo.py"), "--out", str(tmp_path / "d"),
+               "--num-train", "3", "--num-val", "1"])
+    made = json.loads((tmp_path / "d" / "options.json").read_text())
+    assert made["num_train"] == 3 and made["image_size"] == list(opts["image_size"])

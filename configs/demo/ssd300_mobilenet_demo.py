@@ -16,6 +16,9 @@ _base_ = [
     '../_base_/schedules/ssd_voc_120k.py', '../_base_/default_runtime.py',
 ]
 data_root = 'data/demo/'
+# the set this config trains on: `python tools/make_demo_dataset.py --config <this file>` (make demo does)
+demo_dataset = dict(num_train=4000, num_val=100, image_size=320, min_px=40, max_frac=0.6, max_objects=4,
+                    aspect_range=(0.7, 1.0), stroke_contrast=2.0, backdrop_blur=8.0, backdrop_contrast=0.35)
 model = dict(
     num_classes=10,
     backbone=dict(width_mult=0.5),
