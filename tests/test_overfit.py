@@ -36,7 +36,9 @@ def test_memorises_four_images(tmp_path, wrapper):
     cfg.test_dataloader = cfg.val_dataloader
     cfg.optim_wrapper = dict(type=wrapper, optimizer=dict(type="AdamW", lr=1e-3, weight_decay=0))
     cfg.param_scheduler = [dict(type="ConstantLR", factor=1.0, by_epoch=False)]
-    cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=120, val_interval=120)
+    # 200 iterations: mAP on these four images was 0.92-0.96 at 80, 0.875-1.0 at 120 (bf16 on a Zen 4
+    # dipped at 120) and 1.0 from 160 on, in float32 and bf16 alike; the bound then holds on every CPU
+    cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=200, val_interval=200)
     cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=1000, by_epoch=False, save_last=False)
     cfg.randomness = dict(seed=0)
     runner = build_runner(cfg)
