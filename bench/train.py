@@ -7,11 +7,12 @@ with the same boxes. Each model runs in its own subprocess (peak RSS is its own)
 >= 1.1x torchvision's throughput for the same network (COCO head), at no more memory.
 
 Rows: ``+bf16`` runs the step under bfloat16 autocast (torchvision: ``torch.autocast``; ssdkit:
-``BF16OptimWrapper``, what ``--amp`` picks on CPU), on CPUs with native bf16. ``+nchw`` is ssdkit with
-``channels_last=False``. Every worker, torchvision's included, runs with ssdkit's allocator settings
+``BF16OptimWrapper``, what ``--amp`` picks on CPU), on CPUs with native bf16. Other rows run the
+configs' ``channels_last='auto'``; ``+nhwc`` / ``+nchw`` force ``channels_last=True`` / ``False``.
+Every worker, torchvision's included, runs with ssdkit's allocator settings
 (``ssdkit.utils.allocator``); ``@glibc`` rows run with glibc's defaults (``SSDKIT_MALLOC_TUNE=0``),
 so the ratio is printed for the same allocator on both sides and for each library as it comes.
-``--quick`` skips the ``@glibc``, ``+nchw`` and VOC rows.
+``--quick`` skips the ``@glibc``, ``+nhwc``, ``+nchw`` and VOC rows.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common import best_of  # noqa: E402
 
 MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco", "ssd300_mobilenet", "demo/ssd300_mobilenet_demo"]
-MORE = ["tv:ssd300_vgg16@glibc", "ssd300_vgg16_coco@glibc", "ssd300_vgg16_coco+nchw", "ssd300_vgg16_voc0712",
+MORE = ["tv:ssd300_vgg16@glibc", "ssd300_vgg16_coco@glibc", "ssd300_vgg16_coco+nhwc", "ssd300_vgg16_coco+nchw",
+        "ssd300_vgg16_voc0712",
         "demo/ssd300_mobilenet_demo@glibc"]
 BF16 = ["tv:ssd300_vgg16+bf16", "ssd300_vgg16_coco+bf16", "ssd300_mobilenet+bf16"]
 
@@ -78,8 +80,8 @@ def worker(name: str, n: int, steps: int) -> dict:
         from ssdkit.structures import DetSample
         cfg = Config.fromfile(str(ROOT / "configs" / f"{net}.py"))
         cfg.model.num_classes = max(cfg.model.num_classes, 20)  # the demo's 10 classes: same labels as the rest
-        if mode == "nchw":
-            cfg.model.channels_last = False
+        if mode in ("nchw", "nhwc"):
+            cfg.model.channels_last = mode == "nhwc"
         model = DETECTORS.build(cfg.model).train()
         optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
         wrapper = BF16OptimWrapper(optimizer=optim, fallback_fp32=False) if mode == "bf16" else OptimWrapper(optim)
@@ -101,7 +103,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--no-bf16", action="store_true", help="skip the bfloat16 rows")
-    ap.add_argument("--quick", action="store_true", help="skip the @glibc, +nchw and VOC rows")
+    ap.add_argument("--quick", action="store_true", help="skip the @glibc, +nhwc, +nchw and VOC rows")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -135,9 +137,9 @@ def main() -> None:
     for net in ("tv:ssd300_vgg16", "ssd300_vgg16_coco", "demo/ssd300_mobilenet_demo"):
         if net in res and net + "@glibc" in res:
             print(f"{net}: allocator settings / glibc defaults throughput {res[net]['ips'] / res[net + '@glibc']['ips']:.2f}x")
-    if "ssd300_vgg16_coco+nchw" in res and "ssd300_vgg16_coco" in res:
+    if "ssd300_vgg16_coco+nchw" in res and "ssd300_vgg16_coco+nhwc" in res:
         print(f"ssd300_vgg16_coco: channels_last / NCHW throughput "
-              f"{res['ssd300_vgg16_coco']['ips'] / res['ssd300_vgg16_coco+nchw']['ips']:.2f}x")
+              f"{res['ssd300_vgg16_coco+nhwc']['ips'] / res['ssd300_vgg16_coco+nchw']['ips']:.2f}x")
     for net in ("ssd300_vgg16_coco", "ssd300_mobilenet"):
         if net in res and net + "+bf16" in res:
             print(f"{net}: bf16 / float32 throughput {res[net + '+bf16']['ips'] / res[net]['ips']:.2f}x")

@@ -95,3 +95,25 @@ def test_ignore_flagged_objects_are_not_trained_on():
         a, b = model(x, plain, mode="loss"), model(x, crowd, mode="loss")
     torch.testing.assert_close(a["loss_cls"], b["loss_cls"])
     torch.testing.assert_close(a["loss_box"], b["loss_box"])
+
+
+def test_channels_last_auto_follows_the_cpu_and_the_network(monkeypatch):
+    """'auto': NHWC on AVX-512 CPUs; on AVX2-only CPUs NHWC for depthwise (MobileNet), NCHW for dense (VGG)."""
+    import ssdkit.models.detectors.ssd as ssd_module
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    got = {}
+    for cap in ("AVX512", "AVX2"):
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda cap=cap: cap)
+        for name in ("ssd300_mobilenet", "ssd300_vgg16_voc0712"):
+            model = build_model(name)
+            got[cap, name] = model.channels_last
+            conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+            nhwc = conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+            assert nhwc == model.channels_last, (cap, name)
+    assert got == {("AVX512", "ssd300_mobilenet"): True, ("AVX512", "ssd300_vgg16_voc0712"): True,
+                   ("AVX2", "ssd300_mobilenet"): True, ("AVX2", "ssd300_vgg16_voc0712"): False}
+    assert build_model("ssd300_vgg16_voc0712", channels_last=True).channels_last is True
+    with pytest.raises(ValueError, match="model.channels_last='yes'.*True, False and 'auto'"):
+        build_model("ssd300_mobilenet", channels_last="yes")
+    assert ssd_module.prefer_channels_last(torch.nn.Conv2d(3, 3, 3, groups=3))
