@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ssdkit.apis.model_info import count_flops
+from float_tolerance import conv_depth_and_width, float32_tolerance
 from model_utils import CONFIGS, build_model, input_size, load_config, sample
 
 EXPECTED = {  # prediction-map sizes and prior counts (the paper: 8732 at 300, 24564 at 512)
@@ -113,6 +114,19 @@ def test_channels_last_auto_follows_the_cpu_and_the_network(monkeypatch):
             assert nhwc == model.channels_last, (cap, name)
     assert got == {("AVX512", "ssd300_mobilenet"): True, ("AVX512", "ssd300_vgg16_voc0712"): True,
                    ("AVX2", "ssd300_mobilenet"): True, ("AVX2", "ssd300_vgg16_voc0712"): False}
+    # still AVX2: a dense network predicts in NHWC and trains in NCHW, with the same Parameter objects
+    vgg = build_model("ssd300_vgg16_voc0712")
+    params = list(vgg.parameters())
+    x = torch.rand(1, 3, 300, 300)
+    with torch.no_grad():
+        train_out = vgg(x, mode="tensor")
+        assert vgg.eval().channels_last and params[0].is_contiguous(memory_format=torch.channels_last)
+        eval_out = vgg(x, mode="tensor")
+    assert not vgg.train().channels_last and params[0].is_contiguous()
+    assert all(a is b for a, b in zip(params, vgg.parameters()))
+    depth, width = conv_depth_and_width([vgg.backbone, vgg.neck], vgg.head)
+    for a, b in zip(train_out, eval_out):  # no batch norm in VGG: the mode changes only the layout
+        assert (a - b).abs().max() <= float32_tolerance(depth, width, b)
     assert build_model("ssd300_vgg16_voc0712", channels_last=True).channels_last is True
     with pytest.raises(ValueError, match="model.channels_last='yes'.*True, False and 'auto'"):
         build_model("ssd300_mobilenet", channels_last="yes")

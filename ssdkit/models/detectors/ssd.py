@@ -29,9 +29,10 @@ def _wired(cfg: dict, key: str, value, where: str) -> dict:
     return cfg
 
 
-def prefer_channels_last(backbone: nn.Module) -> bool:
-    """``channels_last='auto'``: NHWC on CUDA and AVX-512 CPUs; on other CPUs only for depthwise networks."""
-    if torch.cuda.is_available() or torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+def prefer_channels_last(backbone: nn.Module, training: bool = True) -> bool:
+    """``channels_last='auto'``: NHWC for inference, on CUDA and on AVX-512 CPUs; training on other CPUs
+    takes NHWC only for depthwise networks."""
+    if not training or torch.cuda.is_available() or torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
         return True
     return any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in backbone.modules())
 
@@ -45,11 +46,12 @@ class SSD(BaseModel):
     ``num_priors_per_location`` and ``num_classes``.
 
     ``channels_last`` runs the convolutions in NHWC memory format; outputs are the same. ``'auto'``
-    (default) takes NHWC on CUDA and on CPUs whose PyTorch kernels use AVX-512 (oneDNN's NHWC kernels:
-    SSD300-VGG16 training 1.29x faster than NCHW), and on an AVX2-only CPU only for networks with
-    depthwise convolutions (MobileNet: NHWC 0.44-0.47 s a step against 0.48-0.52 s NCHW, measured on
-    an AVX2 EPYC) while dense ones (VGG16) run NCHW there (NHWC was 0.87x of NCHW's training
-    throughput under AVX2). ``bench/train.py`` prints the ratio on the machine at hand.
+    (default) takes NHWC for inference, and for training on CUDA and on CPUs whose PyTorch kernels use
+    AVX-512 (oneDNN's NHWC kernels: SSD300-VGG16 training 1.29x faster than NCHW). Training on an
+    AVX2-only CPU takes NHWC only for networks with depthwise convolutions (MobileNet: NHWC 0.44-0.47 s
+    a step against 0.48-0.52 s NCHW, measured on an AVX2 EPYC); dense ones (VGG16) train in NCHW there
+    (NHWC was 0.87-0.91x of NCHW's training throughput under AVX2, but 1.13x faster at ``predict``),
+    and ``train()`` / ``eval()`` switch the format. ``bench/train.py`` prints the ratio on the machine at hand.
 
     ``forward(inputs[B, 3, H, W], data_samples, mode)``:
       * ``'tensor'``: ``(cls_logits [B, P, C+1], box_deltas [B, P, 4])`` in prior order;
@@ -82,9 +84,23 @@ class SSD(BaseModel):
         self.postprocessor = POSTPROCESSORS.build(postprocessor or dict(type="SSDPostprocessor"))
         if channels_last not in (True, False, "auto"):
             raise ValueError(f"model.channels_last={channels_last!r}: valid values are True, False and 'auto'")
-        self.channels_last = prefer_channels_last(self.backbone) if channels_last == "auto" else channels_last
-        if self.channels_last:
-            self.to(memory_format=torch.channels_last)
+        self.auto_memory_format = channels_last == "auto"
+        self.channels_last = False
+        self.set_channels_last(prefer_channels_last(self.backbone, self.training) if self.auto_memory_format
+                               else channels_last)
+
+    def set_channels_last(self, on: bool) -> None:
+        """Put the weights (and inputs from now on) in NHWC (``on``) or NCHW; parameters keep their identity."""
+        if on != self.channels_last:
+            self.to(memory_format=torch.channels_last if on else torch.contiguous_format)
+            self.channels_last = on
+
+    def train(self, mode: bool = True) -> SSD:
+        """``nn.Module.train``; with ``channels_last='auto'`` also the memory format for the mode."""
+        super().train(mode)
+        if getattr(self, "auto_memory_format", False):
+            self.set_channels_last(prefer_channels_last(self.backbone, mode))
+        return self
 
     def train_step(self, data, optim_wrapper) -> dict[str, Tensor]:
         """mmengine's train step, refusing a NaN or infinite loss before it reaches the weights."""
