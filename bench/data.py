@@ -94,7 +94,7 @@ def main() -> None:
             samples.append(dict(img_id=i, img_path=path, gt_bboxes=boxes, gt_labels=rng.integers(0, 20, n),
                                 gt_ignore_flags=np.zeros(n, bool)))
         ours, theirs = rate(pipeline, samples, args.images), rate(peer, samples, args.images)
-    print(describe_cpu().replace(f"{torch.get_num_threads()} threads", "1 thread"))
+    print(describe_cpu())
     print(f"training pipeline at {args.size}x{args.size}, one worker, 500x375 JPEGs: ssdkit {ours:.0f} images/s, "
           f"torchvision.transforms.v2 {theirs:.0f} images/s: {ours / theirs:.2f}x (targets >= 1.5x, >= 150 images/s)")
 

@@ -54,7 +54,7 @@ def batch(n: int, size: int = 300):
 def worker(name: str, n: int, steps: int) -> dict:
     from ssdkit.utils.allocator import tune_allocator
 
-    tuned = tune_allocator()  # off in @glibc rows (SSDKIT_MALLOC_TUNE=0 in the worker's environment)
+    tune_allocator()  # off in @glibc rows (SSDKIT_MALLOC_TUNE=0 in the worker's environment)
     images, boxes, labels = batch(n)
     net, _, mode = name.partition("@")[0].partition("+")
     if net.startswith("tv:"):
@@ -94,8 +94,7 @@ def worker(name: str, n: int, steps: int) -> dict:
         def step():
             model.train_step(dict(inputs=images, data_samples=samples), wrapper)
     t = best_of(step, repeats=steps, warmup=1)
-    return dict(name=name, ips=n / t, step_s=t, tuned=tuned,
-                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return dict(name=name, ips=n / t, step_s=t, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def main() -> None:

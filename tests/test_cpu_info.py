@@ -20,7 +20,10 @@ def test_describe_cpu_says_what_torch_uses_and_when_it_is_emulated(monkeypatch):
     monkeypatch.setattr(cpu, "cpu_flags", lambda: {"avx2", "avx512f"})
     line = cpu.describe_cpu()
     assert f"torch uses {torch.backends.cpu.get_cpu_capability()};" in line
-    assert "AVX2 AVX-512, no AMX" in line and f"{torch.get_num_threads()} threads" in line
+    assert "AVX2 AVX-512, no AMX" in line
+    for n, words in ((1, "; 1 thread"), (3, "; 3 threads")):
+        monkeypatch.setattr(torch, "get_num_threads", lambda n=n: n)
+        assert cpu.describe_cpu().endswith(words)
     assert "emulated" not in line
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     assert "(emulated: ONEDNN_MAX_CPU_ISA=AVX2)" in cpu.describe_cpu()

@@ -8,27 +8,25 @@ import platform
 ISA_VARS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 
-def cpu_model() -> str:
+def _cpuinfo(key: str) -> str | None:
+    """The value of the first ``key`` line of ``/proc/cpuinfo`` (``None`` where there is none)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.startswith(key):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_model() -> str:
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def cpu_flags() -> set[str]:
     """The kernel's CPU flags (``/proc/cpuinfo``; empty elsewhere)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return set((_cpuinfo("flags") or "").split())
 
 
 def instruction_sets(flags: set[str] | None = None) -> list[str]:
@@ -45,6 +43,7 @@ def describe_cpu() -> str:
     sets = instruction_sets()
     capped = [f"{v}={os.environ[v]}" for v in ISA_VARS if os.environ.get(v)]
     use = torch.backends.cpu.get_cpu_capability()
+    threads = torch.get_num_threads()
     emulated = f" (emulated: {' '.join(capped)})" if capped else ""
     return (f"CPU {cpu_model()}; {' '.join(sets) or 'no AVX2'}{'' if 'AMX' in sets else ', no AMX'}; "
-            f"torch uses {use}{emulated}; {torch.get_num_threads()} threads")
+            f"torch uses {use}{emulated}; {threads} thread{'' if threads == 1 else 's'}")
