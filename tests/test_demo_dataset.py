@@ -6,6 +6,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 from pycocotools.coco import COCO
 
 from ssdkit.data import CocoDataset
@@ -112,3 +113,7 @@ def test_make_demo_dataset_tool_takes_the_configs_data_options(tmp_path):
                "--num-train", "3", "--num-val", "1"])
     made = json.loads((tmp_path / "d" / "options.json").read_text())
     assert made["num_train"] == 3 and made["image_size"] == list(opts["image_size"])
+    bad = tmp_path / "bad.py"
+    bad.write_text("data_root = 'x'\ndemo_dataset = dict(image_sise=224)\n")
+    with pytest.raises(SystemExit, match=r"bad.py: demo_dataset.image_sise is not an option.*image_size"):
+        tool.options(tool.parse_args(["--config", str(bad)]))

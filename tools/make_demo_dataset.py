@@ -13,6 +13,7 @@ override them. Options not given take ``ssdkit.data.demo.make_demo_dataset``'s d
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import time
@@ -40,6 +41,10 @@ def options(args: argparse.Namespace) -> tuple[str, dict]:
         cfg = Config.fromfile(args.config)
         out = cfg.get("data_root", out)
         opts.update(cfg.get("demo_dataset") or {})
+        valid = set(inspect.signature(make_demo_dataset).parameters) - {"out_dir", "overwrite"}
+        if unknown := sorted(set(opts) - valid):
+            raise SystemExit(f"error: {args.config}: demo_dataset.{unknown[0]} is not an option of the demo set; "
+                             f"valid: {', '.join(sorted(valid))}")
     out = args.out or out
     opts.update({k: getattr(args, k) for k in list(FLAGS) + ["aspect_range"] if getattr(args, k) is not None})
     if isinstance(opts.get("image_size"), int):
