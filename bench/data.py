@@ -4,7 +4,7 @@ beside torchvision.transforms.v2 doing the same work in the same run.
     python bench/data.py [--images 200] [--size 300]
 
 ssdkit: load (OpenCV JPEG decode), photometric distortion, zoom out, min-IoU crop, resize, flip, pack:
-the pipeline from configs/_base_/datasets/ssd_pipelines.py. Peer: torchvision's detection reference
+the pipeline of configs/ssd300_vgg16_voc0712.py. Peer: torchvision's detection reference
 "ssd" augmentation (references/detection/presets.py) on tv_tensors: JPEG decode
 (``torchvision.io.decode_jpeg``), ``RandomPhotometricDistort``, ``RandomZoomOut`` (mean fill),
 ``RandomIoUCrop``, ``SanitizeBoundingBoxes``, ``RandomHorizontalFlip``, resize to the input size; uint8
@@ -31,6 +31,7 @@ from mmengine import Config  # noqa: E402
 
 import ssdkit.data  # noqa: E402,F401
 from ssdkit.data.datasets.base import build_pipeline  # noqa: E402
+from ssdkit.engine import wire_expand_fill  # noqa: E402
 from ssdkit.utils.cpu import describe_cpu  # noqa: E402
 
 
@@ -77,9 +78,10 @@ def main() -> None:
     args = ap.parse_args()
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    cfg = Config.fromfile(str(ROOT / "configs/_base_/datasets/ssd_pipelines.py"))
+    cfg = wire_expand_fill(Config.fromfile(str(ROOT / "configs/ssd300_vgg16_voc0712.py")))
     pipeline = build_pipeline(cfg[f"train_pipeline_{args.size}"])
-    peer = torchvision_pipeline(args.size, cfg.mean_rgb)
+    fill = next(t["mean"] for t in cfg[f"train_pipeline_{args.size}"] if t["type"] == "Expand")  # the model's, RGB
+    peer = torchvision_pipeline(args.size, fill)
     rng = np.random.default_rng(0)
     np.random.seed(0)
     torch.manual_seed(0)

@@ -1,13 +1,13 @@
 _base_ = [
     './_base_/models/ssd300_vgg16.py', './_base_/datasets/coco.py',
-    './_base_/schedules/ssd_coco_240k.py', './_base_/default_runtime.py',
+    './_base_/schedules/ssd_coco_400k.py', './_base_/default_runtime.py',
 ]
 # COCO's smaller objects: s_min 0.15 with conv4_3 at 0.07. These are torchvision ssd300_vgg16's
 # priors exactly (scales 0.07 .. 1.05, width/height clipped to the image), so its COCO weights
-# converted by tools/convert_torchvision.py load here and give the same detections.
+# converted by tools/convert_torchvision.py load here and give the same detections (its input normalisation,
+# torchvision's IMAGENET1K_FEATURES, comes with the backbone's weights).
 model = dict(
     num_classes=80,
-    data_preprocessor=dict(mean=[122.9993, 116.9991, 103.9992]),  # torchvision's 0.48235, 0.45882, 0.40784 x 255
     prior_generator=dict(
         _delete_=True, type='SSDPriorGenerator', aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],
         scales=[0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05], steps=[8, 16, 32, 64, 100, 300], clip='wh'))

@@ -111,26 +111,6 @@ def test_vgg16_imagenet_conversion():
         vgg16_to_atrous({k: v for k, v in sd.items() if not k.startswith("classifier")})
 
 
-def test_imagenet_vgg16_through_torchvision_loader(monkeypatch):
-    from torchvision.models import VGG16_Weights
-    src = vgg16().state_dict()
-    monkeypatch.setattr(type(VGG16_Weights.IMAGENET1K_V1), "get_state_dict", lambda self, progress=True: src)
-    net = VGG16Atrous(pretrained="torchvision")
-    net.init_weights()
-    torch.testing.assert_close(net.layers[0].weight, src["features.0.weight"])
-    torch.testing.assert_close(net.conv6.bias, src["classifier.0.bias"][::4])
-
-
-def test_imagenet_vgg16_offline_message(monkeypatch):
-    from torchvision.models import VGG16_Weights
-
-    def offline(self, progress=True):
-        raise OSError("no network")
-    monkeypatch.setattr(type(VGG16_Weights.IMAGENET1K_V1), "get_state_dict", offline)
-    with pytest.raises(RuntimeError, match=r"checkpoints.*tools/convert_torchvision.py vgg16"):
-        VGG16Atrous(pretrained="torchvision").init_weights()
-
-
 def test_checkpoint_with_other_class_count_is_refused(tv_model, tmp_path):
     model = converted(tv_model, tmp_path)
     voc = build_model("ssd300_vgg16_voc0712")
@@ -141,7 +121,7 @@ def test_checkpoint_with_other_class_count_is_refused(tv_model, tmp_path):
 def test_init_cfg_loads_a_local_checkpoint(tv_model, tmp_path):
     model = converted(tv_model, tmp_path)
     fresh = build_model("ssd300_vgg16_coco", init_cfg=dict(type="Pretrained", checkpoint=str(tmp_path / "ssdkit.pth")))
-    fresh.backbone.pretrained = None  # no ImageNet download here; the checkpoint covers the backbone
+    fresh.backbone.weights = None  # no ImageNet download here; the checkpoint covers the backbone
     fresh.init_weights()
     for (name, a), b in zip(model.state_dict().items(), fresh.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)

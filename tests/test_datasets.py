@@ -134,7 +134,8 @@ def test_browse_dataset_writes_drawn_training_samples(tmp_path):
     repo = Path(__file__).resolve().parents[1]
     root = write_coco(tmp_path)
     cfg = tmp_path / "cfg.py"
-    cfg.write_text(f"_base_ = '{repo}/configs/_base_/datasets/ssd_pipelines.py'\n"
+    cfg.write_text(f"_base_ = ['{repo}/configs/_base_/models/ssd300_vgg16.py', "
+                   f"'{repo}/configs/_base_/datasets/ssd_pipelines.py']\n"
                    f"train_dataloader = dict(dataset=dict(type='CocoDataset', data_root='{root}', "
                    f"ann_file='ann.json', data_prefix=dict(img='img/'), filter_empty_gt=False, "
                    f"pipeline={{{{_base_.train_pipeline_300}}}}))\n")

@@ -31,16 +31,17 @@ def test_expand_and_flip_keep_every_box_and_its_pixels():
         s = sample(rng)
         labels, flags = s["gt_labels"].copy(), s["gt_ignore_flags"].copy()
         patch = s["img"][int(s["gt_bboxes"][0, 1]) + 2, int(s["gt_bboxes"][0, 0]) + 2].copy()
-        out = RandomFlip(1.0, seed=seed)(Expand(prob=1.0, seed=seed)(s))
+        out = RandomFlip(1.0, seed=seed)(Expand(mean=(123, 117, 104), prob=1.0, seed=seed)(s))
         assert inside(out) and (out["gt_labels"] == labels).all() and (out["gt_ignore_flags"] == flags).all()
         b = out["gt_bboxes"][0]  # the same pixel, mirrored inside the moved box
         x = int(np.floor(b[2] - 2 - 1e-3))
         assert (out["img"][int(b[1]) + 2, x] == patch).all()
 
 
-def test_min_iou_crop_centre_rule_over_many_draws():
+@pytest.mark.parametrize("sampling", MinIoURandomCrop.SAMPLINGS)
+def test_min_iou_crop_centre_rule_over_many_draws(sampling):
     rng = np.random.default_rng(1)
-    crop = MinIoURandomCrop(seed=3)
+    crop = MinIoURandomCrop(min_crop_size=0.3, patch_sampling=sampling, seed=3)
     cropped = 0
     for _ in range(300):
         s = sample(rng)
@@ -60,8 +61,52 @@ def test_min_iou_crop_centre_rule_over_many_draws():
         np.testing.assert_allclose(out["gt_bboxes"], clipped, atol=1e-4)
         assert (out["gt_ignore_flags"] == (expected % 2 == 0)).all()
         ph, pw = patch[3] - patch[1], patch[2] - patch[0]
-        assert out["img"].shape[:2] == (ph, pw) and 0.5 <= ph / pw <= 2
+        assert out["img"].shape[:2] == (ph, pw)
+        h, w = s["img"].shape[:2]
+        if sampling == "sides":  # each side >= 0.3 of the image's, aspect in pixels
+            assert 0.5 <= ph / pw <= 2 and ph >= 0.3 * h - 1 and pw >= 0.3 * w - 1
+        else:  # Caffe: aspect relative to the image, area scale^2 of the image's with scale in [0.3, 1]
+            assert 0.5 - 0.02 <= (ph / h) / (pw / w) <= 2 + 0.02 and 0.09 - 0.01 <= ph * pw / (h * w) <= 1
     assert cropped > 100
+
+
+def test_min_iou_crop_rule_any_object_or_all():
+    """Two objects, only the big one can reach IoU 0.7 with a patch: the paper's rule ('any') accepts, mmdetection's
+    ('all') refuses; at IoU 0.1 both reach it, and both rules accept."""
+    boxes = np.array([[0, 0, 60, 60], [80, 80, 90, 90]], np.float32)
+    patch = np.array([[0, 0, 65, 65]], np.float32)  # IoU 0.85 with the big object, 0 with the small one
+    wide = np.array([[0, 0, 100, 100]], np.float32)  # IoU 0.36 and 0.01
+    anyr, allr = MinIoURandomCrop(rule="any"), MinIoURandomCrop(rule="all")
+    assert anyr.accepts(patch, boxes, 0.7).tolist() == [True] and allr.accepts(patch, boxes, 0.7).tolist() == [False]
+    assert anyr.accepts(wide, boxes, 0.3).tolist() == [True] and allr.accepts(wide, boxes, 0.3).tolist() == [False]
+    assert allr.accepts(wide, boxes, 0.01).tolist() == [True]
+    # end to end, a 0.7-only crop on that image: 'all' never crops, 'any' crops around the big object
+    img = np.zeros((100, 100, 3), np.uint8)
+    crops = {}
+    for rule in ("any", "all"):
+        crop = MinIoURandomCrop(min_ious=(0.7,), min_crop_size=0.3, rule=rule, seed=0)
+        crop.modes = [0.7, "none"]  # only the 0.7 mode, else keep the image (a test hook on the mode list)
+        outs = [crop(dict(img=img, img_shape=(100, 100), gt_bboxes=boxes.copy(), gt_labels=np.arange(2),
+                          gt_ignore_flags=np.zeros(2, bool))) for _ in range(60)]
+        crops[rule] = [o for o in outs if "crop_box" in o]
+    assert not crops["all"] and len(crops["any"]) > 10
+    assert all(o["gt_labels"].tolist() == [0] for o in crops["any"])
+    with pytest.raises(ValueError, match="rule"):
+        MinIoURandomCrop(rule="most")
+
+
+def test_resize_draws_the_interpolation_per_image():
+    img = np.random.default_rng(5).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    s = dict(img=img, gt_bboxes=np.zeros((0, 4), np.float32))
+    seen = {Resize(30, interpolation=[m], seed=0)(dict(s))["img"].tobytes(): m for m in ("linear", "nearest", "area")}
+    assert len(seen) == 3  # the three interpolations give three different images
+    drawn = {seen.get(Resize(30, interpolation=["linear", "nearest", "area"], seed=k)(dict(s))["img"].tobytes())
+             for k in range(30)}
+    assert drawn == {"linear", "nearest", "area"}
+    np.random.seed(0)  # unseeded transforms draw from numpy's global state (mmengine seeds it per worker)
+    unseeded = {seen.get(Resize(30, interpolation=["linear", "nearest", "area"])(dict(s))["img"].tobytes())
+                for _ in range(30)}
+    assert unseeded == {"linear", "nearest", "area"}
 
 
 def test_resize_scales_boxes_and_pack_inputs():

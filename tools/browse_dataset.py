@@ -18,6 +18,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 import ssdkit.data  # noqa: E402,F401
 from ssdkit.apis.visualize import draw_boxes  # noqa: E402
+from ssdkit.engine import wire_expand_fill  # noqa: E402
 from ssdkit.registry import DATASETS  # noqa: E402
 
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--split", choices=["train", "val"], default="train")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = wire_expand_fill(Config.fromfile(args.config))
     init_default_scope(cfg.get("default_scope", "ssdkit"))
     np.random.seed(args.seed)
     dataset = DATASETS.build(cfg[f"{args.split}_dataloader"]["dataset"])

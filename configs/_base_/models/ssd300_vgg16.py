@@ -2,10 +2,15 @@
 model = dict(
     type='SSD',
     num_classes=20,
-    data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.0, 117.0, 104.0], std=[1.0, 1.0, 1.0],
-                           bgr_to_rgb=True),
+    # mean, std and channel order come from the backbone's weights (a config that states others is an error)
+    data_preprocessor=dict(type='ImgDataPreprocessor'),
+    # IMAGENET1K_FEATURES, the default closest to the paper: its conv1_1 .. conv5_3 are the Caffe VGG16 the paper
+    # and the released model fine-tune (ported by ssd.pytorch; torchvision's ssd300_vgg16 starts from them too), with
+    # that model's input (RGB 0..255 minus [123, 117, 104], std 1); conv6/conv7 start Xavier-initialised as in
+    # torchvision. 'IMAGENET1K_V1' (torchvision's own VGG16, fc6/fc7 subsampled into conv6/conv7 as the paper does,
+    # on mean/std-normalised input) is the other choice. docs/recipes.md compares them.
     backbone=dict(type='VGG16Atrous', out_features=('conv4_3', 'conv7'), l2_norm_scale=20.0,
-                  pretrained='torchvision'),  # ImageNet VGG16 via torchvision's loader, at init_weights
+                  pretrained='IMAGENET1K_FEATURES'),
     neck=dict(type='SSDExtraLayers'),  # conv8_2 .. conv11_2: 10, 5, 3, 1
     head=dict(type='SSDHead'),
     prior_generator=dict(

@@ -1,4 +1,4 @@
-"""The paper's photometric distortions (as in the released SSD: random order, each with p = 0.5)."""
+"""The paper's photometric distortions, as the released SSD applies them (each with p = 0.5)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,18 @@ from .loading import as_float
 
 @TRANSFORMS.register_module()
 class PhotometricDistortion(RandomTransform):
-    """Brightness, contrast, saturation, hue and a channel swap, each applied with probability 0.5.
+    """Brightness, contrast, saturation and hue, each applied with probability 0.5, and a channel swap with
+    probability ``channel_swap_prob``.
 
-    Contrast comes either first or after saturation/hue (chosen at random), as the original.
+    Contrast comes either first or after saturation/hue (chosen at random), as the released Caffe SSD
+    (``ApplyDistort``). The released model never swaps channels (``random_order_prob: 0``, the default here);
+    ssd.pytorch, mmdetection and torchvision's ``RandomPhotometricDistort`` swap with probability 0.5.
     Works in float32 and returns uint8 (rounded), so the geometric steps after it move 4x fewer bytes.
     """
 
     def __init__(self, brightness_delta: float = 32, contrast_range: tuple[float, float] = (0.5, 1.5),
                  saturation_range: tuple[float, float] = (0.5, 1.5), hue_delta: float = 18,
-                 channel_swap_prob: float = 0.5, seed: int | None = None) -> None:
+                 channel_swap_prob: float = 0.0, seed: int | None = None) -> None:
         super().__init__(seed)
         self.brightness_delta, self.contrast_range = brightness_delta, contrast_range
         self.saturation_range, self.hue_delta, self.channel_swap_prob = saturation_range, hue_delta, channel_swap_prob

@@ -1,9 +1,10 @@
-"""Backbones: VGG16-atrous and MobileNetV1."""
+"""Backbones: VGG16-atrous and MobileNetV1, and the pretrained weights they load."""
 
 from .l2norm import L2Norm
 from .mobilenet import MobileNetV1
 from .vgg import VGG16Atrous
-from .vgg_convert import load_torchvision_vgg16_imagenet, torchvision_ssd_backbone_to_atrous, vgg16_to_atrous
+from .vgg_convert import VGG16_WEIGHTS, torchvision_ssd_backbone_to_atrous, vgg16_features_to_atrous, vgg16_to_atrous
+from .weights import InputNorm, WeightsSource
 
-__all__ = ["L2Norm", "MobileNetV1", "VGG16Atrous", "load_torchvision_vgg16_imagenet",
-           "torchvision_ssd_backbone_to_atrous", "vgg16_to_atrous"]
+__all__ = ["VGG16_WEIGHTS", "InputNorm", "L2Norm", "MobileNetV1", "VGG16Atrous", "WeightsSource",
+           "torchvision_ssd_backbone_to_atrous", "vgg16_features_to_atrous", "vgg16_to_atrous"]

@@ -10,8 +10,11 @@ from torch import Tensor, nn
 
 from ssdkit.registry import BACKBONES
 
+from ..layers import xavier_init_
 from .common import apply_freeze_and_norm_eval
 from .l2norm import L2Norm
+from .vgg_convert import VGG16_WEIGHTS
+from .weights import weights_source
 
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "C", 512, 512, 512, "M", 512, 512, 512]
 CONV4_3, CONV5_3 = 22, 29  # indices of the ReLUs after conv4_3 / conv5_3 in ``layers`` (torchvision's)
@@ -32,18 +35,23 @@ class VGG16Atrous(BaseModule):
             the raw map (the Feature-Fused neck normalises itself).
         frozen_stages: freeze the first N stages (1-5 the VGG blocks, 6 conv6/conv7).
         norm_eval: keep normalisation layers in eval mode (VGG has none; kept for a uniform API).
-        pretrained: ``'torchvision'`` loads ImageNet VGG16 in ``init_weights`` through torchvision's own
-            weight loader (its cache); fails with a clear message when offline.
+        pretrained: ImageNet weights loaded in ``init_weights`` through torchvision's own loader (its cache;
+            a clear message when offline), one of :data:`VGG16_WEIGHTS`:
+            ``'IMAGENET1K_FEATURES'`` (the paper's Caffe VGG16 convolutions; conv6/conv7 Xavier-initialised
+            as torchvision's ``ssd300_vgg16`` does) or ``'IMAGENET1K_V1'`` (torchvision's VGG16, fc6/fc7
+            subsampled into conv6/conv7). The weights carry their input normalisation (``input_norm``),
+            which the detector gives its data preprocessor.
     """
+
+    WEIGHTS = VGG16_WEIGHTS
 
     def __init__(self, out_features: Sequence[str] = ("conv4_3", "conv7"), l2_norm_scale: float | None = 20.0,
                  frozen_stages: int = -1, norm_eval: bool = False, pretrained: str | None = None,
                  init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg)
-        if pretrained not in (None, "torchvision"):
-            raise ValueError(f"VGG16Atrous: pretrained={pretrained!r}; valid: None, 'torchvision' (for a local file "
-                             f"use init_cfg=dict(type='Pretrained', checkpoint=PATH))")
         self.pretrained = pretrained
+        self.weights = weights_source(type(self).__name__, pretrained, self.WEIGHTS)
+        self.input_norm = self.weights.norm if self.weights else None
         bad = [f for f in out_features if f not in OUTPUTS]
         if bad or not out_features:
             raise ValueError(f"VGG16Atrous: out_features {list(out_features)} invalid; choose from {list(OUTPUTS)}")
@@ -68,13 +76,16 @@ class VGG16Atrous(BaseModule):
         self._freeze()
 
     def init_weights(self) -> None:
-        """``pretrained='torchvision'``: ImageNet VGG16 through torchvision's loader, fc6/fc7 subsampled."""
+        """Load the ``pretrained`` weights; layers they lack (``WeightsSource.fresh``) are Xavier-initialised."""
         super().init_weights()
-        if self.pretrained == "torchvision":
-            from .vgg_convert import load_torchvision_vgg16_imagenet
-
-            result = self.load_state_dict(load_torchvision_vgg16_imagenet(), strict=False)
-            assert result.missing_keys == ["l2_norm.weight"] or not result.missing_keys, result
+        if self.weights is not None:
+            result = self.load_state_dict(self.weights.load(), strict=False)
+            fresh = {k.split(".")[0] for k in result.missing_keys} - {"l2_norm"}
+            if fresh != set(self.weights.fresh) or result.unexpected_keys:
+                raise RuntimeError(f"VGG16Atrous: weights {self.weights.name} left {result.missing_keys} unset and "
+                                   f"brought unexpected {result.unexpected_keys}")
+            for name in self.weights.fresh:
+                xavier_init_(getattr(self, name))
 
     def stages(self) -> list[nn.Module]:
         starts = [0] + STAGE_ENDS[:-1]

@@ -1,11 +1,14 @@
-"""VGG16 weights from torchvision for VGG16Atrous."""
+"""VGG16 weights from torchvision for VGG16Atrous, with the input normalisation each was trained on."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 
 import torch
 from torch import Tensor
+
+from .weights import InputNorm, WeightsSource
 
 CONV_INDICES = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]  # conv layers of vgg16.features[:30]
 
@@ -58,16 +61,45 @@ def torchvision_ssd_backbone_to_atrous(state_dict: Mapping[str, Tensor], prefix:
     return out
 
 
-def load_torchvision_vgg16_imagenet(progress: bool = True) -> dict[str, Tensor]:
-    """ImageNet VGG16 through torchvision's own weight loader (the user's torch hub cache), converted."""
+def vgg16_features_to_atrous(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """torchvision ``vgg16`` ``features`` only (``IMAGENET1K_FEATURES``: its classifier holds NaNs) ->
+    ``VGG16Atrous`` conv1_1 .. conv5_3; conv6, conv7 and ``l2_norm.weight`` have no source."""
+    src = "torchvision vgg16 features state dict"
+    return {f"layers.{i}.{p}": _take(state_dict, f"features.{i}.{p}", src) for i in CONV_INDICES
+            for p in ("weight", "bias")}
+
+
+def _torchvision_vgg16(name: str, convert: Callable[[Mapping[str, Tensor]], dict[str, Tensor]]) -> dict[str, Tensor]:
+    """``VGG16_Weights.<name>`` through torchvision's own loader (the user's torch hub cache), converted."""
     from torchvision.models import VGG16_Weights
 
+    weights = VGG16_Weights[name]
     try:
-        sd = VGG16_Weights.IMAGENET1K_V1.get_state_dict(progress=progress)
+        sd = weights.get_state_dict(progress=True)
     except Exception as err:  # offline, proxy, corrupt cache: all end here
+        file = weights.url.rsplit("/", 1)[-1]
         raise RuntimeError(
-            f"could not fetch torchvision's ImageNet VGG16 weights ({err}). torchvision caches them in "
-            f"{torch.hub.get_dir()}/checkpoints; on an offline machine copy vgg16-397923af.pth there, or convert a "
+            f"could not fetch torchvision's VGG16_Weights.{name} ({err}). torchvision caches them in "
+            f"{torch.hub.get_dir()}/checkpoints; on an offline machine copy {file} there, or convert a "
             f"local file with `python tools/convert_torchvision.py vgg16 SRC.pth DST.pth` and set "
             f"backbone.init_cfg=dict(type='Pretrained', checkpoint='DST.pth')") from err
-    return vgg16_to_atrous(sd)
+    return convert(sd)
+
+
+#: ``VGG16Atrous(pretrained=...)``: torchvision's two VGG16 weights, each with the normalisation it was trained on
+#: (torchvision ``VGG16_Weights.<name>.transforms()``; ``tests/test_weights.py`` checks them against it).
+VGG16_WEIGHTS: dict[str, WeightsSource] = {
+    "IMAGENET1K_FEATURES": WeightsSource(
+        name="IMAGENET1K_FEATURES",
+        origin="torchvision VGG16_Weights.IMAGENET1K_FEATURES: the Caffe VGG16 the SSD paper starts from, as "
+               "amdegroot/ssd.pytorch ported it and torchvision's ssd300_vgg16 uses it; convolutions only",
+        norm=InputNorm(mean=(0.48235, 0.45882, 0.40784), std=(1 / 255, 1 / 255, 1 / 255), pixel_scale=255.0),
+        load=partial(_torchvision_vgg16, "IMAGENET1K_FEATURES", vgg16_features_to_atrous),
+        fresh=("conv6", "conv7")),
+    "IMAGENET1K_V1": WeightsSource(
+        name="IMAGENET1K_V1",
+        origin="torchvision VGG16_Weights.IMAGENET1K_V1: torchvision's own ImageNet VGG16; fc6/fc7 subsampled "
+               "into conv6/conv7 as the paper does",
+        norm=InputNorm(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), pixel_scale=255.0),
+        load=partial(_torchvision_vgg16, "IMAGENET1K_V1", vgg16_to_atrous)),
+}

@@ -14,6 +14,8 @@ from ssdkit.registry import (BACKBONES, BOX_CODERS, DETECTORS, HEADS, LOSSES, MA
                              PRIOR_GENERATORS)
 from ssdkit.structures import DetSample, PriorGrid
 
+from ..input_norm import wire_input_norm
+
 _REDUCED = (torch.float16, torch.bfloat16)
 
 
@@ -41,7 +43,8 @@ def prefer_channels_last(backbone: nn.Module, training: bool = True) -> bool:
 class SSD(BaseModel):
     """Single Shot MultiBox Detector.
 
-    Channel counts and prior counts are wired from the parts: the neck gets the backbone's
+    Channel counts, prior counts and the input normalisation are wired from the parts: the data
+    preprocessor gets the backbone weights' normalisation (``mean``, ``std``, ``bgr_to_rgb``), the neck the backbone's
     ``out_channels``, the head the neck's ``out_channels``, the prior generator's
     ``num_priors_per_location`` and ``num_classes``.
 
@@ -63,7 +66,7 @@ class SSD(BaseModel):
                  matcher: dict | None = None, box_coder: dict | None = None, loss: dict | None = None,
                  postprocessor: dict | None = None, data_preprocessor: dict | None = None,
                  channels_last: bool | str = "auto", init_cfg: dict | list | None = None) -> None:
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor=wire_input_norm(data_preprocessor, backbone), init_cfg=init_cfg)
         self.num_classes = num_classes
         self.backbone = BACKBONES.build(backbone)
         self.neck = NECKS.build(_wired(neck, "in_channels", list(self.backbone.out_channels), "model.neck"))

@@ -7,14 +7,7 @@ from collections.abc import Sequence
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-
-def xavier_init_(module: nn.Module) -> None:
-    """Xavier-uniform conv weights, zero biases (the paper's initialisation of new layers)."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.xavier_uniform_(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+from ..layers import xavier_init_
 
 
 def _plain(cin: int, mid: int, cout: int, k: int, s: int, p: int, norm: bool) -> nn.Sequential:
