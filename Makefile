@@ -21,7 +21,7 @@ bench: install
 	$(PY) bench/core.py
 	$(PY) bench/data.py
 
-DEMO_CFG := configs/demo/ssd300_mobilenet_demo.py
+DEMO_CFG := configs/demo/ssdlite300_mobilenet_demo.py
 DEMO_DIR := work_dirs/demo
 
 # The main job on a fresh machine: build the demo set, train on CPU, evaluate, draw val detections.

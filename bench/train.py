@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import best_of  # noqa: E402
 
-MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco", "ssd300_mobilenet", "demo/ssd300_mobilenet_demo"]
+MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco", "ssd300_mobilenet", "demo/ssdlite300_mobilenet_demo"]
 MORE = ["tv:ssd300_vgg16@glibc", "ssd300_vgg16_coco@glibc", "ssd300_vgg16_coco+nhwc", "ssd300_vgg16_coco+nchw",
         "ssd300_vgg16_voc0712",
-        "demo/ssd300_mobilenet_demo@glibc"]
+        "demo/ssdlite300_mobilenet_demo@glibc"]
 BF16 = ["tv:ssd300_vgg16+bf16", "ssd300_vgg16_coco+bf16", "ssd300_mobilenet+bf16"]
 
 
@@ -133,7 +133,7 @@ def main() -> None:
         if tv and ours:
             print(f"SSD300-VGG16 (COCO head) / torchvision throughput, {what}: {ours['ips'] / tv['ips']:.2f}x "
                   f"(target >= 1.1x); peak memory {ours['peak_rss_mb']:.0f} vs {tv['peak_rss_mb']:.0f} MB")
-    for net in ("tv:ssd300_vgg16", "ssd300_vgg16_coco", "demo/ssd300_mobilenet_demo"):
+    for net in ("tv:ssd300_vgg16", "ssd300_vgg16_coco", "demo/ssdlite300_mobilenet_demo"):
         if net in res and net + "@glibc" in res:
             print(f"{net}: allocator settings / glibc defaults throughput {res[net]['ips'] / res[net + '@glibc']['ips']:.2f}x")
     if "ssd300_vgg16_coco+nchw" in res and "ssd300_vgg16_coco+nhwc" in res:

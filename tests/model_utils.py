@@ -13,7 +13,8 @@ from ssdkit.registry import DETECTORS
 from ssdkit.structures import DetSample
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ["ssd300_vgg16_voc0712", "ssd512_vgg16_voc0712", "ssd300_mobilenet", "ffssd300_concat_vgg16_voc0712",
+CONFIGS = ["ssd300_vgg16_voc0712", "ssd512_vgg16_voc0712", "ssd300_mobilenet", "ssdlite300_mobilenet",
+           "ffssd300_concat_vgg16_voc0712",
            "ffssd300_sum_vgg16_voc0712", "ssd300_vgg16_coco", "ssd512_vgg16_coco"]
 
 
@@ -31,7 +32,7 @@ def build_model(name_or_cfg, **model_overrides):
 def demo_config(data: str, work_dir: str, **loader_options) -> Config:
     """The demo config reading the demo set at ``data`` in all three loaders, writing to ``work_dir``;
     ``loader_options`` (``batch_size=2``, ``num_workers=0`` ...) go to every loader."""
-    cfg = load_config("demo/ssd300_mobilenet_demo")
+    cfg = load_config("demo/ssdlite300_mobilenet_demo")
     cfg.work_dir = work_dir
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         cfg[loader].dataset.data_root = str(data)

@@ -133,10 +133,11 @@ def test_amp_flag_is_float16_on_gpu_and_bfloat16_on_cpu(monkeypatch):
     args = train.parse_args([str(ROOT / "configs/ssd300_mobilenet.py"), "--amp"])
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cpu = train.build_cfg(args).optim_wrapper
-    assert cpu["type"] == "BF16OptimWrapper" and cpu["optimizer"]["type"] == "SGD"
+    assert cpu["type"] == "BF16OptimWrapper" and cpu["optimizer"]["type"] == "RMSprop"  # the released solver, kept
+    assert cpu["paramwise_cfg"]["bias_lr_mult"] == 2
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     gpu = train.build_cfg(args).optim_wrapper
     assert gpu["type"] == "AmpOptimWrapper" and gpu["loss_scale"] == "dynamic"
-    demo = train.build_cfg(train.parse_args([str(ROOT / "configs/demo/ssd300_mobilenet_demo.py"), "--amp",
+    demo = train.build_cfg(train.parse_args([str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"), "--amp",
                                              "--cfg-options", "optim_wrapper.fallback_fp32=False"])).optim_wrapper
     assert demo["type"] == "AmpOptimWrapper" and "fallback_fp32" not in demo  # BF16OptimWrapper's own option

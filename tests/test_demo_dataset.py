@@ -76,7 +76,7 @@ def test_train_and_val_digits_are_disjoint_and_loadable(tmp_path):
 
 
 def test_demo_config_trains_and_evaluates_with_mmengine_runner(tmp_path):
-    """configs/demo/ssd300_mobilenet_demo.py end to end: dataset -> pipeline -> model -> loss -> VOCMetric."""
+    """configs/demo/ssdlite300_mobilenet_demo.py end to end: dataset -> pipeline -> model -> loss -> VOCMetric."""
     from mmengine.runner import Runner
 
     from model_utils import demo_config
@@ -102,14 +102,14 @@ def test_make_demo_dataset_tool_takes_the_configs_data_options(tmp_path):
     sys.path.insert(0, str(ROOT / "tools"))
     import make_demo_dataset as tool
 
-    cfg = load_config("demo/ssd300_mobilenet_demo")
+    cfg = load_config("demo/ssdlite300_mobilenet_demo")
     out, opts = tool.options(tool.parse_args([
-        "--config", str(ROOT / "configs/demo/ssd300_mobilenet_demo.py"), "--num-train", "3"]))
+        "--config", str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"), "--num-train", "3"]))
     assert out == cfg.data_root and opts["num_train"] == 3
     side = cfg.demo_dataset.image_size
     assert opts == dict(cfg.demo_dataset, num_train=3, image_size=(side, side),
                         aspect_range=tuple(cfg.demo_dataset.aspect_range))
-    tool.main(["--config", str(ROOT / "configs/demo/ssd300_mobilenet_demo.py"), "--out", str(tmp_path / "d"),
+    tool.main(["--config", str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"), "--out", str(tmp_path / "d"),
                "--num-train", "3", "--num-val", "1"])
     made = json.loads((tmp_path / "d" / "options.json").read_text())
     assert made["num_train"] == 3 and made["image_size"] == list(opts["image_size"])

@@ -40,3 +40,19 @@ def test_depthwise_head_refuses_other_class_count():
     b.load_state_dict(SSDHead([64, 32], [4, 6], 3, depthwise=True).state_dict())  # same count loads
     with pytest.raises(ValueError, match=r"cls_convs.0.3.weight' holds 10 classes .*num_classes=3"):
         b.load_state_dict(a.state_dict())
+
+
+def test_one_by_one_predictors_of_the_released_mobilenet_ssd():
+    import pytest
+
+    head = SSDHead([512, 1024], [3, 6], 20, kernel_size=1)
+    assert [c.kernel_size for c in head.cls_convs] == [(1, 1), (1, 1)]
+    assert head.cls_convs[0].weight.shape == (3 * 21, 512, 1, 1) and head.reg_convs[1].weight.shape == (6 * 4, 1024, 1, 1)
+    feats = [torch.randn(1, 512, 19, 19), torch.randn(1, 1024, 10, 10)]
+    cls, box = head(feats)
+    assert cls.shape == (1, 19 * 19 * 3 + 100 * 6, 21)
+    x = feats[0][0, :, 0, 0]  # a 1x1 predictor sees only its own location: prior 0's scores by hand
+    torch.testing.assert_close(cls[0, 0], head.cls_convs[0].weight[:21, :, 0, 0] @ x + head.cls_convs[0].bias[:21],
+                               rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="kernel_size"):
+        SSDHead([64], [4], 3, depthwise=True, kernel_size=1)

@@ -12,7 +12,9 @@ from model_utils import CONFIGS, build_model, input_size, load_config, sample
 EXPECTED = {  # prediction-map sizes and prior counts (the paper: 8732 at 300, 24564 at 512)
     "ssd300_vgg16_voc0712": ([38, 19, 10, 5, 3, 1], 8732),
     "ssd512_vgg16_voc0712": ([64, 32, 16, 8, 4, 2, 1], 24564),
-    "ssd300_mobilenet": ([19, 10, 5, 3, 2, 1], None),
+    # MobileNet-SSD as released: 19^2 x 3 + (10^2 + 5^2 + 3^2 + 2^2 + 1) x 6 (conv11 has no extra square box)
+    "ssd300_mobilenet": ([19, 10, 5, 3, 2, 1], 1917),
+    "ssdlite300_mobilenet": ([19, 10, 5, 3, 2, 1], 19 ** 2 * 4 + (10 ** 2 + 5 ** 2 + 3 ** 2) * 6 + (2 ** 2 + 1) * 4),
     "ffssd300_concat_vgg16_voc0712": ([38, 19, 10, 5, 3, 1], 8732),
     "ffssd300_sum_vgg16_voc0712": ([38, 19, 10, 5, 3, 1], 8732),
     "ssd300_vgg16_coco": ([38, 19, 10, 5, 3, 1], 8732),
@@ -43,14 +45,15 @@ def test_config_builds_and_agrees(name):
     assert params > 1e6 and flops > 1e8
 
 
-def test_loss_and_predict_on_mobilenet():
-    model = build_model("ssd300_mobilenet")
+@pytest.mark.parametrize("name", ["ssd300_mobilenet", "ssdlite300_mobilenet"])
+def test_loss_and_predict_on_mobilenet(name):
+    model = build_model(name)
     x = torch.randn(2, 3, 300, 300)
     samples = [sample([[10, 20, 110, 220], [150, 150, 290, 280]], [3, 7]), sample([[50, 50, 90, 120]], [0])]
     losses = model(x, samples, mode="loss")
     assert set(losses) == {"loss_cls", "loss_box"} and all(torch.isfinite(v) and v > 0 for v in losses.values())
     sum(losses.values()).backward()
-    assert model.head.cls_convs[0][0].weight.grad.abs().sum() > 0
+    assert next(model.head.cls_convs[0].parameters()).grad.abs().sum() > 0
     model.eval()
     with torch.no_grad():
         out = model(x, [sample([], [], ori=(600, 450)), sample([], [])], mode="predict")

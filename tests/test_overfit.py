@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_memorises_four_images(tmp_path, wrapper):
     data = tmp_path / "d"
     make_demo_dataset(str(data), seed=5, num_train=4, num_val=1)
-    cfg = Config.fromfile(str(ROOT / "configs/demo/ssd300_mobilenet_demo.py"))
+    cfg = Config.fromfile(str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"))
     plain = [dict(type="LoadImage"), dict(type="Resize", size=(300, 300)), dict(type="PackInputs")]
     cfg.work_dir = str(tmp_path / "w")
     cfg.train_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False)

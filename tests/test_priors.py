@@ -79,3 +79,29 @@ def test_bad_configuration_messages():
         SSDPriorGenerator(clip="yes")
     with pytest.raises(ValueError, match="m \\+ 1"):
         SSDPriorGenerator(scales=[0.1, 0.2])
+
+
+def test_level_without_extra_square_as_caffe_priorbox_without_max_size():
+    """MobileNet-SSD's conv11 PriorBox (min_size 60, no max_size, ratio 2, flip) at 19x19 on a 300 input, worked by
+    hand: centre (300/19)/2, boxes 60x60, 60*sqrt2 x 60/sqrt2, 60/sqrt2 x 60*sqrt2; then conv13's 6 boxes."""
+    gen = SSDPriorGenerator(aspect_ratios=[[2], [2, 3]], min_sizes=[60, 105], max_sizes=[None, 150],
+                            extra_square=[False, True])
+    assert gen.num_priors_per_location == [3, 6]
+    priors = gen([(19, 19), (10, 10)], (300, 300))
+    assert priors.shape == (19 * 19 * 3 + 10 * 10 * 6, 4)
+    c, r = 300 / 19 / 2, math.sqrt(2)
+    expected = [[c - 30, c - 30, c + 30, c + 30], [c - 30 * r, c - 30 / r, c + 30 * r, c + 30 / r],
+                [c - 30 / r, c - 30 * r, c + 30 / r, c + 30 * r]]
+    torch.testing.assert_close(priors[:3], torch.tensor(expected))
+    big = math.sqrt(105 * 150) / 2  # conv13's second box: the extra square sqrt(min * max)
+    first13 = priors[19 * 19 * 3 + 1]
+    torch.testing.assert_close(first13, torch.tensor([15 - big, 15 - big, 15 + big, 15 + big]))
+    same = SSDPriorGenerator(aspect_ratios=[[2], [2, 3]], scales=[0.2, 0.35, 0.5], extra_square=[False, True])
+    torch.testing.assert_close(same([(19, 19), (10, 10)], (300, 300)), priors)  # scales say the same
+    grid = gen.grid([(19, 19), (10, 10)], (300, 300))
+    assert grid.num_priors == priors.shape[0] and grid.per_cell.tolist() == [3, 3, 3, 6, 6, 6, 6, 6, 6]
+    with pytest.raises(ValueError, match=r"max_sizes is None at levels \[1\]"):
+        SSDPriorGenerator(aspect_ratios=[[2], [2]], min_sizes=[60, 105], max_sizes=[None, None],
+                          extra_square=[False, True])
+    with pytest.raises(ValueError, match="extra_square has 1 entries"):
+        SSDPriorGenerator(aspect_ratios=[[2], [2]], extra_square=[False])

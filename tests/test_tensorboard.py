@@ -14,7 +14,7 @@ from ssdkit.data.demo import make_demo_dataset
 sys.path.insert(0, str(ROOT / "tools"))
 import train  # noqa: E402
 
-DEMO_CFG = str(ROOT / "configs/demo/ssd300_mobilenet_demo.py")
+DEMO_CFG = str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py")
 
 
 def test_tensorboard_logs_every_loss_term_and_lr(tmp_path):

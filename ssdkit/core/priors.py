@@ -36,9 +36,9 @@ class SSDPriorGenerator:
     """Default boxes for every location of every prediction map.
 
     Per location the boxes come in the order of the released SSD and torchvision: the square of
-    scale s_k, the square of scale sqrt(s_k s_{k+1}), then (w, h) and (h, w) for each extra aspect
-    ratio ar (w = s_k sqrt(ar), h = s_k / sqrt(ar)). Locations run row-major within a level, levels
-    in order.
+    scale s_k, the square of scale sqrt(s_k s_{k+1}) (unless ``extra_square[k]`` is False), then (w, h)
+    and (h, w) for each extra aspect ratio ar (w = s_k sqrt(ar), h = s_k / sqrt(ar)). Locations run
+    row-major within a level, levels in order.
 
     Sizes come from, in order of precedence: ``min_sizes``/``max_sizes`` in input pixels (the
     Caffe SSD300 VOC: 30, 60, 111, 162, 213, 264 -> 60, 111, 162, 213, 264, 315); ``scales``
@@ -47,6 +47,9 @@ class SSDPriorGenerator:
 
     Args:
         aspect_ratios: per level, the extra ratios (each adds ar and 1/ar), e.g. ``[[2], [2, 3], ...]``.
+        extra_square: per level, whether it has the sqrt(s_k s_{k+1}) square (default: every level). A
+            Caffe ``PriorBox`` without ``max_size`` has none (MobileNet-SSD's conv11: 3 boxes); its
+            ``max_sizes`` entry may then be ``None``.
         steps: per level, the stride in input pixels between centres; ``None`` uses input/feature size.
         offset: centre offset inside a cell, in cells.
         clip: ``None``; ``'wh'`` clamps normalised width/height to [0, 1] (torchvision ``clip=True``);
@@ -57,9 +60,13 @@ class SSDPriorGenerator:
                  s_min: float = 0.2, s_max: float = 0.9, first_scale: float | None = None,
                  scales: Sequence[float] | None = None, min_sizes: Sequence[float] | None = None,
                  max_sizes: Sequence[float] | None = None, steps: Sequence[float] | None = None,
-                 offset: float = 0.5, clip: str | None = None) -> None:
+                 offset: float = 0.5, clip: str | None = None, extra_square: Sequence[bool] | None = None) -> None:
         self.aspect_ratios = [list(r) for r in aspect_ratios]
         m = len(self.aspect_ratios)
+        self.extra_square = [True] * m if extra_square is None else [bool(e) for e in extra_square]
+        if len(self.extra_square) != m:
+            raise ValueError(f"SSDPriorGenerator: extra_square has {len(self.extra_square)} entries but aspect_ratios "
+                             f"has {m} levels")
         if clip not in CLIP_MODES:
             raise ValueError(f"SSDPriorGenerator: clip={clip!r} is not one of {CLIP_MODES}")
         if steps is not None and len(steps) != m:
@@ -70,6 +77,10 @@ class SSDPriorGenerator:
             if len(min_sizes) != m or len(max_sizes) != m:
                 raise ValueError(f"SSDPriorGenerator: min_sizes ({len(min_sizes)}) and max_sizes "
                                  f"({len(max_sizes)}) need one entry per level ({m})")
+            missing = [k for k in range(m) if max_sizes[k] is None and self.extra_square[k]]
+            if missing:
+                raise ValueError(f"SSDPriorGenerator: max_sizes is None at levels {missing}, which have the extra "
+                                 f"square box; give a max size or set extra_square[k]=False there")
             self.scales = None
         elif scales is not None:
             if len(scales) != m + 1:
@@ -79,7 +90,7 @@ class SSDPriorGenerator:
         else:
             self.scales = paper_scales(m, s_min, s_max, first_scale)
         self.min_sizes = None if min_sizes is None else [float(s) for s in min_sizes]
-        self.max_sizes = None if max_sizes is None else [float(s) for s in max_sizes]
+        self.max_sizes = None if max_sizes is None else [None if s is None else float(s) for s in max_sizes]
         self.steps = None if steps is None else [float(s) for s in steps]
         self.offset = offset
         self.clip = clip
@@ -92,20 +103,23 @@ class SSDPriorGenerator:
 
     @property
     def num_priors_per_location(self) -> list[int]:
-        return [2 + 2 * len(r) for r in self.aspect_ratios]
+        return [1 + int(e) + 2 * len(r) for r, e in zip(self.aspect_ratios, self.extra_square)]
 
     def level_wh(self, k: int, image_size: tuple[int, int]) -> list[tuple[float, float]]:
         """Normalised (w, h) of the boxes at one location of level ``k``, in prior order."""
         h_img, w_img = image_size
         if self.min_sizes is not None:
-            small, big = self.min_sizes[k], math.sqrt(self.min_sizes[k] * self.max_sizes[k])
-            sx, sy = small / w_img, small / h_img
-            pairs = [(sx, sy), (big / w_img, big / h_img)]
+            sx, sy = self.min_sizes[k] / w_img, self.min_sizes[k] / h_img
+            pairs = [(sx, sy)]
+            if self.extra_square[k]:
+                big = math.sqrt(self.min_sizes[k] * self.max_sizes[k])
+                pairs.append((big / w_img, big / h_img))
         else:
-            s, s_next = self.scales[k], self.scales[k + 1]
-            sx = sy = s
-            big = math.sqrt(s * s_next)
-            pairs = [(s, s), (big, big)]
+            sx = sy = self.scales[k]
+            pairs = [(sx, sy)]
+            if self.extra_square[k]:
+                big = math.sqrt(self.scales[k] * self.scales[k + 1])
+                pairs.append((big, big))
         for ar in self.aspect_ratios[k]:
             r = math.sqrt(ar)
             pairs += [(sx * r, sy / r), (sx / r, sy * r)]
@@ -202,5 +216,6 @@ class SSDPriorGenerator:
     def __repr__(self) -> str:
         sizes = (f"min_sizes={self.min_sizes}, max_sizes={self.max_sizes}" if self.min_sizes is not None
                  else f"scales={[round(s, 4) for s in self.scales]}")
+        squares = "" if all(self.extra_square) else f", extra_square={self.extra_square}"
         return (f"SSDPriorGenerator(aspect_ratios={self.aspect_ratios}, {sizes}, steps={self.steps}, "
-                f"offset={self.offset}, clip={self.clip!r})")
+                f"offset={self.offset}, clip={self.clip!r}{squares})")

@@ -1,18 +1,24 @@
-# SSD300 on a MobileNetV1 base (taps at conv11 19x19 and conv13 10x10), depthwise extras and head.
+# MobileNet-SSD as released (chuanqi305/MobileNet-SSD, MobileNetSSD_deploy.prototxt; VOC07 test mAP 72.7):
+# MobileNetV1 (ReLU, BN) tapped at conv11 (19x19, 512) and conv13 (10x10, 1024), four extra layers conv14 .. conv17
+# (1x1 then 3x3 stride 2, each with BN and ReLU: 5, 3, 2, 1), 1x1 prediction convs. docs/recipes.md has the sources.
 model = dict(
     type='SSD',
     num_classes=20,
-    data_preprocessor=dict(type='ImgDataPreprocessor', mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5],
-                           bgr_to_rgb=True),
-    backbone=dict(type='MobileNetV1', out_indices=(11, 13), activation='relu6'),
-    neck=dict(type='SSDExtraLayers', depthwise=True,
+    # the released input: OpenCV's BGR as loaded, (x - 127.5) * 0.007843 (transform_param scale), no channel swap
+    data_preprocessor=dict(type='ImgDataPreprocessor', mean=[127.5, 127.5, 127.5], std=[1 / 0.007843] * 3,
+                           bgr_to_rgb=False),
+    backbone=dict(type='MobileNetV1', out_indices=(11, 13), activation='relu'),
+    neck=dict(type='SSDExtraLayers', norm='BN',
               extra_channels=((256, 512), (128, 256), (128, 256), (64, 128)),
-              strides=(2, 2, 2, 2), paddings=(1, 1, 1, 1), kernel_sizes=(3, 3, 3, 3)),  # 5, 3, 2, 1
-    head=dict(type='SSDHead', depthwise=True),
-    prior_generator=dict(type='SSDPriorGenerator', aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],
-                         s_min=0.2, s_max=0.95, clip='wh'),
+              strides=(2, 2, 2, 2), paddings=(1, 1, 1, 1), kernel_sizes=(3, 3, 3, 3)),
+    head=dict(type='SSDHead', kernel_size=1),
+    # PriorBox per level: conv11 min_size 60 with no max_size (3 boxes: 1 and 2, 1/2); conv13 .. conv17_2 min/max
+    # 105/150, 150/195, 195/240, 240/285, 285/300 with ratios 2, 3 (6 boxes). As fractions of the 300 input:
+    prior_generator=dict(type='SSDPriorGenerator', aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2, 3], [2, 3]],
+                         scales=[0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 1.0],
+                         extra_square=[False, True, True, True, True, True]),
     matcher=dict(type='SSDMatcher', iou_threshold=0.5),
-    box_coder=dict(type='SSDBoxCoder'),
-    loss=dict(type='MultiBoxLoss', neg_pos_ratio=3),
-    postprocessor=dict(type='SSDPostprocessor'),
+    box_coder=dict(type='SSDBoxCoder', variances=(0.1, 0.1, 0.2, 0.2)),
+    loss=dict(type='MultiBoxLoss', neg_pos_ratio=3, alpha=1.0),
+    postprocessor=dict(type='SSDPostprocessor', score_thr=0.01, pre_nms_topk=400, nms_iou=0.45, max_per_img=200),
 )

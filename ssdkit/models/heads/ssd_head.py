@@ -10,10 +10,12 @@ from torch import Tensor, nn
 
 from ssdkit.registry import HEADS
 
+from ..layers import xavier_init_
 
-def _predictor(in_ch: int, out_ch: int, depthwise: bool) -> nn.Module:
+
+def _predictor(in_ch: int, out_ch: int, depthwise: bool, kernel_size: int = 3) -> nn.Module:
     if not depthwise:
-        return nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        return nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2)
     return nn.Sequential(  # SSDLite: depthwise 3x3 + BN + ReLU6, then pointwise 1x1
         nn.Conv2d(in_ch, in_ch, 3, padding=1, groups=in_ch, bias=False), nn.BatchNorm2d(in_ch),
         nn.ReLU6(inplace=True), nn.Conv2d(in_ch, out_ch, 1))
@@ -33,13 +35,17 @@ class SSDHead(BaseModule):
         in_channels: channels of each prediction map (wired from the neck).
         num_priors_per_location: boxes per location of each map (wired from the prior generator).
         num_classes: foreground classes C.
-        depthwise: depthwise-separable predictors (SSDLite) instead of plain 3x3 convs.
+        depthwise: depthwise-separable predictors (SSDLite) instead of plain convs.
+        kernel_size: the plain predictors' kernel: 3 (the paper) or 1 (the released MobileNet-SSD).
         init: ``'xavier'`` (the paper: Xavier-uniform weights, zero bias) or ``'default'``.
     """
 
     def __init__(self, in_channels: Sequence[int], num_priors_per_location: Sequence[int], num_classes: int,
-                 depthwise: bool = False, init: str = "xavier", init_cfg: dict | None = None) -> None:
+                 depthwise: bool = False, kernel_size: int = 3, init: str = "xavier",
+                 init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
+        if kernel_size not in (1, 3) or (depthwise and kernel_size != 3):
+            raise ValueError(f"SSDHead: kernel_size={kernel_size!r}; valid: 3, or 1 with depthwise=False")
         if len(in_channels) != len(num_priors_per_location):
             raise ValueError(f"SSDHead: {len(in_channels)} in_channels {list(in_channels)} but "
                              f"{len(num_priors_per_location)} num_priors_per_location {list(num_priors_per_location)}")
@@ -48,16 +54,12 @@ class SSDHead(BaseModule):
         self.num_classes = num_classes
         self.in_channels = list(in_channels)
         self.num_priors_per_location = list(num_priors_per_location)
-        self.cls_convs = nn.ModuleList(_predictor(c, a * (num_classes + 1), depthwise)
+        self.cls_convs = nn.ModuleList(_predictor(c, a * (num_classes + 1), depthwise, kernel_size)
                                        for c, a in zip(in_channels, num_priors_per_location))
-        self.reg_convs = nn.ModuleList(_predictor(c, a * 4, depthwise)
+        self.reg_convs = nn.ModuleList(_predictor(c, a * 4, depthwise, kernel_size)
                                        for c, a in zip(in_channels, num_priors_per_location))
         if init == "xavier":
-            for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    nn.init.xavier_uniform_(m.weight)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
+            xavier_init_(self)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:

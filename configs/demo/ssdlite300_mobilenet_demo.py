@@ -14,7 +14,7 @@
 #     AMX CPU (val mAP 0.848 against 0.810, one run each); float32 on a CPU without native bf16;
 #   - half the compute (input 224, width 0.35 or 0.25, batch 4) stays below mAP 0.8 (README, "The demo").
 _base_ = [
-    '../_base_/models/ssd300_mobilenet.py', '../_base_/datasets/ssd_pipelines.py',
+    '../_base_/models/ssdlite300_mobilenet.py', '../_base_/datasets/ssd_pipelines.py',
     '../_base_/schedules/ssd_voc_120k.py', '../_base_/default_runtime.py',
 ]
 data_root = 'data/demo/'
@@ -45,7 +45,7 @@ val_evaluator = dict(type='VOCMetric', iou_threshold=0.5, mode='area')
 test_evaluator = val_evaluator
 max_iters = 2700
 # bfloat16 autocast (1.5x faster on CPUs with avx512_bf16/AMX and on GPUs from Ampere; float32 elsewhere)
-optim_wrapper = dict(type='BF16OptimWrapper',
+optim_wrapper = dict(_delete_=True, type='BF16OptimWrapper',  # not the released bias 2x lr
                      optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
