@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import best_of  # noqa: E402
 PEERS = ["tv:ssd300_vgg16", "tv:ssdlite320_mobilenet_v3_large"]
-DEFAULT_CONFIGS = ["ssd300_vgg16_coco", "ssd300_vgg16_voc0712", "ssd300_mobilenet", "ffssd300_concat_vgg16_voc0712",
-                   "ffssd300_sum_vgg16_voc0712", "ssd512_vgg16_voc0712"]
+DEFAULT_CONFIGS = ["ssd300_vgg16_coco", "ssd300_vgg16_voc0712", "ssd300_mobilenet", "ssdlite300_mobilenet",
+                   "ffssd300_concat_vgg16_voc0712", "ffssd300_sum_vgg16_voc0712", "ssd512_vgg16_voc0712"]
 
 
 def dense_conv_gflops() -> float:

@@ -33,11 +33,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import best_of  # noqa: E402
 
-MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco", "ssd300_mobilenet", "demo/ssdlite300_mobilenet_demo"]
+MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco", "ssdlite300_mobilenet", "demo/ssdlite300_mobilenet_demo"]
 MORE = ["tv:ssd300_vgg16@glibc", "ssd300_vgg16_coco@glibc", "ssd300_vgg16_coco+nhwc", "ssd300_vgg16_coco+nchw",
         "ssd300_vgg16_voc0712",
         "demo/ssdlite300_mobilenet_demo@glibc"]
-BF16 = ["tv:ssd300_vgg16+bf16", "ssd300_vgg16_coco+bf16", "ssd300_mobilenet+bf16"]
+BF16 = ["tv:ssd300_vgg16+bf16", "ssd300_vgg16_coco+bf16", "ssdlite300_mobilenet+bf16"]
 
 
 def batch(n: int, size: int = 300):
@@ -139,7 +139,7 @@ def main() -> None:
     if "ssd300_vgg16_coco+nchw" in res and "ssd300_vgg16_coco+nhwc" in res:
         print(f"ssd300_vgg16_coco: channels_last / NCHW throughput "
               f"{res['ssd300_vgg16_coco+nhwc']['ips'] / res['ssd300_vgg16_coco+nchw']['ips']:.2f}x")
-    for net in ("ssd300_vgg16_coco", "ssd300_mobilenet"):
+    for net in ("ssd300_vgg16_coco", "ssdlite300_mobilenet"):
         if net in res and net + "+bf16" in res:
             print(f"{net}: bf16 / float32 throughput {res[net + '+bf16']['ips'] / res[net]['ips']:.2f}x")
 

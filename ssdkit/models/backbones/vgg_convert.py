@@ -79,10 +79,11 @@ def _torchvision_vgg16(name: str, convert: Callable[[Mapping[str, Tensor]], dict
     except Exception as err:  # offline, proxy, corrupt cache: all end here
         file = weights.url.rsplit("/", 1)[-1]
         raise RuntimeError(
-            f"could not fetch torchvision's VGG16_Weights.{name} ({err}). torchvision caches them in "
-            f"{torch.hub.get_dir()}/checkpoints; on an offline machine copy {file} there, or convert a "
-            f"local file with `python tools/convert_torchvision.py vgg16 SRC.pth DST.pth` and set "
-            f"backbone.init_cfg=dict(type='Pretrained', checkpoint='DST.pth')") from err
+            f"could not fetch torchvision's VGG16_Weights.{name} ({err}). On an offline machine copy {file} into "
+            f"{torch.hub.get_dir()}/checkpoints, where torchvision's loader reads it; or convert a local file with "
+            f"`python tools/convert_torchvision.py vgg16 SRC.pth DST.pth` and set backbone.pretrained=None, "
+            f"backbone.init_cfg=dict(type='Pretrained', checkpoint='DST.pth') and model.data_preprocessor to the "
+            f"weights' normalisation (docs/recipes.md)") from err
     return convert(sd)
 
 
