@@ -8,7 +8,7 @@ import torch
 from mmengine import Config
 from torchvision.models import VGG16_Weights, vgg16
 
-from model_utils import ROOT, build_model, load_config
+from model_utils import CONFIGS, ROOT, build_model, load_config
 from ssdkit.engine import wire_expand_fill
 from ssdkit.models.backbones import VGG16_WEIGHTS, VGG16Atrous
 from ssdkit.registry import TRANSFORMS
@@ -125,3 +125,13 @@ def test_wired_expand_fills_its_canvas_with_the_mean():
     expand = TRANSFORMS.build(dict(next(t for t in cfg.train_pipeline_300 if t["type"] == "Expand"), prob=1.0, seed=0))
     out = expand(dict(img=np.zeros((10, 10, 3), np.uint8), gt_bboxes=np.zeros((0, 4), np.float32)))
     assert out["img"].shape[0] > 10 and set(np.unique(out["img"]).tolist()) == {0, 128}  # 127.5 rounded
+
+
+@pytest.mark.parametrize("name", CONFIGS + ["demo/ssdlite300_mobilenet_demo"])
+def test_every_config_agrees_with_itself(name):
+    """Each config builds (its normalisation agrees with its weights) and every Expand fills with its model's mean."""
+    cfg = wire_expand_fill(load_config(name))
+    pre = build_model(cfg).data_preprocessor
+    mean = pre.mean.flatten().tolist() if pre._enable_normalize else [0.0, 0.0, 0.0]
+    for fill, rgb in expand_fills(cfg):
+        assert rgb == pre._channel_conversion and fill == pytest.approx(mean, abs=1e-3)
