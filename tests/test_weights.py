@@ -79,7 +79,7 @@ def test_imagenet1k_features_lands_convs_and_xavier_conv6_conv7(monkeypatch):
         bound = (6 / (fan_in + fan_out)) ** 0.5
         w = conv.weight.detach().abs()
         assert torch.isfinite(w).all() and 0.95 * bound < float(w.max()) <= bound * (1 + 1e-6)  # default: 1/sqrt(fan_in)
-        assert float(conv.bias.abs().max()) == 0.0
+        assert float(conv.bias.detach().abs().max()) == 0.0
 
 
 def test_offline_loader_names_the_file(monkeypatch):
