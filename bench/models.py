@@ -3,19 +3,24 @@
     python bench/models.py [--configs ssd300_vgg16_voc0712 ssd300_mobilenet ...] [--repeats 5]
 
 Each model runs in its own subprocess (so peak RSS is its own): uint8 images in, detections out
-(preprocessing, network and NMS included), batch 1 and batch 8, median of ``--repeats``.
+(preprocessing, network and NMS included), batch 1 and batch 8, median of ``--repeats``. The models run
+in ``--rounds`` interleaved rounds and each figure is the median over rounds, so a background job that
+overlaps one subprocess cannot double one model's figure (a round-to-round spread above 1.3x is flagged,
+and the load average before and after is printed).
 torchvision's ``ssd300_vgg16`` and ``ssdlite320_mobilenet_v3_large`` (random weights, the same
 images) are measured in the same run. Achieved GFLOP/s (the model's FLOPs / latency) is printed
 beside the machine's dense 3x3-conv GFLOP/s measured in the same run.
 Targets: SSD300-VGG16 <= 0.9x torchvision ssd300_vgg16's latency; SSD300-MobileNet >= 5x faster
-than SSD300-VGG16.
+than SSD300-VGG16; Feature-Fused sum achieves >= 0.9x concat's GFLOP/s (costs what its FLOPs say).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +85,16 @@ def build(name: str):
     return predict, flops, size
 
 
+def combine(runs: list[dict]) -> dict:
+    """Per-round results of one model -> medians of the latencies, the largest peak RSS, the b1 spread."""
+    out = dict(runs[0])
+    for key in ("b1", "b8"):
+        out[key] = statistics.median(r[key] for r in runs)
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    out["spread"] = max(r["b1"] for r in runs) / min(r["b1"] for r in runs)
+    return out
+
+
 def worker(name: str, repeats: int) -> dict:
     predict, flops, size = build(name)
     gen = torch.Generator().manual_seed(0)
@@ -96,35 +111,47 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; figures are medians over rounds")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.repeats)))
         return
-    results = {}
-    for name in PEERS + args.configs:
-        proc = subprocess.run([sys.executable, __file__, "--worker", name, "--repeats", str(args.repeats)],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            print(f"{name}: failed\n{proc.stderr[-2000:]}")
-            continue
-        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    load_before = os.getloadavg()
+    runs: dict[str, list[dict]] = {}
+    for _ in range(args.rounds):
+        for name in PEERS + args.configs:
+            proc = subprocess.run([sys.executable, __file__, "--worker", name, "--repeats", str(args.repeats)],
+                                  capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                print(f"{name}: failed\n{proc.stderr[-2000:]}")
+                continue
+            runs.setdefault(name, []).append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    results = {name: combine(r) for name, r in runs.items()}
     machine = dense_conv_gflops()
     from ssdkit.utils.cpu import describe_cpu
     print(describe_cpu())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; dense 3x3 conv: {machine:.1f} GFLOP/s")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; dense 3x3 conv: {machine:.1f} GFLOP/s; "
+          f"{args.rounds} rounds; load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
     print(f"{'model':34s}{'input':>6s}{'b1 ms':>9s}{'b8 ms':>9s}{'img/s b8':>9s}{'GFLOPs':>8s}"
           f"{'GFLOP/s':>9s}{'peak MB':>9s}")
     for r in results.values():
         gf = r["flops"] / 1e9 if r["flops"] else float("nan")
         print(f"{r['name']:34s}{r['size']:6d}{r['b1'] * 1e3:9.1f}{r['b8'] * 1e3:9.1f}{8 / r['b8']:9.1f}"
-              f"{gf:8.1f}{gf / r['b1']:9.1f}{r['peak_rss_mb']:9.0f}")
+              f"{gf:8.1f}{gf / r['b1']:9.1f}{r['peak_rss_mb']:9.0f}"
+              + (f"  noisy: b1 spread {r['spread']:.2f}x over rounds" if r["spread"] > 1.3 else ""))
     tv = results.get("tv:ssd300_vgg16")
     vgg = results.get("ssd300_vgg16_coco")  # the same network as torchvision's (80 + 1 vs 91 classes)
     mob = results.get("ssd300_mobilenet")
     if tv and vgg:
         for b in ("b1", "b8"):
             print(f"SSD300-VGG16 COCO / torchvision ssd300_vgg16 latency, {b}: {vgg[b] / tv[b]:.2f}x (target <= 0.9x)")
+    fsum, fcat = results.get("ffssd300_sum_vgg16_voc0712"), results.get("ffssd300_concat_vgg16_voc0712")
+    if fsum and fcat:  # the paper: sum 43 FPS, concat 40 (Cao et al. 2017, Table 4)
+        rate = [(fsum["flops"] / fsum[b]) / (fcat["flops"] / fcat[b]) for b in ("b1", "b8")]
+        print(f"Feature-Fused SSD sum / concat latency, b1: {fsum['b1'] / fcat['b1']:.2f}x, b8: "
+              f"{fsum['b8'] / fcat['b8']:.2f}x (FLOPs {fsum['flops'] / fcat['flops']:.2f}x); achieved GFLOP/s "
+              f"sum / concat: {rate[0]:.2f}x, {rate[1]:.2f}x (target >= 0.9x: each costs what its FLOPs say)")
     vgg = results.get("ssd300_vgg16_voc0712")
     if vgg and mob:
         for b in ("b1", "b8"):

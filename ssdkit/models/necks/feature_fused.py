@@ -15,7 +15,7 @@ from ..backbones.l2norm import L2Norm
 from .extra_layers import ExtraLayers, xavier_init_
 from .ssd_extra import SSD300_EXTRAS
 
-PAPER_BEST = {"concat": 512, "sum": 384}
+PAPER_BEST = {"concat": 512, "sum": 384}  # Cao et al. 2017, §4.3 and Table 2 (docs/recipes.md)
 
 
 def bilinear_kernel(channels: int, kernel_size: int) -> Tensor:
