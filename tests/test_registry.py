@@ -14,8 +14,8 @@ from mmengine.registry import DefaultScope
 
 from ssdkit.registry import (ALL_REGISTRIES, DATASETS, DETECTORS, HOOKS, LOSSES, MATCHERS, METRICS, TRANSFORMS,
                              SSDRegistry, origin_of)
-from ssdkit.registry.plugins import register_origin
-from ssdkit.registry.registry import _ORIGINS
+from ssdkit.registry.origins import ORIGINS as _ORIGINS
+from ssdkit.registry.origins import register_origin
 
 ROOTS = {"BACKBONES": mm.MODELS, "NECKS": mm.MODELS, "HEADS": mm.MODELS, "LOSSES": mm.MODELS,
          "DETECTORS": mm.MODELS, "PRIOR_GENERATORS": mm.TASK_UTILS, "MATCHERS": mm.TASK_UTILS,

@@ -17,7 +17,7 @@ from mmengine import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 import ssdkit.data  # noqa: E402,F401
-from ssdkit.apis.visualize import draw_boxes  # noqa: E402
+from ssdkit.visualization import draw_boxes  # noqa: E402
 from ssdkit.engine import wire_expand_fill  # noqa: E402
 from ssdkit.registry import DATASETS  # noqa: E402
 

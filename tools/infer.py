@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 
 from ssdkit.apis import detect, init_detector  # noqa: E402
-from ssdkit.apis.visualize import draw_boxes  # noqa: E402
+from ssdkit.visualization import draw_boxes  # noqa: E402
 from ssdkit.data.video import expand_inputs, read_frames  # noqa: E402
 from ssdkit.utils.atomic import atomic_write_text  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""User-facing entry points: inference, weight conversion, model info, drawing."""
+"""User-facing entry points: inference, weight conversion, model info (drawing is in ``ssdkit.visualization``)."""
 
 from .convert import COCO_CATEGORY_IDS, convert_torchvision_ssd300_vgg16, convert_torchvision_vgg16
 from .inference import detect, init_detector

@@ -11,6 +11,7 @@ from mmengine.hooks import Hook
 from mmengine.utils import ProgressBar
 
 from ssdkit.registry import HOOKS
+from ssdkit.visualization import draw_boxes
 
 
 @HOOKS.register_module()
@@ -69,8 +70,6 @@ class DrawDetectionsHook(Hook):
         self.count = 0
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        from ssdkit.apis.visualize import draw_boxes
-
         names = runner.test_dataloader.dataset.metainfo.get("classes")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         for sample in outputs or []:

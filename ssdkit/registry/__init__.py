@@ -1,7 +1,8 @@
 """ssdkit registries and plugin loading."""
 
 from .plugins import load_plugins
-from .registry import SSDRegistry, origin_of
+from .origins import origin_of
+from .registry import SSDRegistry
 from .root import (ALL_REGISTRIES, BACKBONES, BOX_CODERS, DATASETS, DETECTORS, HEADS, HOOKS, LOSSES, MATCHERS,
                    METRICS, NECKS, POSTPROCESSORS, PRIOR_GENERATORS, TRANSFORMS)
 

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from .plugins import apply_custom_imports
-from .registry import SSDRegistry, origin_of
+from .origins import origin_of
+from .registry import SSDRegistry
 from .root import ALL_REGISTRIES
 
 

@@ -10,15 +10,10 @@ from typing import Any
 
 from mmengine.logging import print_log
 
-from .registry import _ORIGINS
+from .origins import register_origin
 
 ENTRY_POINT_GROUP = "ssdkit.plugins"
 _loaded = False
-
-
-def register_origin(module_prefix: str, plugin_name: str) -> None:
-    """Record that modules under ``module_prefix`` belong to ``plugin_name`` (for listings and errors)."""
-    _ORIGINS[module_prefix] = plugin_name
 
 
 def load_plugins(force: bool = False) -> list[str]:

@@ -15,25 +15,14 @@ from mmengine.logging import print_log
 from mmengine.registry import DefaultScope, Registry
 from mmengine.utils import ManagerMixin
 
-_ORIGINS: dict[str, str] = {}  # module prefix -> plugin name, filled by ssdkit.registry.plugins
-
+from .origins import origin_of
+from .plugins import load_plugins
 
 class RegistryKeyError(KeyError):
     """A ``KeyError`` whose message prints as written (``KeyError`` would show its repr)."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
-
-
-def origin_of(obj: Any) -> str:
-    """Where a registered object came from: ``'ssdkit'`` or ``'plugin <name> (<module>)'``."""
-    module = getattr(obj, "__module__", "") or ""
-    if module == "ssdkit" or module.startswith("ssdkit."):
-        return "ssdkit"
-    best = max((p for p in _ORIGINS if module == p or module.startswith(p + ".")), key=len, default=None)
-    if best is not None and _ORIGINS[best] != module:
-        return f"plugin {_ORIGINS[best]} ({module})"
-    return f"plugin {module}" if module else "unknown"
 
 
 def accepted_arguments(obj: Any) -> list[str]:
@@ -88,12 +77,9 @@ class SSDRegistry(Registry):
     mmengine's default scope is; ``_scope_`` in a config still switches on purpose.
     """
 
-    @property
-    def display_name(self) -> str:
-        """The Python name of this registry (``MATCHERS``) or, for other instances, its ``name``."""
-        from .root import ALL_REGISTRIES
-
-        return next((k for k, v in ALL_REGISTRIES.items() if v is self), self.name)
+    def __init__(self, *args: Any, display_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.display_name = display_name or self.name  # the Python name (``MATCHERS``), set by ``root.py``
 
     def import_from_location(self) -> None:
         """Import this kind's ssdkit modules (a location that does not exist yet is skipped), then
@@ -108,8 +94,6 @@ class SSDRegistry(Registry):
                     print_log(f"ssdkit {self.display_name}: location '{loc}' does not exist, skipped",
                               logger="current", level=logging.DEBUG)
             self._imported = True
-        from .plugins import load_plugins
-
         load_plugins()
 
     def known_names(self) -> list[str]:

@@ -10,32 +10,35 @@ with scope ``ssdkit_<kind>``.
 from __future__ import annotations
 
 from mmengine import registry as mm
-
 from mmengine.registry import Registry
 
 from .registry import SSDRegistry
 
-DETECTORS = SSDRegistry("detector", parent=mm.MODELS, scope="ssdkit", locations=["ssdkit.models"])
-BACKBONES = SSDRegistry("backbone", parent=mm.MODELS, scope="ssdkit_backbone", locations=["ssdkit.models"])
-NECKS = SSDRegistry("neck", parent=mm.MODELS, scope="ssdkit_neck", locations=["ssdkit.models"])
-HEADS = SSDRegistry("head", parent=mm.MODELS, scope="ssdkit_head", locations=["ssdkit.models"])
-LOSSES = SSDRegistry("loss", parent=mm.MODELS, scope="ssdkit_loss", locations=["ssdkit.core.losses"])
-PRIOR_GENERATORS = SSDRegistry(
-    "prior_generator", parent=mm.TASK_UTILS, scope="ssdkit_prior_generator", locations=["ssdkit.core.priors"])
-MATCHERS = SSDRegistry("matcher", parent=mm.TASK_UTILS, scope="ssdkit_matcher", locations=["ssdkit.core.matchers"])
-BOX_CODERS = SSDRegistry("box_coder", parent=mm.TASK_UTILS, scope="ssdkit_box_coder", locations=["ssdkit.core.coders"])
-POSTPROCESSORS = SSDRegistry(
-    "postprocessor", parent=mm.TASK_UTILS, scope="ssdkit_postprocessor", locations=["ssdkit.core.postprocess"])
-DATASETS = SSDRegistry("dataset", parent=mm.DATASETS, scope="ssdkit", locations=["ssdkit.data"])
-TRANSFORMS = SSDRegistry("transform", parent=mm.TRANSFORMS, scope="ssdkit", locations=["ssdkit.data"])
-METRICS = SSDRegistry("metric", parent=mm.METRICS, scope="ssdkit", locations=["ssdkit.evaluation"])
-HOOKS = SSDRegistry("hook", parent=mm.HOOKS, scope="ssdkit", locations=["ssdkit.engine.hooks"])
-
-ALL_REGISTRIES: dict[str, SSDRegistry] = {
-    "BACKBONES": BACKBONES, "NECKS": NECKS, "HEADS": HEADS, "PRIOR_GENERATORS": PRIOR_GENERATORS,
-    "MATCHERS": MATCHERS, "BOX_CODERS": BOX_CODERS, "LOSSES": LOSSES, "POSTPROCESSORS": POSTPROCESSORS,
-    "DETECTORS": DETECTORS, "DATASETS": DATASETS, "TRANSFORMS": TRANSFORMS, "METRICS": METRICS, "HOOKS": HOOKS,
+_KINDS = {  # Python name: (registry name, mmengine parent, scope, locations)
+    "BACKBONES": ("backbone", mm.MODELS, "ssdkit_backbone", ["ssdkit.models"]),
+    "NECKS": ("neck", mm.MODELS, "ssdkit_neck", ["ssdkit.models"]),
+    "HEADS": ("head", mm.MODELS, "ssdkit_head", ["ssdkit.models"]),
+    "PRIOR_GENERATORS": ("prior_generator", mm.TASK_UTILS, "ssdkit_prior_generator", ["ssdkit.core.priors"]),
+    "MATCHERS": ("matcher", mm.TASK_UTILS, "ssdkit_matcher", ["ssdkit.core.matchers"]),
+    "BOX_CODERS": ("box_coder", mm.TASK_UTILS, "ssdkit_box_coder", ["ssdkit.core.coders"]),
+    "LOSSES": ("loss", mm.MODELS, "ssdkit_loss", ["ssdkit.core.losses"]),
+    "POSTPROCESSORS": ("postprocessor", mm.TASK_UTILS, "ssdkit_postprocessor", ["ssdkit.core.postprocess"]),
+    "DETECTORS": ("detector", mm.MODELS, "ssdkit", ["ssdkit.models"]),
+    "DATASETS": ("dataset", mm.DATASETS, "ssdkit", ["ssdkit.data"]),
+    "TRANSFORMS": ("transform", mm.TRANSFORMS, "ssdkit", ["ssdkit.data"]),
+    "METRICS": ("metric", mm.METRICS, "ssdkit", ["ssdkit.evaluation"]),
+    "HOOKS": ("hook", mm.HOOKS, "ssdkit", ["ssdkit.engine.hooks"]),
 }
+ALL_REGISTRIES: dict[str, SSDRegistry] = {
+    key: SSDRegistry(name, parent=parent, scope=scope, locations=locations, display_name=key)
+    for key, (name, parent, scope, locations) in _KINDS.items()
+}
+BACKBONES, NECKS, HEADS = ALL_REGISTRIES["BACKBONES"], ALL_REGISTRIES["NECKS"], ALL_REGISTRIES["HEADS"]
+PRIOR_GENERATORS, MATCHERS = ALL_REGISTRIES["PRIOR_GENERATORS"], ALL_REGISTRIES["MATCHERS"]
+BOX_CODERS, LOSSES = ALL_REGISTRIES["BOX_CODERS"], ALL_REGISTRIES["LOSSES"]
+POSTPROCESSORS, DETECTORS = ALL_REGISTRIES["POSTPROCESSORS"], ALL_REGISTRIES["DETECTORS"]
+DATASETS, TRANSFORMS = ALL_REGISTRIES["DATASETS"], ALL_REGISTRIES["TRANSFORMS"]
+METRICS, HOOKS = ALL_REGISTRIES["METRICS"], ALL_REGISTRIES["HOOKS"]
 
 # ``ssdkit``-scoped children of mmengine's other roots, so that building loops, schedulers, optimizers,
 # visualisers ... with ``default_scope='ssdkit'`` finds mmengine's entries without a warning. They are
