@@ -1,4 +1,4 @@
-"""Two-iteration training + evaluation under torchrun (driven by tests/test_distributed.py)."""
+"""Three-iteration training + evaluation under torchrun (driven by tests/test_distributed.py)."""
 
 from __future__ import annotations
 

@@ -70,6 +70,13 @@ def test_voc_errors_name_path_and_layout(tmp_path):
     assert VOCDataset(str(root), year=2007, img_suffix=".png", unknown_class="skip").get_data_info(0)["instances"] == []
 
 
+@pytest.mark.parametrize("mode", ["clip", "drop", "error"])
+def test_nan_box_is_an_error_whatever_bad_box_says(tmp_path, mode):
+    root = write_voc(tmp_path, ids=("a",), objects=[("dog", 0, ("nan", 11, 20, 30))])
+    with pytest.raises(ValueError, match=r"a\.xml' object 0: box \[nan.*NaN or infinite coordinate; fix the annotation"):
+        VOCDataset(str(root), year=2007, img_suffix=".png", bad_box=mode)
+
+
 @pytest.mark.parametrize("mode,expected", [("clip", [[0.0, 10.0, 80.0, 30.0]]), ("drop", [])])
 def test_voc_bad_boxes_clipped_or_dropped_and_counted(tmp_path, mode, expected):
     root = write_voc(tmp_path, ids=("a",), objects=[("dog", 0, (-5, 11, 120, 30)), ("dog", 0, (30, 30, 25, 40))])

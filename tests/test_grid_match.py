@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torchvision.models.detection import _utils as tv_utils
 from torchvision.ops import box_iou
 
+from torchvision_ref import tv_match
 from conftest import SSD300_FEATURES, SSD512_FEATURES, TV_SSD300, random_boxes
 from ssdkit.core import ArgMaxMatcher, SSDMatcher, SSDPriorGenerator, pad_ground_truth
 from ssdkit.core.grid_match import grid_candidates
@@ -36,11 +36,6 @@ def hard_boxes(priors: torch.Tensor, size: tuple[int, int], gen: torch.Generator
     return [pick, torch.cat((pick[:3], pick[:3])), tiny, thin, huge, shifted,
             random_boxes(20, min(h, w), gen), torch.zeros(0, 4)]
 
-
-def tv_match(gt: torch.Tensor, priors: torch.Tensor) -> torch.Tensor:
-    if gt.numel() == 0:
-        return torch.full((priors.shape[0],), -1, dtype=torch.long)
-    return tv_utils.SSDMatcher(0.5)(box_iou(gt, priors))
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))

@@ -26,7 +26,8 @@ def test_xavier_init_and_depthwise_option():
     head = SSDHead([64], [4], 3)
     assert head.cls_convs[0].bias.abs().sum() == 0
     bound = (6 / (64 * 9 + 16 * 9)) ** 0.5
-    assert float(head.cls_convs[0].weight.abs().max()) <= bound
+    top = float(head.cls_convs[0].weight.detach().abs().max())  # PyTorch's default reaches only 1/sqrt(576) = 0.042
+    assert 0.9 * bound < top <= bound * (1 + 1e-6)
     dw = SSDHead([64], [4], 3, depthwise=True)
     assert dw.cls_convs[0][0].groups == 64
     cls, box = dw([torch.randn(1, 64, 5, 5)])

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import torch
-from torchvision.models.detection import _utils as tv_utils
-from torchvision.ops import box_iou
 
+from torchvision_ref import tv_match
 from conftest import random_boxes
 from ssdkit.core import ArgMaxMatcher, SSDMatcher, pad_ground_truth
 
-
-def tv_match(gt: torch.Tensor, priors: torch.Tensor) -> torch.Tensor:
-    if gt.numel() == 0:
-        return torch.full((priors.shape[0],), -1, dtype=torch.long)
-    return tv_utils.SSDMatcher(0.5)(box_iou(gt, priors))
 
 
 def test_equals_torchvision_on_random_batches(tv_priors):

@@ -49,6 +49,15 @@ def test_voc_hand_worked(mode, expected):
     assert res["pascal_voc/mAP"] == pytest.approx(expected)
 
 
+def test_voc_per_class_keys_name_the_iou():
+    """The per-class keys name the IoU threshold they were computed at (AP75_ at 0.75, not AP50_)."""
+    metric = METRICS.build(dict(type="VOCMetric", mode="area", iou_threshold=0.75))
+    metric.dataset_meta = dict(classes=("thing",))
+    metric.process({}, [s.to_dict() for s in hand_worked_samples()])
+    res = metric.evaluate(2)
+    assert set(res) == {"pascal_voc/mAP", "pascal_voc/AP75_thing"}
+
+
 def devkit_ap(samples, num_classes, mode):
     """The VOC devkit's loop, written independently: one detection at a time."""
     aps = []

@@ -8,16 +8,12 @@ That the autocast step itself is right is checked on every CPU in test_bf16.py.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from mmengine.config import Config
 
+from model_utils import demo_config
 from ssdkit.data.demo import make_demo_dataset
 from ssdkit.engine import build_runner
 from ssdkit.engine.bf16 import native_bf16
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
@@ -25,14 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_memorises_four_images(tmp_path, wrapper):
     data = tmp_path / "d"
     make_demo_dataset(str(data), seed=5, num_train=4, num_val=1)
-    cfg = Config.fromfile(str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"))
-    plain = [dict(type="LoadImage"), dict(type="Resize", size=(300, 300)), dict(type="PackInputs")]
-    cfg.work_dir = str(tmp_path / "w")
-    cfg.train_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False)
-    cfg.train_dataloader.dataset.update(data_root=str(data), pipeline=plain)
-    cfg.val_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False)
-    cfg.val_dataloader.dataset.update(data_root=str(data), ann_file="annotations/instances_train.json",
-                                      data_prefix=dict(img="train/"))
+    cfg = demo_config(str(data), str(tmp_path / "w"), batch_size=4, num_workers=0, persistent_workers=False)
+    cfg.val_dataloader.dataset.update(ann_file="annotations/instances_train.json", data_prefix=dict(img="train/"))
     cfg.test_dataloader = cfg.val_dataloader
     cfg.optim_wrapper = dict(type=wrapper, optimizer=dict(type="AdamW", lr=1e-3, weight_decay=0))
     cfg.param_scheduler = [dict(type="ConstantLR", factor=1.0, by_epoch=False)]

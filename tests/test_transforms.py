@@ -127,6 +127,20 @@ def test_photometric_is_seedable_and_in_range():
     c = PhotometricDistortion(seed=8)(dict(s))["img"]
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     assert a.dtype == np.uint8 and a.shape == s["img"].shape
+    grey = dict(img=np.full((8, 8, 3), 128, np.uint8))
+    only = dict(contrast_range=(1, 1), saturation_range=(1, 1), hue_delta=0)  # brightness alone
+    shifts = [int(PhotometricDistortion(**only, seed=k)(dict(grey))["img"][0, 0, 0]) - 128 for k in range(200)]
+    assert min(shifts) >= -32 and max(shifts) <= 32 and min(shifts) < -20 and max(shifts) > 20
+    assert 0.3 < np.mean([d == 0 for d in shifts]) < 0.7  # applied with probability 0.5
+    only = dict(brightness_delta=0, saturation_range=(1, 1), hue_delta=0)  # contrast alone
+    ratios = [PhotometricDistortion(**only, seed=k)(dict(grey))["img"][0, 0, 0] / 128 for k in range(200)]
+    assert min(ratios) >= 0.5 - 0.01 and max(ratios) <= 1.5 + 0.01 and min(ratios) < 0.7 and max(ratios) > 1.3
+    swapped = [PhotometricDistortion(brightness_delta=0, contrast_range=(1, 1), saturation_range=(1, 1), hue_delta=0,
+                                     channel_swap_prob=1.0, seed=k)(dict(img=np.uint8([[[10, 20, 30]]])))["img"]
+               for k in range(20)]
+    assert all(sorted(x.ravel().tolist()) == [10, 20, 30] for x in swapped) and len({x.tobytes() for x in swapped}) > 1
+    assert all(PhotometricDistortion(seed=k)(dict(img=np.uint8([[[10, 200, 90]]])))["img"].shape == (1, 1, 3)
+               for k in range(5))
 
 
 def test_full_training_pipeline_many_draws():

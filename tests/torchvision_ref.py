@@ -17,10 +17,15 @@ def tv_ssd_stub() -> SimpleNamespace:
                            proposal_matcher=tv_utils.SSDMatcher(0.5))
 
 
+def tv_match(gt: torch.Tensor, priors: torch.Tensor) -> torch.Tensor:
+    """torchvision's ``SSDMatcher(0.5)`` on one image: the matched gt per prior ``[P]``, -1 background."""
+    if gt.numel() == 0:
+        return torch.full((priors.shape[0],), -1, dtype=torch.int64)
+    return tv_utils.SSDMatcher(0.5)(box_iou(gt, priors))
+
+
 def tv_matched_idxs(gts: list[torch.Tensor], priors: torch.Tensor) -> list[torch.Tensor]:
-    stub = tv_ssd_stub()
-    return [stub.proposal_matcher(box_iou(g, priors)) if g.numel() else
-            torch.full((priors.shape[0],), -1, dtype=torch.int64) for g in gts]
+    return [tv_match(g, priors) for g in gts]
 
 
 def tv_compute_loss(cls_logits, box_deltas, gts, labels_1based, priors) -> dict:

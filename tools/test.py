@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
         finish_distributed()
     except FileNotFoundError as err:
         raise SystemExit(f"error: {err}") from None
-    summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float) and "/AP50_" not in k)
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float) and not re.search(r"/AP\d+_", k))
     print(f"test: {summary} ({args.checkpoint})")
     return metrics
 

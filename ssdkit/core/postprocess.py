@@ -20,7 +20,7 @@ class SSDPostprocessor:
     Per image and class: keep scores above ``score_thr``, the ``pre_nms_topk`` best, NMS at
     ``nms_iou`` (per class, or across classes with ``class_agnostic``), then the ``max_per_img`` best
     over all classes. Equals torchvision's ``SSD.postprocess_detections`` with the defaults, but NMS
-    first runs on each image's best ``4 x max_per_img`` candidates only and widens just when an image
+    first runs on each image's best ``max(4 x max_per_img, 1000)`` candidates only and widens just when an image
     keeps fewer than ``max_per_img`` of them (exact, see ``_nms_prefix``).
 
     Args:

@@ -84,5 +84,6 @@ class VOCMetric(BaseMetric):
         lines.append(f"{'mAP':16s}{'':23s}{m_ap:8.3f}  (IoU {self.iou_threshold}, {self.mode})")
         MMLogger.get_current_instance().info("\n" + "\n".join(lines))
         out = {"mAP": m_ap}
-        out.update({f"AP50_{n}": p["ap"] for n, p in zip(names, per_class)})
+        prefix = f"AP{round(self.iou_threshold * 100)}_"  # AP50_ at IoU 0.5, AP75_ at 0.75
+        out.update({f"{prefix}{n}": p["ap"] for n, p in zip(names, per_class)})
         return out

@@ -1,4 +1,4 @@
-"""Box math as pure tensor functions."""
+"""Box math as pure functions (torch and numpy), and the containers and layouts built on it."""
 
 from .detections import Detections
 from .np_boxes import np_pairwise_iou

@@ -52,6 +52,9 @@ class DetDataset(BaseDataset):
             return [x1, y1, x2, y2]
         self.bad_box_count += 1
         if self.bad_box == "error" or not np.isfinite([x1, y1, x2, y2]).all():
+            if not np.isfinite([x1, y1, x2, y2]).all():  # no mode can repair a NaN or infinite coordinate
+                raise ValueError(f"{where}: box {[x1, y1, x2, y2]} has a NaN or infinite coordinate; fix the "
+                                 f"annotation (bad_box cannot clip or drop it)")
             raise ValueError(f"{where}: box {[x1, y1, x2, y2]} lies outside the {width}x{height} image or has zero "
                              f"size (set bad_box='clip' or 'drop' to handle such boxes)")
         if self.bad_box == "drop":
