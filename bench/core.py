@@ -15,21 +15,15 @@ Targets: assignment >= 5x torchvision's per-image loop, postprocessing >= 1.5x.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import torch
+from torchvision.models.detection import _utils as tv_utils
+from torchvision.models.detection.ssd import SSD
+from torchvision.ops import box_iou
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ssdkit.core import SSDBoxCoder, SSDMatcher, SSDPostprocessor, SSDPriorGenerator, assign_targets, pad_ground_truth
 
-from common import best_of, largest_tensor  # noqa: E402
-from torchvision.models.detection import _utils as tv_utils  # noqa: E402
-from torchvision.models.detection.ssd import SSD  # noqa: E402
-from torchvision.ops import box_iou  # noqa: E402
-
-from ssdkit.core import (SSDBoxCoder, SSDMatcher, SSDPostprocessor, SSDPriorGenerator,  # noqa: E402
-                         assign_targets, pad_ground_truth)
+from common import best_of, largest_tensor
 
 FEATURES = [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]
 TV_PRIORS = dict(aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],

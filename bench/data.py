@@ -15,24 +15,21 @@ peer, and >= 150 images/s at 300x300 so data never starves training.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
+from mmengine import Config
+
+import ssdkit.data  # noqa: F401
+from ssdkit.data.datasets.base import build_pipeline
+from ssdkit.engine import wire_expand_fill
+from ssdkit.utils.cpu import describe_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-from mmengine import Config  # noqa: E402
-
-import ssdkit.data  # noqa: E402,F401
-from ssdkit.data.datasets.base import build_pipeline  # noqa: E402
-from ssdkit.engine import wire_expand_fill  # noqa: E402
-from ssdkit.utils.cpu import describe_cpu  # noqa: E402
 
 
 def photo_like(rng: np.random.Generator, h: int = 375, w: int = 500) -> np.ndarray:

@@ -27,11 +27,10 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from common import best_of
 
-from common import best_of  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 PEERS = ["tv:ssd300_vgg16", "tv:ssdlite320_mobilenet_v3_large"]
 DEFAULT_CONFIGS = ["ssd300_vgg16_coco", "ssd300_vgg16_voc0712", "ssd300_mobilenet", "ssdlite300_mobilenet",
                    "ffssd300_concat_vgg16_voc0712", "ffssd300_sum_vgg16_voc0712", "ssd512_vgg16_voc0712"]
@@ -68,9 +67,8 @@ def build(name: str):
 
     from mmengine import Config
 
-    from ssdkit.apis.model_info import count_flops
-
     import ssdkit.models  # noqa: F401
+    from ssdkit.apis.model_info import count_flops
     from ssdkit.registry import DETECTORS
     from ssdkit.structures import DetSample
     cfg = Config.fromfile(str(ROOT / "configs" / f"{name}.py"))

@@ -27,11 +27,9 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from common import best_of
 
-from common import best_of  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco", "ssdlite300_mobilenet", "demo/ssdlite300_mobilenet_demo"]
 MORE = ["tv:ssd300_vgg16@glibc", "ssd300_vgg16_coco@glibc", "ssd300_vgg16_coco+nhwc", "ssd300_vgg16_coco+nchw",
@@ -75,8 +73,8 @@ def worker(name: str, n: int, steps: int) -> dict:
         from mmengine.structures import InstanceData
 
         import ssdkit.models  # noqa: F401
-        from ssdkit.registry import DETECTORS
         from ssdkit.engine.bf16 import BF16OptimWrapper
+        from ssdkit.registry import DETECTORS
         from ssdkit.structures import DetSample
         cfg = Config.fromfile(str(ROOT / "configs" / f"{net}.py"))
         cfg.model.num_classes = max(cfg.model.num_classes, 20)  # the demo's 10 classes: same labels as the rest
@@ -135,7 +133,8 @@ def main() -> None:
                   f"(target >= 1.1x); peak memory {ours['peak_rss_mb']:.0f} vs {tv['peak_rss_mb']:.0f} MB")
     for net in ("tv:ssd300_vgg16", "ssd300_vgg16_coco", "demo/ssdlite300_mobilenet_demo"):
         if net in res and net + "@glibc" in res:
-            print(f"{net}: allocator settings / glibc defaults throughput {res[net]['ips'] / res[net + '@glibc']['ips']:.2f}x")
+            ratio = res[net]["ips"] / res[net + "@glibc"]["ips"]
+            print(f"{net}: allocator settings / glibc defaults throughput {ratio:.2f}x")
     if "ssd300_vgg16_coco+nchw" in res and "ssd300_vgg16_coco+nhwc" in res:
         print(f"ssd300_vgg16_coco: channels_last / NCHW throughput "
               f"{res['ssd300_vgg16_coco+nhwc']['ips'] / res['ssd300_vgg16_coco+nchw']['ips']:.2f}x")

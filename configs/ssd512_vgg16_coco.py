@@ -4,5 +4,4 @@ _base_ = [
 ]
 # COCO's smaller objects: s_min 0.1 with conv4_3 at 0.04 (the released model's sizes).
 model = dict(num_classes=80, prior_generator=dict(
-    min_sizes=[20.48, 51.2, 133.12, 215.04, 296.96, 378.88, 460.8],
-    max_sizes=[51.2, 133.12, 215.04, 296.96, 378.88, 460.8, 542.72]))
+    scales=[0.04, 0.1, 0.26, 0.42, 0.58, 0.74, 0.9, 1.06]))  # at 512: 20.48, 51.2 .. 460.8, and 542.72

@@ -6,16 +6,16 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+import torch.distributed as dist
+from mmengine.hooks import Hook
+
+from ssdkit.engine import build_runner, finish_distributed
+from ssdkit.registry import HOOKS
+
+from model_utils import demo_config  # tests/ is the script's directory
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-import torch.distributed as dist  # noqa: E402
-from model_utils import demo_config  # noqa: E402  (tests/ is the script's directory)
-from mmengine.hooks import Hook  # noqa: E402
-
-from ssdkit.engine import build_runner, finish_distributed  # noqa: E402
-from ssdkit.registry import HOOKS  # noqa: E402
 
 
 @HOOKS.register_module()

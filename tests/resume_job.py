@@ -5,12 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ssdkit.engine import build_runner
+
+from model_utils import demo_config  # tests/ is the script's directory
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from model_utils import demo_config  # noqa: E402  (tests/ is the script's directory)
-
-from ssdkit.engine import build_runner  # noqa: E402
 
 
 def main(data: str, work_dir: str, max_iters: int, resume: bool) -> None:

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ssdkit.apis.model_info import count_flops
+
 from float_tolerance import conv_depth_and_width, float32_tolerance
 from model_utils import CONFIGS, ROOT, build_model, input_size, load_config, sample
 
@@ -84,8 +85,7 @@ def test_loss_and_predict_on_mobilenet(name):
 def test_level_mismatch_names_the_keys():
     cfg = load_config("ssd300_vgg16_voc0712")
     cfg.model.prior_generator.aspect_ratios = [[2], [2, 3], [2, 3], [2, 3], [2]]
-    cfg.model.prior_generator.pop("min_sizes")
-    cfg.model.prior_generator.pop("max_sizes")
+    cfg.model.prior_generator.pop("scales")
     cfg.model.prior_generator.pop("steps")
     with pytest.raises(ValueError, match=r"model\.neck gives 6 .*model\.prior_generator has 5 levels"):
         build_model(cfg)
@@ -152,3 +152,21 @@ def test_channels_last_auto_follows_the_cpu_and_the_network(monkeypatch):
     with pytest.raises(ValueError, match="model.channels_last='yes'.*True, False and 'auto'"):
         build_model("ssd300_mobilenet", channels_last="yes")
     assert ssd_module.prefer_channels_last(torch.nn.Conv2d(3, 3, 3, groups=3))
+
+
+@pytest.mark.parametrize("name, size, min_sizes, max_sizes", [
+    ("ssd300_vgg16_voc0712", 300, [30, 60, 111, 162, 213, 264], [60, 111, 162, 213, 264, 315]),  # ssd_pascal.py
+    ("ssd512_vgg16_voc0712", 512, [35.84, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8],
+     [76.8, 153.6, 230.4, 307.2, 384.0, 460.8, 537.6]),
+    ("ssd512_vgg16_coco", 512, [20.48, 51.2, 133.12, 215.04, 296.96, 378.88, 460.8],
+     [51.2, 133.12, 215.04, 296.96, 378.88, 460.8, 542.72]),
+])
+def test_config_scales_give_the_released_prior_sizes(name, size, min_sizes, max_sizes):
+    from ssdkit.core import SSDPriorGenerator
+
+    gen = build_model(name).prior_generator
+    maps = [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)] if size == 300 else \
+        [(64, 64), (32, 32), (16, 16), (8, 8), (4, 4), (2, 2), (1, 1)]
+    released = SSDPriorGenerator(aspect_ratios=gen.aspect_ratios, min_sizes=min_sizes, max_sizes=max_sizes,
+                                 steps=gen.steps)
+    torch.testing.assert_close(gen(maps, (size, size)), released(maps, (size, size)), atol=1e-3, rtol=0)

@@ -6,20 +6,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import cv2
+import numpy as np
+from mmengine import Config
+from mmengine.registry import init_default_scope
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from mmengine import Config  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-
-import ssdkit.data  # noqa: E402,F401
-from ssdkit.visualization import draw_boxes  # noqa: E402
-from ssdkit.engine import wire_expand_fill  # noqa: E402
-from ssdkit.registry import DATASETS  # noqa: E402
+import ssdkit.data  # noqa: F401
+from ssdkit.engine import wire_expand_fill
+from ssdkit.registry import DATASETS
+from ssdkit.visualization import draw_boxes
 
 
 def main(argv: list[str] | None = None) -> None:

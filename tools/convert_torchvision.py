@@ -7,14 +7,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ssdkit.apis.convert import (COCO_CLASSES, convert_torchvision_ssd300_vgg16,  # noqa: E402
-                                 convert_torchvision_vgg16, load_state_dict_file)
-from ssdkit.utils.atomic import atomic_torch_save  # noqa: E402
+from ssdkit.apis.convert import (
+    COCO_CLASSES,
+    convert_torchvision_ssd300_vgg16,
+    convert_torchvision_vgg16,
+    load_state_dict_file,
+)
+from ssdkit.utils.atomic import atomic_torch_save
 
 
 def main(argv: list[str] | None = None) -> None:

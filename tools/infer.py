@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import cv2
 
-import cv2  # noqa: E402
-
-from ssdkit.apis import detect, init_detector  # noqa: E402
-from ssdkit.visualization import draw_boxes  # noqa: E402
-from ssdkit.data.video import expand_inputs, read_frames  # noqa: E402
-from ssdkit.utils.atomic import atomic_write_text  # noqa: E402
+from ssdkit.apis import detect, init_detector
+from ssdkit.data.video import expand_inputs, read_frames
+from ssdkit.utils.atomic import atomic_write_text
+from ssdkit.visualization import draw_boxes
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,16 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-for path in (str(REPO_ROOT), os.getcwd()):  # ssdkit and plugins/ from a checkout, custom_imports from cwd
-    if path not in sys.path:
-        sys.path.insert(0, path)
-
-from ssdkit.registry.listing import collect_components, format_components, load_config_plugins  # noqa: E402
+from ssdkit.registry.listing import collect_components, format_components, load_config_plugins
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """Build the bundled demo detection set (digits pasted onto photographs, COCO format).
 
-    python tools/make_demo_dataset.py --config configs/demo/ssdlite300_mobilenet_demo.py   # the set that config trains on
+    python tools/make_demo_dataset.py --config configs/demo/ssdlite300_mobilenet_demo.py  # that config's set
     python tools/make_demo_dataset.py --out data/demo [--seed 0] [--num-train 4000] [--num-val 100] [--overwrite]
         [--image-size 320] [--min-px 40] [--max-frac 0.6] [--max-objects 4] [--aspect-range 0.7 1.0]
         [--stroke-contrast 2] [--backdrop-blur 8] [--backdrop-contrast 0.35]
@@ -15,20 +15,18 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ssdkit.data.demo import make_demo_dataset  # noqa: E402
+from ssdkit.data.demo import make_demo_dataset
 
 FLAGS = dict(seed=int, num_train=int, num_val=int, image_size=int, min_px=float, max_frac=float, max_objects=int,
              stroke_contrast=float, backdrop_blur=float, backdrop_contrast=float)
 HELP = dict(image_size="square image side, pixels (320)", min_px="smallest pasted digit side, pixels (40)",
-            max_frac="largest pasted digit side, fraction of the image (0.6)", max_objects="digits per image: 1 .. this (4)",
+            max_frac="largest pasted digit side, fraction of the image (0.6)",
+            max_objects="digits per image: 1 .. this (4)",
             stroke_contrast="steeper digit opacity, 1: as interpolated (2)",
-            backdrop_blur="Gaussian sigma on the photographs, 0: sharp (8)", backdrop_contrast="photograph contrast, 1: as is (0.35)")
+            backdrop_blur="Gaussian sigma on the photographs, 0: sharp (8)",
+            backdrop_contrast="photograph contrast, 1: as is (0.35)")
 
 
 def options(args: argparse.Namespace) -> tuple[str, dict]:

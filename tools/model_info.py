@@ -9,13 +9,11 @@ GFLOPs are mmengine's count (one multiply-add = one FLOP), for one image at the 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ssdkit.apis.model_info import model_info
 
-from ssdkit.apis.model_info import model_info  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

@@ -8,46 +8,36 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mmengine.config import Config, DictAction  # noqa: E402
+from ssdkit.engine.config import add_config_args, load_config
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("config")
+    add_config_args(ap)
     ap.add_argument("checkpoint")
     ap.add_argument("--out", help="write the detections (json)")
     ap.add_argument("--show-dir", help="draw detections on the test images here")
     ap.add_argument("--score-thr", type=float, default=0.3)
-    ap.add_argument("--work-dir")
-    ap.add_argument("--cfg-options", nargs="+", action=DictAction)
-    ap.add_argument("--launcher", choices=["none", "pytorch"], default="none")
     args = ap.parse_args(argv)
     from ssdkit.engine import build_runner, finish_distributed
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / Path(args.config).stem)
-    cfg.load_from, cfg.resume = args.checkpoint, False
-    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-    if args.out:
-        evaluators = [*evaluators, dict(type="DumpDetections", out_file=args.out)]
-    cfg.test_evaluator = evaluators
-    if args.show_dir:
-        cfg.custom_hooks = [*cfg.get("custom_hooks", []),
-                            dict(type="DrawDetectionsHook", out_dir=args.show_dir, score_thr=args.score_thr)]
     try:
+        cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+        cfg.load_from, cfg.resume = args.checkpoint, False
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        if args.out:
+            evaluators = [*evaluators, dict(type="DumpDetections", out_file=args.out)]
+        cfg.test_evaluator = evaluators
+        if args.show_dir:
+            cfg.custom_hooks = [*cfg.get("custom_hooks", []),
+                                dict(type="DrawDetectionsHook", out_dir=args.show_dir, score_thr=args.score_thr)]
         metrics = build_runner(cfg).test()
         finish_distributed()
     except FileNotFoundError as err:
         raise SystemExit(f"error: {err}") from None
-    summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float) and not re.search(r"/AP\d+_", k))
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                        if isinstance(v, float) and not re.search(r"/AP\d+_", k))  # per-class APs are in the log
     print(f"test: {summary} ({args.checkpoint})")
     return metrics
 

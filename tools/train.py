@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mmengine.config import Config
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from ssdkit.engine.config import add_config_args, load_config
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("config")
-    ap.add_argument("--work-dir", help="where logs and checkpoints go (default work_dirs/<config name>)")
+    add_config_args(ap)
     ap.add_argument("--resume", nargs="?", const="auto", help="resume from CKPT, or the latest in the work dir")
     ap.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 on CPU")
     ap.add_argument("--auto-scale-lr", action="store_true", help="scale lr linearly with the total batch size")
@@ -28,8 +25,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--deterministic", action="store_true")
     ap.add_argument("--tensorboard", action="store_true",
                     help="also log to TensorBoard (<work-dir>/<timestamp>/vis_data); pip install 'ssdkit[tensorboard]'")
-    ap.add_argument("--cfg-options", nargs="+", action=DictAction, help="override config keys, k=v")
-    ap.add_argument("--launcher", choices=["none", "pytorch"], default="none")
     return ap.parse_args(argv)
 
 
@@ -59,11 +54,7 @@ def add_tensorboard(cfg: Config) -> None:
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / Path(args.config).stem)
+    cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     if args.resume == "auto":
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
@@ -83,8 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     from ssdkit.engine import build_runner, finish_distributed
 
-    cfg = build_cfg(args)
     try:
+        cfg = build_cfg(args)
         runner = build_runner(cfg)
         runner.train()
         finish_distributed()

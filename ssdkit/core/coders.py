@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ssdkit.registry import BOX_CODERS
+from ssdkit.structures.boxes import xyxy_to_cxcywh
 
 
 @BOX_CODERS.register_module()
@@ -31,24 +32,15 @@ class SSDBoxCoder:
     def encode(self, gt: Tensor, priors: Tensor) -> Tensor:
         """``gt [..., 4]`` and ``priors [..., 4]`` (xyxy, broadcastable) -> deltas ``[..., 4]``."""
         wx, wy, ww, wh = self.weights
-        pw = priors[..., 2] - priors[..., 0]
-        ph = priors[..., 3] - priors[..., 1]
-        px = priors[..., 0] + 0.5 * pw
-        py = priors[..., 1] + 0.5 * ph
-        gw = gt[..., 2] - gt[..., 0]
-        gh = gt[..., 3] - gt[..., 1]
-        gx = gt[..., 0] + 0.5 * gw
-        gy = gt[..., 1] + 0.5 * gh
+        px, py, pw, ph = xyxy_to_cxcywh(priors).unbind(-1)
+        gx, gy, gw, gh = xyxy_to_cxcywh(gt).unbind(-1)
         return torch.stack((wx * (gx - px) / pw, wy * (gy - py) / ph,
                             ww * torch.log(gw / pw), wh * torch.log(gh / ph)), dim=-1)
 
     def decode(self, deltas: Tensor, priors: Tensor) -> Tensor:
         """``deltas [..., 4]`` and ``priors [..., 4]`` (xyxy, broadcastable) -> boxes ``[..., 4]`` xyxy."""
         wx, wy, ww, wh = self.weights
-        pw = priors[..., 2] - priors[..., 0]
-        ph = priors[..., 3] - priors[..., 1]
-        px = priors[..., 0] + 0.5 * pw
-        py = priors[..., 1] + 0.5 * ph
+        px, py, pw, ph = xyxy_to_cxcywh(priors).unbind(-1)
         dx, dy = deltas[..., 0] / wx, deltas[..., 1] / wy
         dw = torch.clamp(deltas[..., 2] / ww, max=self.clip_log_size)
         dh = torch.clamp(deltas[..., 3] / wh, max=self.clip_log_size)

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ssdkit.structures.coco import xyxy_to_coco_bbox
 from ssdkit.structures.np_boxes import np_pairwise_iou
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "camera", "rocket", "immunohistochemistry", "hubble_deep_field",
@@ -149,7 +150,8 @@ def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 4000, num_va
     for split, count, split_seed in (("train", num_train, seed), ("val", num_val, seed + 1)):
         rng = np.random.default_rng([split_seed, 17])
         (tmp / split).mkdir()
-        images, anns = [], []
+        images: list[dict] = []
+        anns: list[dict] = []
         for i in range(count):
             img, objects = render_image(rng, photos, digits.images, digits.target, pools[split], image_size,
                                        min_px=min_px, max_frac=max_frac, max_objects=max_objects,
@@ -158,9 +160,9 @@ def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 4000, num_va
             cv2.imwrite(str(tmp / split / name), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
             images.append(dict(id=i + 1, file_name=name, width=image_size[1], height=image_size[0]))
             for box, label in objects:
-                bw, bh = box[2] - box[0], box[3] - box[1]
+                bbox = xyxy_to_coco_bbox(box)
                 anns.append(dict(id=len(anns) + 1, image_id=i + 1, category_id=label + 1,
-                                 bbox=[box[0], box[1], bw, bh], area=bw * bh, iscrowd=0))
+                                 bbox=bbox, area=bbox[2] * bbox[3], iscrowd=0))
         cats = [dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)]
         (tmp / "annotations" / f"instances_{split}.json").write_text(
             json.dumps(dict(images=images, annotations=anns, categories=cats)))

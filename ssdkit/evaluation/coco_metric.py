@@ -13,8 +13,9 @@ from mmengine.logging import MMLogger
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from ssdkit.utils.atomic import atomic_write_text
 from ssdkit.registry import METRICS
+from ssdkit.structures.coco import quiet_coco, xyxy_to_coco_bbox
+from ssdkit.utils.atomic import atomic_write_text
 
 from .samples import unpack
 
@@ -49,23 +50,18 @@ class CocoMetric(BaseMetric):
 
     def _gt(self, results: list[dict]) -> COCO:
         if self.ann_file is not None:
-            with contextlib.redirect_stdout(io.StringIO()):
-                return COCO(self.ann_file)
-        images, anns = [], []
+            return quiet_coco(self.ann_file)
+        images: list[dict] = []
+        anns: list[dict] = []
         for r in results:
             images.append(dict(id=r["img_id"]))
             boxes, labels, ignore = r["gt"]
             for b, lab, ig in zip(boxes, labels, ignore):
-                w, h = b[2] - b[0], b[3] - b[1]
+                bbox = xyxy_to_coco_bbox(b)
                 anns.append(dict(id=len(anns) + 1, image_id=r["img_id"], category_id=self._cat(int(lab)),
-                                 bbox=[float(b[0]), float(b[1]), float(w), float(h)], area=float(w * h),
-                                 iscrowd=int(ig)))
-        coco = COCO()
-        coco.dataset = dict(images=images, annotations=anns,
-                            categories=[dict(id=self._cat(i)) for i in range(self._num_labels(results))])
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco.createIndex()
-        return coco
+                                 bbox=bbox, area=bbox[2] * bbox[3], iscrowd=int(ig)))
+        return quiet_coco(dict(images=images, annotations=anns,
+                               categories=[dict(id=self._cat(i)) for i in range(self._num_labels(results))]))
 
     def _num_labels(self, results: list[dict]) -> int:
         if self.cat_ids is not None:
@@ -83,7 +79,7 @@ class CocoMetric(BaseMetric):
         if self.cat_ids is None:
             self.cat_ids = sorted(gt.getCatIds())
         dets = [dict(image_id=r["img_id"], category_id=self._cat(int(lab)), score=float(s),
-                     bbox=[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])])
+                     bbox=xyxy_to_coco_bbox(b))
                 for r in results for b, s, lab in zip(*r["pred"])]
         if self.outfile_prefix:
             atomic_write_text(f"{self.outfile_prefix}.bbox.json", json.dumps(dets))

@@ -5,16 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .plugins import apply_custom_imports
 from .origins import origin_of
+from .plugins import add_plugin_search_path, apply_custom_imports
 from .registry import SSDRegistry
 from .root import ALL_REGISTRIES
 
 
 def load_config_plugins(config: str | Path) -> list[str]:
-    """Import the ``custom_imports`` of a config file; returns the module names."""
+    """Import the ``custom_imports`` of a config file (see ``add_plugin_search_path``); returns the names."""
     from mmengine.config import Config
 
+    add_plugin_search_path()
     return apply_custom_imports(Config.fromfile(str(config), import_custom_modules=False))
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import sys
 from collections.abc import Mapping
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from mmengine.logging import print_log
@@ -14,6 +17,15 @@ from .origins import register_origin
 
 ENTRY_POINT_GROUP = "ssdkit.plugins"
 _loaded = False
+
+
+def add_plugin_search_path() -> None:
+    """Let ``custom_imports`` find modules in the working directory, and in the checkout's ``plugins/`` folder
+    when ssdkit runs from a checkout (``plugins.focal_loss`` from any directory)."""
+    checkout = Path(__file__).resolve().parents[2]
+    for path in ([str(checkout)] if (checkout / "plugins").is_dir() else []) + [os.getcwd()]:
+        if path not in sys.path:
+            sys.path.insert(0, path)
 
 
 def load_plugins(force: bool = False) -> list[str]:

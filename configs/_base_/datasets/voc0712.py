@@ -8,8 +8,10 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='ConcatDataset', datasets=[
-        dict(type=dataset_type, data_root=data_root, year=2007, split='trainval', pipeline={{_base_.train_pipeline_300}}),
-        dict(type=dataset_type, data_root=data_root, year=2012, split='trainval', pipeline={{_base_.train_pipeline_300}}),
+        dict(type=dataset_type, data_root=data_root, year=2007, split='trainval',
+             pipeline={{_base_.train_pipeline_300}}),
+        dict(type=dataset_type, data_root=data_root, year=2012, split='trainval',
+             pipeline={{_base_.train_pipeline_300}}),
     ]))
 val_dataloader = dict(
     batch_size=8, num_workers=2, persistent_workers=True, drop_last=False,

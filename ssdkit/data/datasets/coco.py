@@ -10,6 +10,7 @@ import os
 from pycocotools.coco import COCO
 
 from ssdkit.registry import DATASETS
+from ssdkit.structures.coco import quiet_coco
 
 from .base import DetDataset
 
@@ -42,10 +43,7 @@ class CocoDataset(DetDataset):
         except json.JSONDecodeError as err:
             raise ValueError(f"CocoDataset: '{path}' is not valid json (line {err.lineno}, column {err.colno}): "
                              f"{err.msg}") from err
-        coco = COCO()
-        coco.dataset = dataset
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco.createIndex()
+        coco = quiet_coco(dataset)
         cat_ids = sorted(coco.getCatIds())
         cats = coco.loadCats(cat_ids)
         self._metainfo.update(classes=tuple(c.get("name", str(c["id"])) for c in cats), cat_ids=tuple(cat_ids))

@@ -1,6 +1,6 @@
 """Backbones: VGG16-atrous and MobileNetV1, and the pretrained weights they load."""
 
-from .l2norm import L2Norm
+from ..layers import L2Norm
 from .mobilenet import MobileNetV1
 from .vgg import VGG16Atrous
 from .vgg_convert import VGG16_WEIGHTS, torchvision_ssd_backbone_to_atrous, vgg16_features_to_atrous, vgg16_to_atrous

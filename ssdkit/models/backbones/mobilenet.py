@@ -9,20 +9,15 @@ from torch import Tensor, nn
 
 from ssdkit.registry import BACKBONES
 
+from ..layers import ACTIVATIONS, conv_bn_act
 from .common import apply_freeze_and_norm_eval
 
 STRIDES = [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1]
 CHANNELS = [64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]
-ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6}
 
 
 def _width(ch: int, mult: float) -> int:
     return max(8, int(ch * mult + 4) // 8 * 8)
-
-
-def _conv_bn_act(cin: int, cout: int, k: int, s: int, groups: int, act: type[nn.Module]) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout),
-                         act(inplace=True))
 
 
 @BACKBONES.register_module()
@@ -44,13 +39,13 @@ class MobileNetV1(BaseModule):
             raise ValueError(f"MobileNetV1: activation={activation!r}; valid: {list(ACTIVATIONS)}")
         if not out_indices or any(not 1 <= i <= 13 for i in out_indices):
             raise ValueError(f"MobileNetV1: out_indices {list(out_indices)} must be block numbers 1 .. 13")
-        act = ACTIVATIONS[activation]
         cin = _width(32, width_mult)
-        self.stem = _conv_bn_act(3, cin, 3, 2, 1, act)
+        self.stem = nn.Sequential(*conv_bn_act(3, cin, 3, 2, act=activation))
         blocks = []
         for s, c in zip(STRIDES, CHANNELS):
             cout = _width(c, width_mult)
-            blocks.append(nn.Sequential(_conv_bn_act(cin, cin, 3, s, cin, act), _conv_bn_act(cin, cout, 1, 1, 1, act)))
+            blocks.append(nn.Sequential(nn.Sequential(*conv_bn_act(cin, cin, 3, s, groups=cin, act=activation)),
+                                        nn.Sequential(*conv_bn_act(cin, cout, 1, act=activation))))
             cin = cout
         self.blocks = nn.ModuleList(blocks)
         self.out_indices = sorted(out_indices)

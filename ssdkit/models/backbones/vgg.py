@@ -10,13 +10,12 @@ from torch import Tensor, nn
 
 from ssdkit.registry import BACKBONES
 
-from ..layers import xavier_init_
+from ..layers import L2Norm, xavier_init_
 from .common import apply_freeze_and_norm_eval
-from .l2norm import L2Norm
 from .vgg_convert import VGG16_WEIGHTS
 from .weights import weights_source
 
-VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "C", 512, 512, 512, "M", 512, 512, 512]
+VGG16_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, "C", 512, 512, 512, "M", 512, 512, 512]
 CONV4_3, CONV5_3 = 22, 29  # indices of the ReLUs after conv4_3 / conv5_3 in ``layers`` (torchvision's)
 STAGE_ENDS = [4, 9, 16, 23, 30]  # end (exclusive) of each conv block in ``layers``
 OUTPUTS = ("conv4_3", "conv5_3", "conv7")
@@ -59,7 +58,7 @@ class VGG16Atrous(BaseModule):
         layers: list[nn.Module] = []
         in_ch = 3
         for v in VGG16_CFG:
-            if v in ("M", "C"):
+            if isinstance(v, str):  # "M" max pool, "C" max pool in ceil mode (38 from 75)
                 layers.append(nn.MaxPool2d(2, 2, ceil_mode=v == "C"))
             else:
                 layers += [nn.Conv2d(in_ch, v, 3, padding=1), nn.ReLU(inplace=True)]

@@ -10,15 +10,14 @@ from torch import Tensor, nn
 
 from ssdkit.registry import HEADS
 
-from ..layers import xavier_init_
+from ..layers import conv_bn_act, xavier_init_
 
 
 def _predictor(in_ch: int, out_ch: int, depthwise: bool, kernel_size: int = 3) -> nn.Module:
     if not depthwise:
         return nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2)
-    return nn.Sequential(  # SSDLite: depthwise 3x3 + BN + ReLU6, then pointwise 1x1
-        nn.Conv2d(in_ch, in_ch, 3, padding=1, groups=in_ch, bias=False), nn.BatchNorm2d(in_ch),
-        nn.ReLU6(inplace=True), nn.Conv2d(in_ch, out_ch, 1))
+    # SSDLite: depthwise 3x3 + BN + ReLU6, then pointwise 1x1
+    return nn.Sequential(*conv_bn_act(in_ch, in_ch, 3, groups=in_ch, act="relu6"), nn.Conv2d(in_ch, out_ch, 1))
 
 
 def _flatten(x: Tensor, columns: int) -> Tensor:

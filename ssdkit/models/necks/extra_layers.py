@@ -7,22 +7,17 @@ from collections.abc import Sequence
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from ..layers import xavier_init_
+from ..layers import conv_bn_act, xavier_init_
 
 
 def _plain(cin: int, mid: int, cout: int, k: int, s: int, p: int, norm: bool) -> nn.Sequential:
-    if not norm:
-        return nn.Sequential(nn.Conv2d(cin, mid, 1), nn.ReLU(inplace=True), nn.Conv2d(mid, cout, k, s, p),
-                             nn.ReLU(inplace=True))
-    return nn.Sequential(nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-                         nn.Conv2d(mid, cout, k, s, p, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(*conv_bn_act(cin, mid, 1, norm=norm), *conv_bn_act(mid, cout, k, s, p, norm=norm))
 
 
 def _depthwise(cin: int, mid: int, cout: int, k: int, s: int, p: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU6(inplace=True),
-        nn.Conv2d(mid, mid, k, s, p, groups=mid, bias=False), nn.BatchNorm2d(mid), nn.ReLU6(inplace=True),
-        nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+    return nn.Sequential(*conv_bn_act(cin, mid, 1, act="relu6"),
+                         *conv_bn_act(mid, mid, k, s, p, groups=mid, act="relu6"),
+                         *conv_bn_act(mid, cout, 1, act="relu6"))
 
 
 class ExtraLayers(BaseModule):

@@ -11,9 +11,9 @@ from torch import Tensor, nn
 
 from ssdkit.registry import NECKS
 
-from ..backbones.l2norm import L2Norm
-from .extra_layers import ExtraLayers, xavier_init_
-from .ssd_extra import SSD300_EXTRAS
+from ..layers import L2Norm, xavier_init_
+from .extra_layers import ExtraLayers
+from .ssd_extra import SSD300_EXTRA_CHANNELS, SSD300_KERNELS, SSD300_PADDINGS, SSD300_STRIDES
 
 PAPER_BEST = {"concat": 512, "sum": 384}  # Cao et al. 2017, §4.3 and Table 2 (docs/recipes.md)
 
@@ -44,9 +44,9 @@ class FeatureFusedNeck(BaseModule):
 
     def __init__(self, in_channels: Sequence[int], mode: str = "concat", fused_channels: int | None = None,
                  conv4_3_scale: float = 20.0, conv5_3_scale: float = 10.0,
-                 extra_channels: Sequence[Sequence[int]] = SSD300_EXTRAS["extra_channels"],
-                 strides: Sequence[int] = SSD300_EXTRAS["strides"], paddings: Sequence[int] = SSD300_EXTRAS["paddings"],
-                 kernel_sizes: Sequence[int] = SSD300_EXTRAS["kernel_sizes"], init_cfg: dict | None = None) -> None:
+                 extra_channels: Sequence[Sequence[int]] = SSD300_EXTRA_CHANNELS,
+                 strides: Sequence[int] = SSD300_STRIDES, paddings: Sequence[int] = SSD300_PADDINGS,
+                 kernel_sizes: Sequence[int] = SSD300_KERNELS, init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if mode not in PAPER_BEST:
             raise ValueError(f"FeatureFusedNeck: mode={mode!r}; valid: {list(PAPER_BEST)}")
@@ -67,7 +67,8 @@ class FeatureFusedNeck(BaseModule):
         xavier_init_(self)
         with torch.no_grad():
             self.deconv.weight.copy_(bilinear_kernel(c5, 4))
-            self.deconv.bias.zero_()
+            if self.deconv.bias is not None:
+                nn.init.zeros_(self.deconv.bias)
         self.out_channels = [fused, c7] + self.extras.out_channels
 
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:
@@ -81,7 +82,7 @@ class FeatureFusedNeck(BaseModule):
             up = F.pad(up, (0, w - up.shape[-1], 0, h - up.shape[-2]))
         a = self.norm4_3(F.relu(self.conv4_3(c4), inplace=True))
         b = self.norm5_3(F.relu(self.conv5_3(up), inplace=True))
-        if self.mode == "concat":
+        if self.fuse is not None:  # concat
             fused = F.relu(self.fuse(torch.cat((a, b), dim=1)), inplace=True)
         else:
             fused = F.relu(a + b)

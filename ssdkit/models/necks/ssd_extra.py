@@ -11,8 +11,9 @@ from ssdkit.registry import NECKS
 
 from .extra_layers import ExtraLayers
 
-SSD300_EXTRAS = dict(extra_channels=((256, 512), (128, 256), (128, 256), (128, 256)), strides=(2, 2, 1, 1),
-                     paddings=(1, 1, 0, 0), kernel_sizes=(3, 3, 3, 3))
+# SSD300's conv8_2 .. conv11_2 (Liu et al. 2016, Fig. 2)
+SSD300_EXTRA_CHANNELS: tuple[tuple[int, int], ...] = ((256, 512), (128, 256), (128, 256), (128, 256))
+SSD300_STRIDES, SSD300_PADDINGS, SSD300_KERNELS = (2, 2, 1, 1), (1, 1, 0, 0), (3, 3, 3, 3)
 
 
 @NECKS.register_module()
@@ -25,9 +26,9 @@ class SSDExtraLayers(BaseModule):
     """
 
     def __init__(self, in_channels: Sequence[int],
-                 extra_channels: Sequence[Sequence[int]] = SSD300_EXTRAS["extra_channels"],
-                 strides: Sequence[int] = SSD300_EXTRAS["strides"], paddings: Sequence[int] = SSD300_EXTRAS["paddings"],
-                 kernel_sizes: Sequence[int] = SSD300_EXTRAS["kernel_sizes"], depthwise: bool = False,
+                 extra_channels: Sequence[Sequence[int]] = SSD300_EXTRA_CHANNELS,
+                 strides: Sequence[int] = SSD300_STRIDES, paddings: Sequence[int] = SSD300_PADDINGS,
+                 kernel_sizes: Sequence[int] = SSD300_KERNELS, depthwise: bool = False,
                  norm: str | None = None, init: str = "xavier", init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         self.in_channels = list(in_channels)

@@ -1,0 +1,37 @@
+"""Loading a config the way every ssdkit tool does: custom imports, command-line overrides, launcher, work dir."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mmengine.config import Config, DictAction
+
+from ssdkit.registry.plugins import add_plugin_search_path
+
+
+def add_config_args(ap: argparse.ArgumentParser) -> None:
+    """The arguments every config-driven tool takes: ``config``, ``--work-dir``, ``--cfg-options``, ``--launcher``."""
+    ap.add_argument("config")
+    ap.add_argument("--work-dir", help="where logs and checkpoints go (default work_dirs/<config name>)")
+    ap.add_argument("--cfg-options", nargs="+", action=DictAction, help="override config keys, k=v")
+    ap.add_argument("--launcher", choices=["none", "pytorch"], default="none")
+
+
+def load_config(path: str, cfg_options: dict | None = None, launcher: str = "none",
+                work_dir: str | None = None) -> Config:
+    """``path`` with ``cfg_options`` merged, ``launcher`` set and ``work_dir`` (default ``work_dirs/<config name>``).
+
+    ``custom_imports`` resolve against the working directory and a checkout's ``plugins/`` folder
+    (:func:`ssdkit.registry.plugins.add_plugin_search_path`).
+    """
+    add_plugin_search_path()
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"config file '{path}' does not exist (configs live in configs/, e.g. "
+                                f"configs/ssd300_vgg16_voc0712.py)")
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    cfg.work_dir = work_dir or cfg.get("work_dir") or str(Path("work_dirs") / Path(path).stem)
+    return cfg
