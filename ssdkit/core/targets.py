@@ -10,6 +10,8 @@ from torch.nn.utils.rnn import pad_sequence
 
 from ssdkit.structures import PriorGrid, box_problems, validate_boxes
 
+from .protocols import BoxCoder, Matcher, SparseMatcher
+
 
 def _image_of(counts: list[int], index: int) -> tuple[int, int]:
     """Image and row of row ``index`` of the concatenated per-image tensors."""
@@ -66,8 +68,8 @@ def pad_ground_truth(boxes: Sequence[Tensor], labels: Sequence[Tensor], num_clas
     return out_boxes, out_labels, valid
 
 
-def assign_targets(matcher, coder, priors: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
-                   gt_valid: Tensor, grid: PriorGrid | None = None) -> tuple[Tensor, Tensor]:
+def assign_targets(matcher: Matcher | SparseMatcher, coder: BoxCoder, priors: Tensor, gt_boxes: Tensor,
+                   gt_labels: Tensor, gt_valid: Tensor, grid: PriorGrid | None = None) -> tuple[Tensor, Tensor]:
     """Match and encode, batched.
 
     Args:
@@ -81,7 +83,7 @@ def assign_targets(matcher, coder, priors: Tensor, gt_boxes: Tensor, gt_labels: 
         (zero where ``labels <= 0``).
     """
     b, p = gt_boxes.shape[0], priors.shape[0]
-    if hasattr(matcher, "match_sparse"):
+    if isinstance(matcher, SparseMatcher):
         img, prior, code = matcher.match_sparse(gt_boxes, priors, gt_valid, grid=grid)
     else:  # a plugin matcher with only the dense contract
         matched = matcher(gt_boxes, priors, gt_valid)

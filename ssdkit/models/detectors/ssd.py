@@ -9,9 +9,19 @@ from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
+from ssdkit.core.protocols import BoxCoder, Loss, Matcher, Postprocessor, PriorGenerator, SparseMatcher
 from ssdkit.core.targets import assign_targets, pad_ground_truth
-from ssdkit.registry import (BACKBONES, BOX_CODERS, DETECTORS, HEADS, LOSSES, MATCHERS, NECKS, POSTPROCESSORS,
-                             PRIOR_GENERATORS)
+from ssdkit.registry import (
+    BACKBONES,
+    BOX_CODERS,
+    DETECTORS,
+    HEADS,
+    LOSSES,
+    MATCHERS,
+    NECKS,
+    POSTPROCESSORS,
+    PRIOR_GENERATORS,
+)
 from ssdkit.structures import DetSample, PriorGrid
 
 from ..input_norm import wire_input_norm
@@ -70,7 +80,7 @@ class SSD(BaseModel):
         self.num_classes = num_classes
         self.backbone = BACKBONES.build(backbone)
         self.neck = NECKS.build(_wired(neck, "in_channels", list(self.backbone.out_channels), "model.neck"))
-        self.prior_generator = PRIOR_GENERATORS.build(prior_generator)
+        self.prior_generator: PriorGenerator = PRIOR_GENERATORS.build(prior_generator)
         levels = len(self.neck.out_channels)
         if levels != self.prior_generator.num_levels:
             raise ValueError(
@@ -81,16 +91,16 @@ class SSD(BaseModel):
         head = _wired(head, "num_priors_per_location", list(self.prior_generator.num_priors_per_location),
                       "model.head")
         self.head = HEADS.build(_wired(head, "num_classes", num_classes, "model.head"))
-        self.matcher = MATCHERS.build(matcher or dict(type="SSDMatcher"))
-        self.box_coder = BOX_CODERS.build(box_coder or dict(type="SSDBoxCoder"))
-        self.loss_fn = LOSSES.build(loss or dict(type="MultiBoxLoss"))
-        self.postprocessor = POSTPROCESSORS.build(postprocessor or dict(type="SSDPostprocessor"))
+        self.matcher: Matcher | SparseMatcher = MATCHERS.build(matcher or dict(type="SSDMatcher"))
+        self.box_coder: BoxCoder = BOX_CODERS.build(box_coder or dict(type="SSDBoxCoder"))
+        self.loss_fn: Loss = LOSSES.build(loss or dict(type="MultiBoxLoss"))
+        self.postprocessor: Postprocessor = POSTPROCESSORS.build(postprocessor or dict(type="SSDPostprocessor"))
         if channels_last not in (True, False, "auto"):
             raise ValueError(f"model.channels_last={channels_last!r}: valid values are True, False and 'auto'")
         self.auto_memory_format = channels_last == "auto"
         self.channels_last = False
         self.set_channels_last(prefer_channels_last(self.backbone, self.training) if self.auto_memory_format
-                               else channels_last)
+                               else bool(channels_last))
 
     def set_channels_last(self, on: bool) -> None:
         """Put the weights (and inputs from now on) in NHWC (``on``) or NCHW; parameters keep their identity."""
