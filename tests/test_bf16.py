@@ -10,9 +10,10 @@ import pytest
 import torch
 from mmengine.optim import OptimWrapper
 
-from model_utils import ROOT, build_model, sample
 from ssdkit.engine import bf16
 from ssdkit.engine.bf16 import BF16OptimWrapper
+
+from model_utils import ROOT, build_model, sample
 
 
 def _batch(seed: int = 0) -> dict:

@@ -7,9 +7,10 @@ import math
 import torch
 from torchvision.models.detection import _utils as tv_utils
 
-from conftest import random_boxes
 from ssdkit.core import SSDBoxCoder
 from ssdkit.registry import BOX_CODERS
+
+from conftest import random_boxes
 
 
 def test_encode_decode_equal_torchvision(tv_priors):

@@ -10,10 +10,11 @@ import torch
 from torchvision.models import vgg16
 from torchvision.models.detection import ssd300_vgg16
 
+from ssdkit.apis.convert import COCO_CATEGORY_IDS
+from ssdkit.models.backbones import VGG16Atrous, vgg16_to_atrous
+
 from float_tolerance import assert_same_detections, conv_depth_and_width, float32_tolerance
 from model_utils import ROOT, build_model, sample
-from ssdkit.apis.convert import COCO_CATEGORY_IDS, convert_torchvision_ssd300_vgg16
-from ssdkit.models.backbones import VGG16Atrous, vgg16_to_atrous
 
 
 @pytest.fixture(scope="module")

@@ -79,10 +79,10 @@ def test_demo_config_trains_and_evaluates_with_mmengine_runner(tmp_path):
     """configs/demo/ssdlite300_mobilenet_demo.py end to end: dataset -> pipeline -> model -> loss -> VOCMetric."""
     from mmengine.runner import Runner
 
-    from model_utils import demo_config
-
     import ssdkit.evaluation  # noqa: F401
     import ssdkit.models  # noqa: F401
+
+    from model_utils import demo_config
     data = tmp_path / "demo"
     make_demo_dataset(str(data), num_train=16, num_val=4)
     cfg = demo_config(str(data), str(tmp_path / "work"), num_workers=0, persistent_workers=False, batch_size=4)

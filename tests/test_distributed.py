@@ -39,7 +39,8 @@ def test_two_cpu_processes(tmp_path):
     assert [p.name for p in work.glob("*.pth")] == ["iter_3.pth"]
     assert len([d for d in work.iterdir() if d.is_dir()]) == 1  # one log dir: only rank 0 logs
     distributed = json.loads((work / "test_metrics.json").read_text())
-    single = subprocess.run([sys.executable, str(ROOT / "tools/test.py"), str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"),
+    demo_cfg = str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py")
+    single = subprocess.run([sys.executable, str(ROOT / "tools/test.py"), demo_cfg,
                              str(work / "iter_3.pth"), "--work-dir", str(tmp_path / "single"), "--cfg-options",
                              f"test_dataloader.dataset.data_root={data}", "test_dataloader.num_workers=0",
                              "test_dataloader.persistent_workers=False", "test_dataloader.batch_size=2"],

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 import os
 import pickle
+import re
 import subprocess
 import sys
 
@@ -16,10 +16,11 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from model_utils import ROOT, build_model, demo_config, sample
 from ssdkit.engine import install_safe_checkpoints
 from ssdkit.engine.checkpoint import atomic_save_checkpoint
 from ssdkit.utils import atomic
+
+from model_utils import ROOT, build_model, demo_config, sample
 
 
 class Evil:

@@ -6,10 +6,11 @@ import pytest
 import torch
 from torchvision.ops import box_iou
 
-from torchvision_ref import tv_match
-from conftest import SSD300_FEATURES, SSD512_FEATURES, TV_SSD300, random_boxes
 from ssdkit.core import ArgMaxMatcher, SSDMatcher, SSDPriorGenerator, pad_ground_truth
 from ssdkit.core.grid_match import grid_candidates
+
+from conftest import SSD300_FEATURES, SSD512_FEATURES, TV_SSD300, random_boxes
+from torchvision_ref import tv_match
 
 LAYOUTS = {
     "torchvision-300": (TV_SSD300, SSD300_FEATURES, (300, 300)),

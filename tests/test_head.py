@@ -48,7 +48,8 @@ def test_one_by_one_predictors_of_the_released_mobilenet_ssd():
 
     head = SSDHead([512, 1024], [3, 6], 20, kernel_size=1)
     assert [c.kernel_size for c in head.cls_convs] == [(1, 1), (1, 1)]
-    assert head.cls_convs[0].weight.shape == (3 * 21, 512, 1, 1) and head.reg_convs[1].weight.shape == (6 * 4, 1024, 1, 1)
+    assert head.cls_convs[0].weight.shape == (3 * 21, 512, 1, 1)
+    assert head.reg_convs[1].weight.shape == (6 * 4, 1024, 1, 1)
     feats = [torch.randn(1, 512, 19, 19), torch.randn(1, 1024, 10, 10)]
     cls, box = head(feats)
     assert cls.shape == (1, 19 * 19 * 3 + 100 * 6, 21)

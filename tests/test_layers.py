@@ -59,7 +59,8 @@ def module_graph(package: Path) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
-                base = ".".join((here[:len(here) - node.level + 1] if node.level else []) + [node.module or ""]).strip(".")
+                parent = here[:len(here) - node.level + 1] if node.level else []
+                base = ".".join(parent + [node.module or ""]).strip(".")
                 targets = [base] + [f"{base}.{a.name}" for a in node.names]
             else:
                 continue
@@ -117,7 +118,8 @@ def test_ssdkit_keeps_its_layers(table):
 @pytest.mark.parametrize("where, code, expected", [
     ("structures/planted.py", "from ssdkit.models import SSD\n", r"structures/planted.py:1: ssdkit/structures/ imports "
                                                                    r"ssdkit/models/"),
-    ("core/planted.py", "def f():\n    from ..engine import build_runner\n", r"core/planted.py:2: .*imports ssdkit/engine/"),
+    ("core/planted.py", "def f():\n    from ..engine import build_runner\n",
+     r"core/planted.py:2: .*imports ssdkit/engine/"),
     ("planted/__init__.py", "", r"ssdkit/planted/ is not in docs/design.md's layer table"),
 ])
 def test_a_planted_upward_import_fails(tmp_path, table, where, code, expected):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from conftest import random_boxes
 from ssdkit.core import MultiBoxLoss, SSDBoxCoder, SSDMatcher, assign_targets, pad_ground_truth
 from ssdkit.registry import LOSSES
+
+from conftest import random_boxes
 from torchvision_ref import tv_compute_loss
 
 NUM_CLASSES = 20

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from torchvision_ref import tv_match
-from conftest import random_boxes
 from ssdkit.core import ArgMaxMatcher, SSDMatcher, pad_ground_truth
 
+from conftest import random_boxes
+from torchvision_ref import tv_match
 
 
 def test_equals_torchvision_on_random_batches(tv_priors):

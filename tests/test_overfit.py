@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from model_utils import demo_config
 from ssdkit.data.demo import make_demo_dataset
 from ssdkit.engine import build_runner
 from ssdkit.engine.bf16 import native_bf16
+
+from model_utils import demo_config
 
 
 @pytest.mark.slow

@@ -13,10 +13,11 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from torchvision.ops import sigmoid_focal_loss
 
-from conftest import SSD300_FEATURES, random_boxes
 from ssdkit.core import SSDPriorGenerator, assign_targets, pad_ground_truth
 from ssdkit.registry import BOX_CODERS, LOSSES, MATCHERS, load_plugins, origin_of
 from ssdkit.registry.origins import ORIGINS as _ORIGINS
+
+from conftest import SSD300_FEATURES, random_boxes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NUM_CLASSES = 20

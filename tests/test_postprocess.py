@@ -8,6 +8,7 @@ from torchvision.ops import nms
 
 from ssdkit.core import SSDBoxCoder, SSDPostprocessor
 from ssdkit.registry import POSTPROCESSORS
+
 from torchvision_ref import tv_postprocess
 
 

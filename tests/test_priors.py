@@ -9,10 +9,11 @@ import torch
 from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
 from torchvision.models.detection.image_list import ImageList
 
-from conftest import SSD300_FEATURES, SSD512_FEATURES, TV_SSD300
 from ssdkit.core import SSDPriorGenerator
 from ssdkit.core.priors import paper_scales
 from ssdkit.registry import PRIOR_GENERATORS
+
+from conftest import SSD300_FEATURES, SSD512_FEATURES, TV_SSD300
 
 
 def test_paper_scale_rule_hand_worked():

@@ -12,8 +12,18 @@ import pytest
 from mmengine import registry as mm
 from mmengine.registry import DefaultScope
 
-from ssdkit.registry import (ALL_REGISTRIES, DATASETS, DETECTORS, HOOKS, LOSSES, MATCHERS, METRICS, TRANSFORMS,
-                             SSDRegistry, origin_of)
+from ssdkit.registry import (
+    ALL_REGISTRIES,
+    DATASETS,
+    DETECTORS,
+    HOOKS,
+    LOSSES,
+    MATCHERS,
+    METRICS,
+    TRANSFORMS,
+    SSDRegistry,
+    origin_of,
+)
 from ssdkit.registry.origins import ORIGINS as _ORIGINS
 from ssdkit.registry.origins import register_origin
 

@@ -1,4 +1,4 @@
-"""``tools/train.py --tensorboard``: TensorBoard receives the same loss terms, lr and val mAP as mmengine's local log."""
+"""``tools/train.py --tensorboard``: TensorBoard gets the same loss terms, lr and val mAP as mmengine's local log."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from model_utils import ROOT
 from ssdkit.data.demo import make_demo_dataset
+
+from model_utils import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
 import train  # noqa: E402
@@ -47,5 +48,6 @@ def test_tensorboard_logs_every_loss_term_and_lr(tmp_path):
 def test_tensorboard_flag_without_the_package_says_what_to_install(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
-    with pytest.raises(SystemExit, match=r"--tensorboard needs the tensorboard package: pip install 'ssdkit\[tensorboard\]'"):
+    with pytest.raises(SystemExit, match=r"--tensorboard needs the tensorboard package: pip install "
+                                         r"'ssdkit\[tensorboard\]'"):
         train.build_cfg(train.parse_args([DEMO_CFG, "--tensorboard"]))

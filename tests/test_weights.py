@@ -8,10 +8,11 @@ import torch
 from mmengine import Config
 from torchvision.models import VGG16_Weights, vgg16
 
-from model_utils import CONFIGS, ROOT, build_model, load_config
 from ssdkit.engine import wire_expand_fill
 from ssdkit.models.backbones import VGG16_WEIGHTS, VGG16Atrous
 from ssdkit.registry import TRANSFORMS
+
+from model_utils import CONFIGS, ROOT, build_model, load_config
 
 
 @pytest.mark.parametrize("name", list(VGG16_WEIGHTS))
@@ -41,7 +42,8 @@ def test_normalisation_that_disagrees_with_the_weights_names_both():
     cfg.model.data_preprocessor.update(bgr_to_rgb=False)
     with pytest.raises(ValueError, match="remove bgr_to_rgb"):
         build_model(cfg)
-    with pytest.raises(ValueError, match=r"pretrained='torchvision'; valid: None, 'IMAGENET1K_FEATURES', 'IMAGENET1K_V1'"):
+    with pytest.raises(ValueError, match=r"pretrained='torchvision'; valid: None, 'IMAGENET1K_FEATURES', "
+                                         r"'IMAGENET1K_V1'"):
         VGG16Atrous(pretrained="torchvision")
 
 
@@ -78,7 +80,8 @@ def test_imagenet1k_features_lands_convs_and_xavier_conv6_conv7(monkeypatch):
         fan_in, fan_out = conv.weight[0].numel(), conv.weight.shape[0] * conv.weight[0, 0].numel()
         bound = (6 / (fan_in + fan_out)) ** 0.5
         w = conv.weight.detach().abs()
-        assert torch.isfinite(w).all() and 0.95 * bound < float(w.max()) <= bound * (1 + 1e-6)  # default: 1/sqrt(fan_in)
+        # PyTorch's default init reaches only 1/sqrt(fan_in)
+        assert torch.isfinite(w).all() and 0.95 * bound < float(w.max()) <= bound * (1 + 1e-6)
         assert float(conv.bias.detach().abs().max()) == 0.0
 
 
@@ -86,7 +89,8 @@ def test_offline_loader_names_the_file(monkeypatch):
     def offline(self, progress=True):
         raise OSError("no network")
     monkeypatch.setattr(VGG16_Weights, "get_state_dict", offline)
-    with pytest.raises(RuntimeError, match=r"vgg16_features-amdegroot-88682ab5.pth.*tools/convert_torchvision.py vgg16"):
+    with pytest.raises(RuntimeError, match=r"vgg16_features-amdegroot-88682ab5.pth.*"
+                                           r"tools/convert_torchvision.py vgg16"):
         VGG16Atrous(pretrained="IMAGENET1K_FEATURES").init_weights()
 
 

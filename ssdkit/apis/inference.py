@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.model import BaseModel
 from mmengine.runner import load_checkpoint
 
 from ssdkit.data.datasets.base import build_pipeline
@@ -17,7 +18,7 @@ from ssdkit.registry import DETECTORS
 from ssdkit.utils.allocator import tune_allocator
 
 
-def init_detector(config: str | Config, checkpoint: str | None = None, device: str = "cpu") -> torch.nn.Module:
+def init_detector(config: str | Config, checkpoint: str | None = None, device: str = "cpu") -> BaseModel:
     """Build the config's model, load ``checkpoint`` (``weights_only=True``), put it on ``device`` in eval mode.
 
     ``model.cfg`` keeps the config, ``model.dataset_meta`` the class names (from the checkpoint's meta).
@@ -27,12 +28,13 @@ def init_detector(config: str | Config, checkpoint: str | None = None, device: s
     install_safe_checkpoints()
     cfg = Config.fromfile(config) if not isinstance(config, Config) else config
     model = DETECTORS.build(cfg.model)
-    meta = {}
+    meta: dict = {}
     if checkpoint is not None:
         ckpt = load_checkpoint(model, checkpoint, map_location="cpu", strict=True)
         meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
     classes = (meta.get("dataset_meta") or {}).get("classes") or meta.get("classes")
-    model.dataset_meta = dict(classes=tuple(classes) if classes else tuple(str(i) for i in range(cfg.model.num_classes)))
+    names = tuple(classes) if classes else tuple(str(i) for i in range(cfg.model.num_classes))
+    model.dataset_meta = dict(classes=names)
     model.cfg = cfg
     return model.to(device).eval()
 
@@ -46,7 +48,7 @@ def _test_pipeline(cfg: Config):
 
 
 @torch.no_grad()
-def detect(model: torch.nn.Module, images: Sequence[str | Path | np.ndarray], batch_size: int = 8) -> list[dict]:
+def detect(model: BaseModel, images: Sequence[str | Path | np.ndarray], batch_size: int = 8) -> list[dict]:
     """Detections for image paths or BGR uint8 arrays: per image ``boxes [N, 4]`` (xyxy, original
     pixels), ``scores [N]``, ``labels [N]`` (0-based) as numpy arrays, plus ``class_names``."""
     pipeline = _test_pipeline(model.cfg)

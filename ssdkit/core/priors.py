@@ -59,7 +59,7 @@ class SSDPriorGenerator:
     def __init__(self, aspect_ratios: Sequence[Sequence[float]] = ([2], [2, 3], [2, 3], [2, 3], [2], [2]),
                  s_min: float = 0.2, s_max: float = 0.9, first_scale: float | None = None,
                  scales: Sequence[float] | None = None, min_sizes: Sequence[float] | None = None,
-                 max_sizes: Sequence[float] | None = None, steps: Sequence[float] | None = None,
+                 max_sizes: Sequence[float | None] | None = None, steps: Sequence[float] | None = None,
                  offset: float = 0.5, clip: str | None = None, extra_square: Sequence[bool] | None = None) -> None:
         self.aspect_ratios = [list(r) for r in aspect_ratios]
         m = len(self.aspect_ratios)
@@ -73,7 +73,7 @@ class SSDPriorGenerator:
             raise ValueError(f"SSDPriorGenerator: steps has {len(steps)} entries but aspect_ratios has {m} levels")
         if (min_sizes is None) != (max_sizes is None):
             raise ValueError("SSDPriorGenerator: give both min_sizes and max_sizes, or neither")
-        if min_sizes is not None:
+        if min_sizes is not None and max_sizes is not None:
             if len(min_sizes) != m or len(max_sizes) != m:
                 raise ValueError(f"SSDPriorGenerator: min_sizes ({len(min_sizes)}) and max_sizes "
                                  f"({len(max_sizes)}) need one entry per level ({m})")
@@ -91,6 +91,15 @@ class SSDPriorGenerator:
             self.scales = paper_scales(m, s_min, s_max, first_scale)
         self.min_sizes = None if min_sizes is None else [float(s) for s in min_sizes]
         self.max_sizes = None if max_sizes is None else [None if s is None else float(s) for s in max_sizes]
+        # per level: the small square's side and the extra square's (None without one); pixels or fractions
+        self._in_pixels = self.min_sizes is not None
+        self._sides: list[tuple[float, float | None]]
+        if self.min_sizes is not None and self.max_sizes is not None:
+            self._sides = [(lo, math.sqrt(lo * hi) if self.extra_square[k] and hi is not None else None)
+                           for k, (lo, hi) in enumerate(zip(self.min_sizes, self.max_sizes))]
+        else:
+            s = self.scales or []
+            self._sides = [(s[k], math.sqrt(s[k] * s[k + 1]) if self.extra_square[k] else None) for k in range(m)]
         self.steps = None if steps is None else [float(s) for s in steps]
         self.offset = offset
         self.clip = clip
@@ -108,24 +117,16 @@ class SSDPriorGenerator:
     def level_wh(self, k: int, image_size: tuple[int, int]) -> list[tuple[float, float]]:
         """Normalised (w, h) of the boxes at one location of level ``k``, in prior order."""
         h_img, w_img = image_size
-        if self.min_sizes is not None:
-            sx, sy = self.min_sizes[k] / w_img, self.min_sizes[k] / h_img
-            pairs = [(sx, sy)]
-            if self.extra_square[k]:
-                big = math.sqrt(self.min_sizes[k] * self.max_sizes[k])
-                pairs.append((big / w_img, big / h_img))
-        else:
-            sx = sy = self.scales[k]
-            pairs = [(sx, sy)]
-            if self.extra_square[k]:
-                big = math.sqrt(self.scales[k] * self.scales[k + 1])
-                pairs.append((big, big))
+        small, big = self._sides[k]
+        fx, fy = (1 / w_img, 1 / h_img) if self._in_pixels else (1.0, 1.0)
+        sx, sy = small * fx, small * fy
+        pairs = [(sx, sy)] if big is None else [(sx, sy), (big * fx, big * fy)]
         for ar in self.aspect_ratios[k]:
             r = math.sqrt(ar)
             pairs += [(sx * r, sy / r), (sx / r, sy * r)]
         return pairs
 
-    def __call__(self, feature_sizes: Sequence[tuple[int, int]], image_size: tuple[int, int],
+    def __call__(self, feature_sizes: Sequence[Sequence[int]], image_size: Sequence[int],
                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Tensor:
         """Priors for one input size.
 
@@ -136,16 +137,16 @@ class SSDPriorGenerator:
         Returns:
             ``[P, 4]`` xyxy boxes in input pixels, P = sum_k H_k W_k A_k; cached per size and device.
         """
-        feature_sizes = [tuple(int(v) for v in s) for s in feature_sizes]
+        sizes = [(int(s[0]), int(s[1])) for s in feature_sizes]
         image_size = (int(image_size[0]), int(image_size[1]))
-        if len(feature_sizes) != self.num_levels:
+        if len(sizes) != self.num_levels:
             raise ValueError(
-                f"SSDPriorGenerator: got {len(feature_sizes)} feature maps {feature_sizes} but the prior generator "
+                f"SSDPriorGenerator: got {len(sizes)} feature maps {sizes} but the prior generator "
                 f"has {self.num_levels} levels (prior_generator.aspect_ratios); the neck's outputs and the prior "
                 f"generator's levels must agree")
-        key = (tuple(feature_sizes), image_size, str(device), dtype)
+        key = (tuple(sizes), image_size, str(device), dtype)
         if key not in self._cache:
-            self._cache[key] = self._generate(feature_sizes, image_size, dtype).to(device)
+            self._cache[key] = self._generate(sizes, image_size, dtype).to(device)
         return self._cache[key]
 
     def _level_grids(self, feature_sizes: list[tuple[int, int]], image_size: tuple[int, int], dtype: torch.dtype):
@@ -178,17 +179,17 @@ class SSDPriorGenerator:
             xyxy = torch.minimum(xyxy.clamp(min=0), size.repeat(2).to(dtype))
         return xyxy
 
-    def grid(self, feature_sizes: Sequence[tuple[int, int]], image_size: tuple[int, int],
+    def grid(self, feature_sizes: Sequence[Sequence[int]], image_size: Sequence[int],
              device: torch.device | str = "cpu") -> PriorGrid | None:
         """The layout of :meth:`__call__`'s priors as regular grids (cached), for sparse matching.
 
         ``None`` with ``clip='xyxy'``: boxes clipped at the image border are no longer identical.
         """
-        feature_sizes = [tuple(int(v) for v in s) for s in feature_sizes]
+        sizes = [(int(s[0]), int(s[1])) for s in feature_sizes]
         image_size = (int(image_size[0]), int(image_size[1]))
-        key = (tuple(feature_sizes), image_size, str(device))
+        key = (tuple(sizes), image_size, str(device))
         if key not in self._grids:
-            self._grids[key] = None if self.clip == "xyxy" else self._make_grid(feature_sizes, image_size).to(device)
+            self._grids[key] = None if self.clip == "xyxy" else self._make_grid(sizes, image_size).to(device)
         return self._grids[key]
 
     def _make_grid(self, feature_sizes: list[tuple[int, int]], image_size: tuple[int, int]) -> PriorGrid:
@@ -215,7 +216,7 @@ class SSDPriorGenerator:
 
     def __repr__(self) -> str:
         sizes = (f"min_sizes={self.min_sizes}, max_sizes={self.max_sizes}" if self.min_sizes is not None
-                 else f"scales={[round(s, 4) for s in self.scales]}")
+                 else f"scales={[round(s, 4) for s in self.scales or []]}")
         squares = "" if all(self.extra_square) else f", extra_square={self.extra_square}"
         return (f"SSDPriorGenerator(aspect_ratios={self.aspect_ratios}, {sizes}, steps={self.steps}, "
                 f"offset={self.offset}, clip={self.clip!r}{squares})")

@@ -12,6 +12,7 @@ import mmengine.runner.runner as mm_runner
 import torch
 
 from ssdkit.utils.atomic import atomic_torch_save
+
 from .safe_load import allow_mmengine_checkpoints
 
 _original_save = mm_ckpt.save_checkpoint

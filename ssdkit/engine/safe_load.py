@@ -9,6 +9,7 @@ statistics methods; anything else in a file is still refused.
 
 from __future__ import annotations
 
+import importlib
 import pickle
 from typing import Any
 
@@ -29,8 +30,8 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
 
 def safe_globals() -> list:
     """The exact globals mmengine's checkpoints need beyond torch's defaults."""
-    reconstruct = np._core.multiarray._reconstruct if hasattr(np, "_core") else np.core.multiarray._reconstruct
-    scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
+    multiarray = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core") else "numpy.core.multiarray")
+    reconstruct, scalar = multiarray._reconstruct, multiarray.scalar
     dtypes = [type(np.dtype(t)) for t in (np.float64, np.float32, np.int64, np.int32, np.bool_, np.uint8)]
     return [HistoryBuffer, np.ndarray, np.dtype, reconstruct, scalar, *dtypes,
             (history_buffer_getattr, "builtins.getattr"), (history_buffer_getattr, "__builtin__.getattr")]

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from mmengine.evaluator import BaseMetric
 
-from ssdkit.utils.atomic import atomic_write_text
 from ssdkit.registry import METRICS
+from ssdkit.utils.atomic import atomic_write_text
 
 from .samples import unpack
 

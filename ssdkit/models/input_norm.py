@@ -20,9 +20,11 @@ def backbone_input_norm(backbone: dict) -> tuple[InputNorm | None, str]:
     cls = BACKBONES.get(kind) if isinstance(kind, str) else kind
     table = getattr(cls, "WEIGHTS", None)
     pretrained = backbone.get("pretrained")
-    if not table or pretrained is None:
+    if cls is None or not table or pretrained is None:  # an unknown type: building the backbone names it
         return None, ""
     source = weights_source(cls.__name__, pretrained, table)
+    if source is None:
+        return None, ""
     return source.norm, f"{cls.__name__}(pretrained={pretrained!r}) ({source.origin})"
 
 

@@ -1,10 +1,24 @@
 """ssdkit registries and plugin loading."""
 
-from .plugins import load_plugins
 from .origins import origin_of
+from .plugins import load_plugins
 from .registry import SSDRegistry
-from .root import (ALL_REGISTRIES, BACKBONES, BOX_CODERS, DATASETS, DETECTORS, HEADS, HOOKS, LOSSES, MATCHERS,
-                   METRICS, NECKS, POSTPROCESSORS, PRIOR_GENERATORS, TRANSFORMS)
+from .root import (
+                   ALL_REGISTRIES,
+                   BACKBONES,
+                   BOX_CODERS,
+                   DATASETS,
+                   DETECTORS,
+                   HEADS,
+                   HOOKS,
+                   LOSSES,
+                   MATCHERS,
+                   METRICS,
+                   NECKS,
+                   POSTPROCESSORS,
+                   PRIOR_GENERATORS,
+                   TRANSFORMS,
+)
 
 __all__ = [
     "ALL_REGISTRIES", "BACKBONES", "BOX_CODERS", "DATASETS", "DETECTORS", "HEADS", "HOOKS", "LOSSES", "MATCHERS",

@@ -18,6 +18,7 @@ from mmengine.utils import ManagerMixin
 from .origins import origin_of
 from .plugins import load_plugins
 
+
 class RegistryKeyError(KeyError):
     """A ``KeyError`` whose message prints as written (``KeyError`` would show its repr)."""
 
@@ -80,6 +81,7 @@ class SSDRegistry(Registry):
     def __init__(self, *args: Any, display_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.display_name = display_name or self.name  # the Python name (``MATCHERS``), set by ``root.py``
+        self._imported: bool = getattr(self, "_imported", False)
 
     def import_from_location(self) -> None:
         """Import this kind's ssdkit modules (a location that does not exist yet is skipped), then

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -35,5 +35,7 @@ class PriorGrid:
         return int(self.base.shape[0])
 
     def to(self, device: torch.device | str) -> PriorGrid:
-        moved = {f.name: getattr(self, f.name) for f in fields(self)}
-        return PriorGrid(**{k: v.to(device) if isinstance(v, Tensor) else v for k, v in moved.items()})
+        def t(x: Tensor) -> Tensor:
+            return x.to(device)
+        return PriorGrid(t(self.base), t(self.per_cell), t(self.fw), t(self.fh), t(self.x0), t(self.y0), t(self.dx),
+                         t(self.dy), t(self.w), t(self.h), self.num_priors)

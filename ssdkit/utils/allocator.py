@@ -7,8 +7,8 @@ back to the OS whenever more than ``2 x`` the last large block is free, and serv
 :func:`tune_allocator` sets, at run time through ``mallopt``, what
 ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296:
 glibc.malloc.top_pad=268435456`` would set at start-up: blocks up to 32 MiB come from the heap, and
-free heap is kept up to 2 GiB (``mallopt`` takes an ``int``; the tunable's 4 GiB does not fit). The memory stays the process's (peak RSS is unchanged; it is simply
-not handed back between steps).
+free heap is kept up to 2 GiB (``mallopt`` takes an ``int``; the tunable's 4 GiB does not fit). The
+memory stays the process's (peak RSS is unchanged; it is simply not handed back between steps).
 
 Every ssdkit entry point calls it (``build_runner``, ``init_detector``, the benchmarks).
 ``SSDKIT_MALLOC_TUNE=0`` turns it off; a ``GLIBC_TUNABLES`` that sets ``glibc.malloc.*`` itself is

@@ -11,7 +11,7 @@ import numpy as np
 def colour(label: int) -> tuple[int, int, int]:
     """A stable, saturated BGR colour per class."""
     hue = (label * 47) % 180
-    bgr = cv2.cvtColor(np.uint8([[[hue, 220, 255]]]), cv2.COLOR_HSV2BGR)[0, 0]
+    bgr = cv2.cvtColor(np.array([[[hue, 220, 255]]], np.uint8), cv2.COLOR_HSV2BGR)[0, 0]
     return int(bgr[0]), int(bgr[1]), int(bgr[2])
 
 

@@ -16,6 +16,17 @@ VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "
 LAYOUT = "VOCdevkit/VOC<year>/{ImageSets/Main/<split>.txt, Annotations/<id>.xml, JPEGImages/<id>.jpg}"
 
 
+def _number(element: ET.Element, tag: str, where: str) -> float:
+    """The number in ``<tag>`` under ``element``; a missing or non-numeric value names the file and tag."""
+    text = element.findtext(tag)
+    if text is None:
+        raise ValueError(f"{where}: <{tag}> is missing")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{where}: <{tag}> is {text!r}, expected a number") from None
+
+
 @DATASETS.register_module()
 class VOCDataset(DetDataset):
     """VOC2007 / VOC2012 (or custom data in that layout).
@@ -81,8 +92,8 @@ class VOCDataset(DetDataset):
         if not filename or not os.path.exists(img_path):
             img_path = os.path.join(root, "JPEGImages", img_id + self.img_suffix)
         size = tree.find("size")
-        width = float(size.findtext("width")) if size is not None else float("inf")
-        height = float(size.findtext("height")) if size is not None else float("inf")
+        width = _number(size, "width", f"VOCDataset: '{xml_path}'") if size is not None else float("inf")
+        height = _number(size, "height", f"VOCDataset: '{xml_path}'") if size is not None else float("inf")
         instances = []
         for k, obj in enumerate(tree.findall("object")):
             name = (obj.findtext("name") or "").strip()
@@ -95,9 +106,11 @@ class VOCDataset(DetDataset):
             if difficult and self.drop_difficult and not self.test_mode:
                 continue
             bb = obj.find("bndbox")
-            box = [float(bb.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax")]
-            box = self.check_box([box[0] - 1, box[1] - 1, box[2], box[3]], width, height,
-                                 f"VOCDataset: '{xml_path}' object {k}")
+            if bb is None:
+                raise ValueError(f"VOCDataset: '{xml_path}' object {k} ('{name}') has no <bndbox>")
+            where = f"VOCDataset: '{xml_path}' object {k}"
+            x1, y1, x2, y2 = (_number(bb, t, where) for t in ("xmin", "ymin", "xmax", "ymax"))
+            box = self.check_box([x1 - 1, y1 - 1, x2, y2], width, height, where)
             if box is None:
                 continue
             instances.append(dict(bbox=box, bbox_label=class_index[name], ignore_flag=difficult and self.test_mode))

@@ -78,7 +78,7 @@ class MinIoURandomCrop(RandomTransform):
             raise ValueError(f"MinIoURandomCrop: rule={rule!r}; valid: {list(self.RULES)}")
         if patch_sampling not in self.SAMPLINGS:
             raise ValueError(f"MinIoURandomCrop: patch_sampling={patch_sampling!r}; valid: {list(self.SAMPLINGS)}")
-        self.modes = ["none", *min_ious, "any"]
+        self.modes: list[str | float] = ["none", *[float(m) for m in min_ious], "any"]
         self.min_crop_size, self.aspect_range, self.max_trials = min_crop_size, aspect_range, max_trials
         self.rule, self.patch_sampling = rule, patch_sampling
 
@@ -105,8 +105,8 @@ class MinIoURandomCrop(RandomTransform):
         """``[T]`` whether each patch ``[T, 4]`` meets ``min_iou`` with the boxes ``[N, 4]`` under ``rule``."""
         if not len(boxes):
             return np.ones(len(patches), bool)
-        reach = np_pairwise_iou(patches, boxes) >= min_iou
-        return reach.any(axis=1) if self.rule == "any" else reach.all(axis=1)
+        reach = np.asarray(np_pairwise_iou(patches, boxes) >= min_iou)
+        return np.asarray(reach.any(axis=1) if self.rule == "any" else reach.all(axis=1))
 
     def __call__(self, results: dict) -> dict:
         img, boxes = results["img"], results["gt_bboxes"]
