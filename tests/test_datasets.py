@@ -70,6 +70,18 @@ def test_voc_errors_name_path_and_layout(tmp_path):
     assert VOCDataset(str(root), year=2007, img_suffix=".png", unknown_class="skip").get_data_info(0)["instances"] == []
 
 
+def test_voc_missing_or_bad_numbers_name_file_and_tag(tmp_path):
+    root = write_voc(tmp_path, ids=("a",))
+    xml = root / "VOC2007/Annotations/a.xml"
+    text = xml.read_text()
+    xml.write_text(text.replace("<xmax>40</xmax>", "", 1))
+    with pytest.raises(ValueError, match=r"a\.xml' object 0: <xmax> is missing"):
+        VOCDataset(str(root), year=2007, img_suffix=".png")
+    xml.write_text(text.replace("<width>80</width>", "<width>eighty</width>"))
+    with pytest.raises(ValueError, match=r"a\.xml': <width> is 'eighty', expected a number"):
+        VOCDataset(str(root), year=2007, img_suffix=".png")
+
+
 @pytest.mark.parametrize("mode", ["clip", "drop", "error"])
 def test_nan_box_is_an_error_whatever_bad_box_says(tmp_path, mode):
     root = write_voc(tmp_path, ids=("a",), objects=[("dog", 0, ("nan", 11, 20, 30))])

@@ -47,6 +47,14 @@ def test_normalisation_that_disagrees_with_the_weights_names_both():
         VGG16Atrous(pretrained="torchvision")
 
 
+def test_an_unknown_backbone_type_gets_the_registrys_error():
+    cfg = load_config("ssd300_vgg16_voc0712")
+    cfg.model.backbone.type = "VGG16Atrus"
+    with pytest.raises(KeyError, match=r"'VGG16Atrus' is not in the ssdkit BACKBONES registry.*"
+                                       r"Did you mean 'VGG16Atrous'"):
+        build_model(cfg)
+
+
 def fake_vgg16() -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     return vgg16().state_dict()
