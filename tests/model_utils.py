@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import torch
 from mmengine import Config
@@ -16,6 +18,15 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ["ssd300_vgg16_voc0712", "ssd512_vgg16_voc0712", "ssd300_mobilenet", "ssdlite300_mobilenet",
            "ffssd300_concat_vgg16_voc0712",
            "ffssd300_sum_vgg16_voc0712", "ssd300_vgg16_coco", "ssd512_vgg16_coco"]
+
+
+def load_tool(name: str) -> ModuleType:
+    """``tools/<name>.py`` as a module (tools/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"tools_{name}", ROOT / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None, name
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_config(name: str) -> Config:

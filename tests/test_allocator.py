@@ -9,12 +9,9 @@ import sys
 
 import pytest
 
-from model_utils import ROOT
-
 # a step's pattern: eight 12 MB buffers written, then all freed, 30 times; prints minor page faults
 WORK = """
 import resource, sys, numpy as np
-sys.path.insert(0, {root!r})
 from ssdkit.utils.allocator import tune_allocator
 print(tune_allocator())
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -29,7 +26,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, total)
 def faults(tune: str) -> tuple[str, int, str]:
     env = dict(os.environ, SSDKIT_MALLOC_TUNE=tune)
     env.pop("GLIBC_TUNABLES", None)
-    out = subprocess.run([sys.executable, "-c", WORK.format(root=str(ROOT))], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", WORK], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
     return out[0], int(out[1]), out[2]
 

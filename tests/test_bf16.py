@@ -4,8 +4,6 @@ That bf16 training reaches the float32 result is checked end to end in test_over
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
@@ -13,7 +11,7 @@ from mmengine.optim import OptimWrapper
 from ssdkit.engine import bf16
 from ssdkit.engine.bf16 import BF16OptimWrapper
 
-from model_utils import ROOT, build_model, sample
+from model_utils import ROOT, build_model, load_tool, sample
 
 
 def _batch(seed: int = 0) -> dict:
@@ -128,8 +126,7 @@ def test_without_native_bf16_the_wrapper_warns_and_trains_in_float32(monkeypatch
 
 
 def test_amp_flag_is_float16_on_gpu_and_bfloat16_on_cpu(monkeypatch):
-    sys.path.insert(0, str(ROOT / "tools"))
-    import train
+    train = load_tool("train")
 
     args = train.parse_args([str(ROOT / "configs/ssd300_mobilenet.py"), "--amp"])
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -99,11 +99,8 @@ def test_demo_config_trains_and_evaluates_with_mmengine_runner(tmp_path):
 
 def test_make_demo_dataset_tool_takes_the_configs_data_options(tmp_path):
     """``--config``: the set the demo config trains on (its data_root and demo_dataset), flags on top."""
-    import sys
-
-    from model_utils import ROOT, load_config
-    sys.path.insert(0, str(ROOT / "tools"))
-    import make_demo_dataset as tool
+    from model_utils import ROOT, load_config, load_tool
+    tool = load_tool("make_demo_dataset")
 
     cfg = load_config("demo/ssdlite300_mobilenet_demo")
     out, opts = tool.options(tool.parse_args([

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 
 import pytest
 
 from ssdkit.data.demo import make_demo_dataset
 
-from model_utils import ROOT
+from model_utils import ROOT, load_tool
 
-sys.path.insert(0, str(ROOT / "tools"))
-import train  # noqa: E402
+train = load_tool("train")
 
 DEMO_CFG = str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py")
 
