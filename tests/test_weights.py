@@ -9,10 +9,10 @@ from mmengine import Config
 from torchvision.models import VGG16_Weights, vgg16
 
 from ssdkit.engine import wire_expand_fill
-from ssdkit.models.backbones import VGG16_WEIGHTS, VGG16Atrous
+from ssdkit.models.backbones import VGG16_WEIGHTS, VGG16Atrous, vgg16_to_atrous
 from ssdkit.registry import TRANSFORMS
 
-from model_utils import CONFIGS, ROOT, build_model, load_config
+from model_utils import CONFIGS, ROOT, build_model, load_config, load_tool
 
 
 @pytest.mark.parametrize("name", list(VGG16_WEIGHTS))
@@ -93,12 +93,27 @@ def test_imagenet1k_features_lands_convs_and_xavier_conv6_conv7(monkeypatch):
         assert float(conv.bias.detach().abs().max()) == 0.0
 
 
+def test_the_features_file_is_not_converted_as_v1(tmp_path):
+    """The FEATURES file through the fc6/fc7 conversion would put NaNs into conv6/conv7: refused, naming the fix."""
+    src = fake_vgg16()
+    src["classifier.0.weight"] = torch.full_like(src["classifier.0.weight"], float("nan"))
+    with pytest.raises(ValueError, match=r"NaN or infinite.*convert it as 'vgg16_features'"):
+        vgg16_to_atrous(src)
+    torch.save(src, tmp_path / "features.pth")
+    tool = load_tool("convert_torchvision")
+    tool.main(["vgg16_features", str(tmp_path / "features.pth"), str(tmp_path / "out.pth")])
+    out = torch.load(tmp_path / "out.pth", weights_only=True)["state_dict"]
+    assert set(out) == {f"layers.{i}.{p}" for i in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
+                        for p in ("weight", "bias")}
+    torch.testing.assert_close(out["layers.28.weight"], src["features.28.weight"])
+
+
 def test_offline_loader_names_the_file(monkeypatch):
     def offline(self, progress=True):
         raise OSError("no network")
     monkeypatch.setattr(VGG16_Weights, "get_state_dict", offline)
     with pytest.raises(RuntimeError, match=r"vgg16_features-amdegroot-88682ab5.pth.*"
-                                           r"tools/convert_torchvision.py vgg16"):
+                                           r"tools/convert_torchvision.py vgg16_features SRC"):
         VGG16Atrous(pretrained="IMAGENET1K_FEATURES").init_weights()
 
 

@@ -34,6 +34,9 @@ def vgg16_to_atrous(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
             out[f"layers.{i}.{p}"] = _take(state_dict, f"features.{i}.{p}", src)
     fc6_w, fc6_b = _take(state_dict, "classifier.0.weight", src), _take(state_dict, "classifier.0.bias", src)
     fc7_w, fc7_b = _take(state_dict, "classifier.3.weight", src), _take(state_dict, "classifier.3.bias", src)
+    if not all(bool(torch.isfinite(t).all()) for t in (fc6_w, fc6_b, fc7_w, fc7_b)):
+        raise ValueError(f"{src}: fc6/fc7 (classifier.0, classifier.3) hold NaN or infinite values, as torchvision's "
+                         f"IMAGENET1K_FEATURES file does; convert it as 'vgg16_features' (convolutions only)")
     out["conv6.weight"] = fc6_w.view(4096, 512, 7, 7)[::4, :, ::3, ::3].contiguous()
     out["conv6.bias"] = fc6_b[::4].contiguous()
     out["conv7.weight"] = fc7_w.view(4096, 4096, 1, 1)[::4, ::4].contiguous()
@@ -81,7 +84,8 @@ def _torchvision_vgg16(name: str, convert: Callable[[Mapping[str, Tensor]], dict
         raise RuntimeError(
             f"could not fetch torchvision's VGG16_Weights.{name} ({err}). On an offline machine copy {file} into "
             f"{torch.hub.get_dir()}/checkpoints, where torchvision's loader reads it; or convert a local file with "
-            f"`python tools/convert_torchvision.py vgg16 SRC.pth DST.pth` and set backbone.pretrained=None, "
+            f"`python tools/convert_torchvision.py {'vgg16_features' if name.endswith('FEATURES') else 'vgg16'} "
+            f"SRC.pth DST.pth` and set backbone.pretrained=None, "
             f"backbone.init_cfg=dict(type='Pretrained', checkpoint='DST.pth') and model.data_preprocessor to the "
             f"weights' normalisation (docs/recipes.md)") from err
     return convert(sd)
