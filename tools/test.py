@@ -7,22 +7,28 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 
 from ssdkit.engine.config import add_config_args, load_config
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="A config, path or data error is printed as one line before testing starts; "
+                                        "set SSDKIT_DEBUG=1 for the full traceback.")
     add_config_args(ap)
     ap.add_argument("checkpoint")
     ap.add_argument("--out", help="write the detections (json)")
     ap.add_argument("--show-dir", help="draw detections on the test images here")
     ap.add_argument("--score-thr", type=float, default=0.3)
     args = ap.parse_args(argv)
-    from ssdkit.engine import build_runner, finish_distributed
+    from ssdkit.data import BadImageError
+    from ssdkit.engine import ConfigError, build_runner, finish_distributed
 
     try:
+        if not os.path.isfile(args.checkpoint):
+            raise FileNotFoundError(f"checkpoint '{args.checkpoint}' does not exist")
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
         cfg.load_from, cfg.resume = args.checkpoint, False
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
@@ -34,7 +40,9 @@ def main(argv: list[str] | None = None) -> dict:
                                 dict(type="DrawDetectionsHook", out_dir=args.show_dir, score_thr=args.score_thr)]
         metrics = build_runner(cfg).test()
         finish_distributed()
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ConfigError, BadImageError) as err:
+        if os.environ.get("SSDKIT_DEBUG"):
+            raise
         raise SystemExit(f"error: {err}") from None
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                         if isinstance(v, float) and not re.search(r"/AP\d+_", k))  # per-class APs are in the log

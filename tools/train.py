@@ -14,9 +14,13 @@ from mmengine.config import Config
 
 from ssdkit.engine.config import add_config_args, load_config
 
+DEBUG_HELP = ("A config, path or data error is printed as one line before training starts; set SSDKIT_DEBUG=1 "
+              "for the full traceback.")
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=DEBUG_HELP)
     add_config_args(ap)
     ap.add_argument("--resume", nargs="?", const="auto", help="resume from CKPT, or the latest in the work dir")
     ap.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 on CPU")
@@ -72,14 +76,15 @@ def build_cfg(args: argparse.Namespace) -> Config:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    from ssdkit.engine import build_runner, finish_distributed
+    from ssdkit.data import BadImageError
+    from ssdkit.engine import ConfigError, build_runner, finish_distributed
 
     try:
         cfg = build_cfg(args)
         runner = build_runner(cfg)
         runner.train()
         finish_distributed()
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ConfigError, BadImageError) as err:
         if os.environ.get("SSDKIT_DEBUG"):
             raise
         raise SystemExit(f"error: {err}") from None

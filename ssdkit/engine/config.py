@@ -9,6 +9,8 @@ from mmengine.config import Config, DictAction
 
 from ssdkit.registry.plugins import add_plugin_search_path
 
+from .checks import warn_unread_options
+
 
 def add_config_args(ap: argparse.ArgumentParser) -> None:
     """The arguments every config-driven tool takes: ``config``, ``--work-dir``, ``--cfg-options``, ``--launcher``."""
@@ -31,6 +33,7 @@ def load_config(path: str, cfg_options: dict | None = None, launcher: str = "non
                                 f"configs/ssd300_vgg16_voc0712.py)")
     cfg = Config.fromfile(path)
     if cfg_options:
+        warn_unread_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     cfg.launcher = launcher
     cfg.work_dir = work_dir or cfg.get("work_dir") or str(Path("work_dirs") / Path(path).stem)

@@ -14,6 +14,7 @@ from ssdkit.utils.allocator import tune_allocator
 from ssdkit.utils.cpu import describe_cpu
 
 from .checkpoint import install_safe_checkpoints
+from .checks import check_config, wire_num_classes
 from .recipe import wire_expand_fill
 
 
@@ -57,12 +58,15 @@ def apply_sync_bn(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """``Runner.from_cfg`` after ssdkit's set-up: registries, ``Expand``'s fill from the model's input
-    normalisation, safe checkpoints, CPU distribution, the
+    """``Runner.from_cfg`` after ssdkit's set-up: registries, ``model.num_classes`` from the data's classes,
+    ``Expand``'s fill from the model's input normalisation, :func:`check_config` (a bad key, path or
+    pipeline raises :class:`ConfigError` before the Runner prints anything), safe checkpoints, CPU distribution, the
     allocator kept from handing memory back between steps (:mod:`ssdkit.utils.allocator`)."""
     tuned = tune_allocator()
     register_all()
+    wire_num_classes(cfg)
     wire_expand_fill(cfg)
+    check_config(cfg)
     install_safe_checkpoints()
     cfg.setdefault("default_scope", "ssdkit")
     if cfg.get("launcher", "none") == "pytorch" and not torch.cuda.is_available():

@@ -76,11 +76,16 @@ class DetDataset(BaseDataset):
         results["gt_bboxes"] = np.array([i["bbox"] for i in inst], np.float32).reshape(-1, 4)
         results["gt_labels"] = np.array([i["bbox_label"] for i in inst], np.int64)
         results["gt_ignore_flags"] = np.array([i["ignore_flag"] for i in inst], bool)
+        if not self.pipeline.transforms:
+            raise ValueError(f"{type(self).__name__}: the dataset has no pipeline; set the dataset's `pipeline` key "
+                             f"(e.g. pipeline={{{{_base_.train_pipeline_300}}}} from configs/_base_/datasets/"
+                             f"ssd_pipelines.py, ending with PackInputs)")
         try:
             return self.pipeline(results)
         except BadImageError as err:
             if self.on_bad_image == "error":
-                raise
+                raise BadImageError(f"{err} (set the dataset's on_bad_image='skip' to skip such images with a "
+                                    f"warning and a count)") from err
             self.bad_image_count += 1
             MMLogger.get_current_instance().warning(f"{err}; skipped ({self.bad_image_count} so far, "
                                                     f"on_bad_image='skip')")

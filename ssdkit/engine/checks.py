@@ -1,0 +1,167 @@
+"""Checks run on a config before mmengine's Runner prints anything: the real error first, in one line."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import json
+import os
+import warnings
+from typing import Any
+
+from mmengine.config import Config
+from mmengine.runner import Runner
+from torch.utils.data import DataLoader
+
+from ssdkit.registry import DATASETS, DETECTORS
+
+
+class ConfigError(ValueError):
+    """A config that cannot run, with a one-line message naming the key at fault and what is valid."""
+
+
+LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
+#: top-level keys something reads after the config is loaded: mmengine's Runner, and ssdkit's tools
+READ_AFTER_LOADING = (set(inspect.signature(Runner.__init__).parameters) - {"self"}) | {
+    "model_wrapper_cfg", "compile", "strategy", "custom_imports", "sync_bn", "launcher", "input_size"}
+LOADER_KEYS = (set(inspect.signature(DataLoader.__init__).parameters) - {"self"}) | {"num_batch_per_epoch"}
+
+
+def _suggest(given: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(given, valid, n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def accepted_keys(cls: type) -> set[str] | None:
+    """Keyword arguments ``cls(**kw)`` accepts, following ``**kwargs`` up the base classes; ``None``: anything."""
+    keys: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        keys |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return keys
+    return None
+
+
+def dataset_classes(ds: dict) -> tuple[str, ...] | None:
+    """The class names a dataset config trains on, without building it (``None`` when unknown here)."""
+    if "datasets" in ds:  # ConcatDataset
+        return dataset_classes(ds["datasets"][0]) if ds["datasets"] else None
+    if "dataset" in ds and isinstance(ds["dataset"], dict):  # RepeatDataset, ClassBalancedDataset
+        return dataset_classes(ds["dataset"])
+    stated = (ds.get("metainfo") or {}).get("classes") or ds.get("classes")
+    if stated:
+        return tuple(stated)
+    kind = ds.get("type")
+    cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+    default = (getattr(cls, "METAINFO", None) or {}).get("classes")
+    if default:
+        return tuple(default)
+    ann = os.path.join(ds.get("data_root") or "", ds.get("ann_file") or "")
+    if ds.get("ann_file") and os.path.isfile(ann):  # COCO json: its categories, sorted by id
+        with open(ann) as f:
+            cats = json.load(f).get("categories", [])
+        return tuple(c.get("name", str(c["id"])) for c in sorted(cats, key=lambda c: c["id"]))
+    return None
+
+
+def wire_num_classes(cfg: Config) -> Config:
+    """``model.num_classes`` from the training data's classes; a config that states another count is an error
+    naming both (the val/test data must have the same classes)."""
+    model = cfg.get("model") or {}
+    found = {loader: dataset_classes(cfg[loader]["dataset"]) for loader in LOADERS
+             if isinstance(cfg.get(loader), dict) and isinstance(cfg[loader].get("dataset"), dict)}
+    known = {k: v for k, v in found.items() if v is not None}
+    detector = DETECTORS.get(model.get("type", "SSD")) if isinstance(model.get("type", "SSD"), str) else model["type"]
+    if not known or detector is None or "num_classes" not in inspect.signature(detector).parameters:
+        return cfg
+    first, classes = next(iter(known.items()))
+    for loader, other in known.items():
+        if other != classes:
+            raise ConfigError(f"{loader}.dataset has classes {list(other)} but {first}.dataset {list(classes)}; "
+                              f"give both datasets the same metainfo=dict(classes=...)")
+    stated = model.get("num_classes")
+    if stated is None:
+        model["num_classes"] = len(classes)
+    elif stated != len(classes):
+        raise ConfigError(f"model.num_classes={stated} but {first}.dataset has {len(classes)} classes "
+                          f"{list(classes)[:8]}{' ...' if len(classes) > 8 else ''}; remove model.num_classes "
+                          f"(ssdkit takes it from the dataset's classes) or fix the dataset's classes")
+    return cfg
+
+
+def warn_unread_options(cfg_before: Config, options: dict) -> None:
+    """Warn for ``--cfg-options`` that set a top-level variable nothing reads after loading (``max_iters=3``
+    on a config whose ``train_cfg.max_iters`` already took the variable's value)."""
+    for key in options:
+        if "." in key or key in READ_AFTER_LOADING or key not in cfg_before:
+            continue
+        old = cfg_before[key]
+        readers = [path for path, value in _leaves(cfg_before._cfg_dict, "") if value == old and path != key]
+        hint = f"; set the keys that took its value instead: {', '.join(readers[:6])}" if readers else ""
+        warnings.warn(f"--cfg-options {key}=...: '{key}' is a top-level variable of the config, already "
+                      f"substituted when the config loaded, so this changes nothing{hint}", stacklevel=2)
+
+
+def _leaves(node: Any, path: str):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in node):
+        for i, v in enumerate(node):
+            yield from _leaves(v, f"{path}[{i}]")
+    else:
+        yield path, node
+
+
+def _check_dataset(ds: Any, where: str) -> None:
+    if not isinstance(ds, dict):
+        return
+    kind = ds.get("type")
+    cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+    if cls is None:
+        raise ConfigError(str(DATASETS.unknown_type_error(str(kind))) + f" (at {where}.type)")
+    keys = accepted_keys(cls)
+    for key in ds:
+        if key in ("type", "_scope_") or keys is None or key in keys:
+            continue
+        hint = (" It looks inherited from a base config's dataset: replace the whole dataset with "
+                f"{where.split('.')[0]} = dict(dataset=dict(_delete_=True, type=...))" if key in ("datasets", "dataset")
+                else _suggest(key, sorted(keys)))
+        raise ConfigError(f"{where}.{key}: {cls.__name__} takes no argument '{key}' (it takes "
+                          f"{', '.join(sorted(keys))}).{hint}")
+    for sub in ("datasets", "dataset"):
+        if sub in ds and keys is not None and sub in keys:
+            children = ds[sub] if isinstance(ds[sub], (list, tuple)) else [ds[sub]]
+            for i, child in enumerate(children):
+                _check_dataset(child, f"{where}.{sub}" + (f"[{i}]" if sub == "datasets" else ""))
+            return
+    if not ds.get("pipeline"):
+        raise ConfigError(f"{where}.pipeline is missing or empty: a dataset needs its transforms, e.g. "
+                          f"pipeline={{{{_base_.train_pipeline_300}}}} (configs/_base_/datasets/ssd_pipelines.py)")
+
+
+def check_config(cfg: Config) -> None:
+    """Everything that can be checked before the Runner starts: checkpoint paths, dataloader and dataset keys,
+    pipelines, and the model itself (built once, so its argument errors come first). Raises :class:`ConfigError`."""
+    for key in ("load_from", "resume"):
+        path = cfg.get(key)
+        if isinstance(path, str) and path != "auto" and not os.path.isfile(path):
+            raise ConfigError(f"{key}='{path}': no such checkpoint file")
+    for loader in LOADERS:
+        dl = cfg.get(loader)
+        if not isinstance(dl, dict):
+            continue
+        for key in dl:
+            if key not in LOADER_KEYS:
+                raise ConfigError(f"{loader}.{key}: not a dataloader setting.{_suggest(key, sorted(LOADER_KEYS))} "
+                                  f"Valid: {', '.join(sorted(LOADER_KEYS))}")
+        _check_dataset(dl.get("dataset"), f"{loader}.dataset")
+    if isinstance(cfg.get("model"), dict):
+        try:
+            DETECTORS.build(dict(cfg.model))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError(f"model: {err.args[0] if err.args else err}") from err

@@ -1,0 +1,113 @@
+"""A newcomer's mistakes, as they make them: each gets the real error first, in one line, naming the key."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from ssdkit.data.demo import make_demo_dataset
+from ssdkit.engine import ConfigError, check_config, wire_num_classes
+from ssdkit.engine.config import load_config as load_config_file
+
+from model_utils import ROOT, demo_config, load_config
+
+DEMO = str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py")
+
+
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory):
+    data = tmp_path_factory.mktemp("demo")
+    make_demo_dataset(str(data), num_train=6, num_val=2)
+    return data
+
+
+def test_num_classes_comes_from_the_data_and_cannot_disagree(demo_data, tmp_path):
+    cfg = demo_config(str(demo_data), str(tmp_path))
+    cfg.model.pop("num_classes")
+    assert wire_num_classes(cfg).model.num_classes == 10  # the demo json's 10 digit categories
+    cfg.model.num_classes = 20
+    with pytest.raises(ConfigError, match=r"model.num_classes=20 but train_dataloader.dataset has 10 classes "
+                                          r"\['digit_0'.*remove model.num_classes"):
+        wire_num_classes(cfg)
+    voc = load_config("ssd300_vgg16_voc0712")
+    voc.train_dataloader.dataset.datasets[0].metainfo = dict(classes=("cat", "dog"))
+    with pytest.raises(ConfigError, match=r"val_dataloader.dataset has classes \['aeroplane', .* but "
+                                          r"train_dataloader.dataset \['cat', 'dog'\]"):
+        wire_num_classes(voc)
+
+
+def test_a_dataset_without_pipeline_names_the_key(demo_data, tmp_path):
+    cfg = demo_config(str(demo_data), str(tmp_path))
+    cfg.train_dataloader.dataset.pop("pipeline")
+    with pytest.raises(ConfigError, match=r"train_dataloader.dataset.pipeline is missing or empty"):
+        check_config(cfg)
+
+
+def test_keys_inherited_from_the_base_concat_dataset_are_named(tmp_path):
+    cfg = tmp_path / "mine.py"  # the mmdetection way: override the dataset, forgetting _delete_
+    cfg.write_text(f"_base_ = '{ROOT}/configs/ssd300_vgg16_voc0712.py'\n"
+                   "train_dataloader = dict(dataset=dict(type='VOCDataset', data_root='data/mine/', year=None,\n"
+                   "    split='train', metainfo=dict(classes=('cat', 'dog')), pipeline=[dict(type='LoadImage')]))\n")
+    with pytest.raises(ConfigError, match=r"train_dataloader.dataset.datasets: VOCDataset takes no argument "
+                                          r"'datasets'.*_delete_=True"):
+        check_config(load_config_file(str(cfg)))
+
+
+def test_a_top_level_variable_in_cfg_options_warns_with_the_keys_that_read_it():
+    with pytest.warns(UserWarning, match=r"'max_iters' is a top-level variable.*changes nothing.*"
+                                         r"train_cfg.max_iters"):
+        cfg = load_config_file(DEMO, {"max_iters": 3})
+    assert cfg.train_cfg.max_iters == 2700  # indeed unchanged: the warning is true
+
+
+def run_tool(tool: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "tools" / tool), *args], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_the_real_error_comes_first_in_one_line(demo_data, tmp_path):
+    data = [f"{loader}.dataset.data_root={demo_data}" for loader in ("train_dataloader", "val_dataloader",
+                                                                        "test_dataloader")]
+    cases = {  # what the user typed -> what the one line must say
+        "config path": (("train.py", "configs/ssd300_mobilnet.py"), r"config file 'configs/ssd300_mobilnet.py' does "
+                                                                     r"not exist"),
+        "model key": (("train.py", DEMO, "--cfg-options", "model.num_clases=3", *data),
+                      r"Did you mean 'num_classes' instead of 'num_clases'"),
+        "loader key": (("train.py", DEMO, "--cfg-options", "train_dataloader.batch_sise=4", *data),
+                       r"train_dataloader.batch_sise: not a dataloader setting. Did you mean 'batch_size'"),
+        "resume path": (("train.py", DEMO, "--resume", str(tmp_path / "nope.pth"), "--cfg-options", *data),
+                        r"load_from='.*nope.pth': no such checkpoint file"),
+        "test checkpoint": (("test.py", DEMO, str(tmp_path / "missing.pth")), r"checkpoint '.*missing.pth' does not "
+                                                                               r"exist"),
+    }
+    procs = {name: run_tool(*args) for name, (args, _) in cases.items()}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        lines = [line for line in (out + err).splitlines() if line.strip()]
+        assert proc.returncode != 0, (name, out, err)
+        assert lines[-1].startswith("error: ") and len(lines) <= 3, (name, lines[:5])
+        assert re.search(cases[name][1], lines[-1]), (name, lines[-1])
+
+
+def test_a_corrupt_training_image_names_the_skip_option(demo_data, tmp_path):
+    from mmengine.registry import init_default_scope
+
+    from ssdkit.data import BadImageError
+    from ssdkit.registry import DATASETS
+    cfg = demo_config(str(demo_data), str(tmp_path))
+    init_default_scope("ssdkit")
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    path = dataset.get_data_info(0)["img_path"]
+    original = cv2.imread(path)
+    try:
+        with open(path, "wb") as f:
+            f.write(b"not a jpeg")
+        with pytest.raises(BadImageError, match=r"cannot read image .*on_bad_image='skip'"):
+            dataset[0]
+    finally:
+        cv2.imwrite(path, np.asarray(original))
