@@ -58,6 +58,13 @@ def test_keys_inherited_from_the_base_concat_dataset_are_named(tmp_path):
         check_config(load_config_file(str(cfg)))
 
 
+def test_an_evaluator_key_that_is_not_its_argument_is_named(demo_data, tmp_path):
+    cfg = demo_config(str(demo_data), str(tmp_path))
+    cfg.val_evaluator = dict(type="CocoMetric", iou_threshold=0.5)  # VOCMetric's key, left over
+    with pytest.raises(ConfigError, match=r"val_evaluator.iou_threshold: CocoMetric takes no argument"):
+        check_config(cfg)
+
+
 def test_a_top_level_variable_in_cfg_options_warns_with_the_keys_that_read_it():
     with pytest.warns(UserWarning, match=r"'max_iters' is a top-level variable.*changes nothing.*"
                                          r"train_cfg.max_iters"):
@@ -111,3 +118,63 @@ def test_a_corrupt_training_image_names_the_skip_option(demo_data, tmp_path):
             dataset[0]
     finally:
         cv2.imwrite(path, np.asarray(original))
+
+
+def write_tiny_voc(root, n: int = 5) -> None:
+    """``n`` images of two classes in VOC layout without a year folder; every image in train and val."""
+    rng = np.random.default_rng(0)
+    for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        img = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
+        cv2.imwrite(str(root / "JPEGImages" / f"im{i}.jpg"), img)
+        objs = "".join(f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x}</xmin><ymin>{y}</ymin>"
+                       f"<xmax>{x + 80}</xmax><ymax>{y + 60}</ymax></bndbox></object>"
+                       for name, x, y in (("cat", 20 + i, 30), ("dog", 150, 100 + i)))
+        (root / "Annotations" / f"im{i}.xml").write_text(
+            f"<annotation><filename>im{i}.jpg</filename><size><width>320</width><height>240</height></size>"
+            f"{objs}</annotation>")
+    for split in ("train", "val"):
+        (root / "ImageSets/Main" / f"{split}.txt").write_text("\n".join(f"im{i}" for i in range(n)) + "\n")
+
+
+def write_tiny_coco(root, n: int = 5) -> None:
+    rng = np.random.default_rng(1)
+    (root / "images").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    images, anns = [], []
+    for i in range(n):
+        cv2.imwrite(str(root / "images" / f"im{i}.jpg"), rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))
+        images.append(dict(id=i + 1, file_name=f"im{i}.jpg", width=320, height=240))
+        for cat, box in ((1, [20, 30, 80, 60]), (2, [150, 100, 70, 90])):
+            anns.append(dict(id=len(anns) + 1, image_id=i + 1, category_id=cat, bbox=box, area=box[2] * box[3],
+                             iscrowd=0))
+    doc = dict(images=images, annotations=anns, categories=[dict(id=1, name="cat"), dict(id=2, name="dog")])
+    for split in ("train", "val"):
+        (root / "annotations" / f"{split}.json").write_text(__import__("json").dumps(doc))
+
+
+@pytest.mark.parametrize("example", ["custom_voc", "custom_coco"])
+def test_the_example_configs_train_on_your_own_data(tmp_path, example):
+    """As the README says: copy the example, edit data_root (and classes), train. 5 iterations, then evaluation."""
+    data = tmp_path / "data"
+    (write_tiny_voc if example == "custom_voc" else write_tiny_coco)(data)
+    text = (ROOT / "configs/examples" / f"{example}.py").read_text()
+    edited = text.replace("data_root = 'data/my_voc/'", f"data_root = '{data}/'")
+    edited = edited.replace("data_root = 'data/my_coco/'", f"data_root = '{data}/'")
+    edited = edited.replace("classes = ('cat', 'dog')", "classes = ('cat', 'dog')  # the user's own")
+    edited = edited.replace("_base_ = './custom_voc.py'", f"_base_ = '{ROOT}/configs/examples/custom_voc.py'")
+    edited = edited.replace("'../_base_/", f"'{ROOT}/configs/_base_/")
+    assert edited != text
+    cfg = tmp_path / f"my_{example}.py"
+    cfg.write_text(edited)
+    proc = subprocess.run([sys.executable, str(ROOT / "tools/train.py"), str(cfg), "--work-dir", str(tmp_path / "w"),
+                           "--cfg-options", "train_cfg.max_iters=5", "train_cfg.val_interval=5",
+                           "default_hooks.checkpoint.interval=5", "train_dataloader.batch_size=2",
+                           "train_dataloader.num_workers=0", "train_dataloader.persistent_workers=False",
+                           "val_dataloader.num_workers=0", "val_dataloader.persistent_workers=False"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "w" / "iter_5.pth").exists()
+    metric = "pascal_voc/mAP" if example == "custom_voc" else "coco/AP"
+    assert re.search(rf"Iter\(val\) \[\d+/\d+\].*{re.escape(metric)}: \d", proc.stdout + proc.stderr)

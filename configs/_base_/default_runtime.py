@@ -6,7 +6,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False, max_keep_ckpts=3,
-                    save_best='auto'),  # best by the first metric: VOC mAP / COCO AP
+                    save_best='auto', rule='greater'),  # best by the first metric: VOC mAP / COCO AP (higher is better)
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 custom_hooks = [dict(type='EvalProgressBarHook')]  # live progress, rate and ETA through val/test

@@ -13,7 +13,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import load_checkpoint
 
 from ssdkit.data.datasets.base import build_pipeline
-from ssdkit.engine import install_safe_checkpoints, register_all
+from ssdkit.engine import ConfigError, install_safe_checkpoints, register_all, wire_num_classes
 from ssdkit.registry import DETECTORS
 from ssdkit.utils.allocator import tune_allocator
 
@@ -27,6 +27,8 @@ def init_detector(config: str | Config, checkpoint: str | None = None, device: s
     register_all()
     install_safe_checkpoints()
     cfg = Config.fromfile(config) if not isinstance(config, Config) else config
+    if cfg.model.get("num_classes") is None:
+        set_num_classes(cfg, checkpoint)
     model = DETECTORS.build(cfg.model)
     meta: dict = {}
     if checkpoint is not None:
@@ -37,6 +39,20 @@ def init_detector(config: str | Config, checkpoint: str | None = None, device: s
     model.dataset_meta = dict(classes=names)
     model.cfg = cfg
     return model.to(device).eval()
+
+
+def set_num_classes(cfg: Config, checkpoint: str | None) -> None:
+    """``model.num_classes`` for a config that leaves it to the data: from its datasets' classes, else from the
+    class names the checkpoint was trained with."""
+    wire_num_classes(cfg)
+    if cfg.model.get("num_classes") is None and checkpoint is not None:
+        meta = torch.load(checkpoint, map_location="cpu", weights_only=True).get("meta", {})
+        classes = (meta.get("dataset_meta") or {}).get("classes") or meta.get("classes")
+        if classes:
+            cfg.model.num_classes = len(classes)
+    if cfg.model.get("num_classes") is None:
+        raise ConfigError(f"{cfg.filename}: model.num_classes is not set, and neither the config's datasets nor the "
+                          f"checkpoint name the classes; set model.num_classes")
 
 
 def _test_pipeline(cfg: Config):

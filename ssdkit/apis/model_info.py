@@ -7,6 +7,7 @@ from mmengine import Config
 from mmengine.analysis import FlopAnalyzer
 
 import ssdkit.models  # noqa: F401
+from ssdkit.engine import wire_num_classes
 from ssdkit.registry import DETECTORS
 
 
@@ -20,6 +21,8 @@ def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
 def model_info(config: str) -> dict:
     """Build ``config``'s model and run one image through it at the config's ``input_size``."""
     cfg = Config.fromfile(config)
+    if cfg.model.get("num_classes") is None:
+        wire_num_classes(cfg)  # a config that takes the class count from its data
     model = DETECTORS.build(cfg.model).eval()
     size = int(cfg.get("input_size", 300))
     x = torch.zeros(1, 3, size, size)

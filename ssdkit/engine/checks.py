@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
-from ssdkit.registry import DATASETS, DETECTORS
+from ssdkit.registry import DATASETS, DETECTORS, METRICS
 
 
 class ConfigError(ValueError):
@@ -144,6 +144,21 @@ def _check_dataset(ds: Any, where: str) -> None:
                           f"pipeline={{{{_base_.train_pipeline_300}}}} (configs/_base_/datasets/ssd_pipelines.py)")
 
 
+def _check_arguments(registry, part: Any, where: str) -> None:
+    """``part`` (a config dict with ``type``) names an entry of ``registry`` and only arguments it takes."""
+    if not isinstance(part, dict) or "type" not in part:
+        return
+    kind = part["type"]
+    cls = registry.get(kind) if isinstance(kind, str) else kind
+    if cls is None:
+        raise ConfigError(f"{where}.type: {registry.unknown_type_error(str(kind))}")
+    keys = accepted_keys(cls) if isinstance(cls, type) else None
+    for key in part:
+        if key not in ("type", "_scope_") and keys is not None and key not in keys:
+            raise ConfigError(f"{where}.{key}: {cls.__name__} takes no argument '{key}' (it takes "
+                              f"{', '.join(sorted(keys))}).{_suggest(key, sorted(keys))}")
+
+
 def check_config(cfg: Config) -> None:
     """Everything that can be checked before the Runner starts: checkpoint paths, dataloader and dataset keys,
     pipelines, and the model itself (built once, so its argument errors come first). Raises :class:`ConfigError`."""
@@ -160,6 +175,10 @@ def check_config(cfg: Config) -> None:
                 raise ConfigError(f"{loader}.{key}: not a dataloader setting.{_suggest(key, sorted(LOADER_KEYS))} "
                                   f"Valid: {', '.join(sorted(LOADER_KEYS))}")
         _check_dataset(dl.get("dataset"), f"{loader}.dataset")
+    for key in ("val_evaluator", "test_evaluator"):
+        parts = cfg.get(key)
+        for i, part in enumerate(parts if isinstance(parts, (list, tuple)) else [parts]):
+            _check_arguments(METRICS, part, key if not isinstance(parts, (list, tuple)) else f"{key}[{i}]")
     if isinstance(cfg.get("model"), dict):
         try:
             DETECTORS.build(dict(cfg.model))
