@@ -85,8 +85,13 @@ def test_voc_missing_or_bad_numbers_name_file_and_tag(tmp_path):
 @pytest.mark.parametrize("mode", ["clip", "drop", "error"])
 def test_nan_box_is_an_error_whatever_bad_box_says(tmp_path, mode):
     root = write_voc(tmp_path, ids=("a",), objects=[("dog", 0, ("nan", 11, 20, 30))])
-    with pytest.raises(ValueError, match=r"a\.xml' object 0: box \[nan.*NaN or infinite coordinate; fix the"):
+    with pytest.raises(ValueError, match=r"a\.xml' object 0: <xmin> is 'nan', expected a finite number"):
         VOCDataset(str(root), year=2007, img_suffix=".png", bad_box=mode)
+    from ssdkit.data.datasets.base import DetDataset  # any other dataset's NaN box: no bad_box mode repairs it
+    probe = DetDataset.__new__(DetDataset)
+    probe.bad_box, probe.bad_box_count = mode, 0
+    with pytest.raises(ValueError, match=r"here: box \[nan.*NaN or infinite coordinate; fix the annotation"):
+        probe.check_box([float("nan"), 1, 5, 5], 80, 60, "here")
 
 
 @pytest.mark.parametrize("mode,expected", [("clip", [[0.0, 10.0, 80.0, 30.0]]), ("drop", [])])

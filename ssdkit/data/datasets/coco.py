@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 
 from pycocotools.coco import COCO
@@ -13,6 +14,46 @@ from ssdkit.registry import DATASETS
 from ssdkit.structures.coco import quiet_coco
 
 from .base import DetDataset
+
+
+def _field(record: dict, key: str, where: str, positive: bool = False) -> float:
+    """``record[key]`` as a number; missing, non-numeric (or, with ``positive``, <= 0) names the file and key."""
+    value = record.get(key)
+    if value is None:
+        raise ValueError(f"{where}: '{key}' is missing, expected a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: '{key}' is {value!r}, expected a number") from None
+    if positive and not number > 0:
+        raise ValueError(f"{where}: '{key}' is {value!r}, expected a positive number")
+    return number
+
+
+def _bbox(ann: dict, where: str) -> list[float]:
+    """An annotation's ``bbox`` ``[x, y, w, h]`` as numbers; anything else names the file, annotation and field."""
+    box = ann.get("bbox")
+    if not isinstance(box, (list, tuple)) or len(box) != 4:
+        raise ValueError(f"{where}: 'bbox' is {'missing' if box is None else repr(box)}, expected [x, y, w, h]")
+    try:
+        numbers = [float(v) for v in box]
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: 'bbox' {box!r} holds a non-number") from None
+    if not all(math.isfinite(v) for v in numbers):
+        raise ValueError(f"{where}: 'bbox' {box!r} holds a NaN or infinite value")
+    return numbers
+
+
+def _check_records(dataset: dict, path: str) -> None:
+    """The keys pycocotools indexes by: a record without one would fail inside it with a bare ``KeyError``."""
+    if not isinstance(dataset, dict):
+        raise ValueError(f"CocoDataset: '{path}' is not a COCO json object (images, annotations, categories)")
+    for section, keys in (("images", ("id",)), ("annotations", ("id", "image_id", "category_id")),
+                          ("categories", ("id",))):
+        for k, record in enumerate(dataset.get(section) or []):
+            missing = [key for key in keys if not isinstance(record, dict) or key not in record]
+            if missing:
+                raise ValueError(f"CocoDataset: '{path}' {section}[{k}] has no '{missing[0]}'")
 
 
 @DATASETS.register_module()
@@ -43,6 +84,7 @@ class CocoDataset(DetDataset):
         except json.JSONDecodeError as err:
             raise ValueError(f"CocoDataset: '{path}' is not valid json (line {err.lineno}, column {err.colno}): "
                              f"{err.msg}") from err
+        _check_records(dataset, path)
         coco = quiet_coco(dataset)
         cat_ids = sorted(coco.getCatIds())
         cats = coco.loadCats(cat_ids)
@@ -52,13 +94,18 @@ class CocoDataset(DetDataset):
         data = []
         for img_id in sorted(coco.getImgIds()):
             info = coco.loadImgs(img_id)[0]
-            w, h = float(info["width"]), float(info["height"])
+            w, h = (_field(info, key, f"CocoDataset: '{path}' image {img_id}", positive=True)
+                    for key in ("width", "height"))
             instances = []
             for ann in coco.loadAnns(coco.getAnnIds(imgIds=img_id)):
-                x, y, bw, bh = ann["bbox"]
-                box = self.check_box([x, y, x + bw, y + bh], w, h, f"CocoDataset: '{path}' annotation {ann['id']}")
+                where = f"CocoDataset: '{path}' annotation {ann.get('id')} (image {img_id})"
+                x, y, bw, bh = _bbox(ann, where)
+                box = self.check_box([x, y, x + bw, y + bh], w, h, where)
                 if box is None:
                     continue
+                if ann.get("category_id") not in label_of:
+                    raise ValueError(f"{where}: category_id {ann.get('category_id')!r} is not among the json's "
+                                     f"categories {cat_ids}")
                 instances.append(dict(bbox=box, bbox_label=label_of[ann["category_id"]],
                                       ignore_flag=bool(ann.get("iscrowd", 0))))
             if self.filter_empty_gt and not self.test_mode and not any(not i["ignore_flag"] for i in instances):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -22,9 +23,12 @@ def _number(element: ET.Element, tag: str, where: str) -> float:
     if text is None:
         raise ValueError(f"{where}: <{tag}> is missing")
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         raise ValueError(f"{where}: <{tag}> is {text!r}, expected a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{where}: <{tag}> is {text!r}, expected a finite number")
+    return number
 
 
 @DATASETS.register_module()
@@ -94,6 +98,9 @@ class VOCDataset(DetDataset):
         size = tree.find("size")
         width = _number(size, "width", f"VOCDataset: '{xml_path}'") if size is not None else float("inf")
         height = _number(size, "height", f"VOCDataset: '{xml_path}'") if size is not None else float("inf")
+        if not (width > 0 and height > 0):  # NaN fails too
+            raise ValueError(f"VOCDataset: '{xml_path}': <size> has <width> {width} and <height> {height}, expected "
+                             f"positive numbers (or leave <size> out)")
         instances = []
         for k, obj in enumerate(tree.findall("object")):
             name = (obj.findtext("name") or "").strip()
