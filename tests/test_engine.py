@@ -87,8 +87,12 @@ def test_inference_api_and_infer_tool(tmp_path):
     det = init_detector(cfg, str(ckpt))
     det.postprocessor.score_thr = 0.0  # random weights: keep every candidate, so the list is full
     img = (np.random.default_rng(0).random((240, 320, 3)) * 255).astype(np.uint8)
-    out = detect(det, [img, img])
-    assert len(out) == 2 and out[0]["boxes"].shape == (200, 4) and out[0]["class_names"][3] == "c3"
+    out = detect(det, [img, img], score_thr=0.0)
+    assert len(out) == 2 and out[0]["boxes"].shape == (200, 4)
+    assert out[0]["names"] == [f"c{k}" for k in out[0]["labels"]]  # one class name per detection
+    score = float(out[0]["scores"].max())  # random weights: every class near 1/21
+    assert len(detect(det, [img], score_thr=score + 1e-6)[0]["scores"]) == 0
+    assert (detect(det, [img], score_thr=float(out[0]["scores"].min()))[0]["scores"].shape == (200,))
     assert out[0]["boxes"][:, 2].max() <= 320 and out[0]["boxes"][:, 3].max() <= 240 and out[0]["boxes"].min() >= 0
     np.testing.assert_allclose(out[0]["scores"], out[1]["scores"], rtol=1e-5)
     cv2.imwrite(str(tmp_path / "a.png"), img)
@@ -96,7 +100,10 @@ def test_inference_api_and_infer_tool(tmp_path):
                            "--out-dir", str(tmp_path / "out"), "--score-thr", "0.0"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     records = json.loads((tmp_path / "out/detections.json").read_text())
-    assert records[0]["image"] == "a" and (tmp_path / "out/a.jpg").exists()
+    assert records[0]["image"] == str(tmp_path / "a.png") and records[0]["output"] == "a.jpg"
+    assert (tmp_path / "out/a.jpg").exists() and len(records[0]["detections"]) == 200
+    d = records[0]["detections"][0]
+    assert set(d) == {"box", "score", "label", "name"} and d["name"] == f"c{d['label']}"
 
 
 def test_train_without_voc_says_where_and_how(tmp_path):

@@ -178,3 +178,57 @@ def test_the_example_configs_train_on_your_own_data(tmp_path, example):
     assert (tmp_path / "w" / "iter_5.pth").exists()
     metric = "pascal_voc/mAP" if example == "custom_voc" else "coco/AP"
     assert re.search(rf"Iter\(val\) \[\d+/\d+\].*{re.escape(metric)}: \d", proc.stdout + proc.stderr)
+
+
+def test_infer_and_test_write_one_json_format(demo_data, tmp_path):
+    """tools/test.py --out and tools/infer.py write the same records for the same images; infer skips a non-image
+    file with a warning and a count, and gives same-named images from two folders distinct outputs."""
+    import json
+    import shutil
+
+    import torch
+
+    from model_utils import build_model
+    model = build_model(demo_config(str(demo_data), str(tmp_path)))
+    ckpt = tmp_path / "demo.pth"
+    classes = [f"digit_{i}" for i in range(10)]
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=classes))), ckpt)
+    data = [f"test_dataloader.dataset.data_root={demo_data}", "test_dataloader.num_workers=0",
+            "test_dataloader.persistent_workers=False"]
+    test = run_tool("test.py", DEMO, str(ckpt), "--out", str(tmp_path / "test.json"), "--num", "2",
+                    "--work-dir", str(tmp_path / "w"), "--cfg-options", *data)
+    images = sorted((demo_data / "val").glob("*.jpg"))
+    for folder in ("one", "two"):  # the same file name in two folders
+        (tmp_path / folder).mkdir()
+        shutil.copy(images[0], tmp_path / folder / "x.jpg")
+    (tmp_path / "one" / "notes.txt").write_text("not an image")
+    infer = run_tool("infer.py", DEMO, str(ckpt), str(images[0]), str(images[1]), str(tmp_path / "one"),
+                     str(tmp_path / "two"), "--out-dir", str(tmp_path / "out"), "--score-thr", "0")
+    for proc in (test, infer):
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+    assert "1 skipped" in out and "notes.txt" in err  # the warning names it, the summary counts it
+    from_test = json.loads((tmp_path / "test.json").read_text())
+    from_infer = json.loads((tmp_path / "out/detections.json").read_text())
+    assert len(from_test) == 2 and len(from_infer) == 4  # --num 2; two images + two same-named copies
+    assert {r["output"] for r in from_infer} == {images[0].stem + ".jpg", images[1].stem + ".jpg", "one_x.jpg",
+                                                 "two_x.jpg"}
+    by_image = {r["image"]: r for r in from_infer}
+    for rec in from_test:
+        assert set(rec) == {"image", "detections"} and rec["image"] in by_image
+        ours = by_image[rec["image"]]["detections"]
+        assert len(rec["detections"]) == len(ours) == 200
+        for a, b in zip(rec["detections"], ours):
+            assert set(a) == {"box", "score", "label", "name"} and a["name"] == classes[a["label"]]
+            assert a["label"] == b["label"] and abs(a["score"] - b["score"]) < 1e-3
+            assert max(abs(u - v) for u, v in zip(a["box"], b["box"])) < 0.05
+
+
+def test_labels_are_drawn_inside_the_image():
+    from ssdkit.visualization import draw_boxes
+    img = np.zeros((60, 80, 3), np.uint8)
+    out = draw_boxes(img, np.array([[70.0, 0.0, 80.0, 10.0]]), [0], ["a_long_class_name"], [0.99])
+    ink = np.argwhere(out.any(axis=2))
+    assert ink[:, 1].min() < 70 - 20  # the label box moved left to fit
+    label_rows = out[:12].any(axis=2).sum(axis=1)
+    assert label_rows.max() > 40  # the whole label (wider than the 10-px box) is inside, on the top rows

@@ -1,4 +1,5 @@
-"""Detect objects in images, folders or a video; write drawn images and a json of detections.
+"""Detect objects in images, folders or a video; write drawn images and a json of detections (README, "The
+detection json"). Files that are not readable images are skipped with a warning and counted.
 
     python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] --out-dir D [--score-thr 0.3] [--device cpu]
 """
@@ -7,17 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
 
 import cv2
 
 from ssdkit.apis import detect, init_detector
 from ssdkit.data.video import expand_inputs, read_frames
+from ssdkit.structures.records import detection_record
 from ssdkit.utils.atomic import atomic_write_text
 from ssdkit.visualization import draw_boxes
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("config")
     ap.add_argument("checkpoint")
@@ -29,18 +32,23 @@ def main(argv: list[str] | None = None) -> None:
     model = init_detector(args.config, args.checkpoint, args.device)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    skipped: list[str] = []
+
+    def skip(path: Path, why: str) -> None:
+        skipped.append(str(path))
+        warnings.warn(f"skipped '{path}': {why}", stacklevel=2)
+
     records = []
-    for name, image in read_frames(expand_inputs(args.inputs)):
-        det = detect(model, [image])[0]
-        keep = det["scores"] >= args.score_thr
-        boxes, scores, labels = det["boxes"][keep], det["scores"][keep], det["labels"][keep]
-        names = det["class_names"]
+    for name, path, image in read_frames(expand_inputs(args.inputs), on_bad=skip):
+        det = detect(model, [image], score_thr=args.score_thr)[0]
+        boxes, scores, labels = det["boxes"], det["scores"], det["labels"]
+        names = model.dataset_meta["classes"]
         cv2.imwrite(str(out / f"{name}.jpg"), draw_boxes(image, boxes, labels.tolist(), names, scores.tolist()))
-        records.append(dict(image=name, detections=[
-            dict(box=[round(float(v), 2) for v in b], score=round(float(s), 4), label=int(lab), name=names[int(lab)])
-            for b, s, lab in zip(boxes, scores, labels)]))
+        records.append(dict(detection_record(str(path), boxes, scores, labels, names), output=f"{name}.jpg"))
     atomic_write_text(out / "detections.json", json.dumps(records, indent=1))
-    print(f"{len(records)} images -> {out} (drawn images and detections.json)")
+    print(f"{len(records)} images -> {out} (drawn images and detections.json)"
+          + (f"; {len(skipped)} skipped (not readable images): {', '.join(skipped[:5])}" if skipped else ""))
+    return records
 
 
 if __name__ == "__main__":

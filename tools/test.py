@@ -1,6 +1,6 @@
 """Evaluate a checkpoint (VOC mAP or COCO AP as the config says).
 
-    python tools/test.py CONFIG CHECKPOINT [--out dets.json] [--show-dir D] [--score-thr 0.3]
+    python tools/test.py CONFIG CHECKPOINT [--out dets.json] [--show-dir D] [--score-thr 0.3] [--num N]
                          [--work-dir D] [--cfg-options k=v ...] [--launcher none|pytorch]
 """
 
@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("checkpoint")
     ap.add_argument("--out", help="write the detections (json)")
     ap.add_argument("--show-dir", help="draw detections on the test images here")
-    ap.add_argument("--score-thr", type=float, default=0.3)
+    ap.add_argument("--score-thr", type=float, default=0.3, help="drawing threshold for --show-dir")
+    ap.add_argument("--num", type=int, help="evaluate the first N images only (a quick look)")
     args = ap.parse_args(argv)
     from ssdkit.data import BadImageError
     from ssdkit.engine import ConfigError, build_runner, finish_distributed
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> dict:
             raise FileNotFoundError(f"checkpoint '{args.checkpoint}' does not exist")
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
         cfg.load_from, cfg.resume = args.checkpoint, False
+        if args.num is not None:
+            cfg.test_dataloader.dataset.indices = args.num  # mmengine's BaseDataset keeps the first N
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         if args.out:
             evaluators = [*evaluators, dict(type="DumpDetections", out_file=args.out)]

@@ -64,9 +64,11 @@ def _test_pipeline(cfg: Config):
 
 
 @torch.no_grad()
-def detect(model: BaseModel, images: Sequence[str | Path | np.ndarray], batch_size: int = 8) -> list[dict]:
-    """Detections for image paths or BGR uint8 arrays: per image ``boxes [N, 4]`` (xyxy, original
-    pixels), ``scores [N]``, ``labels [N]`` (0-based) as numpy arrays, plus ``class_names``."""
+def detect(model: BaseModel, images: Sequence[str | Path | np.ndarray], score_thr: float = 0.3,
+           batch_size: int = 8) -> list[dict]:
+    """Detections scoring at least ``score_thr`` (``tools/infer.py``'s default) for image paths or BGR uint8
+    arrays: per image ``boxes [N, 4]`` (xyxy, original pixels), ``scores [N]``, ``labels [N]`` (0-based) as numpy
+    arrays, and ``names``, the class name of each detection."""
     pipeline = _test_pipeline(model.cfg)
     out = []
     for start in range(0, len(images), batch_size):
@@ -79,8 +81,11 @@ def detect(model: BaseModel, images: Sequence[str | Path | np.ndarray], batch_si
                 img, np.ndarray) else "")))
         data = model.data_preprocessor(dict(inputs=[b["inputs"] for b in batch],
                                             data_samples=[b["data_samples"] for b in batch]), False)
+        classes = model.dataset_meta["classes"]
         for s in model(**data, mode="predict"):
             p = s.pred_instances
-            out.append(dict(boxes=p.bboxes.cpu().numpy(), scores=p.scores.cpu().numpy(),
-                            labels=p.labels.cpu().numpy(), class_names=model.dataset_meta["classes"]))
+            keep = p.scores >= score_thr
+            labels = p.labels[keep].cpu().numpy()
+            out.append(dict(boxes=p.bboxes[keep].cpu().numpy(), scores=p.scores[keep].cpu().numpy(), labels=labels,
+                            names=[classes[int(k)] if int(k) < len(classes) else str(int(k)) for k in labels]))
     return out

@@ -29,8 +29,8 @@ def unpack(sample: Any) -> dict:
     if pred is None:
         raise KeyError("evaluated sample has no pred_instances: run the model with mode='predict'")
     p_boxes, p_scores, p_labels = (_np(_get(pred, k)) for k in ("bboxes", "scores", "labels"))
-    out = dict(img_id=_get(sample, "img_id"), pred=(p_boxes.reshape(-1, 4).astype(np.float64),
-                                                    p_scores.astype(np.float64), p_labels.astype(np.int64)))
+    pred_arrays = (p_boxes.reshape(-1, 4).astype(np.float64), p_scores.astype(np.float64), p_labels.astype(np.int64))
+    out = dict(img_id=_get(sample, "img_id"), img_path=_get(sample, "img_path"), pred=pred_arrays)
     if gt is not None:
         g_boxes = _np(_get(gt, "bboxes")).reshape(-1, 4).astype(np.float64)
         img_hw, ori_hw = _get(sample, "img_shape"), _get(sample, "ori_shape")

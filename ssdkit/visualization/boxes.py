@@ -17,8 +17,10 @@ def colour(label: int) -> tuple[int, int, int]:
 
 def draw_boxes(img: np.ndarray, boxes: np.ndarray, labels: Sequence[int], class_names: Sequence[str] | None = None,
                scores: Sequence[float] | None = None) -> np.ndarray:
-    """A copy of ``img`` (HxWx3 uint8 BGR) with ``boxes [N, 4]`` xyxy drawn and labelled."""
+    """A copy of ``img`` (HxWx3 uint8 BGR) with ``boxes [N, 4]`` xyxy drawn and labelled; each label sits above
+    its box's top-left corner, moved inside the image where that corner is near an edge."""
     out = np.ascontiguousarray(img.copy())
+    h_img, w_img = out.shape[:2]
     for i, (box, lab) in enumerate(zip(np.asarray(boxes, float).reshape(-1, 4), labels)):
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         c = colour(int(lab))
@@ -26,7 +28,8 @@ def draw_boxes(img: np.ndarray, boxes: np.ndarray, labels: Sequence[int], class_
         name = class_names[int(lab)] if class_names is not None and int(lab) < len(class_names) else str(int(lab))
         text = name if scores is None else f"{name} {float(scores[i]):.2f}"
         (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
-        y = max(y1, th + 3)
-        cv2.rectangle(out, (x1, y - th - 3), (x1 + tw + 2, y), c, -1)
-        cv2.putText(out, text, (x1 + 1, y - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        y = min(max(y1, th + 3), h_img)
+        x = min(max(x1, 0), max(w_img - tw - 2, 0))
+        cv2.rectangle(out, (x, y - th - 3), (x + tw + 2, y), c, -1)
+        cv2.putText(out, text, (x + 1, y - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     return out
