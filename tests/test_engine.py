@@ -119,11 +119,15 @@ def test_evaluation_shows_a_progress_bar_counting_images(tmp_path, capsys):
 
     make_demo_dataset(str(tmp_path / "d"), seed=2, num_train=1, num_val=3)
     cfg = demo_config(str(tmp_path / "d"), str(tmp_path / "w"))
-    cfg.test_dataloader.batch_size = 2
+    cfg.test_dataloader.batch_size = 1
+    cfg.default_hooks.logger.interval = 2  # a log line after the second image, amid the bar
     build_runner(cfg).test()
     out = capsys.readouterr().out
-    assert "] 2/3," in out  # after the first batch of 2
-    assert re.search(r"\] 3/3, [\d.]+ task/s, elapsed: \d+s, ETA:\s+0s", out), out[-2000:]
+    assert "] 2/3," in out  # after the second image
+    assert re.search(r"\] 3/3, [\d.]+ images/s, elapsed: \d+s, ETA: 0s", out), out[-2000:]
+    assert "Iter(test) [2/3]" in out  # the logger's line is in the same stream
+    for line in out.splitlines():  # the bar ends its line before the logger's Iter(test) line
+        assert not ("images/s" in line and "Iter(test)" in line), line
 
 
 def test_resume_takes_the_named_checkpoint_else_the_newest_numbered_one(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -194,3 +195,25 @@ def test_coco_on_a_subset_of_images_and_without_ann_file(tmp_path):
     built = CocoMetric(cat_ids=cat_ids)  # ground truth taken from the samples themselves
     built.process({}, subset)
     assert built.evaluate(5)["coco/AP"] == pytest.approx(ours, abs=1e-12)
+
+
+def test_voc_table_says_which_classes_have_no_ground_truth():
+    import logging
+
+    from mmengine.logging import MMLogger
+
+    logged: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: logged.append(record.getMessage())
+    MMLogger.get_current_instance().addHandler(handler)
+    metric = METRICS.build(dict(type="VOCMetric", mode="area"))
+    metric.dataset_meta = dict(classes=("thing", "ghost"))  # no 'ghost' in the ground truth
+    metric.process({}, [s.to_dict() for s in hand_worked_samples()])
+    try:
+        res = metric.compute_metrics(metric.results)
+    finally:
+        MMLogger.get_current_instance().removeHandler(handler)
+    table = next(msg for msg in logged if "mAP" in msg)
+    assert re.search(r"ghost\s+0\s+\d+.*no ground truth: not in the mAP", table)
+    assert "over 1 of 2 classes, 1 without ground truth" in table
+    assert res["mAP"] == pytest.approx(0.75)  # the hand-worked AP of 'thing' alone

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import cv2
 from mmengine.dist import is_main_process
-from mmengine.hooks import Hook
-from mmengine.utils import ProgressBar
+from mmengine.hooks import Hook, LoggerHook
 
 from ssdkit.registry import HOOKS
 from ssdkit.visualization import draw_boxes
@@ -16,43 +16,60 @@ from ssdkit.visualization import draw_boxes
 
 @HOOKS.register_module()
 class EvalProgressBarHook(Hook):
-    """A progress bar with rate and ETA through each validation and test pass, on the main process.
+    """A progress bar with images/s and ETA through each validation and test pass, on the main process.
 
-    Counts images (this rank's share under distributed evaluation). The log's ``Iter(val)`` lines
-    stay as they are; this gives a live view between them.
+    Counts images (this rank's share under distributed evaluation). It runs before the logger hook and ends
+    its line whenever the logger is about to print an ``Iter(val)`` / ``Iter(test)`` line, so the two never
+    share a line.
     """
 
-    priority = "VERY_LOW"
+    priority = "NORMAL"  # before LoggerHook (BELOW_NORMAL) in each after_*_iter
 
-    def __init__(self) -> None:
-        self.bar: ProgressBar | None = None
+    def __init__(self, width: int = 30) -> None:
+        self.width = width
+        self.total = self.done = 0
+        self.start = 0.0
+        self.active = False
+        self.log_interval = 0
 
-    def _start(self, loader) -> None:
-        if is_main_process():
-            total = len(loader.sampler) if hasattr(loader.sampler, "__len__") else len(loader.dataset)
-            self.bar = ProgressBar(total, file=sys.stdout)
+    def _start(self, runner, loader) -> None:
+        if not is_main_process():
+            return
+        self.total = len(loader.sampler) if hasattr(loader.sampler, "__len__") else len(loader.dataset)
+        self.done, self.start, self.active = 0, time.perf_counter(), True
+        self.log_interval = next((int(h.interval) for h in runner.hooks if isinstance(h, LoggerHook)), 0)
 
-    def _update(self, data_batch) -> None:
-        if self.bar is not None:
-            self.bar.update(len(data_batch["data_samples"]) if data_batch else 1)
+    def _update(self, batch_idx: int, data_batch) -> None:
+        if not self.active:
+            return
+        self.done += len(data_batch["data_samples"]) if data_batch else 1
+        elapsed = time.perf_counter() - self.start
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else 0.0
+        filled = int(self.width * min(self.done / max(self.total, 1), 1.0))
+        sys.stdout.write(f"\r[{'>' * filled}{' ' * (self.width - filled)}] {self.done}/{self.total}, "
+                         f"{rate:.1f} images/s, elapsed: {elapsed:.0f}s, ETA: {eta:.0f}s")
+        if self.log_interval and (batch_idx + 1) % self.log_interval == 0:
+            sys.stdout.write("\n")  # the logger prints its Iter line next
+        sys.stdout.flush()
 
     def _finish(self) -> None:
-        if self.bar is not None:
-            self.bar.file.write("\n")
-            self.bar.file.flush()
-            self.bar = None
+        if self.active:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self.active = False
 
     def before_val_epoch(self, runner) -> None:
-        self._start(runner.val_dataloader)
+        self._start(runner, runner.val_dataloader)
 
     def before_test_epoch(self, runner) -> None:
-        self._start(runner.test_dataloader)
+        self._start(runner, runner.test_dataloader)
 
     def after_val_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        self._update(data_batch)
+        self._update(batch_idx, data_batch)
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        self._update(data_batch)
+        self._update(batch_idx, data_batch)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         self._finish()

@@ -80,8 +80,12 @@ class VOCMetric(BaseMetric):
         m_ap = float(np.mean(counted)) if counted else 0.0
         lines = [f"{'class':16s}{'gts':>7s}{'dets':>8s}{'recall':>8s}{'AP':>8s}"]
         lines += [f"{n:16s}{p['num_gts']:7d}{p['num_dets']:8d}{p['recall']:8.3f}{p['ap']:8.3f}"
+                  + ("  no ground truth: not in the mAP" if p["num_gts"] == 0 else "")
                   for n, p in zip(names, per_class)]
-        lines.append(f"{'mAP':16s}{'':23s}{m_ap:8.3f}  (IoU {self.iou_threshold}, {self.mode})")
+        left_out = len(per_class) - len(counted)
+        lines.append(f"{'mAP':16s}{'':23s}{m_ap:8.3f}  (IoU {self.iou_threshold}, {self.mode}"
+                     + (f"; over {len(counted)} of {len(per_class)} classes, {left_out} without ground truth)"
+                        if left_out else ")"))
         MMLogger.get_current_instance().info("\n" + "\n".join(lines))
         out = {"mAP": m_ap}
         prefix = f"AP{round(self.iou_threshold * 100)}_"  # AP50_ at IoU 0.5, AP75_ at 0.75
