@@ -85,6 +85,8 @@ def test_the_real_error_comes_first_in_one_line(demo_data, tmp_path):
                                                                      r"not exist"),
         "model key": (("train.py", DEMO, "--cfg-options", "model.num_clases=3", *data),
                       r"Did you mean 'num_classes' instead of 'num_clases'"),
+        "class count": (("train.py", DEMO, "--cfg-options", "model.num_classes=20", *data),
+                        r"model.num_classes=20 but train_dataloader.dataset has 10 classes"),
         "loader key": (("train.py", DEMO, "--cfg-options", "train_dataloader.batch_sise=4", *data),
                        r"train_dataloader.batch_sise: not a dataloader setting. Did you mean 'batch_size'"),
         "resume path": (("train.py", DEMO, "--resume", str(tmp_path / "nope.pth"), "--cfg-options", *data),

@@ -32,9 +32,11 @@ def _dense_stats(gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor, ws: Workspa
     return best_iou, best_gt, iou.argmax(dim=2)  # first gt / first prior on ties
 
 
-class _IoUMatcher:
-    """Shared by the matchers: a per-prior rule on (best IoU, best gt), then optionally each gt forced
-    onto its best prior (if two gts share one, the higher gt index keeps it, as torchvision).
+class IoUMatcher:
+    """The base of the IoU matchers, and the public extension point for new ones: subclass it, implement
+    :attr:`floor_iou` and :meth:`decide`, register the class in ``MATCHERS``. Matching is a per-prior rule on
+    (best IoU, best gt), then optionally (``force_match``) each gt forced onto its best prior (if two gts
+    share one, the higher gt index keeps it, as torchvision).
 
     Given the priors' :class:`~ssdkit.structures.PriorGrid` (the detector passes it), only the priors
     near each gt are visited; the result is the same as the dense ``[B, G, P]`` IoU's, ties included.
@@ -47,11 +49,13 @@ class _IoUMatcher:
 
     @property
     def floor_iou(self) -> float:
-        """The lowest IoU the rule tells apart from background."""
+        """The lowest IoU :meth:`decide` tells apart from background: priors with a lower best IoU are never
+        visited on the grid (return 0 to always match densely)."""
         raise NotImplementedError
 
-    def _decide(self, best_iou: Tensor, best_gt: Tensor) -> Tensor:
-        """Per prior: gt index, ``BACKGROUND`` or ``IGNORE`` (elementwise, any shape)."""
+    def decide(self, best_iou: Tensor, best_gt: Tensor) -> Tensor:
+        """Per prior, from its best IoU with any gt and that gt's index (elementwise, any shape): the gt index,
+        ``BACKGROUND`` (-1) or ``IGNORE`` (-2)."""
         raise NotImplementedError
 
     def __call__(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None,
@@ -79,7 +83,7 @@ class _IoUMatcher:
             raise ValueError(f"{type(self).__name__}: the prior grid describes {grid.num_priors} priors but "
                              f"{p} were given")
         keys, best_iou, best_gt, best_prior = sparse_match_stats(gt_boxes, gt_valid, priors, grid, self.floor_iou)
-        code = self._decide(best_iou, best_gt)
+        code = self.decide(best_iou, best_gt)
         if self.force_match:
             img, slot = gt_valid.nonzero(as_tuple=True)
             keys, inv = torch.unique(torch.cat((keys, img * p + best_prior[img, slot])), return_inverse=True)
@@ -94,7 +98,7 @@ class _IoUMatcher:
 
     def _match_dense(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         best_iou, best_gt, best_prior = _dense_stats(gt_boxes, priors, gt_valid, self.workspace)
-        matched = self._decide(best_iou, best_gt)
+        matched = self.decide(best_iou, best_gt)
         if self.force_match:
             slots = torch.arange(gt_boxes.shape[1], device=priors.device).expand_as(best_prior)
             src = torch.where(gt_valid, slots, torch.full_like(slots, -1))
@@ -105,7 +109,7 @@ class _IoUMatcher:
 
 
 @MATCHERS.register_module()
-class SSDMatcher(_IoUMatcher):
+class SSDMatcher(IoUMatcher):
     """The paper's matching: each gt to its best prior, then every prior with IoU >= threshold.
 
     Equals torchvision's ``SSDMatcher`` image by image (first prior / first gt on ties; when one prior
@@ -120,7 +124,7 @@ class SSDMatcher(_IoUMatcher):
     def floor_iou(self) -> float:
         return self.iou_threshold
 
-    def _decide(self, best_iou: Tensor, best_gt: Tensor) -> Tensor:
+    def decide(self, best_iou: Tensor, best_gt: Tensor) -> Tensor:
         return best_gt.masked_fill(best_iou < self.iou_threshold, BACKGROUND)
 
     def __repr__(self) -> str:
@@ -128,7 +132,7 @@ class SSDMatcher(_IoUMatcher):
 
 
 @MATCHERS.register_module()
-class ArgMaxMatcher(_IoUMatcher):
+class ArgMaxMatcher(IoUMatcher):
     """TF Object Detection API style: IoU >= ``matched_threshold`` matches, IoU < ``unmatched_threshold``
     is background, the band between is ignored (-2). ``force_match`` also gives each gt its best prior."""
 
@@ -146,7 +150,7 @@ class ArgMaxMatcher(_IoUMatcher):
     def floor_iou(self) -> float:
         return self.unmatched_threshold
 
-    def _decide(self, best_iou: Tensor, best_gt: Tensor) -> Tensor:
+    def decide(self, best_iou: Tensor, best_gt: Tensor) -> Tensor:
         matched = best_gt.masked_fill(best_iou < self.matched_threshold, IGNORE)
         return matched.masked_fill_(best_iou < self.unmatched_threshold, BACKGROUND)
 
