@@ -12,10 +12,12 @@ from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.runner import load_checkpoint
 
-from ssdkit.data.datasets.base import build_pipeline
 from ssdkit.engine import ConfigError, install_safe_checkpoints, register_all, wire_num_classes
 from ssdkit.registry import DETECTORS
 from ssdkit.utils.allocator import tune_allocator
+
+from .predict import predict_arrays
+from .sliced import detect_sliced
 
 
 def init_detector(config: str | Config, checkpoint: str | None = None, device: str = "cpu") -> BaseModel:
@@ -55,37 +57,33 @@ def set_num_classes(cfg: Config, checkpoint: str | None) -> None:
                           f"checkpoint name the classes; set model.num_classes")
 
 
-def _test_pipeline(cfg: Config):
-    pipeline = cfg.get("test_dataloader", {}).get("dataset", {}).get("pipeline")
-    if not pipeline:
-        size = int(cfg.get("input_size", 300))
-        pipeline = [dict(type="LoadImage"), dict(type="Resize", size=(size, size)), dict(type="PackInputs")]
-    return build_pipeline([dict(type="LoadImageArray") if t["type"] == "LoadImage" else t for t in pipeline])
-
-
 @torch.no_grad()
 def detect(model: BaseModel, images: Sequence[str | Path | np.ndarray], score_thr: float = 0.3,
-           batch_size: int = 8) -> list[dict]:
+           batch_size: int = 8, tile: int | None = None, tile_overlap: float = 0.2) -> list[dict]:
     """Detections scoring at least ``score_thr`` (``tools/infer.py``'s default) for image paths or BGR uint8
     arrays: per image ``boxes [N, 4]`` (xyxy, original pixels), ``scores [N]``, ``labels [N]`` (0-based) as numpy
-    arrays, and ``names``, the class name of each detection."""
-    pipeline = _test_pipeline(model.cfg)
+    arrays, and ``names``, the class name of each detection.
+
+    ``tile``: sliced inference for large images (:func:`ssdkit.apis.sliced.detect_sliced`): ``tile`` x ``tile``
+    tiles overlapping by ``tile_overlap``, ``batch_size`` at a time, merged in image coordinates.
+    """
+    classes = model.dataset_meta["classes"]
     out = []
     for start in range(0, len(images), batch_size):
-        batch = []
-        for k, img in enumerate(images[start:start + batch_size]):
+        arrays = []
+        for img in images[start:start + batch_size]:
             arr = img if isinstance(img, np.ndarray) else cv2.imread(str(img), cv2.IMREAD_COLOR)
             if arr is None:
                 raise FileNotFoundError(f"cannot read image '{img}'")
-            batch.append(pipeline(dict(img=arr, img_id=start + k, img_path=str(img) if not isinstance(
-                img, np.ndarray) else "")))
-        data = model.data_preprocessor(dict(inputs=[b["inputs"] for b in batch],
-                                            data_samples=[b["data_samples"] for b in batch]), False)
-        classes = model.dataset_meta["classes"]
-        for s in model(**data, mode="predict"):
-            p = s.pred_instances
-            keep = p.scores >= score_thr
-            labels = p.labels[keep].cpu().numpy()
-            out.append(dict(boxes=p.bboxes[keep].cpu().numpy(), scores=p.scores[keep].cpu().numpy(), labels=labels,
+            arrays.append(arr)
+        if tile is None:
+            dets = [dict(boxes=p.bboxes, scores=p.scores, labels=p.labels) for p in predict_arrays(model, arrays)]
+        else:
+            dets = [detect_sliced(model, arr, tile, tile_overlap, batch_size) for arr in arrays]
+        for d in dets:
+            keep = d["scores"] >= score_thr
+            labels = d["labels"][keep].cpu().numpy()
+            out.append(dict(boxes=d["boxes"][keep].cpu().numpy(), scores=d["scores"][keep].cpu().numpy(),
+                            labels=labels,
                             names=[classes[int(k)] if int(k) < len(classes) else str(int(k)) for k in labels]))
     return out

@@ -117,7 +117,7 @@ def _leaves(node: Any, path: str):
         yield path, node
 
 
-def _check_dataset(ds: Any, where: str) -> None:
+def _check_dataset(ds: Any, where: str, needs_pipeline: bool = True) -> None:
     if not isinstance(ds, dict):
         return
     kind = ds.get("type")
@@ -133,13 +133,16 @@ def _check_dataset(ds: Any, where: str) -> None:
                 else _suggest(key, sorted(keys)))
         raise ConfigError(f"{where}.{key}: {cls.__name__} takes no argument '{key}' (it takes "
                           f"{', '.join(sorted(keys))}).{hint}")
+    own_pipeline = keys is None or "pipeline" in keys  # a wrapper with its own pipeline (TiledDataset)
     for sub in ("datasets", "dataset"):
         if sub in ds and keys is not None and sub in keys:
             children = ds[sub] if isinstance(ds[sub], (list, tuple)) else [ds[sub]]
             for i, child in enumerate(children):
-                _check_dataset(child, f"{where}.{sub}" + (f"[{i}]" if sub == "datasets" else ""))
-            return
-    if not ds.get("pipeline"):
+                _check_dataset(child, f"{where}.{sub}" + (f"[{i}]" if sub == "datasets" else ""),
+                               needs_pipeline=not own_pipeline)
+            if not own_pipeline:
+                return
+    if needs_pipeline and not ds.get("pipeline"):
         raise ConfigError(f"{where}.pipeline is missing or empty: a dataset needs its transforms, e.g. "
                           f"pipeline={{{{_base_.train_pipeline_300}}}} (configs/_base_/datasets/ssd_pipelines.py)")
 

@@ -1,6 +1,7 @@
-"""Datasets: VOC and COCO."""
+"""Datasets: VOC and COCO, and tiles of either."""
 
 from .coco import CocoDataset
+from .tiled import TiledDataset
 from .voc import VOC_CLASSES, VOCDataset
 
-__all__ = ["CocoDataset", "VOCDataset", "VOC_CLASSES"]
+__all__ = ["CocoDataset", "TiledDataset", "VOCDataset", "VOC_CLASSES"]
