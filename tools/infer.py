@@ -2,6 +2,7 @@
 detection json"). Files that are not readable images are skipped with a warning and counted.
 
     python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] --out-dir D [--score-thr 0.3] [--device cpu]
+                          [--tile 512 --tile-overlap 0.2]
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--score-thr", type=float, default=0.3)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--tile", type=int, help="sliced inference for large images: tile size in pixels")
+    ap.add_argument("--tile-overlap", type=float, default=0.2, help="overlap of neighbouring tiles (fraction)")
     args = ap.parse_args(argv)
     model = init_detector(args.config, args.checkpoint, args.device)
     out = Path(args.out_dir)
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     records = []
     for name, path, image in read_frames(expand_inputs(args.inputs), on_bad=skip):
-        det = detect(model, [image], score_thr=args.score_thr)[0]
+        det = detect(model, [image], score_thr=args.score_thr, tile=args.tile, tile_overlap=args.tile_overlap)[0]
         boxes, scores, labels = det["boxes"], det["scores"], det["labels"]
         names = model.dataset_meta["classes"]
         cv2.imwrite(str(out / f"{name}.jpg"), draw_boxes(image, boxes, labels.tolist(), names, scores.tolist()))

@@ -44,11 +44,32 @@ def cut_to_tile(boxes: np.ndarray, tile: np.ndarray, min_visible: float) -> tupl
     return local, visible, visible >= min_visible
 
 
+def _ios_nms(boxes: Tensor, scores: Tensor, labels: Tensor, threshold: float) -> Tensor:
+    """Class-wise greedy suppression by intersection over the smaller box (SAHI's IOS): indices kept, by score."""
+    order = scores.argsort(descending=True)
+    b, lab = boxes[order].float(), labels[order]
+    lt, rb = torch.maximum(b[:, None, :2], b[None, :, :2]), torch.minimum(b[:, None, 2:], b[None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    area = (b[:, 2:] - b[:, :2]).clamp(min=0).prod(-1)
+    ios = inter / torch.minimum(area[:, None], area[None, :]).clamp(min=1e-9)
+    over = (ios > threshold) & (lab[:, None] == lab[None, :])
+    over.triu_(diagonal=1)  # only a higher-scoring box suppresses
+    suppressed = torch.zeros(len(b), dtype=torch.bool, device=b.device)
+    for i in range(len(b)):  # greedy over the kept boxes; each step is one vector operation
+        if not suppressed[i]:
+            suppressed |= over[i]
+    return order[~suppressed]
+
+
 def merge_detections(boxes: Tensor, scores: Tensor, labels: Tensor, iou: float = 0.5,
-                     max_dets: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
-    """Detections of overlapping tiles, already in image coordinates (``[N, 4]``, ``[N]``, ``[N]``), merged by
-    class-wise NMS at ``iou``; the ``max_dets`` best, by decreasing score."""
-    keep = batched_nms(boxes.float(), scores.float(), labels, iou)
+                     max_dets: int | None = None, metric: str = "ios") -> tuple[Tensor, Tensor, Tensor]:
+    """Detections of overlapping tiles, already in image coordinates (``[N, 4]``, ``[N]``, ``[N]``), merged
+    class-wise: ``metric='ios'`` (default, SAHI's) suppresses a box mostly inside a better one, which also removes
+    the partial box of an object cut by a tile's edge; ``'iou'`` is plain NMS. The ``max_dets`` best, by score."""
+    if metric not in ("ios", "iou"):
+        raise ValueError(f"merge metric={metric!r}; valid: 'ios', 'iou'")
+    keep = _ios_nms(boxes, scores, labels, iou) if metric == "ios" else batched_nms(boxes.float(), scores.float(),
+                                                                                    labels, iou)
     if max_dets is not None:
         keep = keep[:max_dets]
     return boxes[keep], scores[keep], labels[keep]
