@@ -175,6 +175,9 @@ def test_trained_on_tiles_sliced_inference_finds_what_the_whole_image_misses(tmp
                 hit += int((box_iou(gt, torch.as_tensor(det["boxes"])).max(1).values >= 0.5).sum())
             total += len(gt)
         recall[mode] = hit / total
+    img = cv2.imread(str(tmp_path / "data/JPEGImages/val0.jpg"))
+    with_whole = detect(model, [img], score_thr=0.3, tile=300, tile_whole=True)[0]  # a whole-image pass on top
+    assert abs(len(with_whole["boxes"]) - len(detect(model, [img], score_thr=0.3, tile=300)[0]["boxes"])) <= 2
     print(f"recall: {recall}")
     assert recall["sliced"] >= 0.8 and recall["whole"] <= 0.1, recall
     # exact coordinates: an object seen by two tiles comes back once, where its tile-wise detection says

@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--tile", type=int, help="sliced inference for large images: tile size in pixels")
     ap.add_argument("--tile-overlap", type=float, default=0.2, help="overlap of neighbouring tiles (fraction)")
+    ap.add_argument("--tile-whole", action="store_true", help="with --tile: also one whole-image pass (large objects)")
     args = ap.parse_args(argv)
     model = init_detector(args.config, args.checkpoint, args.device)
     out = Path(args.out_dir)
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     records = []
     for name, path, image in read_frames(expand_inputs(args.inputs), on_bad=skip):
-        det = detect(model, [image], score_thr=args.score_thr, tile=args.tile, tile_overlap=args.tile_overlap)[0]
+        det = detect(model, [image], score_thr=args.score_thr, tile=args.tile, tile_overlap=args.tile_overlap,
+                     tile_whole=args.tile_whole)[0]
         boxes, scores, labels = det["boxes"], det["scores"], det["labels"]
         names = model.dataset_meta["classes"]
         cv2.imwrite(str(out / f"{name}.jpg"), draw_boxes(image, boxes, labels.tolist(), names, scores.tolist()))

@@ -59,13 +59,15 @@ def set_num_classes(cfg: Config, checkpoint: str | None) -> None:
 
 @torch.no_grad()
 def detect(model: BaseModel, images: Sequence[str | Path | np.ndarray], score_thr: float = 0.3,
-           batch_size: int = 8, tile: int | None = None, tile_overlap: float = 0.2) -> list[dict]:
+           batch_size: int = 8, tile: int | None = None, tile_overlap: float = 0.2,
+           tile_whole: bool = False) -> list[dict]:
     """Detections scoring at least ``score_thr`` (``tools/infer.py``'s default) for image paths or BGR uint8
     arrays: per image ``boxes [N, 4]`` (xyxy, original pixels), ``scores [N]``, ``labels [N]`` (0-based) as numpy
     arrays, and ``names``, the class name of each detection.
 
     ``tile``: sliced inference for large images (:func:`ssdkit.apis.sliced.detect_sliced`): ``tile`` x ``tile``
-    tiles overlapping by ``tile_overlap``, ``batch_size`` at a time, merged in image coordinates.
+    tiles overlapping by ``tile_overlap``, ``batch_size`` at a time, merged in image coordinates; ``tile_whole``
+    adds one whole-image pass for objects larger than a tile.
     """
     classes = model.dataset_meta["classes"]
     out = []
@@ -79,7 +81,7 @@ def detect(model: BaseModel, images: Sequence[str | Path | np.ndarray], score_th
         if tile is None:
             dets = [dict(boxes=p.bboxes, scores=p.scores, labels=p.labels) for p in predict_arrays(model, arrays)]
         else:
-            dets = [detect_sliced(model, arr, tile, tile_overlap, batch_size) for arr in arrays]
+            dets = [detect_sliced(model, arr, tile, tile_overlap, batch_size, whole_image=tile_whole) for arr in arrays]
         for d in dets:
             keep = d["scores"] >= score_thr
             labels = d["labels"][keep].cpu().numpy()
