@@ -153,7 +153,7 @@ def test_trained_on_tiles_sliced_inference_finds_what_the_whole_image_misses(tmp
     text = (ROOT / "configs/examples/tiles_voc.py").read_text()
     cfg = tmp_path / "tiles.py"
     cfg.write_text(text.replace("data_root = 'data/my_large_voc/'", f"data_root = '{tmp_path}/data/'")
-                   .replace("'../_base_/", f"'{ROOT}/configs/_base_/"))
+                   .replace("_base_ = './custom_voc.py'", f"_base_ = '{ROOT}/configs/examples/custom_voc.py'"))
     train = subprocess.run([sys.executable, str(ROOT / "tools/train.py"), str(cfg), "--work-dir", str(tmp_path / "w"),
                             "--cfg-options", "train_cfg.max_iters=300", "train_cfg.val_interval=300",
                             "default_hooks.checkpoint.interval=300", "param_scheduler.1.end=300"],

@@ -5,16 +5,12 @@
 #   python tools/infer.py configs/examples/tiles_voc.py CKPT big.jpg --out-dir D --tile 300
 # Layout as configs/examples/custom_voc.py (Annotations/, JPEGImages/, ImageSets/Main/{train,val}.txt); each xml
 # needs its <size>. README, "Large images", has the measured difference slicing makes.
-_base_ = [
-    '../_base_/models/ssdlite300_mobilenet.py', '../_base_/datasets/ssd_pipelines.py',
-    '../_base_/default_runtime.py',
-]
+_base_ = './custom_voc.py'  # the same model family and from-scratch recipe
 data_root = 'data/my_large_voc/'
 classes = ('object',)
 max_iters = 6000
 
 model = dict(
-    num_classes=None,  # from the classes
     backbone=dict(width_mult=0.5),
     # objects of 20-40 px in 300 px tiles: priors from 0.07 to 0.5 of a tile (set them to your objects' sizes)
     prior_generator=dict(s_min=0.07, s_max=0.5),
@@ -26,27 +22,15 @@ tile_pipeline = [dict(type='PhotometricDistortion'), dict(type='RandomFlip', pro
                  dict(type='Resize', size=(300, 300)), dict(type='PackInputs')]
 train_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,  # tiles of one image in a row share its decode
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(tiles, dataset=dict(images, split='train'), empty_ratio=0.1, pipeline=tile_pipeline))
+    dataset=dict(tiles, _delete_=True, dataset=dict(images, split='train'), empty_ratio=0.1, pipeline=tile_pipeline))
 val_dataloader = dict(  # per-tile validation during training; tools/test.py --tile scores whole images
-    batch_size=8, num_workers=0, persistent_workers=False, drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(tiles, dataset=dict(images, split='val'), empty_ratio=0.0, test_mode=True,
+    num_workers=0, persistent_workers=False,
+    dataset=dict(tiles, _delete_=True, dataset=dict(images, split='val'), empty_ratio=0.0, test_mode=True,
                  pipeline=[dict(type='Resize', size=(300, 300)), dict(type='PackInputs')]))
-test_dataloader = dict(val_dataloader, dataset=dict(images, split='val', test_mode=True,
+test_dataloader = dict(val_dataloader, dataset=dict(images, _delete_=True, split='val', test_mode=True,
                                                     pipeline={{_base_.test_pipeline_300}}))
-val_evaluator = dict(type='VOCMetric', iou_threshold=0.5, mode='area')
-test_evaluator = val_evaluator
-
-optim_wrapper = dict(type='BF16OptimWrapper',
-                     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4))
-param_scheduler = [
+param_scheduler = [  # the base's, with a shorter warm-up and this max_iters
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters, eta_min=1e-4),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(interval=2000))
+train_cfg = dict(max_iters=max_iters)
