@@ -22,8 +22,11 @@ def _test_pipeline(cfg: Config):
 
 @torch.no_grad()
 def predict_arrays(model: BaseModel, arrays: Sequence[np.ndarray]) -> list:
-    """The model's ``pred_instances`` (original pixels) for BGR uint8 arrays, through its test pipeline."""
-    pipeline = _test_pipeline(model.cfg)
+    """The model's ``pred_instances`` (original pixels) for BGR uint8 arrays, through its test pipeline (built
+    once per model: sliced inference calls this for every batch of tiles)."""
+    pipeline = getattr(model, "test_pipeline", None)
+    if pipeline is None:
+        pipeline = model.test_pipeline = _test_pipeline(model.cfg)
     batch = [pipeline(dict(img=arr, img_id=k, img_path="")) for k, arr in enumerate(arrays)]
     data = model.data_preprocessor(dict(inputs=[b["inputs"] for b in batch],
                                         data_samples=[b["data_samples"] for b in batch]), False)

@@ -120,19 +120,9 @@ def _leaves(node: Any, path: str):
 def _check_dataset(ds: Any, where: str, needs_pipeline: bool = True) -> None:
     if not isinstance(ds, dict):
         return
-    kind = ds.get("type")
-    cls = DATASETS.get(kind) if isinstance(kind, str) else kind
-    if cls is None:
-        raise ConfigError(str(DATASETS.unknown_type_error(str(kind))) + f" (at {where}.type)")
-    keys = accepted_keys(cls)
-    for key in ds:
-        if key in ("type", "_scope_") or keys is None or key in keys:
-            continue
-        hint = (" It looks inherited from a base config's dataset: replace the whole dataset with "
-                f"{where.split('.')[0]} = dict(dataset=dict(_delete_=True, type=...))" if key in ("datasets", "dataset")
-                else _suggest(key, sorted(keys)))
-        raise ConfigError(f"{where}.{key}: {cls.__name__} takes no argument '{key}' (it takes "
-                          f"{', '.join(sorted(keys))}).{hint}")
+    inherited = (" It looks inherited from a base config's dataset: replace the whole dataset with "
+                 f"{where.split('.')[0]} = dict(dataset=dict(_delete_=True, type=...))")
+    keys = _check_arguments(DATASETS, ds, where, {"datasets": inherited, "dataset": inherited})
     own_pipeline = keys is None or "pipeline" in keys  # a wrapper with its own pipeline (TiledDataset)
     for sub in ("datasets", "dataset"):
         if sub in ds and keys is not None and sub in keys:
@@ -147,10 +137,11 @@ def _check_dataset(ds: Any, where: str, needs_pipeline: bool = True) -> None:
                           f"pipeline={{{{_base_.train_pipeline_300}}}} (configs/_base_/datasets/ssd_pipelines.py)")
 
 
-def _check_arguments(registry, part: Any, where: str) -> None:
-    """``part`` (a config dict with ``type``) names an entry of ``registry`` and only arguments it takes."""
+def _check_arguments(registry, part: Any, where: str, hints: dict[str, str] | None = None) -> set[str] | None:
+    """``part`` (a config dict with ``type``) names an entry of ``registry`` and only arguments it takes; an
+    unknown key's error carries ``hints[key]``, else the closest valid name. Returns the accepted keys."""
     if not isinstance(part, dict) or "type" not in part:
-        return
+        return None
     kind = part["type"]
     cls = registry.get(kind) if isinstance(kind, str) else kind
     if cls is None:
@@ -158,8 +149,10 @@ def _check_arguments(registry, part: Any, where: str) -> None:
     keys = accepted_keys(cls) if isinstance(cls, type) else None
     for key in part:
         if key not in ("type", "_scope_") and keys is not None and key not in keys:
+            hint = (hints or {}).get(key) or _suggest(key, sorted(keys))
             raise ConfigError(f"{where}.{key}: {cls.__name__} takes no argument '{key}' (it takes "
-                              f"{', '.join(sorted(keys))}).{_suggest(key, sorted(keys))}")
+                              f"{', '.join(sorted(keys))}).{hint}")
+    return keys
 
 
 def check_config(cfg: Config) -> None:
