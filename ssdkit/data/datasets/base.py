@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +19,22 @@ BAD_IMAGE_MODES = ("error", "skip")
 
 def build_pipeline(pipeline: Sequence) -> Compose:
     return Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline])
+
+
+def parse_number(value: str | float | None, label: str, where: str, finite: bool = False, positive: bool = False) -> float:
+    """An annotation field as a number; missing, non-numeric (or non-finite / not positive, where asked) is a
+    ``ValueError`` naming ``where`` (file and record) and ``label`` (the field, e.g. ``<xmin>`` or ``'width'``)."""
+    if value is None:
+        raise ValueError(f"{where}: {label} is missing, expected a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {label} is {value!r}, expected a number") from None
+    if finite and not math.isfinite(number):
+        raise ValueError(f"{where}: {label} is {value!r}, expected a finite number")
+    if positive and not number > 0:
+        raise ValueError(f"{where}: {label} is {value!r}, expected a positive number")
+    return number
 
 
 class DetDataset(BaseDataset):

@@ -13,21 +13,7 @@ from pycocotools.coco import COCO
 from ssdkit.registry import DATASETS
 from ssdkit.structures.coco import quiet_coco
 
-from .base import DetDataset
-
-
-def _field(record: dict, key: str, where: str, positive: bool = False) -> float:
-    """``record[key]`` as a number; missing, non-numeric (or, with ``positive``, <= 0) names the file and key."""
-    value = record.get(key)
-    if value is None:
-        raise ValueError(f"{where}: '{key}' is missing, expected a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: '{key}' is {value!r}, expected a number") from None
-    if positive and not number > 0:
-        raise ValueError(f"{where}: '{key}' is {value!r}, expected a positive number")
-    return number
+from .base import DetDataset, parse_number
 
 
 def _bbox(ann: dict, where: str) -> list[float]:
@@ -94,7 +80,7 @@ class CocoDataset(DetDataset):
         data = []
         for img_id in sorted(coco.getImgIds()):
             info = coco.loadImgs(img_id)[0]
-            w, h = (_field(info, key, f"CocoDataset: '{path}' image {img_id}", positive=True)
+            w, h = (parse_number(info.get(key), f"'{key}'", f"CocoDataset: '{path}' image {img_id}", positive=True)
                     for key in ("width", "height"))
             instances = []
             for ann in coco.loadAnns(coco.getAnnIds(imgIds=img_id)):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from ssdkit.registry import DATASETS
 
-from .base import DetDataset
+from .base import DetDataset, parse_number
 
 VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
@@ -18,17 +18,8 @@ LAYOUT = "VOCdevkit/VOC<year>/{ImageSets/Main/<split>.txt, Annotations/<id>.xml,
 
 
 def _number(element: ET.Element, tag: str, where: str) -> float:
-    """The number in ``<tag>`` under ``element``; a missing or non-numeric value names the file and tag."""
-    text = element.findtext(tag)
-    if text is None:
-        raise ValueError(f"{where}: <{tag}> is missing")
-    try:
-        number = float(text)
-    except ValueError:
-        raise ValueError(f"{where}: <{tag}> is {text!r}, expected a number") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{where}: <{tag}> is {text!r}, expected a finite number")
-    return number
+    """The finite number in ``<tag>`` under ``element``; anything else names the file and tag."""
+    return parse_number(element.findtext(tag), f"<{tag}>", where, finite=True)
 
 
 @DATASETS.register_module()
