@@ -21,7 +21,8 @@ def build_pipeline(pipeline: Sequence) -> Compose:
     return Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline])
 
 
-def parse_number(value: str | float | None, label: str, where: str, finite: bool = False, positive: bool = False) -> float:
+def parse_number(value: str | float | None, label: str, where: str, finite: bool = False,
+                 positive: bool = False) -> float:
     """An annotation field as a number; missing, non-numeric (or non-finite / not positive, where asked) is a
     ``ValueError`` naming ``where`` (file and record) and ``label`` (the field, e.g. ``<xmin>`` or ``'width'``)."""
     if value is None:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import os
-
-from pycocotools.coco import COCO
 
 from ssdkit.registry import DATASETS
 from ssdkit.structures.coco import quiet_coco

@@ -5,5 +5,5 @@ from .geometric import Expand, MinIoURandomCrop, RandomFlip, Resize
 from .loading import BadImageError, LoadImage, LoadImageArray
 from .photometric import PhotometricDistortion
 
-__all__ = ["BadImageError", "Expand", "LoadImage", "LoadImageArray", "MinIoURandomCrop", "PackInputs", "PhotometricDistortion",
-           "RandomFlip", "Resize"]
+__all__ = ["BadImageError", "Expand", "LoadImage", "LoadImageArray", "MinIoURandomCrop", "PackInputs",
+           "PhotometricDistortion", "RandomFlip", "Resize"]

@@ -152,7 +152,8 @@ class Resize(RandomTransform):
         modes = [interpolation] if isinstance(interpolation, str) else list(interpolation)
         bad = [m for m in modes if m not in INTERPOLATIONS]
         if bad or not modes:
-            raise ValueError(f"Resize: interpolation={interpolation!r}; valid: {list(INTERPOLATIONS)} or a list of them")
+            raise ValueError(f"Resize: interpolation={interpolation!r}; valid: {list(INTERPOLATIONS)} or a list of "
+                             f"them")
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         self.modes = [INTERPOLATIONS[m] for m in modes]
 
