@@ -1,0 +1,1 @@
+"""Looking at a detector: prior coverage and fitted priors, training logs, per-stage speed."""
