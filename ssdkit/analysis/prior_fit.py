@@ -1,0 +1,133 @@
+"""Priors fitted to a dataset: the config's levels and prior counts, with scales and aspect ratios that cover more."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ssdkit.core.priors import SSDPriorGenerator
+
+from .objects import Objects
+from .priors import PriorSet, best_iou, prior_set
+
+#: the multiplicative steps tried on each parameter in a round of coordinate search
+STEPS = (0.6, 0.8, 0.9, 1.1, 1.25, 1.67)
+SCALE_RANGE = (0.01, 1.5)  # of the input side
+RATIO_RANGE = (1.0, 12.0)  # each ratio r gives r and 1/r
+MEAN_IOU_WEIGHT = 0.1  # ties in coverage go to the higher mean best IoU (a smooth guide between coverage steps)
+
+
+@dataclass
+class PriorFit:
+    """The fitted ``scales`` (m + 1, fractions of the input side) and ``aspect_ratios`` (per level, as many as the
+    config's), with the coverage ``before`` (the config's priors) and ``after`` on all objects."""
+
+    scales: list[float]
+    aspect_ratios: list[list[float]]
+    before: float
+    after: float
+    evaluations: int
+    generator: SSDPriorGenerator
+
+    def _values(self) -> tuple[str, str]:
+        scales = ", ".join(f"{s:.5f}" for s in self.scales)
+        ratios = ", ".join("[" + ", ".join(f"{r:.4f}" for r in level) + "]" for level in self.aspect_ratios)
+        return f"[{scales}]", f"[{ratios}]"
+
+    def snippet(self, had_pixel_sizes: bool) -> str:
+        """The ``prior_generator=dict(...)`` entry to put in the config's ``model = dict(...)`` (``min_sizes`` /
+        ``max_sizes`` set to None where the config had them: they take precedence over ``scales``)."""
+        scales, ratios = self._values()
+        extra = ", min_sizes=None, max_sizes=None" if had_pixel_sizes else ""
+        return f"prior_generator=dict(scales={scales}, aspect_ratios={ratios}{extra}),"
+
+    def cfg_options(self, had_pixel_sizes: bool) -> list[str]:
+        """The same as ``--cfg-options`` arguments, to try the fit without editing the config."""
+        scales, ratios = self._values()
+        extra = ["model.prior_generator.min_sizes=None", "model.prior_generator.max_sizes=None"]
+        return ([f"model.prior_generator.scales={scales}", f"model.prior_generator.aspect_ratios={ratios}"]
+                + (extra if had_pixel_sizes else []))
+
+
+def start_scales(gen: SSDPriorGenerator, input_size: tuple[int, int]) -> list[float]:
+    """The generator's sizes as m + 1 fractions of the input side (the last from the last level's extra square)."""
+    side = float(np.sqrt(input_size[0] * input_size[1]))
+    h, w = input_size
+    smalls, bigs = [], []
+    for k in range(gen.num_levels):
+        pairs = gen.level_wh(k, input_size)
+        smalls.append(float(np.sqrt(pairs[0][0] * w * pairs[0][1] * h)) / side)
+        bigs.append(float(np.sqrt(pairs[1][0] * w * pairs[1][1] * h)) / side if gen.extra_square[k] else None)
+    last_big = bigs[-1]
+    tail = last_big ** 2 / smalls[-1] if last_big else min(smalls[-1] * 1.25, 1.0)
+    return smalls + [tail]
+
+
+def _generator(gen: SSDPriorGenerator, scales: list[float], ratios: list[list[float]]) -> SSDPriorGenerator:
+    return SSDPriorGenerator(aspect_ratios=ratios, scales=scales, steps=gen.steps, offset=gen.offset, clip=gen.clip,
+                             extra_square=gen.extra_square)
+
+
+def _score(gen: SSDPriorGenerator, ps: PriorSet, boxes: torch.Tensor, threshold: float) -> tuple[float, PriorSet]:
+    cand = prior_set(gen, ps.level_sizes, ps.input_size)
+    best = best_iou(boxes, cand, threshold)
+    return float((best >= threshold).float().mean() + MEAN_IOU_WEIGHT * best.mean()), cand
+
+
+def fit_priors(gen, ps: PriorSet, objects: Objects, threshold: float, max_objects: int = 4000, rounds: int = 6,
+               seed: int = 0) -> PriorFit:
+    """Coordinate search over the m + 1 scales and every aspect ratio of ``gen`` (an :class:`SSDPriorGenerator`),
+    keeping its levels, maps, steps and prior counts, to maximise the share of objects whose best prior has IoU >=
+    ``threshold`` (on a seeded sample of ``max_objects`` objects; the result is scored on all of them).
+
+    Each round tries every parameter times each of :data:`STEPS` and keeps the best improvement; scales stay
+    non-decreasing over levels (small priors on fine maps). Stops after ``rounds`` rounds or a round without gain.
+    """
+    if not isinstance(gen, SSDPriorGenerator):
+        raise ValueError(f"--suggest fits SSDPriorGenerator's scales and aspect_ratios; model.prior_generator is "
+                         f"{type(gen).__name__}")
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(objects), size=min(len(objects), max_objects), replace=False)
+    sample = torch.from_numpy(objects.boxes[np.sort(pick)])
+    scales = start_scales(gen, ps.input_size)
+    ratios = [[max(float(r), 1 / float(r)) for r in level] for level in gen.aspect_ratios]
+    best, _ = _score(_generator(gen, scales, ratios), ps, sample, threshold)
+    evaluations = 1
+    params = [("s", k, 0) for k in range(len(scales))]
+    params += [("r", k, j) for k, level in enumerate(ratios) for j in range(len(level))]
+    for _ in range(rounds):
+        gained = False
+        for kind, k, j in params:
+            current = scales[k] if kind == "s" else ratios[k][j]
+            lo, hi = SCALE_RANGE if kind == "s" else RATIO_RANGE
+            if kind == "s":  # keep the levels ordered
+                lo = max(lo, scales[k - 1] if k > 0 else lo)
+                hi = min(hi, scales[k + 1] if k + 1 < len(scales) else hi)
+            choice = current
+            for step in STEPS:
+                value = current * step
+                if not lo <= value <= hi:
+                    continue
+                trial_s = [value if (kind == "s" and i == k) else s for i, s in enumerate(scales)]
+                trial_r = [[value if (kind == "r" and a == k and b == j) else r for b, r in enumerate(level)]
+                           for a, level in enumerate(ratios)]
+                score, _ = _score(_generator(gen, trial_s, trial_r), ps, sample, threshold)
+                evaluations += 1
+                if score > best + 1e-9:
+                    best, choice = score, value
+            if choice != current:
+                gained = True
+                if kind == "s":
+                    scales[k] = choice
+                else:
+                    ratios[k][j] = choice
+        if not gained:
+            break
+    fitted = _generator(gen, scales, ratios)
+    everything = torch.from_numpy(objects.boxes)
+    before = float((best_iou(everything, ps, threshold) >= threshold).float().mean())
+    after = float((best_iou(everything, prior_set(fitted, ps.level_sizes, ps.input_size), threshold) >= threshold)
+                  .float().mean())
+    return PriorFit(scales, ratios, before, after, evaluations, fitted)
