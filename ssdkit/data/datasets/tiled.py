@@ -84,22 +84,32 @@ class TiledDataset(Dataset):
             self._cache.popitem(last=False)
         return img
 
-    def sample(self, k: int) -> dict:
-        """Tile ``k`` before the pipeline: ``img`` (the tile, BGR), its objects in tile coordinates."""
+    def get_data_info(self, k: int) -> dict:
+        """Tile ``k``'s annotation, as a detection dataset's: ``img_id``, ``img_path``, ``tile`` (xyxy in the image),
+        ``width``, ``height`` (the tile's) and ``instances`` in tile coordinates (no image is decoded)."""
         i, tile = self.tiles[k]
         info = self.inner.get_data_info(i)
-        image = self._image(info["img_path"])
         x1, y1, x2, y2 = (int(v) for v in tile)
         inst = info["instances"]
         boxes = np.array([o["bbox"] for o in inst], np.float32).reshape(-1, 4)
         local, visible, keep = cut_to_tile(boxes, tile, self.min_visible)
-        flags = np.array([o["ignore_flag"] for o in inst], bool)
-        take = keep | ((visible > 0) & (self.cut == "ignore"))
-        crop = np.ascontiguousarray(image[y1:y2, x1:x2])
-        return dict(img=crop, img_id=f"{info['img_id']}@{x1},{y1}", img_path=info["img_path"], tile=tile,
-                    ori_shape=crop.shape[:2], img_shape=crop.shape[:2], gt_bboxes=local[take],
-                    gt_labels=np.array([o["bbox_label"] for o in inst], np.int64).reshape(-1)[take],
-                    gt_ignore_flags=(flags | ~keep)[take])
+        flags = np.array([o["ignore_flag"] for o in inst], bool).reshape(-1) | ~keep
+        take = np.flatnonzero(keep | ((visible > 0) & (self.cut == "ignore")))
+        return dict(img_id=f"{info['img_id']}@{x1},{y1}", img_path=info["img_path"], tile=tile, width=x2 - x1,
+                    height=y2 - y1, instances=[dict(bbox=local[j].tolist(), bbox_label=inst[j]["bbox_label"],
+                                                    ignore_flag=bool(flags[j])) for j in take])
+
+    def sample(self, k: int) -> dict:
+        """Tile ``k`` before the pipeline: ``img`` (the tile, BGR), its objects in tile coordinates."""
+        info = self.get_data_info(k)
+        x1, y1, x2, y2 = (int(v) for v in info["tile"])
+        crop = np.ascontiguousarray(self._image(info["img_path"])[y1:y2, x1:x2])
+        inst = info["instances"]
+        return dict(img=crop, img_id=info["img_id"], img_path=info["img_path"], tile=info["tile"],
+                    ori_shape=crop.shape[:2], img_shape=crop.shape[:2],
+                    gt_bboxes=np.array([o["bbox"] for o in inst], np.float32).reshape(-1, 4),
+                    gt_labels=np.array([o["bbox_label"] for o in inst], np.int64).reshape(-1),
+                    gt_ignore_flags=np.array([o["ignore_flag"] for o in inst], bool).reshape(-1))
 
     def __getitem__(self, k: int):
         return self.pipeline(self.sample(k))
