@@ -139,3 +139,22 @@ def test_missing_resize_is_named(tmp_path):
         tool.main([cfg, "--work-dir", str(tmp_path / "w")])
     out = tool.main([cfg, "--input-size", "300", "300", "--work-dir", str(tmp_path / "w")])
     assert out.objects.input_size == (300, 300) and len(out.objects) == 6
+
+
+def test_tiled_config_is_analysed_per_tile(tmp_path):
+    from large_images import make_large_voc
+
+    make_large_voc(tmp_path / "big", num_train=1, num_val=1, size=600, objects=12)
+    root = f"{tmp_path / 'big'}/"
+    opts = ["--work-dir", str(tmp_path / "w"), "--cfg-options", f"test_dataloader.dataset.data_root={root}",
+            f"val_dataloader.dataset.dataset.data_root={root}", f"train_dataloader.dataset.dataset.data_root={root}"]
+    tool = load_tool("analyze_priors")
+    whole = tool.main([str(ROOT / "configs/examples/tiles_voc.py"), "--split", "test", *opts])
+    tiles = tool.main([str(ROOT / "configs/examples/tiles_voc.py"), "--split", "val", *opts])
+    # the same 12 objects: whole 600 px images resized to 300 halve them; 300 px tiles keep their size (some are in
+    # two overlapping tiles)
+    assert len(whole.objects) == 12 and whole.objects.num_images == 1
+    assert len(tiles.objects) >= 12 and tiles.objects.num_images > 1
+    ratio = np.median(np.sqrt(np.prod(tiles.objects.boxes[:, 2:] - tiles.objects.boxes[:, :2], 1))) / np.median(
+        np.sqrt(np.prod(whole.objects.boxes[:, 2:] - whole.objects.boxes[:, :2], 1)))
+    assert ratio == pytest.approx(2, rel=0.05)
