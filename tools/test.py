@@ -1,7 +1,12 @@
 """Evaluate a checkpoint (VOC mAP or COCO AP as the config says).
 
     python tools/test.py CONFIG CHECKPOINT [--out dets.json] [--show-dir D] [--score-thr 0.3] [--num N]
+                         [--analysis-dir D] [--analysis-score-thr 0.3]
                          [--work-dir D] [--cfg-options k=v ...] [--launcher none|pytorch]
+
+--analysis-dir D writes per-class PR curves (pr_curves.png/.csv), a confusion matrix with background as a row and
+a column (confusion_matrix.png/.csv), the highest-scoring false positives (false_positives.csv) and the missed
+objects (missed.csv) into D.
 """
 
 from __future__ import annotations
@@ -26,6 +31,21 @@ def _test_sliced(cfg, args: argparse.Namespace) -> dict:
                            args.num)
 
 
+def _analysis_evaluator(evaluators: list, args: argparse.Namespace) -> dict:
+    """``DetectionAnalysis`` at the config's VOCMetric IoU threshold and AP mode (so its APs are the logged ones);
+    IoU 0.5 and all-points AP beside any other metric (COCO)."""
+    import inspect
+
+    from ssdkit.evaluation import VOCMetric
+
+    defaults = {k: p.default for k, p in inspect.signature(VOCMetric).parameters.items()}
+    voc = next((e for e in evaluators if isinstance(e, dict) and e.get("type") in ("VOCMetric", VOCMetric)), None)
+    iou, mode = (0.5, "area") if voc is None else (voc.get("iou_threshold", defaults["iou_threshold"]),
+                                                  voc.get("mode", defaults["mode"]))
+    return dict(type="DetectionAnalysis", out_dir=args.analysis_dir, iou_threshold=iou,
+                score_thr=args.analysis_score_thr, ap_mode=mode)
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="A config, path or data error is printed as one line before testing starts; "
@@ -39,6 +59,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--tile", type=int, help="sliced inference on each whole image (tile size in pixels), scored "
                                             "against the whole-image ground truth")
     ap.add_argument("--tile-overlap", type=float, default=0.2)
+    ap.add_argument("--analysis-dir", help="write PR curves, a confusion matrix and the worst errors here")
+    ap.add_argument("--analysis-score-thr", type=float, default=0.3,
+                    help="detections counted in the confusion matrix and the missed objects (--analysis-dir)")
     args = ap.parse_args(argv)
     from ssdkit.data import BadImageError
     from ssdkit.engine import ConfigError, build_runner, finish_distributed
@@ -53,6 +76,8 @@ def main(argv: list[str] | None = None) -> dict:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         if args.out:
             evaluators = [*evaluators, dict(type="DumpDetections", out_file=args.out)]
+        if args.analysis_dir:
+            evaluators = [*evaluators, _analysis_evaluator(evaluators, args)]
         cfg.test_evaluator = evaluators
         if args.show_dir:
             cfg.custom_hooks = [*cfg.get("custom_hooks", []),
@@ -69,6 +94,10 @@ def main(argv: list[str] | None = None) -> dict:
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                         if isinstance(v, float) and not re.search(r"/AP\d+_", k))  # per-class APs are in the log
     print(f"test: {summary} ({args.checkpoint})")
+    if args.analysis_dir:
+        from ssdkit.evaluation.analysis import FILES
+
+        print(f"analysis: {os.path.abspath(args.analysis_dir)}/ ({', '.join(FILES)})")
     return metrics
 
 

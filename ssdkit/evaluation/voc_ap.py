@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ssdkit.structures.np_boxes import np_pairwise_iou
@@ -61,3 +63,57 @@ def average_precision(recall: np.ndarray, precision: np.ndarray, mode: str = "ar
     p = np.maximum.accumulate(p[::-1])[::-1]
     step = np.nonzero(r[1:] != r[:-1])[0]
     return float(np.sum((r[step + 1] - r[step]) * p[step + 1]))
+
+
+class ClassMatches(NamedTuple):
+    """VOC matching of one class over all images (see :func:`match_class`)."""
+
+    order: list[np.ndarray]  # per image [D_i] int: indices of its class-c detections, by decreasing score
+    flags: list[np.ndarray]  # per image [D_i] int8: 1 tp, 0 fp, -1 ignored, aligned with ``order``
+    num_gts: int  # non-ignored gts of the class
+
+
+class ClassPR(NamedTuple):
+    """Cumulative precision / recall of one class, one entry per counted detection (ignored ones dropped)."""
+
+    recall: np.ndarray  # [N] float64, non-decreasing
+    precision: np.ndarray  # [N] float64
+    scores: np.ndarray  # [N] float64, non-increasing: the score of the detection that adds the point
+    num_gts: int
+
+
+def match_class(results: list[dict], c: int, iou_threshold: float = 0.5) -> ClassMatches:
+    """:func:`match_detections` for class ``c`` over ``results`` (each from ``samples.unpack``: ``pred`` and
+    ``gt`` in the same pixels); each image's class-``c`` detections in decreasing score order (stable)."""
+    order, det_boxes, gt_boxes, gt_ignore = [], [], [], []
+    for r in results:
+        pb, ps, pl = r["pred"]
+        gb, gl, gi = r["gt"]
+        idx = np.flatnonzero(pl == c)
+        idx = idx[np.argsort(-ps[idx], kind="stable")]
+        order.append(idx)
+        det_boxes.append(pb[idx])
+        gt_boxes.append(gb[gl == c])
+        gt_ignore.append(gi[gl == c])
+    num_gts = int(sum((~g).sum() for g in gt_ignore))
+    return ClassMatches(order, match_detections(det_boxes, gt_boxes, gt_ignore, iou_threshold), num_gts)
+
+
+def class_pr(results: list[dict], c: int, iou_threshold: float = 0.5, matches: ClassMatches | None = None
+             ) -> ClassPR:
+    """Class ``c``'s precision-recall points, VOC style: every detection of all images ranked by score (stable:
+    image order, then score order within an image, breaks ties), ignored detections (on difficult / crowd gts)
+    dropped; ``recall = tp / num_gts`` (``/ 1`` without gts), ``precision = tp / (tp + fp)``. ``matches``:
+    ``match_class(results, c, iou_threshold)``, if already computed."""
+    m = match_class(results, c, iou_threshold) if matches is None else matches
+    flags = np.concatenate(m.flags) if m.flags else np.zeros(0, np.int8)
+    scores = (np.concatenate([r["pred"][1][o] for r, o in zip(results, m.order)]) if m.order
+              else np.zeros(0))
+    order = np.argsort(-scores, kind="stable")
+    flags, scores = flags[order], scores[order]
+    counted = flags >= 0
+    flags, scores = flags[counted], scores[counted]
+    tp, fp = np.cumsum(flags == 1), np.cumsum(flags == 0)
+    recall = tp / max(m.num_gts, 1)
+    precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+    return ClassPR(recall, precision, scores.astype(np.float64), m.num_gts)

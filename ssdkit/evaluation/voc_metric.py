@@ -11,7 +11,7 @@ from mmengine.logging import MMLogger
 from ssdkit.registry import METRICS
 
 from .samples import unpack
-from .voc_ap import average_precision, match_detections
+from .voc_ap import average_precision, class_pr
 
 
 @METRICS.register_module()
@@ -50,27 +50,9 @@ class VOCMetric(BaseMetric):
 
     def evaluate_class(self, results: list[dict], c: int) -> dict:
         """AP of class ``c`` over ``results`` (each from :func:`unpack`)."""
-        det_boxes, det_scores, gt_boxes, gt_ignore = [], [], [], []
-        for r in results:
-            pb, ps, pl = r["pred"]
-            gb, gl, gi = r["gt"]
-            keep = pl == c
-            order = np.argsort(-ps[keep], kind="stable")
-            det_boxes.append(pb[keep][order])
-            det_scores.append(ps[keep][order])
-            gt_boxes.append(gb[gl == c])
-            gt_ignore.append(gi[gl == c])
-        num_gts = int(sum((~g).sum() for g in gt_ignore))
-        flags = np.concatenate(match_detections(det_boxes, gt_boxes, gt_ignore, self.iou_threshold))
-        scores = np.concatenate(det_scores) if det_scores else np.zeros(0)
-        order = np.argsort(-scores, kind="stable")
-        flags = flags[order]
-        flags = flags[flags >= 0]
-        tp, fp = np.cumsum(flags == 1), np.cumsum(flags == 0)
-        recall = tp / max(num_gts, 1)
-        precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+        recall, precision, _, num_gts = class_pr(results, c, self.iou_threshold)
         ap = average_precision(recall, precision, self.mode) if num_gts > 0 else 0.0
-        return dict(ap=ap, num_gts=num_gts, num_dets=int(len(flags)),
+        return dict(ap=ap, num_gts=num_gts, num_dets=int(len(recall)),
                     recall=float(recall[-1]) if len(recall) else 0.0)
 
     def compute_metrics(self, results: list) -> dict[str, float]:
