@@ -136,9 +136,11 @@ class SSD(BaseModel):
 
     def extract_feats(self, inputs: Tensor) -> list[Tensor]:
         """``[B, 3, H, W]`` -> prediction maps."""
-        if self.channels_last:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        return self.neck(self.backbone(inputs))
+        return self.neck(self.backbone(self.in_layout(inputs)))
+
+    def in_layout(self, inputs: Tensor) -> Tensor:
+        """``inputs [B, 3, H, W]`` in the weights' memory format (NHWC when ``channels_last``)."""
+        return inputs.contiguous(memory_format=torch.channels_last) if self.channels_last else inputs
 
     def priors_for(self, feats: Sequence[Tensor], inputs: Tensor, dtype: torch.dtype | None = None) -> Tensor:
         """``[P, 4]`` priors for these maps and this input size (cached by the generator), in ``dtype``
@@ -200,6 +202,13 @@ class SSD(BaseModel):
     def predict(self, cls_logits: Tensor, box_deltas: Tensor, priors: Tensor, inputs: Tensor,
                 data_samples: list[DetSample]) -> list[DetSample]:
         boxes = self.box_coder.decode(box_deltas, priors.unsqueeze(0))
+        return self.postprocess(cls_logits, boxes, inputs, data_samples)
+
+    @torch.no_grad()
+    def postprocess(self, cls_logits: Tensor, boxes: Tensor, inputs: Tensor,
+                    data_samples: list[DetSample]) -> list[DetSample]:
+        """Score threshold, top-k, NMS and scaling to the original image (the postprocessor) of ``cls_logits
+        [B, P, C+1]`` and decoded ``boxes [B, P, 4]`` (input pixels); sets each sample's ``pred_instances``."""
         h, w = inputs.shape[-2:]
         metas = [dict(img_shape=s.metainfo.get("img_shape", (h, w)), ori_shape=s.metainfo.get(
             "ori_shape", s.metainfo.get("img_shape", (h, w)))) for s in data_samples]
