@@ -2,13 +2,17 @@
 detection json"). Files that are not readable images are skipped with a warning and counted.
 
     python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] --out-dir D [--score-thr 0.3] [--device cpu]
-                          [--tile 512 --tile-overlap 0.2]
+                          [--tile 512 --tile-overlap 0.2] [--backend pytorch|onnxruntime|openvino|opencv]
+
+With --backend other than pytorch, CHECKPOINT is a file made by tools/export.py; the config still gives the classes'
+source and the test pipeline.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -32,8 +36,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--tile", type=int, help="sliced inference for large images: tile size in pixels")
     ap.add_argument("--tile-overlap", type=float, default=0.2, help="overlap of neighbouring tiles (fraction)")
     ap.add_argument("--tile-whole", action="store_true", help="with --tile: also one whole-image pass (large objects)")
+    ap.add_argument("--backend", choices=["pytorch", "onnxruntime", "openvino", "opencv"], default="pytorch",
+                    help="run an exported .onnx file (tools/export.py) on this runtime instead of a checkpoint")
     args = ap.parse_args(argv)
-    model = init_detector(args.config, args.checkpoint, args.device)
+    from ssdkit.engine import ConfigError
+
+    try:
+        model = init_detector(args.config, args.checkpoint, args.device, backend=args.backend)
+    except (FileNotFoundError, ValueError, ConfigError, ImportError) as err:
+        if os.environ.get("SSDKIT_DEBUG"):
+            raise
+        raise SystemExit(f"error: {err}") from None
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []

@@ -1,12 +1,14 @@
 """Evaluate a checkpoint (VOC mAP or COCO AP as the config says).
 
     python tools/test.py CONFIG CHECKPOINT [--out dets.json] [--show-dir D] [--score-thr 0.3] [--num N]
-                         [--analysis-dir D] [--analysis-score-thr 0.3]
+                         [--analysis-dir D] [--analysis-score-thr 0.3] [--backend pytorch|onnxruntime|openvino|opencv]
                          [--work-dir D] [--cfg-options k=v ...] [--launcher none|pytorch]
 
 --analysis-dir D writes per-class PR curves (pr_curves.png/.csv), a confusion matrix with background as a row and
 a column (confusion_matrix.png/.csv), the highest-scoring false positives (false_positives.csv) and the missed
 objects (missed.csv) into D.
+--backend other than pytorch evaluates an exported file (tools/export.py) in CHECKPOINT's place, with the same data
+and metrics.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def _test_sliced(cfg, args: argparse.Namespace) -> dict:
 
     wire_num_classes(cfg)
     check_config(cfg)
-    model = init_detector(cfg, args.checkpoint)
+    model = init_detector(cfg, args.checkpoint, backend=args.backend)
     return evaluate_sliced(model, cfg.test_dataloader.dataset, cfg.test_evaluator, args.tile, args.tile_overlap,
                            args.num)
 
@@ -62,15 +64,22 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--analysis-dir", help="write PR curves, a confusion matrix and the worst errors here")
     ap.add_argument("--analysis-score-thr", type=float, default=0.3,
                     help="detections counted in the confusion matrix and the missed objects (--analysis-dir)")
+    ap.add_argument("--backend", choices=["pytorch", "onnxruntime", "openvino", "opencv"], default="pytorch",
+                    help="evaluate an exported .onnx file (tools/export.py) on this runtime")
     args = ap.parse_args(argv)
     from ssdkit.data import BadImageError
-    from ssdkit.engine import ConfigError, build_runner, finish_distributed
+    from ssdkit.engine import ConfigError, build_runner, finish_distributed, wire_expand_fill
 
     try:
         if not os.path.isfile(args.checkpoint):
             raise FileNotFoundError(f"checkpoint '{args.checkpoint}' does not exist")
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
         cfg.load_from, cfg.resume = args.checkpoint, False
+        if args.backend != "pytorch":  # the exported file takes the checkpoint's place
+            wire_expand_fill(cfg)  # from the config's model, before the exported file replaces it
+            cfg.model = dict(type="DeployedDetector", file=args.checkpoint, backend=args.backend,
+                             num_classes=cfg.model.get("num_classes"))
+            cfg.load_from = None
         if args.num is not None:
             cfg.test_dataloader.dataset.indices = args.num  # mmengine's BaseDataset keeps the first N
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
@@ -87,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             metrics = build_runner(cfg).test()
         finish_distributed()
-    except (FileNotFoundError, ConfigError, BadImageError) as err:
+    except (FileNotFoundError, ConfigError, BadImageError, ImportError) as err:
         if os.environ.get("SSDKIT_DEBUG"):
             raise
         raise SystemExit(f"error: {err}") from None

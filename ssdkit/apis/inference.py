@@ -20,15 +20,21 @@ from .predict import predict_arrays
 from .sliced import detect_sliced
 
 
-def init_detector(config: str | Config, checkpoint: str | None = None, device: str = "cpu") -> BaseModel:
+def init_detector(config: str | Config, checkpoint: str | None = None, device: str = "cpu",
+                  backend: str = "pytorch") -> BaseModel:
     """Build the config's model, load ``checkpoint`` (``weights_only=True``), put it on ``device`` in eval mode.
 
     ``model.cfg`` keeps the config, ``model.dataset_meta`` the class names (from the checkpoint's meta).
+    ``backend`` other than ``'pytorch'`` (``'onnxruntime'``, ``'openvino'``, ``'opencv'``): ``checkpoint`` is a file
+    made by ``tools/export.py``, run by that runtime (:class:`~ssdkit.deploy.detector.DeployedDetector`, CPU); the
+    config still gives the test pipeline.
     """
     tune_allocator()
     register_all()
     install_safe_checkpoints()
     cfg = Config.fromfile(config) if not isinstance(config, Config) else config
+    if backend != "pytorch":
+        return init_deployed(cfg, checkpoint, backend)
     if cfg.model.get("num_classes") is None:
         set_num_classes(cfg, checkpoint)
     model = DETECTORS.build(cfg.model)
@@ -41,6 +47,23 @@ def init_detector(config: str | Config, checkpoint: str | None = None, device: s
     model.dataset_meta = dict(classes=names)
     model.cfg = cfg
     return model.to(device).eval()
+
+
+def init_deployed(cfg: Config, file: str | None, backend: str) -> BaseModel:
+    """An exported ``file`` on ``backend``, checked against ``cfg`` (classes, input size)."""
+    from ssdkit.deploy.detector import DeployedDetector
+    from ssdkit.deploy.export import input_size_of
+
+    if file is None:
+        raise ConfigError(f"backend='{backend}' runs an exported file: give its path (tools/export.py makes it)")
+    model = DeployedDetector(file, backend, num_classes=cfg.model.get("num_classes"))  # None: the file's classes
+    size = input_size_of(cfg)
+    if tuple(model.info.input_size) != size:
+        raise ConfigError(f"'{file}' was exported for {model.info.input_size[0]}x{model.info.input_size[1]} input but "
+                          f"the config's test pipeline resizes to {size[0]}x{size[1]}")
+    model.dataset_meta = dict(classes=tuple(model.info.classes))
+    model.cfg = cfg
+    return model.eval()
 
 
 def set_num_classes(cfg: Config, checkpoint: str | None) -> None:

@@ -1,9 +1,9 @@
 """Runner set-up, safe checkpoints, distributed helpers."""
 
 from .checkpoint import install_safe_checkpoints
-from .checks import ConfigError, check_config, wire_num_classes
+from .checks import ConfigError, check_config, check_model, wire_num_classes
 from .recipe import wire_expand_fill
 from .runner import build_runner, finish_distributed, register_all
 
-__all__ = ["ConfigError", "build_runner", "check_config", "finish_distributed", "install_safe_checkpoints",
-           "register_all", "wire_expand_fill", "wire_num_classes"]
+__all__ = ["ConfigError", "build_runner", "check_config", "check_model", "finish_distributed",
+           "install_safe_checkpoints", "register_all", "wire_expand_fill", "wire_num_classes"]

@@ -175,7 +175,13 @@ def check_config(cfg: Config) -> None:
         parts = cfg.get(key)
         for i, part in enumerate(parts if isinstance(parts, (list, tuple)) else [parts]):
             _check_arguments(METRICS, part, key if not isinstance(parts, (list, tuple)) else f"{key}[{i}]")
+    check_model(cfg)
+
+
+def check_model(cfg: Config) -> None:
+    """``cfg.model``'s keys, and the model built once, so that its argument errors come first (:class:`ConfigError`)."""
     if isinstance(cfg.get("model"), dict):
+        _check_arguments(DETECTORS, cfg.model, "model")
         try:
             DETECTORS.build(dict(cfg.model))
         except (KeyError, TypeError, ValueError) as err:

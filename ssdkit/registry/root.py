@@ -23,7 +23,7 @@ _KINDS = {  # Python name: (registry name, mmengine parent, scope, locations)
     "BOX_CODERS": ("box_coder", mm.TASK_UTILS, "ssdkit_box_coder", ["ssdkit.core.coders"]),
     "LOSSES": ("loss", mm.MODELS, "ssdkit_loss", ["ssdkit.core.losses"]),
     "POSTPROCESSORS": ("postprocessor", mm.TASK_UTILS, "ssdkit_postprocessor", ["ssdkit.core.postprocess"]),
-    "DETECTORS": ("detector", mm.MODELS, "ssdkit", ["ssdkit.models"]),
+    "DETECTORS": ("detector", mm.MODELS, "ssdkit", ["ssdkit.models", "ssdkit.deploy.detector"]),
     "DATASETS": ("dataset", mm.DATASETS, "ssdkit", ["ssdkit.data"]),
     "TRANSFORMS": ("transform", mm.TRANSFORMS, "ssdkit", ["ssdkit.data"]),
     "METRICS": ("metric", mm.METRICS, "ssdkit", ["ssdkit.evaluation"]),
