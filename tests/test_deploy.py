@@ -243,3 +243,20 @@ def test_centre_tap_rewrite_is_exact_and_opencv_needs_it(tmp_path):
     except cv2.error as err:
         error = f"refused ({[line for line in str(err).splitlines() if 'error' in line][-1][-100:]})"
     print(f"OpenCV {cv2.__version__} without the rewrite: {error}")
+
+
+def test_raw_files_carry_the_postprocessor_settings(demo, tmp_path):
+    """A raw file's NMS runs outside the graph: it must use the config's settings, not postprocess_raw's defaults."""
+    out = tmp_path / "raw.onnx"
+    load_tool("export").main([demo["cfg"], demo["ckpt"], "--out", str(out), "--mode", "raw", "--cfg-options",
+                              "model.postprocessor.nms_iou=0.3", "model.postprocessor.pre_nms_topk=50"])
+    info = read_info(out)
+    assert (info.nms_iou, info.pre_nms_topk, info.max_per_img) == (0.3, 50, 200)
+    cfg = Config.fromfile(demo["cfg"])
+    cfg.model.postprocessor = dict(type="SSDPostprocessor", nms_iou=0.3, pre_nms_topk=50)
+    ref_model = init_detector(cfg, demo["ckpt"])
+    score_tol, box_tol = tolerances(ref_model, [cv2.imread(p) for p in demo["images"]])
+    ref = detect(ref_model, demo["images"], score_thr=0.0)
+    got = detect(init_detector(cfg, str(out), backend="onnxruntime"), demo["images"], score_thr=0.0)
+    for ours, theirs in zip(got, ref):
+        assert_same_detections(as_torch(ours), as_torch(theirs), score_tol, box_tol, max_per_img=200)

@@ -68,7 +68,9 @@ class DeployedDetector(BaseModel):
             boxes, scores = self.run(images.float().cpu().numpy())
             # numpy NMS: torchvision's float32 IoU, as PyTorch decides (OpenCV's float64 IoU may decide a pair
             # within an ulp of nms_iou the other way; postprocess_raw(method='opencv') is there for OpenCV users)
-            return postprocess_raw(boxes, scores, score_thr=self.info.score_thr, max_per_img=self.info.max_per_img)
+            info = self.info
+            return postprocess_raw(boxes, scores, score_thr=info.score_thr, pre_nms_topk=info.pre_nms_topk,
+                                   nms_iou=info.nms_iou, max_per_img=info.max_per_img)
         dets, labels, num = self.run(np.ascontiguousarray(images.permute(0, 2, 3, 1).cpu().numpy()))
         return [dict(boxes=d[:k, :4], scores=d[:k, 4], labels=lab[:k].astype(np.int64))
                 for d, lab, k in zip(dets, labels, num.astype(np.int64))]

@@ -46,6 +46,8 @@ class ExportInfo:
     input_layout: str  # 'NHWC uint8 BGR' (end2end) or 'NCHW float32 BGR 0..255' (raw)
     outputs: list[str]
     config: str = ""
+    pre_nms_topk: int = 400
+    nms_iou: float = 0.45
 
     @property
     def num_classes(self) -> int:
@@ -119,6 +121,7 @@ def export_onnx(model: Any, out: str | os.PathLike, input_size: tuple[int, int],
     names = list(classes) if classes else [str(i) for i in range(int(model.num_classes))]
     info = ExportInfo(mode=mode, input_size=(h, w), batch=batch, classes=names, score_thr=graph.score_thr,
                       max_per_img=graph.max_per_img, outputs=outputs, config=config,
+                      pre_nms_topk=graph.pre_nms_topk, nms_iou=graph.nms_iou,
                       input_layout="NHWC uint8 BGR" if mode == "end2end" else "NCHW float32 BGR 0..255")
     proto.metadata_props.add(key=META_KEY, value=json.dumps(asdict(info)))
     onnx.checker.check_model(proto)

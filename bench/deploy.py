@@ -1,0 +1,381 @@
+"""Latency of ssdkit's deployed runtimes against its PyTorch eager ``predict``, beside torchvision's SSDs, same run.
+
+    python bench/deploy.py [--models mobilenet vgg16] [--batches 1 8] [--repeats 7] [--rounds 3] [--out r.json]
+
+SSD300-MobileNet (``configs/ssd300_mobilenet.py``) and SSD300-VGG16 (``configs/ssd300_vgg16_voc0712.py``) are built
+with random weights (seed 0) and exported once, with a fixed batch of each ``--batches`` size (no dynamic batch),
+``end2end`` and ``raw``, to a temporary directory. Every path is timed on the same uint8 BGR images, already at the
+network's input size (the resize is left out for every path), up to final detections per image (boxes, scores,
+labels): input normalisation, network, decoding and NMS included. The paths:
+
+- ``pytorch``: ssdkit eager float32, ``model.data_preprocessor`` + ``model(..., mode='predict')`` under
+  ``torch.inference_mode`` (the memory format ``channels_last='auto'`` picks);
+- ``onnxruntime``, ``openvino``: the ``end2end`` file (NMS in the graph) through ``DeployedDetector.detections``;
+  OpenVINO at ssdkit's default precision, f32;
+- ``openvino-default``: the same at OpenVINO's own default precision (bf16 on CPUs with avx512_bf16 or AMX: not
+  float32, so not counted for the targets);
+- ``onnxruntime-raw``, ``opencv``: the ``raw`` file + ssdkit's numpy NMS (``postprocess_raw``; OpenCV has no NMS);
+- ``tv:ssdlite320_mobilenet_v3_large``, ``tv:ssd300_vgg16``: torchvision's peers (``weights=None,
+  weights_backbone=None``, eval), ``model(list of float images / 255)``; ssdlite takes 320x320 images (its input
+  size) from the same generator, and keeps up to 300 detections per image (the others 200).
+
+``net ms`` is the network alone: for the exported paths the ``raw`` file's runtime call on float32 input
+(normalisation, network, decoding), for PyTorch ``model(x, mode='tensor')`` on the normalised batch, for torchvision
+backbone + head; the rest of a path's time is NMS and glue. ONNX Runtime, OpenVINO and OpenCV get PyTorch's thread
+count. With random weights MobileNet's activations vanish (logits ~1e-14, so every score ties at 1/21 and each
+runtime breaks the ties its own way); the BatchNorm statistics are therefore first set on the benchmark images
+(``--no-calibrate`` skips it). Every path then keeps the 200-detection cap (printed as dets/img).
+
+Each (model, path) runs in its own subprocess (peak RSS is its own, taken after the largest batch's timing), in
+``--rounds`` interleaved rounds whose order rotates; each figure is the median over rounds of medians over
+``--repeats`` (a batch-1 spread above 1.3x across rounds is flagged; the load average before and after is printed).
+The ISA line shows which instruction sets each library uses: ``ONEDNN_MAX_CPU_ISA`` caps PyTorch's and OpenVINO's
+oneDNN kernels, ``ATEN_CPU_CAPABILITY`` PyTorch's own; ONNX Runtime has no such switch; OpenCV's is
+``OPENCV_CPU_DISABLE`` (e.g. ``AVX512-SKX``).
+Targets, batch 1, same run: the fastest float32 ssdkit deploy path >= 2x PyTorch eager for SSD300-MobileNet and
+>= 1.3x for SSD300-VGG16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
+
+import torch
+
+from common import best_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# key: (config, label, target speed-up at batch 1, torchvision peer)
+MODELS = {"mobilenet": ("ssd300_mobilenet", "SSD300-MobileNet", 2.0, "tv:ssdlite320_mobilenet_v3_large"),
+          "vgg16": ("ssd300_vgg16_voc0712", "SSD300-VGG16", 1.3, "tv:ssd300_vgg16")}
+# path: (backend, export mode, OpenVINO precision, label)
+RUNTIMES = {"onnxruntime": ("onnxruntime", "end2end", None, "onnxruntime (end2end, NMS in graph)"),
+            "onnxruntime-raw": ("onnxruntime", "raw", None, "onnxruntime (raw + numpy NMS)"),
+            "openvino": ("openvino", "end2end", "f32", "openvino (end2end, f32)"),
+            "openvino-default": ("openvino", "end2end", None, "openvino (end2end, OV default precision)"),
+            "opencv": ("opencv", "raw", None, "opencv dnn (raw + numpy NMS)")}
+PATHS = ["pytorch", *RUNTIMES]
+LABELS = {"pytorch": "pytorch eager (f32)", **{p: r[3] for p, r in RUNTIMES.items()}}
+FLOAT32_DEPLOY = ["onnxruntime", "onnxruntime-raw", "openvino", "opencv"]  # what the targets compare
+
+
+def rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident set (``VmHWM``: its peak) in MB. Not ``getrusage``'s ``ru_maxrss``, which a child
+    started by ``subprocess`` inherits from the parent at the fork (the parent here holds the exporting models)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def images_for(size: int, n: int) -> torch.Tensor:
+    """``n`` uint8 ``[3, size, size]`` images, the same for every path of one size (seed 0)."""
+    gen = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=gen)
+
+
+def calibrate_bn(model: torch.nn.Module, run: Callable[[], object]) -> int:
+    """Set every BatchNorm's running statistics to those of ``run()``'s batch (train mode, cumulative average)."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None
+    model.train()
+    with torch.no_grad():
+        run()
+    model.eval()
+    return len(bns)
+
+
+def build_ssdkit(key: str, state: str | None = None):
+    from ssdkit.apis.inference import init_detector
+    model = init_detector(str(ROOT / "configs" / f"{MODELS[key][0]}.py"))
+    if state:
+        model.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
+    return model
+
+
+def prepare(keys: list[str], batches: list[int], tmp: str, calibrate: bool) -> None:
+    """Random weights (seed 0, BatchNorm set on the images) saved to ``tmp``, and the exports of each batch size."""
+    from ssdkit.deploy.export import export_onnx, input_size_of
+    for key in keys:
+        torch.manual_seed(0)
+        model = build_ssdkit(key)
+        size = input_size_of(model.cfg)
+        if calibrate:
+            x = model.data_preprocessor(dict(inputs=list(images_for(size[0], 8)), data_samples=None), False)["inputs"]
+            calibrate_bn(model, lambda: model.head(model.extract_feats(x)))
+        torch.save(model.state_dict(), os.path.join(tmp, f"{key}.pt"))
+        for b in batches:
+            for mode in ("end2end", "raw"):
+                export_onnx(model, os.path.join(tmp, f"{key}_{mode}_b{b}.onnx"), size, mode=mode, batch=b)
+
+
+def runner(name: str, path: str, tmp: str, threads: int, calibrate: bool, cache: dict):
+    """``(size, setup(images) -> (detect, make_net), note)``: ``detect()`` -> per-image score tensors or arrays,
+    ``make_net()`` -> a call of the network alone on that batch."""
+    if name.startswith("tv:"):
+        import torchvision
+        arch = name[3:]
+        size = 320 if "320" in arch else 300
+        torch.manual_seed(0)
+        model = getattr(torchvision.models.detection, arch)(weights=None, weights_backbone=None).eval()
+        if calibrate:
+            x = [im.flip(0).float().div_(255) for im in images_for(size, 8)]
+            calibrate_bn(model, lambda: model.head(list(model.backbone(model.transform(x)[0].tensors).values())))
+
+        def setup_tv(images):
+            def detect():  # BGR uint8 -> RGB float 0..1, as torchvision's transform expects
+                return [d["scores"] for d in model([im.flip(0).float().div_(255) for im in images])]
+
+            def make_net():
+                x = model.transform([im.flip(0).float().div_(255) for im in images])[0].tensors
+                return lambda: model.head(list(model.backbone(x).values()))
+            return detect, make_net
+        return size, setup_tv, ""
+
+    from ssdkit.deploy.export import input_size_of
+    state = os.path.join(tmp, f"{name}.pt")
+    if path == "pytorch":
+        from ssdkit.structures import DetSample
+        model = build_ssdkit(name, state)
+        hw = input_size_of(model.cfg)
+
+        def setup_eager(images):
+            def detect():
+                samples = [DetSample(metainfo=dict(img_shape=hw, ori_shape=hw)) for _ in images]
+                data = model.data_preprocessor(dict(inputs=list(images), data_samples=samples), False)
+                return [s.pred_instances.scores for s in model(**data, mode="predict")]
+
+            def make_net():
+                x = model.data_preprocessor(dict(inputs=list(images), data_samples=None), False)["inputs"]
+                return lambda: model(x, mode="tensor")
+            return detect, make_net
+        return hw[0], setup_eager, "NHWC" if model.channels_last else "NCHW"
+
+    from ssdkit.deploy import detector as detector_module
+    from ssdkit.deploy.detector import DeployedDetector
+    from ssdkit.deploy.export import read_info
+    from ssdkit.deploy.runtimes import OpenVINORuntime, make_runtime
+    backend, mode, precision, _ = RUNTIMES[path]
+
+    def make(backend_: str, file: str, info, threads_: int | None = None):
+        if backend_ == "openvino":
+            return OpenVINORuntime(file, info, threads_, precision=precision)
+        return make_runtime(backend_, file, info, threads_)
+
+    def setup_runtime(images):
+        b = images.shape[0]
+        file = os.path.join(tmp, f"{name}_{mode}_b{b}.onnx")
+        with mock.patch.object(detector_module, "make_runtime", make):  # OpenVINO at `precision`
+            det = DeployedDetector(file, backend, threads=threads)
+        if backend == "openvino":
+            cache["note"] = det.runtime.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+
+        def detect():
+            return [d["scores"] for d in det.detections(images)]
+
+        def make_net():
+            if mode == "raw":
+                raw = det.runtime
+            else:
+                raw_file = os.path.join(tmp, f"{name}_raw_b{b}.onnx")
+                raw = make(backend, raw_file, read_info(raw_file), threads)
+            x = images.float().numpy()
+            return lambda: raw(x)
+        return detect, make_net
+    size = read_info(next(Path(tmp).glob(f"{name}_{mode}_b*.onnx"))).input_size[0]
+    return size, setup_runtime, ""
+
+
+def worker(name: str, path: str, tmp: str, batches: list[int], repeats: int, threads: int, calibrate: bool) -> dict:
+    torch.set_num_threads(threads)
+    cache: dict = {}
+    for module in ("ssdkit.apis.inference", "ssdkit.deploy.detector"):  # what every path imports: the baseline
+        importlib.import_module(module)
+    base = rss_mb()
+    size, setup, note = runner(name, path, tmp, threads, calibrate, cache)
+    images = images_for(size, max(batches))
+    out: dict = dict(name=name, path=path, size=size)
+    for i, b in enumerate(sorted(batches, reverse=True)):  # the largest batch first: the peak RSS is its
+        n = repeats if b == 1 else max(3, repeats // 2)
+        with torch.inference_mode():
+            detect, make_net = setup(images[:b])
+            dets = detect()
+            out[f"b{b}"] = best_of(detect, n, 1)
+            if i == 0:
+                out["peak_mb"], out["own_mb"], out["peak_batch"] = rss_mb("VmHWM"), rss_mb("VmHWM") - base, b
+            net = make_net()
+            out[f"b{b}_net"] = best_of(net, n, 1)
+        out[f"dets_b{b}"] = [int(len(d)) for d in dets]
+        out["top"] = float(max(float(d.max()) for d in dets[:1]))
+    out["note"] = cache.get("note", note)
+    return out
+
+
+def combine(runs: list[dict], first: str) -> dict:
+    """Per-round results of one path -> medians of the latencies, the largest peak RSS, the spread of ``first``."""
+    out = dict(runs[0])
+    for key in [k for k in out if k.startswith("b") and k[1].isdigit()]:
+        out[key] = statistics.median(r[key] for r in runs)
+    out["peak_mb"] = max(r["peak_mb"] for r in runs)
+    out["own_mb"] = max(r["own_mb"] for r in runs)
+    out["spread"] = max(r[first] for r in runs) / min(r[first] for r in runs)
+    return out
+
+
+def isa_line(tmp: str, key: str, batch: int, threads: int) -> str:
+    """Which kernels each library picks here: OpenVINO's convolution kernels (f32 and default), OpenCV's dispatch."""
+    import cv2
+    import numpy as np
+    import onnxruntime
+    import openvino as ov
+    parts = []
+    file = os.path.join(tmp, f"{key}_raw_b{batch}.onnx")
+    for precision in ("f32", None):
+        config: dict = {"PERF_COUNT": True, "INFERENCE_NUM_THREADS": threads}
+        if precision:
+            config["INFERENCE_PRECISION_HINT"] = precision
+        try:
+            compiled = ov.Core().compile_model(file, "CPU", config)
+            request = compiled.create_infer_request()
+            request.infer({"images": np.zeros((batch, 3, 300, 300), np.float32)})
+            kinds = {p.exec_type for p in request.get_profiling_info() if p.node_type == "Convolution"}
+            parts.append(f"openvino {ov.__version__.split('-')[0]} {precision or 'default'}: "
+                         f"{'/'.join(sorted(kinds))}")
+        except RuntimeError as err:
+            parts.append(f"openvino {precision or 'default'}: compile FAILED ({str(err).strip().splitlines()[-1]})")
+    parts.append(f"opencv {cv2.__version__} dispatch: {cv2.getCPUFeaturesLine()} (* used, ? disabled)")
+    parts.append(f"onnxruntime {onnxruntime.__version__}: MLAS picks kernels by CPUID (no ISA cap)")
+    return "; ".join(parts)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    ap.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    ap.add_argument("--repeats", type=int, default=7, help="timed calls at batch 1 (batch > 1: max(3, half))")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; figures are medians over rounds")
+    ap.add_argument("--paths", nargs="+", default=PATHS, choices=PATHS, help="ssdkit paths to time")
+    ap.add_argument("--no-peers", action="store_true", help="leave out torchvision's models")
+    ap.add_argument("--no-calibrate", action="store_true", help="keep BatchNorm's initial statistics")
+    ap.add_argument("--out", help="also write the results as JSON here")
+    ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = ap.parse_args()
+    if args.worker:
+        name, path, tmp = args.worker
+        print(json.dumps(worker(name, path, tmp, args.batches, args.repeats, args.threads, not args.no_calibrate)))
+        return
+    load_before = os.getloadavg()
+    jobs = [(key, path) for key in args.models for path in args.paths]
+    jobs += [] if args.no_peers else [(MODELS[key][3], "torchvision") for key in args.models]
+    with tempfile.TemporaryDirectory(prefix="ssdkit_deploy_bench_") as tmp:
+        prepare(args.models, args.batches, tmp, not args.no_calibrate)
+        isa = isa_line(tmp, args.models[0], min(args.batches), args.threads)
+        runs: dict[tuple[str, str], list[dict]] = {}
+        failed: dict[tuple[str, str], str] = {}
+        for r in range(args.rounds):
+            for job in jobs[r % len(jobs):] + jobs[:r % len(jobs)]:  # rotate: no job always runs first
+                cmd = [sys.executable, __file__, "--worker", job[0], job[1], tmp, "--batches", *map(str, args.batches),
+                       "--repeats", str(args.repeats), "--threads", str(args.threads)]
+                proc = subprocess.run(cmd + (["--no-calibrate"] if args.no_calibrate else []), capture_output=True,
+                                      text=True, check=False)
+                if proc.returncode != 0:
+                    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+                    failed[job] = lines[-1] if lines else f"exit {proc.returncode}"
+                    continue
+                runs.setdefault(job, []).append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    results = {job: combine(r, f"b{min(args.batches)}") for job, r in runs.items()}
+    import cv2
+
+    from ssdkit.utils.cpu import ISA_VARS, describe_cpu
+    capped = [v for v in ISA_VARS if os.environ.get(v)]
+    # paths the ISA variables leave at the CPU's full ISA: ONNX Runtime always, OpenCV unless OPENCV_CPU_DISABLE
+    uncapped = set()
+    if capped:
+        uncapped = {"onnxruntime", "onnxruntime-raw"} | ({"opencv"} if "*AVX512" in cv2.getCPUFeaturesLine() else set())
+    print(describe_cpu())
+    print(f"ISA: {isa}")
+    if uncapped:
+        print(f"NOTE: {' '.join(capped)} cap PyTorch and OpenVINO only; these paths still use the full ISA (AVX-512 "
+              f"here): {', '.join(sorted(uncapped))}")
+    print(f"torch {torch.__version__}; {args.threads} threads for every runtime; fixed-batch ONNX exports (opset 18) "
+          f"per batch size; images at the input size (resize excluded); BatchNorm statistics "
+          f"{'set on the images' if not args.no_calibrate else 'as initialised'}; {args.rounds} rounds x "
+          f"{args.repeats} repeats; load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
+    bs = sorted(args.batches)
+    head = "".join(f"{f'b{b} ms':>9s}{'net':>8s}" for b in bs)
+    print(f"{'model':18s}{'path':44s}{head}{f'img/s b{bs[-1]}':>10s}{'dets/img':>9s}{'top score':>10s}"
+          f"{'peak MB':>8s}{'own MB':>7s}" + "".join(f"{f'x b{b}':>7s}" for b in bs))
+    for key in args.models:
+        eager = results.get((key, "pytorch"))
+        for job in [(key, p) for p in args.paths] + [(MODELS[key][3], "torchvision")]:
+            label = job[0] if job[1] == "torchvision" else LABELS[job[1]]
+            if job in failed:
+                why = (" (OpenVINO picks bf16 from CPUID, but its oneDNN, capped by ONEDNN_MAX_CPU_ISA, has no bf16 "
+                       "kernels)" if job[1] == "openvino-default" and capped else "")
+                print(f"{MODELS[key][1]:18s}{label:44s}FAILED: {failed[job][:160]}{why}")
+                continue
+            res = results.get(job)
+            if res is None:
+                continue
+            if job[1] == "openvino-default":
+                label = f"openvino (end2end, OV default: {res['note']})"
+            elif job[1] == "pytorch":
+                label = f"pytorch eager (f32, {res['note']})"
+            cells = "".join(f"{res[f'b{b}'] * 1e3:9.1f}{res[f'b{b}_net'] * 1e3:8.1f}" for b in bs)
+            dets = sorted({d for b in bs for d in res[f"dets_b{b}"]})
+            dets_s = str(dets[0]) if len(dets) == 1 else f"{dets[0]}-{dets[-1]}"
+            speed = "".join(f"{eager[f'b{b}'] / res[f'b{b}']:7.2f}" if eager else f"{'':7s}" for b in bs)
+            print(f"{MODELS[key][1]:18s}{label:44s}{cells}{bs[-1] / res[f'b{bs[-1]}']:10.1f}{dets_s:>9s}"
+                  f"{res['top']:10.4f}{res['peak_mb']:8.0f}{res['own_mb']:7.0f}{speed}"
+                  + (f"  noisy: b{bs[0]} spread {res['spread']:.2f}x over rounds" if res["spread"] > 1.3 else ""))
+    print("x bN: PyTorch eager latency / the path's (higher is faster); net: the network alone (see the docstring); "
+          "own MB: the worker's peak RSS (at the largest batch) over its RSS after importing torch and ssdkit, i.e. "
+          "model, runtime library and buffers")
+    for key in args.models:
+        _, name, target, _ = MODELS[key]
+        eager = results.get((key, "pytorch"))
+        for b in bs:
+            cands = {p: results[(key, p)] for p in FLOAT32_DEPLOY if (key, p) in results}
+            if not eager or not cands:
+                continue
+            for which, pool in (("", cands), (" the ISA variables cap", {p: cands[p] for p in cands
+                                                                         if p not in uncapped})):
+                if not pool or (which and len(pool) == len(cands)):
+                    continue
+                best = min(pool, key=lambda p: pool[p][f"b{b}"])
+                ratio = eager[f"b{b}"] / pool[best][f"b{b}"]
+                verdict = (f"(target >= {target}x): {'PASS' if ratio >= target else 'MISS'}" if b == 1
+                           else "(no target at this batch)")
+                caveat = " [not capped by the ISA variables: not an AVX2 figure]" if best in uncapped else ""
+                print(f"{'    ' if which else ''}{name} b{b}: fastest float32 deploy path{which} {LABELS[best]} "
+                      f"{pool[best][f'b{b}'] * 1e3:.1f} ms = {ratio:.2f}x PyTorch eager {eager[f'b{b}'] * 1e3:.1f} ms "
+                      f"{verdict}{caveat}")
+            bf = results.get((key, "openvino-default"))
+            if bf:
+                r = eager[f"b{b}"] / bf[f"b{b}"]
+                print(f"    OpenVINO at its default precision ({bf['note']}, not float32): "
+                      f"{bf[f'b{b}'] * 1e3:.1f} ms = {r:.2f}x" + (f" ({'meets' if r >= target else 'misses'} "
+                                                                    f"{target}x, not counted)" if b == 1 else ""))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(dict(cpu=describe_cpu(), isa=isa, threads=args.threads, failed={"|".join(k): v for k, v in
+                      failed.items()}, results=[dict(v, job=list(k)) for k, v in results.items()]), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
