@@ -84,7 +84,7 @@ def test_the_real_error_comes_first_in_one_line(demo_data, tmp_path):
         "config path": (("train.py", "configs/ssd300_mobilnet.py"), r"config file 'configs/ssd300_mobilnet.py' does "
                                                                      r"not exist"),
         "model key": (("train.py", DEMO, "--cfg-options", "model.num_clases=3", *data),
-                      r"Did you mean 'num_classes' instead of 'num_clases'"),
+                      r"model.num_clases: SSD takes no argument 'num_clases' .*Did you mean 'num_classes'"),
         "class count": (("train.py", DEMO, "--cfg-options", "model.num_classes=20", *data),
                         r"model.num_classes=20 but train_dataloader.dataset has 10 classes"),
         "loader key": (("train.py", DEMO, "--cfg-options", "train_dataloader.batch_sise=4", *data),
