@@ -38,15 +38,16 @@ class SSDBoxCoder:
                             ww * torch.log(gw / pw), wh * torch.log(gh / ph)), dim=-1)
 
     def decode(self, deltas: Tensor, priors: Tensor) -> Tensor:
-        """``deltas [..., 4]`` and ``priors [..., 4]`` (xyxy, broadcastable) -> boxes ``[..., 4]`` xyxy."""
-        wx, wy, ww, wh = self.weights
-        px, py, pw, ph = xyxy_to_cxcywh(priors).unbind(-1)
-        dx, dy = deltas[..., 0] / wx, deltas[..., 1] / wy
-        dw = torch.clamp(deltas[..., 2] / ww, max=self.clip_log_size)
-        dh = torch.clamp(deltas[..., 3] / wh, max=self.clip_log_size)
-        cx, cy = dx * pw + px, dy * ph + py
-        half_w, half_h = 0.5 * (torch.exp(dw) * pw), 0.5 * (torch.exp(dh) * ph)
-        return torch.stack((cx - half_w, cy - half_h, cx + half_w, cy + half_h), dim=-1)
+        """``deltas [..., 4]`` and ``priors [..., 4]`` (xyxy, broadcastable) -> boxes ``[..., 4]`` xyxy.
+
+        Written with slices and one concat, no unbind/stack, so that it exports to ONNX graphs OpenCV DNN can shape
+        with a batch dimension (``ssdkit.deploy`` exports it as is)."""
+        size = priors[..., 2:] - priors[..., :2]  # (w, h)
+        centre = priors[..., :2] + 0.5 * size  # (cx, cy), as xyxy_to_cxcywh
+        centre = deltas[..., :2] / deltas.new_tensor(self.weights[:2]) * size + centre
+        log_size = torch.clamp(deltas[..., 2:] / deltas.new_tensor(self.weights[2:]), max=self.clip_log_size)
+        half = 0.5 * (torch.exp(log_size) * size)
+        return torch.cat((centre - half, centre + half), dim=-1)
 
     def __repr__(self) -> str:
         return f"SSDBoxCoder(variances={self.variances})"

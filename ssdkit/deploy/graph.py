@@ -39,10 +39,6 @@ class DeployGraph(nn.Module):
     mean: Tensor
     std: Tensor
     priors: Tensor
-    prior_xy: Tensor
-    prior_wh: Tensor
-    w_xy: Tensor
-    w_wh: Tensor
     limit: Tensor
 
     def __init__(self, model: Any, input_size: tuple[int, int], mode: str = "end2end",
@@ -73,11 +69,6 @@ class DeployGraph(nn.Module):
             feats = model.extract_feats(torch.zeros(1, 3, *self.input_size))
             priors = model.priors_for(feats, torch.zeros(1, 3, *self.input_size), torch.float32)
         self.register_buffer("priors", priors.detach().clone().unsqueeze(0))  # [1, P, 4]
-        self.register_buffer("prior_xy", 0.5 * (self.priors[..., :2] + self.priors[..., 2:]))  # [1, P, 2]
-        self.register_buffer("prior_wh", self.priors[..., 2:] - self.priors[..., :2])
-        weights = torch.tensor(getattr(model.box_coder, "weights", (1.0, 1.0, 1.0, 1.0)), dtype=torch.float32)
-        self.register_buffer("w_xy", weights[:2].clone())
-        self.register_buffer("w_wh", weights[2:].clone())
         h, w = self.input_size
         self.register_buffer("limit", torch.tensor([w, h, w, h], dtype=torch.float32))
 
@@ -91,20 +82,10 @@ class DeployGraph(nn.Module):
             x = torch.cat((x[:, 2:3], x[:, 1:2], x[:, 0:1]), dim=1)
         x = (x - self.mean) / self.std
         cls_logits, box_deltas = self.model.head(self.model.extract_feats(x))
-        boxes = self.decode(box_deltas.float())
+        boxes = self.model.box_coder.decode(box_deltas.float(), self.priors)
         if self.clip:
             boxes = torch.minimum(boxes.clamp(min=0), self.limit)
         return boxes, cls_logits.float()
-
-    def decode(self, deltas: Tensor) -> Tensor:
-        """``deltas [B, P, 4]`` -> xyxy ``[B, P, 4]``: ``SSDBoxCoder.decode`` written with slices and a concat (no
-        gather or stack, which OpenCV DNN cannot shape with a batch dimension); another coder's own ``decode``."""
-        coder = self.model.box_coder
-        if type(coder).__name__ != "SSDBoxCoder":
-            return coder.decode(deltas, self.priors)
-        centre = deltas[..., :2] / self.w_xy * self.prior_wh + self.prior_xy
-        half = 0.5 * torch.exp(torch.clamp(deltas[..., 2:] / self.w_wh, max=coder.clip_log_size)) * self.prior_wh
-        return torch.cat((centre - half, centre + half), dim=-1)
 
     def forward(self, images: Tensor):
         if self.mode == "raw":
