@@ -24,10 +24,9 @@ def _test_sliced(cfg, args: argparse.Namespace) -> dict:
     """``--tile``: the test set's whole images, detected tile by tile, scored against their whole-image ground truth."""
     from ssdkit.apis import init_detector
     from ssdkit.apis.sliced import evaluate_sliced
-    from ssdkit.engine import check_config, wire_num_classes
+    from ssdkit.engine import prepare_config
 
-    wire_num_classes(cfg)
-    check_config(cfg)
+    prepare_config(cfg)
     model = init_detector(cfg, args.checkpoint, backend=args.backend)
     return evaluate_sliced(model, cfg.test_dataloader.dataset, cfg.test_evaluator, args.tile, args.tile_overlap,
                            args.num)

@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config
 from torch.utils.data import DataLoader
 
-from ssdkit.engine import ConfigError, check_config, register_all, wire_expand_fill, wire_num_classes
+from ssdkit.engine import ConfigError, prepare_config
 from ssdkit.models.detectors.ssd import SSD
 from ssdkit.structures import DetSample
 from ssdkit.utils.cpu import describe_cpu
@@ -59,7 +59,7 @@ def _peak_rss_mib() -> float:
 
 def build_loader(cfg: Config, split: str = "test", batch_size: int | None = None) -> DataLoader:
     """The config's ``<split>_dataloader`` as the Runner builds it (mmengine's ``Runner.build_dataloader``), after
-    ssdkit's wiring and checks (``model.num_classes`` from the data, ``Expand``'s fill, :func:`check_config`);
+    ssdkit's wiring and checks (:func:`~ssdkit.engine.prepare_config`);
     ``batch_size`` overrides the loader's."""
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
@@ -67,11 +67,8 @@ def build_loader(cfg: Config, split: str = "test", batch_size: int | None = None
     key = f"{split}_dataloader"
     if not isinstance(cfg.get(key), dict):
         raise ConfigError(f"{cfg.filename}: the config has no {key}")
-    register_all()
-    wire_num_classes(cfg)
-    wire_expand_fill(cfg)
-    check_config(cfg)
-    init_default_scope(cfg.get("default_scope", "ssdkit"))
+    prepare_config(cfg)
+    init_default_scope(cfg.default_scope)
     loader_cfg = dict(cfg[key])
     if batch_size is not None:
         loader_cfg["batch_size"] = batch_size

@@ -57,18 +57,25 @@ def apply_sync_bn(cfg: Config) -> None:
         cfg.pop("sync_bn")
 
 
-def build_runner(cfg: Config) -> Runner:
-    """``Runner.from_cfg`` after ssdkit's set-up: registries, ``model.num_classes`` from the data's classes,
-    ``Expand``'s fill from the model's input normalisation, :func:`check_config` (a bad key, path or
-    pipeline raises :class:`ConfigError` before the Runner prints anything), safe checkpoints, CPU distribution, the
-    allocator kept from handing memory back between steps (:mod:`ssdkit.utils.allocator`)."""
-    tuned = tune_allocator()
+def prepare_config(cfg: Config) -> Config:
+    """What ssdkit does to a config before anything is built from it: registries, ``model.num_classes`` from the
+    data's classes, ``Expand``'s fill from the model's input normalisation, :func:`check_config` (a bad key, path or
+    pipeline raises :class:`ConfigError`), and ``default_scope='ssdkit'``."""
     register_all()
     wire_num_classes(cfg)
     wire_expand_fill(cfg)
     check_config(cfg)
-    install_safe_checkpoints()
     cfg.setdefault("default_scope", "ssdkit")
+    return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """``Runner.from_cfg`` after ssdkit's set-up: :func:`prepare_config` (so a config error comes before the Runner
+    prints anything), safe checkpoints, CPU distribution, the allocator kept from handing memory back between steps
+    (:mod:`ssdkit.utils.allocator`)."""
+    tuned = tune_allocator()
+    prepare_config(cfg)
+    install_safe_checkpoints()
     if cfg.get("launcher", "none") == "pytorch" and not torch.cuda.is_available():
         init_cpu_distributed(cfg)
     apply_sync_bn(cfg)
