@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ssdkit.data.transforms.geometric import resize_in
 from ssdkit.registry import DATASETS
 
 WRAPPER_KEYS = ("datasets", "dataset")  # ConcatDataset's list, RepeatDataset / ClassBalancedDataset's one
@@ -66,12 +67,7 @@ def _leaves(ds: dict, where: str) -> Iterator[tuple[dict, str]]:
 
 def resize_size(ds: dict, where: str) -> tuple[int, int]:
     """The (H, W) of the last ``Resize`` in the dataset's pipeline(s): SSD's fixed network input."""
-    sizes = []
-    for leaf, _ in _leaves(ds, where):
-        for t in leaf.get("pipeline") or []:
-            if isinstance(t, dict) and t.get("type") == "Resize":
-                size = t.get("size", (300, 300))
-                sizes.append((int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1])))
+    sizes = [size for leaf, _ in _leaves(ds, where) if (size := resize_in(leaf.get("pipeline"))) is not None]
     if not sizes:
         raise ValueError(f"{where}.pipeline has no Resize, so the network's input size is unknown; give it "
                          f"(--input-size H W)")

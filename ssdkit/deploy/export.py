@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import torch
 
+from ssdkit.data.transforms.geometric import resize_in
 from ssdkit.utils.atomic import atomic_write
 
 from .graph import MODES, DeployGraph
@@ -56,13 +57,9 @@ class ExportInfo:
 
 def input_size_of(cfg) -> tuple[int, int]:
     """The network input (H, W): the test pipeline's ``Resize``, else the config's ``input_size``."""
-    pipeline = cfg.get("test_dataloader", {}).get("dataset", {}).get("pipeline") or []
-    for t in reversed(list(pipeline)):
-        if isinstance(t, dict) and t.get("type") == "Resize":
-            size = t.get("size", (300, 300))
-            return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    found = resize_in(cfg.get("test_dataloader", {}).get("dataset", {}).get("pipeline"))
     size = int(cfg.get("input_size", 300))
-    return size, size
+    return found or (size, size)
 
 
 def read_info(path: str | os.PathLike) -> ExportInfo:

@@ -168,6 +168,16 @@ class Resize(RandomTransform):
         return results
 
 
+def resize_in(pipeline: Sequence | None) -> tuple[int, int] | None:
+    """The (H, W) the last ``Resize`` of a pipeline config (a list of transform dicts) resizes to; ``None`` without
+    one. The size is read through ``Resize`` itself, so its default and its int form need no copy here."""
+    for t in reversed(list(pipeline or [])):
+        if isinstance(t, dict) and t.get("type") in ("Resize", Resize):
+            size = Resize(**{k: v for k, v in t.items() if k == "size"}).size
+            return int(size[0]), int(size[1])
+    return None
+
+
 @TRANSFORMS.register_module()
 class RandomFlip(RandomTransform):
     """Horizontal flip with probability ``prob``."""
