@@ -9,9 +9,8 @@ Reads only the annotations (no image is decoded) and matches on the priors' grid
 from __future__ import annotations
 
 import argparse
-import os
 
-from ssdkit.engine.config import add_config_args, load_config
+from ssdkit.engine.config import add_config_args, load_config, one_line_errors
 
 
 def main(argv: list[str] | None = None):
@@ -27,13 +26,9 @@ def main(argv: list[str] | None = None):
     from ssdkit.analysis.prior_analysis import analyze_priors
     from ssdkit.engine import ConfigError
 
-    try:
+    with one_line_errors(FileNotFoundError, ValueError, ConfigError, ImportError):
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
         result = analyze_priors(cfg, args.split, args.out_dir, args.suggest, args.input_size)
-    except (FileNotFoundError, ValueError, ConfigError, ImportError) as err:
-        if os.environ.get("SSDKIT_DEBUG"):
-            raise
-        raise SystemExit(f"error: {err}") from None
     print(result.text)
     return result
 

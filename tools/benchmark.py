@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ssdkit.engine.config import add_config_args, load_config
+from ssdkit.engine.config import add_config_args, load_config, one_line_errors
 
 
 def main(argv: list[str] | None = None):
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None):
         raise SystemExit("error: --batch and --iters must be at least 1, --warmup at least 0")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda: PyTorch sees no CUDA device here")
-    try:
+    with one_line_errors(FileNotFoundError, ConfigError, BadImageError):
         if args.checkpoint is not None and not os.path.isfile(args.checkpoint):
             raise FileNotFoundError(f"checkpoint '{args.checkpoint}' does not exist")
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
@@ -52,10 +52,6 @@ def main(argv: list[str] | None = None):
         torch.manual_seed(0)  # the same random weights every run
         model = init_detector(cfg, args.checkpoint, args.device)
         report = time_stages(model, loader, args.iters, args.warmup)
-    except (FileNotFoundError, ConfigError, BadImageError) as err:
-        if os.environ.get("SSDKIT_DEBUG"):
-            raise
-        raise SystemExit(f"error: {err}") from None
     batch = args.batch or cfg[f"{args.split}_dataloader"].get("batch_size")
     title = (f"benchmark: {args.config}, {args.split} split, batch {batch}, "
              f"{args.device}{', checkpoint ' + args.checkpoint if args.checkpoint else ''}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ssdkit.engine.config import add_config_args, load_config
+from ssdkit.engine.config import add_config_args, load_config, one_line_errors
 
 
 def _batch(text: str) -> int | None:
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None):
     from ssdkit.deploy.export import export_onnx, input_size_of
     from ssdkit.engine import ConfigError, check_model
 
-    try:
+    with one_line_errors(FileNotFoundError, ValueError, ConfigError, ImportError):
         if not os.path.isfile(args.checkpoint):
             raise FileNotFoundError(f"checkpoint '{args.checkpoint}' does not exist")
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
@@ -62,10 +62,6 @@ def main(argv: list[str] | None = None):
         size = tuple(args.input_size) if args.input_size else input_size_of(cfg)
         info = export_onnx(model, args.out, size, args.mode, args.batch, args.opset, args.score_thr,
                            args.max_per_img, list(model.dataset_meta["classes"]), config=args.config)
-    except (FileNotFoundError, ValueError, ConfigError, ImportError) as err:
-        if os.environ.get("SSDKIT_DEBUG"):
-            raise
-        raise SystemExit(f"error: {err}") from None
     batch = "dynamic" if info.batch is None else info.batch
     print(f"export: {args.out} ({info.mode}, input {info.input_layout} {info.input_size[0]}x{info.input_size[1]}, "
           f"batch {batch}, {info.num_classes} classes, outputs {', '.join(info.outputs)}; score_thr "

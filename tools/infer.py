@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import cv2
 
 from ssdkit.apis import detect, init_detector
 from ssdkit.data.video import expand_inputs, read_frames
+from ssdkit.engine.config import one_line_errors
 from ssdkit.structures.records import detection_record
 from ssdkit.utils.atomic import atomic_write_text
 from ssdkit.visualization import draw_boxes
@@ -41,12 +41,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = ap.parse_args(argv)
     from ssdkit.engine import ConfigError
 
-    try:
+    with one_line_errors(FileNotFoundError, ValueError, ConfigError, ImportError):
         model = init_detector(args.config, args.checkpoint, args.device, backend=args.backend)
-    except (FileNotFoundError, ValueError, ConfigError, ImportError) as err:
-        if os.environ.get("SSDKIT_DEBUG"):
-            raise
-        raise SystemExit(f"error: {err}") from None
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []

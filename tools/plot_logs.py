@@ -10,9 +10,9 @@ A key matches a logged name exactly or as its last part after '/' (mAP matches p
 from __future__ import annotations
 
 import argparse
-import os
 
 from ssdkit.analysis.logs import DEFAULT_KEYS, Curve, LogError, load_runs, select_curves, summary_line
+from ssdkit.engine.config import one_line_errors
 from ssdkit.visualization import plot_curves
 
 
@@ -27,15 +27,11 @@ def main(argv: list[str] | None = None) -> list[Curve]:
                                                         "%(default)s)")
     ap.add_argument("--title", help="the figure's title")
     args = ap.parse_args(argv)
-    try:
+    with one_line_errors(FileNotFoundError, LogError, ImportError):
         runs = load_runs(args.work_dirs)
         keys = args.keys or list(DEFAULT_KEYS)
         curves = select_curves(runs, keys, missing_ok=args.keys is None)
         out = plot_curves(curves, args.out, args.title)
-    except (FileNotFoundError, LogError, ImportError) as err:
-        if os.environ.get("SSDKIT_DEBUG"):
-            raise
-        raise SystemExit(f"error: {err}") from None
     for key in dict.fromkeys(c.key for c in curves):
         for run in runs:
             mine = [c for c in curves if c.key == key and c.run == run.label]

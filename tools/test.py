@@ -17,7 +17,7 @@ import argparse
 import os
 import re
 
-from ssdkit.engine.config import add_config_args, load_config
+from ssdkit.engine.config import add_config_args, load_config, one_line_errors
 
 
 def _test_sliced(cfg, args: argparse.Namespace) -> dict:
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     from ssdkit.data import BadImageError
     from ssdkit.engine import ConfigError, build_runner, finish_distributed, wire_expand_fill
 
-    try:
+    with one_line_errors(FileNotFoundError, ConfigError, BadImageError, ImportError):
         if not os.path.isfile(args.checkpoint):
             raise FileNotFoundError(f"checkpoint '{args.checkpoint}' does not exist")
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
@@ -95,10 +95,6 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             metrics = build_runner(cfg).test()
         finish_distributed()
-    except (FileNotFoundError, ConfigError, BadImageError, ImportError) as err:
-        if os.environ.get("SSDKIT_DEBUG"):
-            raise
-        raise SystemExit(f"error: {err}") from None
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                         if isinstance(v, float) and not re.search(r"/AP\d+_", k))  # per-class APs are in the log
     print(f"test: {summary} ({args.checkpoint})")

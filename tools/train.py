@@ -8,11 +8,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from mmengine.config import Config
 
-from ssdkit.engine.config import add_config_args, load_config
+from ssdkit.engine.config import add_config_args, load_config, one_line_errors
 
 DEBUG_HELP = ("A config, path or data error is printed as one line before training starts; set SSDKIT_DEBUG=1 "
               "for the full traceback.")
@@ -79,15 +78,11 @@ def main(argv: list[str] | None = None) -> None:
     from ssdkit.data import BadImageError
     from ssdkit.engine import ConfigError, build_runner, finish_distributed
 
-    try:
+    with one_line_errors(FileNotFoundError, ConfigError, BadImageError):
         cfg = build_cfg(args)
         runner = build_runner(cfg)
         runner.train()
         finish_distributed()
-    except (FileNotFoundError, ConfigError, BadImageError) as err:
-        if os.environ.get("SSDKIT_DEBUG"):
-            raise
-        raise SystemExit(f"error: {err}") from None
 
 
 if __name__ == "__main__":

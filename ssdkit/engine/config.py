@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mmengine.config import Config, DictAction
@@ -38,3 +41,15 @@ def load_config(path: str, cfg_options: dict | None = None, launcher: str = "non
     cfg.launcher = launcher
     cfg.work_dir = work_dir or cfg.get("work_dir") or str(Path("work_dirs") / Path(path).stem)
     return cfg
+
+
+@contextmanager
+def one_line_errors(*kinds: type[BaseException]) -> Iterator[None]:
+    """The tools' error handling: an exception of ``kinds`` raised inside ends the program with one line,
+    ``error: <message>`` (``SSDKIT_DEBUG=1`` keeps the traceback instead)."""
+    try:
+        yield
+    except kinds as err:
+        if os.environ.get("SSDKIT_DEBUG"):
+            raise
+        raise SystemExit(f"error: {err}") from None
