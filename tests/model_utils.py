@@ -17,7 +17,8 @@ from ssdkit.structures import DetSample
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ["ssd300_vgg16_voc0712", "ssd512_vgg16_voc0712", "ssd300_mobilenet", "ssdlite300_mobilenet",
            "ffssd300_concat_vgg16_voc0712",
-           "ffssd300_sum_vgg16_voc0712", "ssd300_vgg16_coco", "ssd512_vgg16_coco"]
+           "ffssd300_sum_vgg16_voc0712", "ssd300_vgg16_coco", "ssd512_vgg16_coco", "ssdlite320_mobilenetv3_coco",
+           "ssdlite320_mobilenetv3_voc0712"]
 
 
 def load_tool(name: str) -> ModuleType:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import NamedTuple
 
 import pytest
 import torch
 from torchvision.models import vgg16
-from torchvision.models.detection import ssd300_vgg16
+from torchvision.models.detection import ssd300_vgg16, ssdlite320_mobilenet_v3_large
 
 from ssdkit.apis.convert import COCO_CATEGORY_IDS
 from ssdkit.models.backbones import VGG16Atrous, vgg16_to_atrous
@@ -17,28 +18,69 @@ from float_tolerance import assert_same_detections, conv_depth_and_width, float3
 from model_utils import ROOT, build_model, sample
 
 
-@pytest.fixture(scope="module")
-def tv_model():
+class Case(NamedTuple):
+    config: str  # the ssdkit config its converted weights load into
+    size: int  # input side
+    depth_width: tuple[int, int]  # conv_depth_and_width of the converted model
+    voc_config: str  # the same architecture with 20 classes
+    input_scale: float  # network inputs as its training normalisation gives them: ~N(0, 50) or [-1, 1]
+    classifier_gain: float  # scores distinct: VGG's random init saturates the softmax (ties at 1.0)
+
+
+MODELS = {
+    # 15 VGG + 8 extra convs + one head conv in sequence; widest reduction a 3x3 over conv7's 1024 channels
+    "ssd300_vgg16": Case("ssd300_vgg16_coco", 300, (24, 9216), "ssd300_vgg16_voc0712", 50.0, 0.1),
+    # 62 backbone convs (SE fcs included), 12 extra convs, one head conv; widest: a 1x1 over the C4 expansion's 672
+    "ssdlite320_mobilenet_v3_large": Case("ssdlite320_mobilenetv3_coco", 320, (75, 672),
+                                          "ssdlite320_mobilenetv3_voc0712", 1.0, 1.0),
+}
+
+
+def _build_torchvision(name: str) -> torch.nn.Module:
+    if name == "ssd300_vgg16":
+        return ssd300_vgg16(weights=None, weights_backbone=None)
+    model = ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)
+    # trained-like BN: random affine parameters, statistics measured on images (random statistics would let the
+    # features collapse to the same value everywhere), so a BN mapped to the wrong layer shows
+    gen = torch.Generator().manual_seed(1)
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:
+        m.weight.data.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+        m.bias.data.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+        m.momentum = None  # cumulative average over the calibration batches
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            x = (torch.rand(4, 3, 320, 320, generator=gen) - 0.5) / 0.5
+            model.backbone(x)
+            model.head(list(model.backbone(x).values()))
+    return model
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def tv_model(request):
     torch.manual_seed(0)
-    model = ssd300_vgg16(weights=None, weights_backbone=None).eval()
-    # random init saturates the softmax (ties at 1.0): damp the classifier so scores are distinct,
-    # and silence the 11 unused category ids (N/A) as a trained COCO classifier does
+    model = _build_torchvision(request.param).eval()
+    # scale the classifier so scores are distinct, and silence the 11 unused category ids (N/A) as a trained COCO
+    # classifier does
     unused = [i for i in range(91) if i != 0 and i not in COCO_CATEGORY_IDS]
     with torch.no_grad():
-        for conv in model.head.classification_head.module_list:
-            conv.weight.mul_(0.1)
+        for block in model.head.classification_head.module_list:
+            conv = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+            conv.weight.mul_(MODELS[request.param].classifier_gain)
             conv.bias.view(-1, 91)[:, unused] = -1e4
+    model.ssdkit_name = request.param
     return model
 
 
 def converted(tv_model, tmp_path):
     src, dst = tmp_path / "tv.pth", tmp_path / "ssdkit.pth"
     torch.save(tv_model.state_dict(), src)
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "convert_torchvision.py"), "ssd300_vgg16", str(src),
-                           str(dst)], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "convert_torchvision.py"), tv_model.ssdkit_name,
+                           str(src), str(dst)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     ckpt = torch.load(dst, weights_only=True)
-    model = build_model("ssd300_vgg16_coco").eval()
+    model = build_model(MODELS[tv_model.ssdkit_name].config).eval()
     model.load_state_dict(ckpt["state_dict"], strict=True)
     assert ckpt["meta"]["classes"][0] == "person" and len(ckpt["meta"]["classes"]) == 80
     return model
@@ -46,14 +88,15 @@ def converted(tv_model, tmp_path):
 
 def test_tensor_outputs_equal_torchvision(tv_model, tmp_path):
     model = converted(tv_model, tmp_path)
-    x = torch.randn(2, 3, 300, 300) * 50
+    case = MODELS[tv_model.ssdkit_name]
+    x = torch.randn(2, 3, case.size, case.size) * case.input_scale
     with torch.no_grad():
         cls, box = model(x, mode="tensor")
         feats = list(tv_model.backbone(x).values())
         ref = tv_model.head(feats)
     columns = [0] + COCO_CATEGORY_IDS
     depth, width = conv_depth_and_width([model.backbone, model.neck], model.head)
-    assert (depth, width) == (24, 9216)  # 15 VGG + 8 extra convs, one head conv; 3x3 over conv7's 1024 channels
+    assert (depth, width) == case.depth_width
     ref_box, ref_cls = ref["bbox_regression"], ref["cls_logits"][..., columns]
     assert (box - ref_box).abs().max() <= float32_tolerance(depth, width, ref_box)
     assert (cls - ref_cls).abs().max() <= float32_tolerance(depth, width, ref_cls)
@@ -61,18 +104,20 @@ def test_tensor_outputs_equal_torchvision(tv_model, tmp_path):
 
 def test_predict_equals_torchvision_detections(tv_model, tmp_path):
     model = converted(tv_model, tmp_path)
+    size = MODELS[tv_model.ssdkit_name].size
     gen = torch.Generator().manual_seed(3)
-    images = [torch.randint(0, 256, (3, 300, 300), dtype=torch.uint8, generator=gen) for _ in range(2)]
+    images = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=gen) for _ in range(2)]
     with torch.no_grad():
         ref = tv_model([im.float() / 255 for im in images])
         bgr = [im.flip(0) for im in images]  # ssdkit's pipeline loads BGR (OpenCV); the preprocessor makes RGB
-        data = model.data_preprocessor(dict(inputs=bgr, data_samples=[sample([], []), sample([], [])]), False)
+        samples = [sample([], [], size), sample([], [], size)]
+        data = model.data_preprocessor(dict(inputs=bgr, data_samples=samples), False)
         ours = model(**data, mode="predict")
-    # scores are softmax (Lipschitz 1 in the logits) and at most 1; boxes are clipped to the 300 px input:
+    # scores are softmax (Lipschitz 1 in the logits) and at most 1; boxes are clipped to the input:
     # each within the float32 tolerance of the network's outputs scaled to its range
     depth, width = conv_depth_and_width([model.backbone, model.neck], model.head)
     score_tol = float32_tolerance(depth, width, torch.ones(1))
-    box_tol = float32_tolerance(depth, width, torch.full((1,), 300.0))
+    box_tol = float32_tolerance(depth, width, torch.full((1,), float(size)))
     for o, r in zip(ours, ref):
         det = o.pred_instances
         assert det.bboxes.shape[0] == r["boxes"].shape[0] > 10
@@ -114,14 +159,15 @@ def test_vgg16_imagenet_conversion():
 
 def test_checkpoint_with_other_class_count_is_refused(tv_model, tmp_path):
     model = converted(tv_model, tmp_path)
-    voc = build_model("ssd300_vgg16_voc0712")
-    with pytest.raises(ValueError, match=r"head.cls_convs.0.weight' holds 80 classes.*model.num_classes=20"):
+    voc = build_model(MODELS[tv_model.ssdkit_name].voc_config)
+    with pytest.raises(ValueError, match=r"head.cls_convs.0.(3.)?weight' holds 80 classes.*model.num_classes=20"):
         voc.load_state_dict(model.state_dict())
 
 
 def test_init_cfg_loads_a_local_checkpoint(tv_model, tmp_path):
     model = converted(tv_model, tmp_path)
-    fresh = build_model("ssd300_vgg16_coco", init_cfg=dict(type="Pretrained", checkpoint=str(tmp_path / "ssdkit.pth")))
+    fresh = build_model(MODELS[tv_model.ssdkit_name].config,
+                        init_cfg=dict(type="Pretrained", checkpoint=str(tmp_path / "ssdkit.pth")))
     fresh.backbone.weights = None  # no ImageNet download here; the checkpoint covers the backbone
     fresh.init_weights()
     for (name, a), b in zip(model.state_dict().items(), fresh.state_dict().values()):

@@ -22,6 +22,9 @@ EXPECTED = {  # prediction-map sizes and prior counts (the paper: 8732 at 300, 2
     "ffssd300_sum_vgg16_voc0712": ([38, 19, 10, 5, 3, 1], 8732),
     "ssd300_vgg16_coco": ([38, 19, 10, 5, 3, 1], 8732),
     "ssd512_vgg16_coco": ([64, 32, 16, 8, 4, 2, 1], 24564),
+    # torchvision's SSDLite320: (20^2 + 10^2 + 5^2 + 3^2 + 2^2 + 1) x 6 = 3234
+    "ssdlite320_mobilenetv3_coco": ([20, 10, 5, 3, 2, 1], 3234),
+    "ssdlite320_mobilenetv3_voc0712": ([20, 10, 5, 3, 2, 1], 3234),
 }
 
 

@@ -50,6 +50,60 @@ def convert_torchvision_ssd300_vgg16(state_dict: Mapping[str, Tensor]) -> dict[s
     return out
 
 
+def _ssdlite_backbone_key(key: str, c4: int) -> str:
+    """torchvision ``SSDLiteFeatureExtractorMobileNet`` key (``features.0`` up to the C4 expansion, ``features.1`` from
+    the C4 depthwise conv on) -> ssdkit ``MobileNetV3.features`` key (torchvision's own MobileNetV3 indices)."""
+    part, index, rest = key.split(".", 2)
+    if part == "0":
+        return f"features.{index}.{rest}" if int(index) < c4 else f"features.{c4}.block.0.{rest}"
+    if index == "0":  # the C4 block from its depthwise conv on: block indices kept
+        return f"features.{c4}.block.{rest}"
+    return f"features.{c4 + int(index)}.{rest}"
+
+
+def _ssdlite_block(key: str) -> str:
+    """``{i}.{b}.{0|1}.rest`` of torchvision's ``Conv2dNormActivation`` triples -> ssdkit's flat
+    ``{i}.{3b + j}.rest``."""
+    i, b, j, rest = key.split(".", 3)
+    return f"{i}.{3 * int(b) + int(j)}.{rest}"
+
+
+def convert_torchvision_ssdlite320(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """torchvision ``ssdlite320_mobilenet_v3_large`` (91-way COCO classifier) ->
+    ``configs/ssdlite320_mobilenetv3_coco.py`` keys: the backbone's C4 split undone, extras and depthwise
+    predictors flattened, class rows reordered to the 80 contiguous COCO labels."""
+    sd = dict(state_dict)
+    stem = [k for k in sd if k.startswith("backbone.features.0.")]
+    if not stem or not any(k.startswith("head.classification_head.module_list.") for k in sd):
+        raise KeyError("no 'backbone.features.0.*' or 'head.classification_head.module_list.*' keys: is this a "
+                       "torchvision ssdlite320_mobilenet_v3_large state dict?")
+    c4 = max(int(k.split(".")[3]) for k in stem)  # features.0 ends with the C4 block's expansion
+    out: dict[str, Tensor] = {}
+    columns = [0] + COCO_CATEGORY_IDS
+    for key, value in sd.items():
+        if key.startswith("backbone.features."):
+            out["backbone." + _ssdlite_backbone_key(key[len("backbone.features."):], c4)] = value
+        elif key.startswith("backbone.extra."):
+            out["neck.extras.layers." + _ssdlite_block(key[len("backbone.extra."):])] = value
+        elif key.startswith(("head.classification_head.module_list.", "head.regression_head.module_list.")):
+            kind, rest = key[len("head."):].split(".module_list.", 1)
+            k, stage, tail = rest.split(".", 2)
+            ours = f"head.{'cls' if kind.startswith('class') else 'reg'}_convs.{k}"
+            if stage == "0":  # depthwise 3x3 + BN
+                out[f"{ours}.{tail}"] = value
+                continue
+            if kind.startswith("class"):  # the 1x1: rows (prior, class), 91 classes -> background + 80
+                num_priors = sd[f"head.regression_head.module_list.{k}.1.weight"].shape[0] // 4
+                if value.shape[0] != num_priors * 91:
+                    raise ValueError(f"{key}: expected {num_priors} x 91 rows (torchvision's COCO classifier), "
+                                     f"got {value.shape[0]}")
+                value = _map_class_rows(value, num_priors, columns)
+            out[f"{ours}.3.{tail}"] = value
+        else:
+            raise KeyError(f"{key}: not a key of torchvision's ssdlite320_mobilenet_v3_large")
+    return out
+
+
 def convert_torchvision_vgg16(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """torchvision ImageNet ``vgg16`` -> ``VGG16Atrous`` keys (load with the backbone's ``init_cfg``)."""
     return vgg16_to_atrous(dict(state_dict))

@@ -25,3 +25,20 @@ def _test(size):
 
 train_pipeline_300, test_pipeline_300 = _train(300), _test(300)
 train_pipeline_512, test_pipeline_512 = _train(512), _test(512)
+
+
+def _ssdlite_train(size):
+    # torchvision's `--data-augmentation ssdlite` (references/detection/presets.py): RandomIoUCrop and a flip only,
+    # no photometric distortion or zoom out; its RandomIoUCrop draws w and h each in [0.3, 1] with aspect 0.5-2,
+    # any object reaching the IoU qualifies, 40 trials. The model resizes to the fixed input (bilinear).
+    return [
+        dict(type='LoadImage'),
+        dict(type='MinIoURandomCrop', min_ious=(0.1, 0.3, 0.5, 0.7, 0.9), min_crop_size=0.3, rule='any',
+             patch_sampling='sides', max_trials=40),
+        dict(type='Resize', size=(size, size)),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='PackInputs'),
+    ]
+
+
+train_pipeline_ssdlite_320, test_pipeline_320 = _ssdlite_train(320), _test(320)

@@ -10,14 +10,16 @@ from torch import Tensor, nn
 
 from ssdkit.registry import HEADS
 
-from ..layers import conv_bn_act, xavier_init_
+from ..layers import conv_bn_act, init_convs_
 
 
-def _predictor(in_ch: int, out_ch: int, depthwise: bool, kernel_size: int = 3) -> nn.Module:
+def _predictor(in_ch: int, out_ch: int, depthwise: bool, kernel_size: int = 3, norm_cfg: dict | None = None
+               ) -> nn.Module:
     if not depthwise:
         return nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2)
     # SSDLite: depthwise 3x3 + BN + ReLU6, then pointwise 1x1
-    return nn.Sequential(*conv_bn_act(in_ch, in_ch, 3, groups=in_ch, act="relu6"), nn.Conv2d(in_ch, out_ch, 1))
+    return nn.Sequential(*conv_bn_act(in_ch, in_ch, 3, groups=in_ch, act="relu6", norm_cfg=norm_cfg),
+                         nn.Conv2d(in_ch, out_ch, 1))
 
 
 def _flatten(x: Tensor, columns: int) -> Tensor:
@@ -36,11 +38,13 @@ class SSDHead(BaseModule):
         num_classes: foreground classes C.
         depthwise: depthwise-separable predictors (SSDLite) instead of plain convs.
         kernel_size: the plain predictors' kernel: 3 (the paper) or 1 (the released MobileNet-SSD).
-        init: ``'xavier'`` (the paper: Xavier-uniform weights, zero bias) or ``'default'``.
+        init: ``'xavier'`` (the paper: Xavier-uniform weights, zero bias), ``'normal'`` (N(0, 0.03), torchvision's
+            SSDLite) or ``'default'``.
+        norm_cfg: the depthwise predictors' BatchNorm ``eps`` / ``momentum`` (SSDLite: 0.001 / 0.03).
     """
 
     def __init__(self, in_channels: Sequence[int], num_priors_per_location: Sequence[int], num_classes: int,
-                 depthwise: bool = False, kernel_size: int = 3, init: str = "xavier",
+                 depthwise: bool = False, kernel_size: int = 3, init: str = "xavier", norm_cfg: dict | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if kernel_size not in (1, 3) or (depthwise and kernel_size != 3):
@@ -48,17 +52,14 @@ class SSDHead(BaseModule):
         if len(in_channels) != len(num_priors_per_location):
             raise ValueError(f"SSDHead: {len(in_channels)} in_channels {list(in_channels)} but "
                              f"{len(num_priors_per_location)} num_priors_per_location {list(num_priors_per_location)}")
-        if init not in ("xavier", "default"):
-            raise ValueError(f"SSDHead: init={init!r}; valid: 'xavier', 'default'")
         self.num_classes = num_classes
         self.in_channels = list(in_channels)
         self.num_priors_per_location = list(num_priors_per_location)
-        self.cls_convs = nn.ModuleList(_predictor(c, a * (num_classes + 1), depthwise, kernel_size)
+        self.cls_convs = nn.ModuleList(_predictor(c, a * (num_classes + 1), depthwise, kernel_size, norm_cfg)
                                        for c, a in zip(in_channels, num_priors_per_location))
-        self.reg_convs = nn.ModuleList(_predictor(c, a * 4, depthwise, kernel_size)
+        self.reg_convs = nn.ModuleList(_predictor(c, a * 4, depthwise, kernel_size, norm_cfg)
                                        for c, a in zip(in_channels, num_priors_per_location))
-        if init == "xavier":
-            xavier_init_(self)
+        init_convs_(self, init, "SSDHead")
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:

@@ -7,17 +7,19 @@ from collections.abc import Sequence
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from ..layers import conv_bn_act, xavier_init_
+from ..layers import conv_bn_act, init_convs_
 
 
-def _plain(cin: int, mid: int, cout: int, k: int, s: int, p: int, norm: bool) -> nn.Sequential:
-    return nn.Sequential(*conv_bn_act(cin, mid, 1, norm=norm), *conv_bn_act(mid, cout, k, s, p, norm=norm))
+def _plain(cin: int, mid: int, cout: int, k: int, s: int, p: int, norm: bool, norm_cfg: dict | None
+           ) -> nn.Sequential:
+    return nn.Sequential(*conv_bn_act(cin, mid, 1, norm=norm, norm_cfg=norm_cfg),
+                         *conv_bn_act(mid, cout, k, s, p, norm=norm, norm_cfg=norm_cfg))
 
 
-def _depthwise(cin: int, mid: int, cout: int, k: int, s: int, p: int) -> nn.Sequential:
-    return nn.Sequential(*conv_bn_act(cin, mid, 1, act="relu6"),
-                         *conv_bn_act(mid, mid, k, s, p, groups=mid, act="relu6"),
-                         *conv_bn_act(mid, cout, 1, act="relu6"))
+def _depthwise(cin: int, mid: int, cout: int, k: int, s: int, p: int, norm_cfg: dict | None) -> nn.Sequential:
+    return nn.Sequential(*conv_bn_act(cin, mid, 1, act="relu6", norm_cfg=norm_cfg),
+                         *conv_bn_act(mid, mid, k, s, p, groups=mid, act="relu6", norm_cfg=norm_cfg),
+                         *conv_bn_act(mid, cout, 1, act="relu6", norm_cfg=norm_cfg))
 
 
 class ExtraLayers(BaseModule):
@@ -29,11 +31,14 @@ class ExtraLayers(BaseModule):
         strides, paddings, kernel_sizes: per block, for the second conv.
         depthwise: MobileNet-SSD / SSDLite blocks (1x1, depthwise kxk, 1x1, each + BN + ReLU6).
         norm: ``'BN'`` adds BatchNorm to the plain blocks.
+        norm_cfg: BatchNorm's ``eps`` / ``momentum`` (torchvision's SSDLite: ``dict(eps=0.001, momentum=0.03)``).
+        init: ``'xavier'`` (the paper), ``'normal'`` (N(0, 0.03), torchvision's SSDLite) or ``'default'``.
     """
 
     def __init__(self, in_channels: int, extra_channels: Sequence[Sequence[int]], strides: Sequence[int],
                  paddings: Sequence[int], kernel_sizes: Sequence[int], depthwise: bool = False,
-                 norm: str | None = None, init: str = "xavier", init_cfg: dict | None = None) -> None:
+                 norm: str | None = None, init: str = "xavier", norm_cfg: dict | None = None,
+                 init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         n = len(extra_channels)
         for name, seq in (("strides", strides), ("paddings", paddings), ("kernel_sizes", kernel_sizes)):
@@ -41,19 +46,16 @@ class ExtraLayers(BaseModule):
                 raise ValueError(f"extra layers: {name} has {len(seq)} entries but extra_channels has {n}")
         if norm not in (None, "BN"):
             raise ValueError(f"extra layers: norm={norm!r}; valid: None, 'BN'")
-        if init not in ("xavier", "default"):
-            raise ValueError(f"extra layers: init={init!r}; valid: 'xavier', 'default'")
         blocks = []
         cin = in_channels
         for (mid, cout), s, p, k in zip(extra_channels, strides, paddings, kernel_sizes):
-            blocks.append(_depthwise(cin, mid, cout, k, s, p) if depthwise else _plain(cin, mid, cout, k, s, p,
-                                                                                       norm == "BN"))
+            blocks.append(_depthwise(cin, mid, cout, k, s, p, norm_cfg) if depthwise
+                          else _plain(cin, mid, cout, k, s, p, norm == "BN", norm_cfg))
             cin = cout
         self.layers = nn.ModuleList(blocks)
         self.kernel_sizes, self.paddings = list(kernel_sizes), list(paddings)
         self.out_channels = [c for _, c in extra_channels]
-        if init == "xavier":
-            xavier_init_(self)
+        init_convs_(self, init, "extra layers")
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """``[B, C, H, W]`` -> one map per block."""
