@@ -8,7 +8,8 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from .weights import InputNorm, WeightsSource
+from .torchvision_weights import fetch_torchvision_state_dict, torchvision_norm
+from .weights import WeightsSource
 
 CONV_INDICES = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]  # conv layers of vgg16.features[:30]
 
@@ -74,37 +75,27 @@ def vgg16_features_to_atrous(state_dict: Mapping[str, Tensor]) -> dict[str, Tens
 
 def _torchvision_vgg16(name: str, convert: Callable[[Mapping[str, Tensor]], dict[str, Tensor]]) -> dict[str, Tensor]:
     """``VGG16_Weights.<name>`` through torchvision's own loader (the user's torch hub cache), converted."""
-    from torchvision.models import VGG16_Weights
-
-    weights = VGG16_Weights[name]
-    try:
-        sd = weights.get_state_dict(progress=True)
-    except Exception as err:  # offline, proxy, corrupt cache: all end here
-        file = weights.url.rsplit("/", 1)[-1]
-        raise RuntimeError(
-            f"could not fetch torchvision's VGG16_Weights.{name} ({err}). On an offline machine copy {file} into "
-            f"{torch.hub.get_dir()}/checkpoints, where torchvision's loader reads it; or convert a local file with "
-            f"`python tools/convert_torchvision.py {'vgg16_features' if name.endswith('FEATURES') else 'vgg16'} "
-            f"SRC.pth DST.pth` and set backbone.pretrained=None, "
-            f"backbone.init_cfg=dict(type='Pretrained', checkpoint='DST.pth') and model.data_preprocessor to the "
-            f"weights' normalisation (docs/recipes.md)") from err
-    return convert(sd)
+    tool = "vgg16_features" if name.endswith("FEATURES") else "vgg16"
+    return convert(fetch_torchvision_state_dict(
+        "vgg16", name, f"or convert a local file with `python tools/convert_torchvision.py {tool} SRC.pth DST.pth` and "
+                       f"set backbone.pretrained=None, backbone.init_cfg=dict(type='Pretrained', checkpoint='DST.pth') "
+                       f"and model.data_preprocessor to the weights' normalisation (docs/recipes.md)"))
 
 
 #: ``VGG16Atrous(pretrained=...)``: torchvision's two VGG16 weights, each with the normalisation it was trained on
-#: (torchvision ``VGG16_Weights.<name>.transforms()``; ``tests/test_weights.py`` checks them against it).
+#: (read from torchvision's ``VGG16_Weights.<name>.transforms()``).
 VGG16_WEIGHTS: dict[str, WeightsSource] = {
     "IMAGENET1K_FEATURES": WeightsSource(
         name="IMAGENET1K_FEATURES",
         origin="torchvision VGG16_Weights.IMAGENET1K_FEATURES: the Caffe VGG16 the SSD paper starts from, as "
                "amdegroot/ssd.pytorch ported it and torchvision's ssd300_vgg16 uses it; convolutions only",
-        norm=InputNorm(mean=(0.48235, 0.45882, 0.40784), std=(1 / 255, 1 / 255, 1 / 255), pixel_scale=255.0),
+        norm=torchvision_norm("vgg16", "IMAGENET1K_FEATURES"),
         load=partial(_torchvision_vgg16, "IMAGENET1K_FEATURES", vgg16_features_to_atrous),
         fresh=("conv6", "conv7")),
     "IMAGENET1K_V1": WeightsSource(
         name="IMAGENET1K_V1",
         origin="torchvision VGG16_Weights.IMAGENET1K_V1: torchvision's own ImageNet VGG16; fc6/fc7 subsampled "
                "into conv6/conv7 as the paper does",
-        norm=InputNorm(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), pixel_scale=255.0),
+        norm=torchvision_norm("vgg16", "IMAGENET1K_V1"),
         load=partial(_torchvision_vgg16, "IMAGENET1K_V1", vgg16_to_atrous)),
 }
