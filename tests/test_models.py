@@ -66,21 +66,26 @@ def test_config_builds_and_agrees(name):
         "the README's config table is stale (python tools/model_info.py prints it)"
 
 
-@pytest.mark.parametrize("name", ["ssd300_mobilenet", "ssdlite300_mobilenet"])
+@pytest.mark.parametrize("name", ["ssd300_mobilenet", "ssdlite300_mobilenet", "ssdlite320_mobilenetv3_coco"])
 def test_loss_and_predict_on_mobilenet(name):
-    model = build_model(name)
-    x = torch.randn(2, 3, 300, 300)
-    samples = [sample([[10, 20, 110, 220], [150, 150, 290, 280]], [3, 7]), sample([[50, 50, 90, 120]], [0])]
+    cfg = load_config(name)
+    cfg.model.backbone.pop("pretrained", None)  # no ImageNet download in tests
+    model = build_model(cfg)
+    size = input_size(cfg)
+    x = torch.randn(2, 3, size, size)
+    samples = [sample([[10, 20, 110, 220], [150, 150, 290, 280]], [3, 7], size), sample([[50, 50, 90, 120]], [0], size)]
     losses = model(x, samples, mode="loss")
     assert set(losses) == {"loss_cls", "loss_box"} and all(torch.isfinite(v) and v > 0 for v in losses.values())
     sum(losses.values()).backward()
     assert next(model.head.cls_convs[0].parameters()).grad.abs().sum() > 0
+    assert next(model.backbone.parameters()).grad.abs().sum() > 0
     model.eval()
     model.postprocessor.score_thr = 0.0  # random weights: keep every candidate, so the list is full
     with torch.no_grad():
-        out = model(x, [sample([], [], ori=(600, 450)), sample([], [])], mode="predict")
+        out = model(x, [sample([], [], size, ori=(600, 450)), sample([], [], size)], mode="predict")
     det = out[0].pred_instances
-    assert det.bboxes.shape == (200, 4) and det.scores.shape == (200,)
+    full = model.postprocessor.max_per_img
+    assert det.bboxes.shape == (full, 4) and det.scores.shape == (full,)
     assert float(det.bboxes[:, 0::2].max()) <= 450 and float(det.bboxes[:, 1::2].max()) <= 600
     assert float(det.bboxes.min()) >= 0 and (det.bboxes[:, 2:] >= det.bboxes[:, :2]).all()
 
