@@ -91,3 +91,12 @@ def test_offline_loader_names_the_file_and_the_cache(monkeypatch):
     monkeypatch.setattr(MobileNet_V3_Large_Weights, "get_state_dict", offline)
     with pytest.raises(RuntimeError, match=r"mobilenet_v3_large-8738ca79.pth into .*/checkpoints.*init_cfg"):
         MobileNetV3(pretrained="IMAGENET1K_V1").init_weights()
+
+
+def test_the_small_networks_weights_give_the_detector_their_normalisation():
+    from ssdkit.models.input_norm import backbone_input_norm
+
+    norm, label = backbone_input_norm(dict(type="MobileNetV3", arch="small", pretrained="IMAGENET1K_V1"))
+    assert norm is not None and "mobilenet_v3_small" in label
+    with pytest.raises(ValueError, match="valid: None, 'IMAGENET1K_V1'"):
+        backbone_input_norm(dict(type="MobileNetV3", arch="small", pretrained="IMAGENET1K_V2"))

@@ -140,7 +140,8 @@ def test_expand_fills_with_the_models_input_mean():
     for mean, rgb in fills:
         assert rgb and mean == pytest.approx([0.48235 * 255, 0.45882 * 255, 0.40784 * 255])
     mobilenet = wire_expand_fill(load_config("ssd300_mobilenet"))
-    assert {(tuple(m), rgb) for m, rgb in expand_fills(mobilenet)} == {((127.5, 127.5, 127.5), False)}
+    # timm's ImageNet MobileNetV1: RGB (x / 255 - 0.5) / 0.5
+    assert {(tuple(m), rgb) for m, rgb in expand_fills(mobilenet)} == {((127.5, 127.5, 127.5), True)}
     cfg = load_config("ssd300_vgg16_voc0712")
     cfg.train_dataloader.dataset.datasets[1].pipeline[2].mean = [104, 117, 123]  # BGR written as RGB
     with pytest.raises(ValueError, match=r"train_dataloader\.dataset\.datasets\[1\]\.pipeline\[2\]\.mean"):

@@ -23,7 +23,10 @@ demo_dataset = dict(num_train=4000, num_val=100, image_size=320, min_px=40, max_
                     aspect_range=(0.7, 1.0), stroke_contrast=2.0, backdrop_blur=8.0, backdrop_contrast=0.35)
 model = dict(
     num_classes=10,
-    backbone=dict(width_mult=0.5),
+    # from scratch, so the demo runs offline on a fresh machine: no timm weights (the base starts from them; they
+    # would need a download and width 1), and the input they would have set, stated here: RGB, (x - 127.5) / 127.5
+    data_preprocessor=dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5], bgr_to_rgb=True),
+    backbone=dict(width_mult=0.5, pretrained=None),
     prior_generator=dict(s_min=0.1, s_max=0.8),
     matcher=dict(_delete_=True, type='ArgMaxMatcher', matched_threshold=0.5, unmatched_threshold=0.4),
 )

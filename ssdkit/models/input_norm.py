@@ -6,26 +6,25 @@ import math
 
 from ssdkit.registry import BACKBONES
 
-from .backbones.weights import InputNorm, weights_source
+from .backbones.weights import InputNorm, weights_of
 
 NORM_KEYS = ("mean", "std", "bgr_to_rgb")
 
 
 def backbone_input_norm(backbone: dict) -> tuple[InputNorm | None, str]:
-    """The normalisation ``backbone``'s ``pretrained`` weights were trained on, and a label naming them.
+    """The normalisation ``backbone``'s pretrained weights were trained on, and a label naming them.
 
-    ``(None, '')`` without pretrained weights, or for a backbone class without a ``WEIGHTS`` table.
+    The backbone class says which weights its config loads (:func:`~ssdkit.models.backbones.weights.weights_of`:
+    its ``weights_for(cfg)``, or its ``WEIGHTS`` table at ``pretrained``); ``(None, '')`` without weights.
     """
     kind = backbone.get("type")
     cls = BACKBONES.get(kind) if isinstance(kind, str) else kind
-    table = getattr(cls, "WEIGHTS", None)
-    pretrained = backbone.get("pretrained")
-    if cls is None or not table or pretrained is None:  # an unknown type: building the backbone names it
+    if not isinstance(cls, type):  # an unknown type: building the backbone names it
         return None, ""
-    source = weights_source(cls.__name__, pretrained, table)
+    source = weights_of(cls, backbone)
     if source is None:
         return None, ""
-    return source.norm, f"{cls.__name__}(pretrained={pretrained!r}) ({source.origin})"
+    return source.norm, f"{cls.__name__}(pretrained={backbone.get('pretrained')!r}) ({source.origin})"
 
 
 def _agree(stated, wanted) -> bool:

@@ -1,13 +1,17 @@
-# MobileNet-SSD as released (chuanqi305/MobileNet-SSD, MobileNetSSD_deploy.prototxt; VOC07 test mAP 72.7):
-# MobileNetV1 (ReLU, BN) tapped at conv11 (19x19, 512) and conv13 (10x10, 1024), four extra layers conv14 .. conv17
-# (1x1 then 3x3 stride 2, each with BN and ReLU: 5, 3, 2, 1), 1x1 prediction convs. docs/recipes.md has the sources.
+# MobileNet-SSD (chuanqi305/MobileNet-SSD, MobileNetSSD_deploy.prototxt; VOC07 test mAP 72.7) in its layout:
+# MobileNetV1 (BN) tapped at conv11 (19x19, 512) and conv13 (10x10, 1024), four extra layers conv14 .. conv17
+# (1x1 then 3x3 stride 2, each with BN and ReLU: 5, 3, 2, 1), 1x1 prediction convs. One departure from the release:
+# the base network starts from timm's ImageNet MobileNetV1, so it has ReLU6 (not ReLU) and that model's input (RGB,
+# (x / 255 - 0.5) / 0.5, not the release's BGR (x - 127.5) * 0.007843: the same scale, channels swapped).
+# configs/ssd300_mobilenet_caffe.py is the release exactly. docs/recipes.md has the sources.
 model = dict(
     type='SSD',
     num_classes=20,
-    # the released input: OpenCV's BGR as loaded, (x - 127.5) * 0.007843 (transform_param scale), no channel swap
-    data_preprocessor=dict(type='ImgDataPreprocessor', mean=[127.5, 127.5, 127.5], std=[1 / 0.007843] * 3,
-                           bgr_to_rgb=False),
-    backbone=dict(type='MobileNetV1', out_indices=(11, 13), activation='relu'),
+    # mean, std and channel order come from the backbone's weights (a config that states others is an error)
+    data_preprocessor=dict(type='ImgDataPreprocessor'),
+    # timm's mobilenetv1_100 ImageNet weights (needs `pip install 'ssdkit[timm]'`; fetched once into the Hugging
+    # Face hub cache, or backbone.weights_file=PATH); they were trained with ReLU6, which they require
+    backbone=dict(type='MobileNetV1', out_indices=(11, 13), activation='relu6', pretrained='timm'),
     neck=dict(type='SSDExtraLayers', norm='BN',
               extra_channels=((256, 512), (128, 256), (128, 256), (64, 128)),
               strides=(2, 2, 2, 2), paddings=(1, 1, 1, 1), kernel_sizes=(3, 3, 3, 3)),

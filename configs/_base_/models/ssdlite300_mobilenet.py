@@ -1,11 +1,13 @@
 # SSDLite300-MobileNetV1 (ssdkit's): MobileNetV1 taps at conv11 (19x19) and conv13 (10x10), depthwise extras and
-# depthwise predictors as torchvision's SSDLite (Sandler et al. 2018), ReLU6, 2268 priors on the paper's scale rule.
+# depthwise predictors as torchvision's SSDLite (Sandler et al. 2018), ReLU6, 2268 priors on the paper's scale rule;
+# the base network starts from timm's ImageNet MobileNetV1.
 model = dict(
     type='SSD',
     num_classes=20,
-    data_preprocessor=dict(type='ImgDataPreprocessor', mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5],
-                           bgr_to_rgb=True),
-    backbone=dict(type='MobileNetV1', out_indices=(11, 13), activation='relu6'),
+    # mean, std and channel order come from the backbone's weights (a config that states others is an error)
+    data_preprocessor=dict(type='ImgDataPreprocessor'),
+    # timm's mobilenetv1_100 ImageNet weights (`pip install 'ssdkit[timm]'`; RGB, (x / 255 - 0.5) / 0.5)
+    backbone=dict(type='MobileNetV1', out_indices=(11, 13), activation='relu6', pretrained='timm'),
     neck=dict(type='SSDExtraLayers', depthwise=True,
               extra_channels=((256, 512), (128, 256), (128, 256), (64, 128)),
               strides=(2, 2, 2, 2), paddings=(1, 1, 1, 1), kernel_sizes=(3, 3, 3, 3)),  # 5, 3, 2, 1

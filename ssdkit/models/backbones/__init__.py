@@ -1,11 +1,14 @@
-"""Backbones: VGG16-atrous, MobileNetV1, torchvision MobileNetV2/V3, and the pretrained weights they load."""
+"""Backbones: VGG16-atrous, MobileNetV1, torchvision MobileNetV2/V3, any timm model, and their pretrained weights."""
 
 from ..layers import L2Norm
 from .mobilenet import MobileNetV1
+from .mobilenet_timm import MOBILENETV1_WEIGHTS, timm_mobilenetv1_to_ssdkit
 from .mobilenet_tv import MobileNetV2, MobileNetV3
+from .timm_backbone import TimmBackbone
 from .vgg import VGG16Atrous
 from .vgg_convert import VGG16_WEIGHTS, torchvision_ssd_backbone_to_atrous, vgg16_features_to_atrous, vgg16_to_atrous
 from .weights import InputNorm, WeightsSource
 
 __all__ = ["VGG16_WEIGHTS", "InputNorm", "L2Norm", "MobileNetV1", "MobileNetV2", "MobileNetV3", "VGG16Atrous",
-           "WeightsSource", "torchvision_ssd_backbone_to_atrous", "vgg16_features_to_atrous", "vgg16_to_atrous"]
+           "WeightsSource", "torchvision_ssd_backbone_to_atrous", "vgg16_features_to_atrous", "vgg16_to_atrous",
+           "MOBILENETV1_WEIGHTS", "TimmBackbone", "timm_mobilenetv1_to_ssdkit"]

@@ -11,6 +11,8 @@ from ssdkit.registry import BACKBONES
 
 from ..layers import ACTIVATIONS, conv_bn_act
 from .common import apply_freeze_and_norm_eval
+from .mobilenet_timm import MOBILENETV1_WEIGHTS
+from .weights import WeightsTable, weights_source
 
 STRIDES = [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1]
 CHANNELS = [64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]
@@ -30,13 +32,30 @@ class MobileNetV1(BaseModule):
         activation: ``'relu'`` or ``'relu6'``.
         frozen_stages: freeze the stem (stage 0) and blocks 1 .. N.
         norm_eval: keep BatchNorm in eval mode while training.
+        pretrained: ``'timm'``: timm's ImageNet ``mobilenetv1_100`` (loaded in ``init_weights`` through timm's
+            loader and the Hugging Face hub cache; needs ``pip install 'ssdkit[timm]'``), which requires
+            ``activation='relu6'`` and ``width_mult=1.0``. The weights carry their normalisation (RGB,
+            ``(x / 255 - 0.5) / 0.5``), which the detector gives its data preprocessor.
+        weights_file: a local copy of those weights in timm's format (``model.safetensors`` from the hub or a
+            ``torch.save``-d timm state dict), read instead of the hub.
     """
 
+    WEIGHTS: WeightsTable = MOBILENETV1_WEIGHTS
+
     def __init__(self, out_indices: Sequence[int] = (11, 13), width_mult: float = 1.0, activation: str = "relu6",
-                 frozen_stages: int = -1, norm_eval: bool = False, init_cfg: dict | list | None = None) -> None:
+                 frozen_stages: int = -1, norm_eval: bool = False, pretrained: str | None = None,
+                 weights_file: str | None = None, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg)
         if activation not in ACTIVATIONS:
             raise ValueError(f"MobileNetV1: activation={activation!r}; valid: {list(ACTIVATIONS)}")
+        self.pretrained = pretrained
+        self.weights = weights_source(type(self).__name__, pretrained, self.WEIGHTS)
+        if self.weights is not None:
+            self.weights.check(type(self).__name__, dict(activation=activation, width_mult=width_mult))
+        if weights_file is not None and (self.weights is None or self.weights.load_file is None):
+            raise ValueError(f"MobileNetV1: weights_file={weights_file!r} is read only with pretrained='timm'")
+        self.weights_file = weights_file
+        self.input_norm = self.weights.norm if self.weights else None
         if not out_indices or any(not 1 <= i <= 13 for i in out_indices):
             raise ValueError(f"MobileNetV1: out_indices {list(out_indices)} must be block numbers 1 .. 13")
         cin = _width(32, width_mult)
@@ -56,6 +75,17 @@ class MobileNetV1(BaseModule):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
         self._freeze()
+
+    def init_weights(self) -> None:
+        """Load the ``pretrained`` weights (every layer; from ``weights_file`` when given)."""
+        super().init_weights()
+        if self.weights is not None:
+            load_file = self.weights.load_file
+            sd = load_file(self.weights_file) if load_file and self.weights_file else self.weights.load()
+            result = self.load_state_dict(sd, strict=False)
+            if result.missing_keys or result.unexpected_keys:
+                raise RuntimeError(f"MobileNetV1: weights {self.weights.name} left {result.missing_keys} unset and "
+                                   f"brought unexpected {result.unexpected_keys}")
 
     def _freeze(self) -> None:
         stages = [self.stem, *self.blocks]

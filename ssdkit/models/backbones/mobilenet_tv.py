@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import cast
 
@@ -178,6 +178,10 @@ class MobileNetV3(_TorchvisionMobileNet):
                     out_features, frozen_stages, norm_eval, pretrained, init)
 
     @classmethod
-    def weights_table(cls, cfg: dict) -> dict[str, WeightsSource]:
-        """The weights the config's ``arch`` can load."""
-        return cls.WEIGHTS_BY_ARCH.get(cfg.get("arch", "large"), {})
+    def weights_for(cls, cfg: Mapping[str, object]) -> WeightsSource | None:
+        """The weights a backbone config loads (they depend on ``arch``), without building it."""
+        arch = str(cfg.get("arch", "large"))
+        pretrained = cfg.get("pretrained")
+        if arch not in cls.ARCHS or pretrained is None:  # building names a bad arch
+            return None
+        return weights_source(cls.__name__, str(pretrained), cls.WEIGHTS_BY_ARCH[arch])
