@@ -15,7 +15,8 @@ from ssdkit.registry import DETECTORS
 from ssdkit.structures import DetSample
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ["ssd300_vgg16_voc0712", "ssd512_vgg16_voc0712", "ssd300_mobilenet", "ssdlite300_mobilenet",
+CONFIGS = ["ssd300_vgg16_voc0712", "ssd512_vgg16_voc0712", "ssd300_mobilenet", "ssd300_mobilenet_caffe",
+           "ssdlite300_mobilenet",
            "ffssd300_concat_vgg16_voc0712",
            "ffssd300_sum_vgg16_voc0712", "ssd300_vgg16_coco", "ssd512_vgg16_coco", "ssdlite320_mobilenetv3_coco",
            "ssdlite320_mobilenetv3_voc0712"]

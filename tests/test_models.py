@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from ssdkit.apis.model_info import count_flops
+from ssdkit.apis.model_info import count_flops, weight_source
 
 from float_tolerance import conv_depth_and_width, float32_tolerance
 from model_utils import CONFIGS, ROOT, build_model, input_size, load_config, sample
@@ -17,6 +17,7 @@ EXPECTED = {  # prediction-map sizes and prior counts (the paper: 8732 at 300, 2
     "ssd512_vgg16_voc0712": ([64, 32, 16, 8, 4, 2, 1], 24564),
     # MobileNet-SSD as released: 19^2 x 3 + (10^2 + 5^2 + 3^2 + 2^2 + 1) x 6 (conv11 has no extra square box)
     "ssd300_mobilenet": ([19, 10, 5, 3, 2, 1], 1917),
+    "ssd300_mobilenet_caffe": ([19, 10, 5, 3, 2, 1], 1917),
     "ssdlite300_mobilenet": ([19, 10, 5, 3, 2, 1], 19 ** 2 * 4 + (10 ** 2 + 5 ** 2 + 3 ** 2) * 6 + (2 ** 2 + 1) * 4),
     "ffssd300_concat_vgg16_voc0712": ([38, 19, 10, 5, 3, 1], 8732),
     "ffssd300_sum_vgg16_voc0712": ([38, 19, 10, 5, 3, 1], 8732),
@@ -30,16 +31,28 @@ EXPECTED = {  # prediction-map sizes and prior counts (the paper: 8732 at 300, 2
 
 def readme_config_rows() -> dict[str, tuple[int, float, float]]:
     """The README's config table: ``{config name: (priors, params M, GFLOPs)}``."""
+    return {name: row[:3] for name, row in readme_config_table().items()}
+
+
+def readme_config_table() -> dict[str, tuple[int, float, float, str]]:
+    """The README's config table: ``{config name: (priors, params M, GFLOPs, starts from)}``."""
     rows = {}
     for line in (ROOT / "README.md").read_text().splitlines():
-        m = re.match(r"\| `configs/(\S+)\.py` \|[^|]*\| \d+ \| (\d+) \| ([\d.]+) M \| ([\d.]+) \|$", line)
+        m = re.match(r"\| `configs/(\S+)\.py` \|[^|]*\| \d+ \| (\d+) \| ([\d.]+) M \| ([\d.]+) \| ([^|]+) \|$", line)
         if m:
-            rows[m[1]] = (int(m[2]), float(m[3]), float(m[4]))
+            rows[m[1]] = (int(m[2]), float(m[3]), float(m[4]), m[5])
     return rows
 
 
 def test_readme_lists_every_config():
     assert set(readme_config_rows()) == set(CONFIGS)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_readme_names_each_configs_weights(name):
+    """The README's "starts from" is what the config's backbone loads (``tools/model_info.py``'s weights column)."""
+    source = weight_source(load_config(name).model.backbone)
+    assert readme_config_table()[name][3].startswith(source)
 
 
 @pytest.mark.parametrize("name", CONFIGS)

@@ -8,7 +8,8 @@ from mmengine.analysis import FlopAnalyzer
 
 import ssdkit.models  # noqa: F401
 from ssdkit.engine import wire_num_classes
-from ssdkit.registry import DETECTORS
+from ssdkit.models.backbones.weights import weights_of
+from ssdkit.registry import BACKBONES, DETECTORS
 
 
 def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
@@ -16,6 +17,14 @@ def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
     analyzer = FlopAnalyzer(model, (x,))
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     return analyzer.total()
+
+
+def weight_source(backbone: dict) -> str:
+    """Where the backbone's ``pretrained`` weights come from (short), or ``'none'``."""
+    kind = backbone.get("type")
+    cls = BACKBONES.get(kind) if isinstance(kind, str) else kind
+    source = weights_of(cls, backbone) if cls is not None else None
+    return source.origin.split(": ")[0] if source is not None else "none"
 
 
 def model_info(config: str) -> dict:
@@ -30,7 +39,7 @@ def model_info(config: str) -> dict:
         feats = model.extract_feats(x)
         cls, _ = model(x, mode="tensor")
     priors = model.priors_for(feats, x)
-    return dict(config=config, input_size=size, maps=[tuple(f.shape[-2:]) for f in feats],
+    return dict(config=config, input_size=size, weights=weight_source(cfg.model.backbone), maps=[tuple(f.shape[-2:]) for f in feats],
                 channels=list(model.neck.out_channels), priors=int(priors.shape[0]), head_outputs=int(cls.shape[1]),
                 params_m=sum(p.numel() for p in model.parameters()) / 1e6,
                 gflops=count_flops(model, x) / 1e9)
