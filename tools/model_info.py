@@ -22,7 +22,8 @@ def main() -> None:
     ap.add_argument("configs", nargs="*")
     args = ap.parse_args()
     configs = args.configs or sorted(str(p) for p in (ROOT / "configs").glob("*.py"))
-    print(f"{'config':34s}{'input':>6s}  {'maps':28s}{'priors':>7s}{'head P':>7s}{'params M':>9s}{'GFLOPs':>8s}  weights")
+    print(f"{'config':34s}{'input':>6s}  {'maps':28s}{'priors':>7s}{'head P':>7s}{'params M':>9s}{'GFLOPs':>8s}"
+          f"  weights")
     for c in configs:
         i = model_info(c)
         maps = ",".join(str(h) for h, _ in i["maps"])
