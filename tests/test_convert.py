@@ -73,7 +73,11 @@ def tv_model(request):
     return model
 
 
-def converted(tv_model, tmp_path):
+@pytest.fixture(scope="module")
+def converted(tv_model, tmp_path_factory):
+    """``tools/convert_torchvision.py`` run once per model; the ssdkit model with the checkpoint loaded (strict),
+    and the checkpoint's path as ``model.checkpoint_path``."""
+    tmp_path = tmp_path_factory.mktemp(tv_model.ssdkit_name)
     src, dst = tmp_path / "tv.pth", tmp_path / "ssdkit.pth"
     torch.save(tv_model.state_dict(), src)
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "convert_torchvision.py"), tv_model.ssdkit_name,
@@ -83,11 +87,12 @@ def converted(tv_model, tmp_path):
     model = build_model(MODELS[tv_model.ssdkit_name].config).eval()
     model.load_state_dict(ckpt["state_dict"], strict=True)
     assert ckpt["meta"]["classes"][0] == "person" and len(ckpt["meta"]["classes"]) == 80
+    model.checkpoint_path = str(dst)
     return model
 
 
-def test_tensor_outputs_equal_torchvision(tv_model, tmp_path):
-    model = converted(tv_model, tmp_path)
+def test_tensor_outputs_equal_torchvision(tv_model, converted):
+    model = converted
     case = MODELS[tv_model.ssdkit_name]
     x = torch.randn(2, 3, case.size, case.size) * case.input_scale
     with torch.no_grad():
@@ -102,8 +107,8 @@ def test_tensor_outputs_equal_torchvision(tv_model, tmp_path):
     assert (cls - ref_cls).abs().max() <= float32_tolerance(depth, width, ref_cls)
 
 
-def test_predict_equals_torchvision_detections(tv_model, tmp_path):
-    model = converted(tv_model, tmp_path)
+def test_predict_equals_torchvision_detections(tv_model, converted):
+    model = converted
     size = MODELS[tv_model.ssdkit_name].size
     gen = torch.Generator().manual_seed(3)
     images = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=gen) for _ in range(2)]
@@ -157,17 +162,17 @@ def test_vgg16_imagenet_conversion():
         vgg16_to_atrous({k: v for k, v in sd.items() if not k.startswith("classifier")})
 
 
-def test_checkpoint_with_other_class_count_is_refused(tv_model, tmp_path):
-    model = converted(tv_model, tmp_path)
+def test_checkpoint_with_other_class_count_is_refused(tv_model, converted):
+    model = converted
     voc = build_model(MODELS[tv_model.ssdkit_name].voc_config)
     with pytest.raises(ValueError, match=r"head.cls_convs.0.(3.)?weight' holds 80 classes.*model.num_classes=20"):
         voc.load_state_dict(model.state_dict())
 
 
-def test_init_cfg_loads_a_local_checkpoint(tv_model, tmp_path):
-    model = converted(tv_model, tmp_path)
+def test_init_cfg_loads_a_local_checkpoint(tv_model, converted):
+    model = converted
     fresh = build_model(MODELS[tv_model.ssdkit_name].config,
-                        init_cfg=dict(type="Pretrained", checkpoint=str(tmp_path / "ssdkit.pth")))
+                        init_cfg=dict(type="Pretrained", checkpoint=model.checkpoint_path))
     fresh.backbone.weights = None  # no ImageNet download here; the checkpoint covers the backbone
     fresh.init_weights()
     for (name, a), b in zip(model.state_dict().items(), fresh.state_dict().values()):
