@@ -6,6 +6,10 @@ A full step: data preprocessing, forward, matching, loss, backward, SGD step, on
 with the same boxes. Each model runs in its own subprocess (peak RSS is its own). Target: SSD300-VGG16
 >= 1.1x torchvision's throughput for the same network (COCO head), at no more memory.
 
+Two comparisons, both printed: the same work (``+unfrozen``: every layer trained on both sides), and each
+library's recipe (ssdkit's config freezes conv1_x and conv2_x as the released SSD does; ``tv:...+recipe`` freezes
+conv1_x as torchvision's ``ssd300_vgg16`` does with its ImageNet backbone, ``trainable_backbone_layers=4``).
+
 Rows: ``+bf16`` runs the step under bfloat16 autocast (torchvision: ``torch.autocast``; ssdkit:
 ``BF16OptimWrapper``, what ``--amp`` picks on CPU), on CPUs with native bf16. Other rows run the
 configs' ``channels_last='auto'``; ``+nhwc`` / ``+nchw`` force ``channels_last=True`` / ``False``.
@@ -31,11 +35,12 @@ from common import best_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
-MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco", "ssdlite300_mobilenet", "demo/ssdlite300_mobilenet_demo"]
-MORE = ["tv:ssd300_vgg16@glibc", "ssd300_vgg16_coco@glibc", "ssd300_vgg16_coco+nhwc", "ssd300_vgg16_coco+nchw",
-        "ssd300_vgg16_voc0712",
-        "demo/ssdlite300_mobilenet_demo@glibc"]
-BF16 = ["tv:ssd300_vgg16+bf16", "ssd300_vgg16_coco+bf16", "ssdlite300_mobilenet+bf16"]
+MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco+unfrozen", "tv:ssd300_vgg16+recipe", "ssd300_vgg16_coco",
+          "ssdlite300_mobilenet", "demo/ssdlite300_mobilenet_demo"]
+MORE = ["tv:ssd300_vgg16@glibc", "ssd300_vgg16_coco+unfrozen@glibc", "ssd300_vgg16_coco+unfrozen+nhwc",
+        "ssd300_vgg16_coco+unfrozen+nchw", "ssd300_vgg16_voc0712", "demo/ssdlite300_mobilenet_demo@glibc"]
+BF16 = ["tv:ssd300_vgg16+bf16", "ssd300_vgg16_coco+unfrozen+bf16", "ssdlite300_mobilenet+bf16"]
+TV_CONV1 = 4  # torchvision's ssd300_vgg16 with trainable_backbone_layers=4 freezes backbone.features[:4]
 
 
 def batch(n: int, size: int = 300):
@@ -54,10 +59,13 @@ def worker(name: str, n: int, steps: int) -> dict:
 
     tune_allocator()  # off in @glibc rows (SSDKIT_MALLOC_TUNE=0 in the worker's environment)
     images, boxes, labels = batch(n)
-    net, _, mode = name.partition("@")[0].partition("+")
+    net, *modes = name.partition("@")[0].split("+")
+    mode = "bf16" if "bf16" in modes else ""
     if net.startswith("tv:"):
         import torchvision
         model = torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None).train()
+        if "recipe" in modes:  # what _vgg_extractor does with an ImageNet backbone (weights None forces all 5 stages)
+            model.backbone.features[:TV_CONV1].requires_grad_(False)
         optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
         targets = [dict(boxes=b, labels=lab + 1) for b, lab in zip(boxes, labels)]
 
@@ -78,8 +86,10 @@ def worker(name: str, n: int, steps: int) -> dict:
         from ssdkit.structures import DetSample
         cfg = Config.fromfile(str(ROOT / "configs" / f"{net}.py"))
         cfg.model.num_classes = max(cfg.model.num_classes, 20)  # the demo's 10 classes: same labels as the rest
-        if mode in ("nchw", "nhwc"):
-            cfg.model.channels_last = mode == "nhwc"
+        if "nchw" in modes or "nhwc" in modes:
+            cfg.model.channels_last = "nhwc" in modes
+        if "unfrozen" in modes:
+            cfg.model.backbone.frozen_stages = -1
         model = DETECTORS.build(cfg.model).train()
         optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
         wrapper = BF16OptimWrapper(optimizer=optim, fallback_fp32=False) if mode == "bf16" else OptimWrapper(optim)
@@ -124,21 +134,23 @@ def main() -> None:
     print(f"{'model':34s}{'step s':>8s}{'img/s':>8s}{'peak MB':>9s}")
     for r in res.values():
         print(f"{r['name']:34s}{r['step_s']:8.2f}{r['ips']:8.2f}{r['peak_rss_mb']:9.0f}")
-    for ours_key, tv_key, what in (("", "", "same allocator (ssdkit's settings)"),
-                                   ("@glibc", "@glibc", "same allocator (glibc defaults)"),
-                                   ("", "@glibc", "each as it comes"), ("+bf16", "+bf16", "bf16 autocast")):
+    for ours_key, tv_key, what in (("+unfrozen", "", "same work, same allocator (ssdkit's settings)"),
+                                   ("+unfrozen@glibc", "@glibc", "same work, same allocator (glibc defaults)"),
+                                   ("+unfrozen", "@glibc", "same work, each allocator as it comes"),
+                                   ("+unfrozen+bf16", "+bf16", "same work, bf16 autocast"),
+                                   ("", "+recipe", "each library's recipe (frozen conv1-2 / conv1)")):
         tv, ours = res.get("tv:ssd300_vgg16" + tv_key), res.get("ssd300_vgg16_coco" + ours_key)
         if tv and ours:
             print(f"SSD300-VGG16 (COCO head) / torchvision throughput, {what}: {ours['ips'] / tv['ips']:.2f}x "
                   f"(target >= 1.1x); peak memory {ours['peak_rss_mb']:.0f} vs {tv['peak_rss_mb']:.0f} MB")
-    for net in ("tv:ssd300_vgg16", "ssd300_vgg16_coco", "demo/ssdlite300_mobilenet_demo"):
+    for net in ("tv:ssd300_vgg16", "ssd300_vgg16_coco+unfrozen", "demo/ssdlite300_mobilenet_demo"):
         if net in res and net + "@glibc" in res:
             ratio = res[net]["ips"] / res[net + "@glibc"]["ips"]
             print(f"{net}: allocator settings / glibc defaults throughput {ratio:.2f}x")
-    if "ssd300_vgg16_coco+nchw" in res and "ssd300_vgg16_coco+nhwc" in res:
-        print(f"ssd300_vgg16_coco: channels_last / NCHW throughput "
-              f"{res['ssd300_vgg16_coco+nhwc']['ips'] / res['ssd300_vgg16_coco+nchw']['ips']:.2f}x")
-    for net in ("ssd300_vgg16_coco", "ssdlite300_mobilenet"):
+    nhwc, nchw = res.get("ssd300_vgg16_coco+unfrozen+nhwc"), res.get("ssd300_vgg16_coco+unfrozen+nchw")
+    if nhwc and nchw:
+        print(f"ssd300_vgg16_coco: channels_last / NCHW throughput {nhwc['ips'] / nchw['ips']:.2f}x")
+    for net in ("ssd300_vgg16_coco+unfrozen", "ssdlite300_mobilenet"):
         if net in res and net + "+bf16" in res:
             print(f"{net}: bf16 / float32 throughput {res[net + '+bf16']['ips'] / res[net]['ips']:.2f}x")
 

@@ -9,8 +9,10 @@ model = dict(
     # that model's input (RGB 0..255 minus [123, 117, 104], std 1); conv6/conv7 start Xavier-initialised as in
     # torchvision. 'IMAGENET1K_V1' (torchvision's own VGG16, fc6/fc7 subsampled into conv6/conv7 as the paper does,
     # on mean/std-normalised input) is the other choice. docs/recipes.md compares them.
+    # frozen_stages=2: conv1_1 .. conv2_2 get no backward, as the released model trains (ssd_pascal.py
+    # `freeze_layers = ['conv1_1', 'conv1_2', 'conv2_1', 'conv2_2']`); torchvision freezes conv1 only
     backbone=dict(type='VGG16Atrous', out_features=('conv4_3', 'conv7'), l2_norm_scale=20.0,
-                  pretrained='IMAGENET1K_FEATURES'),
+                  pretrained='IMAGENET1K_FEATURES', frozen_stages=2),
     neck=dict(type='SSDExtraLayers'),  # conv8_2 .. conv11_2: 10, 5, 3, 1
     head=dict(type='SSDHead'),
     prior_generator=dict(
