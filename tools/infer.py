@@ -19,6 +19,7 @@ import cv2
 
 from ssdkit.apis import detect, init_detector
 from ssdkit.data.video import expand_inputs, read_frames
+from ssdkit.deploy.runtimes import BACKENDS
 from ssdkit.engine.config import one_line_errors
 from ssdkit.structures.records import detection_record
 from ssdkit.utils.atomic import atomic_write_text
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--tile", type=int, help="sliced inference for large images: tile size in pixels")
     ap.add_argument("--tile-overlap", type=float, default=0.2, help="overlap of neighbouring tiles (fraction)")
     ap.add_argument("--tile-whole", action="store_true", help="with --tile: also one whole-image pass (large objects)")
-    ap.add_argument("--backend", choices=["pytorch", "onnxruntime", "openvino", "opencv"], default="pytorch",
+    ap.add_argument("--backend", choices=["pytorch", *BACKENDS], default="pytorch",
                     help="run an exported .onnx file (tools/export.py) on this runtime instead of a checkpoint")
     args = ap.parse_args(argv)
     from ssdkit.engine import ConfigError

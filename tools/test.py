@@ -17,6 +17,7 @@ import argparse
 import os
 import re
 
+from ssdkit.deploy.runtimes import BACKENDS
 from ssdkit.engine.config import add_config_args, load_config, one_line_errors
 
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--analysis-dir", help="write PR curves, a confusion matrix and the worst errors here")
     ap.add_argument("--analysis-score-thr", type=float, default=0.3,
                     help="detections counted in the confusion matrix and the missed objects (--analysis-dir)")
-    ap.add_argument("--backend", choices=["pytorch", "onnxruntime", "openvino", "opencv"], default="pytorch",
+    ap.add_argument("--backend", choices=["pytorch", *BACKENDS], default="pytorch",
                     help="evaluate an exported .onnx file (tools/export.py) on this runtime")
     args = ap.parse_args(argv)
     from ssdkit.data import BadImageError
