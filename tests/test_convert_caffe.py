@@ -410,3 +410,12 @@ def test_tool_writes_a_checkpoint_that_loads_strict(tmp_path):
                                                                     f"(Convolution) at byte")
     assert "Traceback" not in proc.stderr and torch.load(dst, weights_only=True)["meta"] == ckpt["meta"]  # kept
 
+
+
+def test_missing_files_are_named(tmp_path):
+    """The offline case for Caffe weights: the files are the user's, so a wrong path names which one is missing."""
+    proto, model_file = write(tmp_path, "deploy")
+    with pytest.raises(FileNotFoundError, match=r"prototxt '.*nowhere.prototxt' does not exist"):
+        convert_caffe_mobilenet_ssd(tmp_path / "nowhere.prototxt", model_file)
+    with pytest.raises((FileNotFoundError, CaffeFormatError), match=r"nowhere.caffemodel"):
+        convert_caffe_mobilenet_ssd(proto, tmp_path / "nowhere.caffemodel")
