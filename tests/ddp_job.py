@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 from mmengine.hooks import Hook
 
-from ssdkit.engine import build_runner, finish_distributed
+from ssdkit.engine import build_runner, exit_distributed_worker, finish_distributed
 from ssdkit.registry import HOOKS
 
 from model_utils import demo_config  # tests/ is the script's directory
@@ -54,3 +54,4 @@ def main(data: str, work_dir: str, launcher: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2], sys.argv[3])
+    exit_distributed_worker()

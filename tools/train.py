@@ -87,3 +87,6 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+    from ssdkit.engine import exit_distributed_worker
+
+    exit_distributed_worker()  # a torchrun worker leaves without C++ teardown (see its docstring)
