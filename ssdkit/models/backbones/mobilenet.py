@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from ssdkit.registry import BACKBONES
 
 from ..layers import ACTIVATIONS, conv_bn_act
-from .common import apply_freeze_and_norm_eval
+from .common import FrozenStagesMixin, load_every_layer
 from .mobilenet_timm import MOBILENETV1_WEIGHTS
 from .weights import WeightsTable, weights_source
 
@@ -23,7 +23,7 @@ def _width(ch: int, mult: float) -> int:
 
 
 @BACKBONES.register_module()
-class MobileNetV1(BaseModule):
+class MobileNetV1(FrozenStagesMixin, BaseModule):
     """A 3x3 stride-2 stem (32 ch) and 13 depthwise 3x3 + pointwise 1x1 blocks, BN and ReLU/ReLU6.
 
     Args:
@@ -82,20 +82,10 @@ class MobileNetV1(BaseModule):
         if self.weights is not None:
             load_file = self.weights.load_file
             sd = load_file(self.weights_file) if load_file and self.weights_file else self.weights.load()
-            result = self.load_state_dict(sd, strict=False)
-            if result.missing_keys or result.unexpected_keys:
-                raise RuntimeError(f"MobileNetV1: weights {self.weights.name} left {result.missing_keys} unset and "
-                                   f"brought unexpected {result.unexpected_keys}")
+            load_every_layer(self, sd, f"MobileNetV1: weights {self.weights.name}")
 
-    def _freeze(self) -> None:
-        stages = [self.stem, *self.blocks]
-        apply_freeze_and_norm_eval(stages, self.frozen_stages + 1 if self.frozen_stages >= 0 else 0,
-                                   self.norm_eval, self, self.training)
-
-    def train(self, mode: bool = True) -> MobileNetV1:
-        super().train(mode)
-        self._freeze()
-        return self
+    def frozen_modules(self) -> list[nn.Module]:
+        return [self.stem, *self.blocks][:self.frozen_stages + 1 if self.frozen_stages >= 0 else 0]
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """``[B, 3, H, W]`` -> outputs of the ``out_indices`` blocks."""

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from ssdkit.registry import BACKBONES
 
 from ..layers import init_convs_
-from .common import apply_freeze_and_norm_eval
+from .common import FrozenStagesMixin, load_every_layer
 from .torchvision_weights import torchvision_weights
 from .weights import WeightsSource, weights_source
 
@@ -31,7 +31,7 @@ def _table(arch: str, names: Sequence[str]) -> dict[str, WeightsSource]:
     return {n: torchvision_weights(arch, n) for n in names}
 
 
-class _TorchvisionMobileNet(BaseModule):
+class _TorchvisionMobileNet(FrozenStagesMixin, BaseModule):
     """``features`` is torchvision's ``MobileNetV2/V3.features`` (same keys, so ImageNet weights load 1:1);
     ``forward`` returns the ``out_features`` maps, splitting the stride-32 block after its expansion when
     ``'stride16_expand'`` is asked for (that block has no residual, so the split changes nothing)."""
@@ -72,23 +72,16 @@ class _TorchvisionMobileNet(BaseModule):
         """Load the ``pretrained`` ImageNet weights (torchvision's loader and cache); the classifier is dropped."""
         super().init_weights()
         if self.weights is not None:
-            result = self.load_state_dict(self.weights.load(), strict=False)
-            if result.missing_keys or result.unexpected_keys:
-                raise RuntimeError(f"{type(self).__name__}: weights {self.weights.name} left {result.missing_keys} "
-                                   f"unset and brought unexpected {result.unexpected_keys}: is reduced_tail set?")
+            load_every_layer(self, self.weights.load(), f"{type(self).__name__}: weights {self.weights.name}",
+                             "is reduced_tail set?")
 
     def stages(self) -> list[nn.Module]:
         """The stem, then one stage per stride (blocks up to each stride change)."""
         cuts = [0] + [i for i, b in enumerate(self.features) if getattr(b, "_is_cn", False)] + [len(self.features)]
         return [self.features[a:b] for a, b in zip(cuts, cuts[1:])]
 
-    def _freeze(self) -> None:
-        apply_freeze_and_norm_eval(self.stages(), self.frozen_stages, self.norm_eval, self, self.training)
-
-    def train(self, mode: bool = True) -> _TorchvisionMobileNet:
-        super().train(mode)
-        self._freeze()
-        return self
+    def frozen_modules(self) -> list[nn.Module]:
+        return self.stages()[:max(self.frozen_stages, 0)]
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """``[B, 3, H, W]`` -> the ``out_features`` maps (320: stride16_expand 20x20, stride32 10x10)."""

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ssdkit.registry import BACKBONES
 
-from .common import apply_freeze_and_norm_eval
+from .common import FrozenStagesMixin, load_every_layer
 from .weights import InputNorm, WeightsSource
 
 #: ``TimmBackbone``'s own arguments; every other config key goes to ``timm.create_model``.
@@ -125,7 +125,7 @@ def _frozen_modules(model: nn.Module, level_module: str) -> list[nn.Module]:
 
 
 @BACKBONES.register_module()
-class TimmBackbone(BaseModule):
+class TimmBackbone(FrozenStagesMixin, BaseModule):
     """A timm model built with ``features_only=True``: ``forward`` returns its ``out_indices`` feature maps.
 
     ``out_channels`` and ``strides`` are timm's ``feature_info.channels()`` / ``.reduction()``.
@@ -207,18 +207,10 @@ class TimmBackbone(BaseModule):
         if self.weights is not None:
             assert self.weights.load_file is not None
             sd = self.weights.load_file(self.weights_file) if self.weights_file else self.weights.load()
-            result = self.load_state_dict(sd, strict=False)
-            if result.missing_keys or result.unexpected_keys:
-                raise RuntimeError(f"TimmBackbone({self.model_name!r}): weights {self.weights.origin} left "
-                                   f"{result.missing_keys} unset and brought unexpected {result.unexpected_keys}")
+            load_every_layer(self, sd, f"TimmBackbone({self.model_name!r}): weights {self.weights.origin}")
 
-    def _freeze(self) -> None:
-        apply_freeze_and_norm_eval(self._frozen, len(self._frozen), self.norm_eval, self, self.training)
-
-    def train(self, mode: bool = True) -> TimmBackbone:
-        super().train(mode)
-        self._freeze()
-        return self
+    def frozen_modules(self) -> list[nn.Module]:
+        return self._frozen
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """``[B, 3, H, W]`` -> the ``out_indices`` maps ``[B, out_channels[i], H / strides[i], W / strides[i]]``."""

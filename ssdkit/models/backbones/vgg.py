@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from ssdkit.registry import BACKBONES
 
 from ..layers import L2Norm, xavier_init_
-from .common import apply_freeze_and_norm_eval
+from .common import FrozenStagesMixin
 from .vgg_convert import VGG16_WEIGHTS
 from .weights import weights_source
 
@@ -22,7 +22,7 @@ OUTPUTS = ("conv4_3", "conv5_3", "conv7")
 
 
 @BACKBONES.register_module()
-class VGG16Atrous(BaseModule):
+class VGG16Atrous(FrozenStagesMixin, BaseModule):
     """VGG16 conv1_1 .. conv5_3 (pool3 in ceil mode: 300 -> 38), pool5 3x3 stride 1, conv6 3x3 with
     dilation 6 (1024) and conv7 1x1 (1024).
 
@@ -91,13 +91,8 @@ class VGG16Atrous(BaseModule):
         blocks: list[nn.Module] = [self.layers[s:e] for s, e in zip(starts, STAGE_ENDS)]
         return blocks + [nn.ModuleList([self.conv6, self.conv7])]
 
-    def _freeze(self) -> None:
-        apply_freeze_and_norm_eval(self.stages(), self.frozen_stages, self.norm_eval, self, self.training)
-
-    def train(self, mode: bool = True) -> VGG16Atrous:
-        super().train(mode)
-        self._freeze()
-        return self
+    def frozen_modules(self) -> list[nn.Module]:
+        return self.stages()[:max(self.frozen_stages, 0)]
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """``[B, 3, H, W]`` -> the ``out_features`` maps (300: conv4_3 38x38, conv5_3 19x19, conv7 19x19)."""
