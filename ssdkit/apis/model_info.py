@@ -8,8 +8,8 @@ from mmengine.analysis import FlopAnalyzer
 
 import ssdkit.models  # noqa: F401
 from ssdkit.engine import wire_num_classes
-from ssdkit.models.backbones.weights import weights_of
-from ssdkit.registry import BACKBONES, DETECTORS
+from ssdkit.models.input_norm import backbone_weights
+from ssdkit.registry import DETECTORS
 
 
 def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
@@ -21,9 +21,7 @@ def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
 
 def weight_source(backbone: dict) -> str:
     """Where the backbone's ``pretrained`` weights come from (short), or ``'none'``."""
-    kind = backbone.get("type")
-    cls = BACKBONES.get(kind) if isinstance(kind, str) else kind
-    source = weights_of(cls, backbone) if cls is not None else None
+    source = backbone_weights(backbone)
     return source.origin.split(": ")[0] if source is not None else "none"
 
 

@@ -6,25 +6,29 @@ import math
 
 from ssdkit.registry import BACKBONES
 
-from .backbones.weights import InputNorm, weights_of
+from .backbones.weights import InputNorm, WeightsSource, weights_of
 
 NORM_KEYS = ("mean", "std", "bgr_to_rgb")
 
 
-def backbone_input_norm(backbone: dict) -> tuple[InputNorm | None, str]:
-    """The normalisation ``backbone``'s pretrained weights were trained on, and a label naming them.
-
-    The backbone class says which weights its config loads (:func:`~ssdkit.models.backbones.weights.weights_of`:
-    its ``weights_for(cfg)``, or its ``WEIGHTS`` table at ``pretrained``); ``(None, '')`` without weights.
-    """
+def backbone_weights(backbone: dict) -> WeightsSource | None:
+    """The pretrained weights the backbone config loads, without building it: its class says which
+    (:func:`~ssdkit.models.backbones.weights.weights_of`: ``weights_for(cfg)``, or its ``WEIGHTS`` table at
+    ``pretrained``). ``None`` without weights, or for an unknown type (building the backbone names it)."""
     kind = backbone.get("type")
     cls = BACKBONES.get(kind) if isinstance(kind, str) else kind
-    if not isinstance(cls, type):  # an unknown type: building the backbone names it
-        return None, ""
-    source = weights_of(cls, backbone)
+    return weights_of(cls, backbone) if isinstance(cls, type) else None
+
+
+def backbone_input_norm(backbone: dict) -> tuple[InputNorm | None, str]:
+    """The normalisation ``backbone``'s pretrained weights were trained on, and a label naming them;
+    ``(None, '')`` without weights."""
+    source = backbone_weights(backbone)
     if source is None:
         return None, ""
-    return source.norm, f"{cls.__name__}(pretrained={backbone.get('pretrained')!r}) ({source.origin})"
+    kind = backbone.get("type")
+    return source.norm, (f"{getattr(kind, '__name__', kind)}(pretrained={backbone.get('pretrained')!r}) "
+                         f"({source.origin})")
 
 
 def _agree(stated, wanted) -> bool:

@@ -36,16 +36,15 @@ class _TorchvisionMobileNet(FrozenStagesMixin, BaseModule):
     ``forward`` returns the ``out_features`` maps, splitting the stride-32 block after its expansion when
     ``'stride16_expand'`` is asked for (that block has no residual, so the split changes nothing)."""
 
-    WEIGHTS: dict[str, WeightsSource] = {}
     features: nn.Sequential
 
     def _setup(self, tv: nn.Module, out_features: Sequence[str], frozen_stages: int, norm_eval: bool,
-               pretrained: str | None, init: str) -> None:
+               pretrained: str | None, weights: WeightsSource | None, init: str) -> None:
         name = type(self).__name__
         bad = [f for f in out_features if f not in TAPS]
         if bad or not out_features:
             raise ValueError(f"{name}: out_features {list(out_features)} invalid; choose from {list(TAPS)}")
-        self.weights = weights_source(name, pretrained, self.WEIGHTS)
+        self.weights = weights
         self.input_norm = self.weights.norm if self.weights else None
         self.pretrained = pretrained
         self.features = cast(nn.Sequential, tv.features)
@@ -127,7 +126,7 @@ class MobileNetV2(_TorchvisionMobileNet):
 
         norm = partial(nn.BatchNorm2d, **(norm_cfg or {}))
         self._setup(mobilenet_v2(weights=None, width_mult=width_mult, norm_layer=norm), out_features, frozen_stages,
-                    norm_eval, pretrained, init)
+                    norm_eval, pretrained, weights_source("MobileNetV2", pretrained, self.WEIGHTS), init)
 
 
 @BACKBONES.register_module()
@@ -149,7 +148,6 @@ class MobileNetV3(_TorchvisionMobileNet):
     ARCHS = ("large", "small")
     WEIGHTS_BY_ARCH = {"large": _table("mobilenet_v3_large", ("IMAGENET1K_V1", "IMAGENET1K_V2")),
                        "small": _table("mobilenet_v3_small", ("IMAGENET1K_V1",))}
-    WEIGHTS = WEIGHTS_BY_ARCH["large"]
 
     def __init__(self, arch: str = "large", out_features: Sequence[str] = ("stride16_expand", "stride32"),
                  reduced_tail: bool = False, width_mult: float = 1.0, norm_cfg: dict | None = None,
@@ -163,18 +161,17 @@ class MobileNetV3(_TorchvisionMobileNet):
         if reduced_tail and pretrained is not None:
             raise ValueError(f"MobileNetV3: pretrained={pretrained!r} holds the full tail; set reduced_tail=False, "
                              f"or pretrained=None to train the reduced tail from scratch (torchvision's SSDLite)")
-        self.WEIGHTS = self.WEIGHTS_BY_ARCH[arch]
         self.arch = arch
         build = mobilenet_v3_large if arch == "large" else mobilenet_v3_small
         norm = partial(nn.BatchNorm2d, **{"eps": 0.001, "momentum": 0.01, **(norm_cfg or {})})
         self._setup(build(weights=None, width_mult=width_mult, reduced_tail=reduced_tail, norm_layer=norm),
-                    out_features, frozen_stages, norm_eval, pretrained, init)
+                    out_features, frozen_stages, norm_eval, pretrained,
+                    self.weights_for(dict(arch=arch, pretrained=pretrained)), init)
 
     @classmethod
     def weights_for(cls, cfg: Mapping[str, object]) -> WeightsSource | None:
         """The weights a backbone config loads (they depend on ``arch``), without building it."""
         arch = str(cfg.get("arch", "large"))
-        pretrained = cfg.get("pretrained")
-        if arch not in cls.ARCHS or pretrained is None:  # building names a bad arch
+        if arch not in cls.ARCHS:  # building names a bad arch
             return None
-        return weights_source(cls.__name__, str(pretrained), cls.WEIGHTS_BY_ARCH[arch])
+        return weights_source(cls.__name__, cfg.get("pretrained"), cls.WEIGHTS_BY_ARCH[arch])
