@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ssdkit.data import VOC_CLASSES
+from ssdkit.models.backbones.mobilenet import CHANNELS, STRIDES
 
 from .caffe_model import CaffeLayer, read_caffemodel
 from .prototxt import Message, parse_prototxt, prototxt_layers
@@ -30,9 +31,6 @@ CAFFE_MOBILENET_SSD_CLASSES: list[str] = list(VOC_CLASSES)
 TORCH_BN_EPS = 1e-5  # nn.BatchNorm2d's default, which ssdkit's conv_bn_act uses
 CAFFE_BN_EPS = 1e-5  # BatchNormParameter.eps default
 
-# MobileNetV1 as ssdkit's backbone builds it (models/backbones/mobilenet.py, width 1.0)
-_STRIDES = [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1]
-_CHANNELS = [64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]
 # conv14 .. conv17: (in, 1x1 out, 3x3 stride-2 out)
 _EXTRAS = [(1024, 256, 512), (512, 128, 256), (256, 128, 256), (256, 64, 128)]
 # prediction maps: (Caffe bottom, channels, priors per location)
@@ -70,7 +68,7 @@ def mobilenet_ssd_convs() -> list[_Conv]:
     """Every convolution of the released MobileNet-SSD, in network order, with its ssdkit keys."""
     convs = [_Conv("conv0", "backbone.stem.0", "backbone.stem.1", 3, 32, 3, 2, 1)]
     cin = 32
-    for i, (s, c) in enumerate(zip(_STRIDES, _CHANNELS)):
+    for i, (s, c) in enumerate(zip(STRIDES, CHANNELS)):  # ssdkit's MobileNetV1 at width 1.0
         block = f"backbone.blocks.{i}"
         convs.append(_Conv(f"conv{i + 1}/dw", f"{block}.0.0", f"{block}.0.1", cin, cin, 3, s, 1, cin))
         convs.append(_Conv(f"conv{i + 1}", f"{block}.1.0", f"{block}.1.1", cin, c, 1))
@@ -135,18 +133,22 @@ def _check_prior_boxes(layers: list[Message], where: str) -> None:
                      step=[float(v) for v in p.get("step", []) + p.get("step_h", []) + p.get("step_w", [])])
         wanted = dict(min_size=[lo], max_size=[] if hi is None else [hi], aspect_ratio=list(ratios), flip=True,
                       clip=False, variance=list(_VARIANCES), offset=0.5, step=[])
-        wrong = {k: v for k, v in found.items() if not _same(v, wanted[k])}
-        if wrong:
-            raise CaffeConversionError(
-                f"{where}: PriorBox layer '{name}' has " + ", ".join(f"{k}={v}" for k, v in wrong.items())
-                + "; the released MobileNet-SSD (which configs/ssd300_mobilenet_caffe.py states) has "
-                + ", ".join(f"{k}={wanted[k]}" for k in wrong))
+        _require_released(found, wanted, f"{where}: PriorBox layer '{name}'",
+                          "the released MobileNet-SSD (which configs/ssd300_mobilenet_caffe.py states)")
 
 
 def _same(a, b) -> bool:
     if isinstance(a, list):
         return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-6) for x, y in zip(a, b))
     return a == b
+
+
+def _require_released(found: dict, wanted: dict, layer: str, released: str) -> None:
+    """Raise naming ``layer``'s settings that differ from ``wanted`` and the ``released`` values."""
+    wrong = {k: v for k, v in found.items() if not _same(v, wanted[k])}
+    if wrong:
+        raise CaffeConversionError(f"{layer} has " + ", ".join(f"{k}={v}" for k, v in wrong.items())
+                                   + f"; {released} has " + ", ".join(f"{k}={wanted[k]}" for k in wrong))
 
 
 def _check_detection_output(layers: list[Message], where: str) -> None:
@@ -159,12 +161,8 @@ def _check_detection_output(layers: list[Message], where: str) -> None:
                      variance_encoded_in_target=bool(_one(p, "variance_encoded_in_target", False)))
         wanted = dict(num_classes=_NUM_CLASSES, background_label_id=0, share_location=True, code_type="CENTER_SIZE",
                       variance_encoded_in_target=False)
-        wrong = {k: v for k, v in found.items() if v != wanted[k]}
-        if wrong:
-            raise CaffeConversionError(f"{where}: DetectionOutput layer '{_one(layer, 'name')}' has "
-                                       + ", ".join(f"{k}={v}" for k, v in wrong.items())
-                                       + "; the released MobileNet-SSD has "
-                                       + ", ".join(f"{k}={wanted[k]}" for k in wrong))
+        _require_released(found, wanted, f"{where}: DetectionOutput layer '{_one(layer, 'name')}'",
+                          "the released MobileNet-SSD")
 
 
 def detection_output_settings(prototxt: str | os.PathLike) -> dict | None:
