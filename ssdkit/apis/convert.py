@@ -16,10 +16,13 @@ COCO_CLASSES: list[str] = [_COCO_CATEGORIES[i] for i in COCO_CATEGORY_IDS]
 NUM_EXTRAS = 4  # torchvision's SSD300 extras after conv7: conv8_2 .. conv11_2
 
 
-def _map_class_rows(t: Tensor, num_priors: int, columns: list[int]) -> Tensor:
-    """Rows of a ``[A*K, ...]`` predictor laid out (prior, class) -> ``[A*len(columns), ...]``."""
-    k_src = t.shape[0] // num_priors
-    return t.reshape(num_priors, k_src, *t.shape[1:])[:, columns].reshape(num_priors * len(columns), *t.shape[1:])
+def _coco_class_rows(key: str, t: Tensor, num_priors: int) -> Tensor:
+    """Rows of torchvision's ``[A*91, ...]`` COCO classifier ``key``, laid out (prior, class) ->
+    ``[A*81, ...]``: background, then the 80 categories in contiguous-label order."""
+    if t.shape[0] != num_priors * 91:
+        raise ValueError(f"{key}: expected {num_priors} x 91 rows (torchvision's COCO classifier), got {t.shape[0]}")
+    columns = [0] + COCO_CATEGORY_IDS
+    return t.reshape(num_priors, 91, *t.shape[1:])[:, columns].reshape(num_priors * len(columns), *t.shape[1:])
 
 
 def convert_torchvision_ssd300_vgg16(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -31,17 +34,13 @@ def convert_torchvision_ssd300_vgg16(state_dict: Mapping[str, Tensor]) -> dict[s
         for j in (0, 2):
             for p in ("weight", "bias"):
                 out[f"neck.extras.layers.{i}.{j}.{p}"] = sd[f"backbone.extra.{i + 1}.{j}.{p}"]
-    columns = [0] + COCO_CATEGORY_IDS
     k = 0
     while f"head.classification_head.module_list.{k}.weight" in sd:
         reg_w = sd[f"head.regression_head.module_list.{k}.weight"]
         num_priors = reg_w.shape[0] // 4
         for p in ("weight", "bias"):
-            cls = sd[f"head.classification_head.module_list.{k}.{p}"]
-            if cls.shape[0] != num_priors * 91:
-                raise ValueError(f"head.classification_head.module_list.{k}.{p}: expected {num_priors} x 91 rows "
-                                 f"(torchvision's COCO classifier), got {cls.shape[0]}")
-            out[f"head.cls_convs.{k}.{p}"] = _map_class_rows(cls, num_priors, columns)
+            key = f"head.classification_head.module_list.{k}.{p}"
+            out[f"head.cls_convs.{k}.{p}"] = _coco_class_rows(key, sd[key], num_priors)
             out[f"head.reg_convs.{k}.{p}"] = sd[f"head.regression_head.module_list.{k}.{p}"]
         k += 1
     if k == 0:
@@ -79,7 +78,6 @@ def convert_torchvision_ssdlite320(state_dict: Mapping[str, Tensor]) -> dict[str
                        "torchvision ssdlite320_mobilenet_v3_large state dict?")
     c4 = max(int(k.split(".")[3]) for k in stem)  # features.0 ends with the C4 block's expansion
     out: dict[str, Tensor] = {}
-    columns = [0] + COCO_CATEGORY_IDS
     for key, value in sd.items():
         if key.startswith("backbone.features."):
             out["backbone." + _ssdlite_backbone_key(key[len("backbone.features."):], c4)] = value
@@ -94,10 +92,7 @@ def convert_torchvision_ssdlite320(state_dict: Mapping[str, Tensor]) -> dict[str
                 continue
             if kind.startswith("class"):  # the 1x1: rows (prior, class), 91 classes -> background + 80
                 num_priors = sd[f"head.regression_head.module_list.{k}.1.weight"].shape[0] // 4
-                if value.shape[0] != num_priors * 91:
-                    raise ValueError(f"{key}: expected {num_priors} x 91 rows (torchvision's COCO classifier), "
-                                     f"got {value.shape[0]}")
-                value = _map_class_rows(value, num_priors, columns)
+                value = _coco_class_rows(key, value, num_priors)
             out[f"{ours}.3.{tail}"] = value
         else:
             raise KeyError(f"{key}: not a key of torchvision's ssdlite320_mobilenet_v3_large")
