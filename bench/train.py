@@ -16,7 +16,9 @@ configs' ``channels_last='auto'``; ``+nhwc`` / ``+nchw`` force ``channels_last=T
 Every worker, torchvision's included, runs with ssdkit's allocator settings
 (``ssdkit.utils.allocator``); ``@glibc`` rows run with glibc's defaults (``SSDKIT_MALLOC_TUNE=0``),
 so the ratio is printed for the same allocator on both sides and for each library as it comes.
-``--quick`` skips the ``@glibc``, ``+nhwc``, ``+nchw`` and VOC rows.
+Where ``SSD(winograd='auto')`` applies (x86 CPUs with PyTorch at AVX2), ``+nowino`` rows run ssdkit with
+``winograd=False`` (every convolution on oneDNN, as torchvision's), so the gain of NNPACK's Winograd kernels is
+printed beside the ratio. ``--quick`` skips the ``@glibc``, ``+nhwc``, ``+nchw`` and VOC rows.
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ def worker(name: str, n: int, steps: int) -> dict:
             cfg.model.channels_last = "nhwc" in modes
         if "unfrozen" in modes:
             cfg.model.backbone.frozen_stages = -1
+        if "nowino" in modes:
+            cfg.model.winograd = False
         model = DETECTORS.build(cfg.model).train()
         optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
         wrapper = BF16OptimWrapper(optimizer=optim, fallback_fp32=False) if mode == "bf16" else OptimWrapper(optim)
@@ -117,10 +121,13 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.batch, args.steps)))
         return
     from ssdkit.engine.bf16 import native_bf16
+    from ssdkit.models.winograd import winograd_available
     from ssdkit.utils.cpu import describe_cpu
 
     res = {}
     names = MODELS + ([] if args.quick else MORE) + ([] if args.no_bf16 or not native_bf16("cpu") else BF16)
+    if winograd_available():
+        names[2:2] = ["ssd300_vgg16_coco+unfrozen+nowino"]
     for name in names:
         env = dict(os.environ, SSDKIT_MALLOC_TUNE="0" if name.endswith("@glibc") else "1")
         p = subprocess.run([sys.executable, __file__, "--worker", name, "--batch", str(args.batch), "--steps",
@@ -147,6 +154,10 @@ def main() -> None:
         if net in res and net + "@glibc" in res:
             ratio = res[net]["ips"] / res[net + "@glibc"]["ips"]
             print(f"{net}: allocator settings / glibc defaults throughput {ratio:.2f}x")
+    wino, nowino = res.get("ssd300_vgg16_coco+unfrozen"), res.get("ssd300_vgg16_coco+unfrozen+nowino")
+    if wino and nowino:
+        print(f"ssd300_vgg16_coco+unfrozen: Winograd (NNPACK) / oneDNN throughput {wino['ips'] / nowino['ips']:.2f}x; "
+              f"without Winograd, / torchvision: {nowino['ips'] / res['tv:ssd300_vgg16']['ips']:.2f}x")
     nhwc, nchw = res.get("ssd300_vgg16_coco+unfrozen+nhwc"), res.get("ssd300_vgg16_coco+unfrozen+nchw")
     if nhwc and nchw:
         print(f"ssd300_vgg16_coco: channels_last / NCHW throughput {nhwc['ips'] / nchw['ips']:.2f}x")

@@ -36,7 +36,7 @@ def conv_depth_and_width(trunk: list[nn.Module], head: nn.Module) -> tuple[int, 
 
 def float32_tolerance(depth: int, width: int, reference: torch.Tensor) -> float:
     """``eps * depth * sqrt(width) * max|reference|`` (module docstring)."""
-    return EPS32 * depth * math.sqrt(width) * float(reference.abs().max())
+    return EPS32 * depth * math.sqrt(width) * float(reference.detach().abs().max())
 
 
 def assert_same_detections(ours: dict, ref: dict, score_tol: float, box_tol: float, max_per_img: int | None = None
