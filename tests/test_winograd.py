@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch import nn
 
+from ssdkit.models.winograd import MIN_PIXELS, WinogradConv2d, use_winograd, winograd_available, winograd_eligible
+
 from float_tolerance import EPS32, conv_depth_and_width, float32_tolerance
 from model_utils import build_model
-from ssdkit.models.winograd import MIN_PIXELS, WinogradConv2d, use_winograd, winograd_available, winograd_eligible
 
 # NNPACK runs on any x86 CPU with AVX2 (its kernels are AVX2 whatever the CPU has beyond), so these checks run on
 # AVX2, AVX-512 and AMX machines alike; the 'auto' policy is tested by setting the capability PyTorch reports.

@@ -33,9 +33,12 @@ def winograd_available() -> bool:
 
 def winograd_eligible(conv: nn.Module) -> bool:
     """A plain dense 3x3 stride-1 convolution without dilation, zero padding at most 2 (NNPACK's kernels)."""
-    return (type(conv) in (nn.Conv2d, WinogradConv2d) and conv.kernel_size == (3, 3) and conv.stride == (1, 1)
-            and conv.dilation == (1, 1) and conv.groups == 1 and conv.padding_mode == "zeros"
-            and isinstance(conv.padding, tuple) and all(0 <= p <= 2 for p in conv.padding))
+    if type(conv) not in (nn.Conv2d, WinogradConv2d):
+        return False
+    assert isinstance(conv, nn.Conv2d)
+    return bool(conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.dilation == (1, 1)
+                and conv.groups == 1 and conv.padding_mode == "zeros" and isinstance(conv.padding, tuple)
+                and all(isinstance(p, int) and 0 <= p <= 2 for p in conv.padding))
 
 
 class _WinogradConv(torch.autograd.Function):
@@ -75,9 +78,13 @@ class WinogradConv2d(nn.Conv2d):
                 and x.device.type == "cpu" and x.dtype == torch.float32
                 and self.weight.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
                 and x.dim() == 4 and x.is_contiguous() and self.weight.is_contiguous()
-                and (x.shape[2] + 2 * self.padding[0] - 2) * (x.shape[3] + 2 * self.padding[1] - 2) >= MIN_PIXELS):
+                and self._out_pixels(x) >= MIN_PIXELS):
             return _WinogradConv.apply(x, self.weight, self.bias, self.padding)
         return super().forward(x)
+
+    def _out_pixels(self, x: Tensor) -> int:
+        ph, pw = (int(p) for p in self.padding)  # ints: use_winograd only takes convs with integer padding
+        return (x.shape[2] + 2 * ph - 2) * (x.shape[3] + 2 * pw - 2)
 
 
 def use_winograd(module: nn.Module, on: bool = True) -> int:
@@ -85,10 +92,12 @@ def use_winograd(module: nn.Module, on: bool = True) -> int:
     modules keep their identity, parameters and state-dict keys. Returns how many convs were switched."""
     n = 0
     for m in module.modules():
+        new: type[nn.Conv2d] | None = None
         if on and type(m) is nn.Conv2d and winograd_eligible(m):
-            m.__class__ = WinogradConv2d
-            n += 1
+            new = WinogradConv2d
         elif not on and type(m) is WinogradConv2d:
-            m.__class__ = nn.Conv2d
+            new = nn.Conv2d
+        if new is not None:
+            m.__class__ = new
             n += 1
     return n
