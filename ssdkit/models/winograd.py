@@ -1,9 +1,10 @@
 """Winograd 3x3 convolutions for float32 training on AVX2-only CPUs, through the NNPACK kernels PyTorch ships.
 
 oneDNN's AVX2 kernels compute a 3x3 convolution directly; NNPACK's Winograd F(6x6, 3x3) kernels need fewer
-multiplications. For SSD300-VGG16 at batch 8 under AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``, Zen 4) they were 1.2-1.8x
-faster than oneDNN for the forward pass and 1.2-1.8x for the input gradient of the convolutions on maps of
-38x38 and larger, and slower on 19x19 maps; with AVX-512 oneDNN is faster (``bench/train.py`` prints both).
+multiplications. For SSD300-VGG16's layers at batch 8 under AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``, Zen 4), one image
+at a time, they were 1.2-2.1x faster than oneDNN for the forward pass and about as much for the input gradient on
+maps of 32x32 and larger (conv1_2: 168 against 358 ms), 1.0x at 26x26 and 0.6x at 19x19; with AVX-512, oneDNN's
+NHWC kernels are faster than NNPACK, so ``'auto'`` leaves them there (``bench/train.py`` prints the gain).
 
 A :class:`WinogradConv2d` is an ``nn.Conv2d`` (same parameters, keys and outputs up to float32 rounding, about
 1e-6 of the outputs' scale): in training (frozen layers included), on a CPU float32 NCHW input of at least
@@ -19,7 +20,7 @@ import platform
 import torch
 from torch import Tensor, nn
 
-MIN_PIXELS = 32 * 32  # output maps below this stay on oneDNN (19x19 was 0.9-1.0x, 38x38 1.2-1.3x)
+MIN_PIXELS = 32 * 32  # smaller output maps stay on oneDNN (512 channels: 32x32 1.43x, 26x26 0.99x, 19x19 0.61x)
 
 
 def winograd_available() -> bool:

@@ -69,7 +69,7 @@ class SSD(BaseModel):
 
     ``winograd`` (``'auto'``: on x86 CPUs whose PyTorch kernels stop at AVX2) makes the dense 3x3 stride-1
     convolutions :class:`~ssdkit.models.winograd.WinogradConv2d`: in float32 NCHW training their forward and input
-    gradient run NNPACK's Winograd kernels (SSD300-VGG16's training step 1.1x faster under AVX2); evaluation,
+    gradient run NNPACK's Winograd kernels (SSD300-VGG16's training step 1.3x faster under AVX2); evaluation,
     export, CUDA and bfloat16 are unchanged.
 
     ``forward(inputs[B, 3, H, W], data_samples, mode)``:
