@@ -141,7 +141,8 @@ def test_ignore_flagged_objects_are_not_trained_on():
 
 
 def test_channels_last_auto_follows_the_cpu_and_the_network(monkeypatch):
-    """'auto': NHWC on AVX-512 CPUs; on AVX2-only CPUs NHWC for depthwise (MobileNet), NCHW for dense (VGG)."""
+    """'auto': NHWC on AVX-512 CPUs; on AVX2-only CPUs NHWC for depthwise (MobileNet), NCHW for dense (VGG), which
+    predicts in NHWC unless it runs Winograd convs (NNPACK takes NCHW)."""
     import ssdkit.models.detectors.ssd as ssd_module
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -156,8 +157,12 @@ def test_channels_last_auto_follows_the_cpu_and_the_network(monkeypatch):
             assert nhwc == model.channels_last, (cap, name)
     assert got == {("AVX512", "ssd300_mobilenet"): True, ("AVX512", "ssd300_vgg16_voc0712"): True,
                    ("AVX2", "ssd300_mobilenet"): True, ("AVX2", "ssd300_vgg16_voc0712"): False}
-    # still AVX2: a dense network predicts in NHWC and trains in NCHW, with the same Parameter objects
-    vgg = build_model("ssd300_vgg16_voc0712")
+    # still AVX2: with Winograd convs ('auto' there) a dense network stays NCHW; without, it predicts in NHWC and
+    # trains in NCHW, with the same Parameter objects
+    from ssdkit.models.winograd import winograd_available
+
+    assert build_model("ssd300_vgg16_voc0712").eval().channels_last is not winograd_available()
+    vgg = build_model("ssd300_vgg16_voc0712", winograd=False)
     params = list(vgg.parameters())
     x = torch.rand(1, 3, 300, 300)
     with torch.no_grad():

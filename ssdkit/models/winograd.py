@@ -1,16 +1,16 @@
-"""Winograd 3x3 convolutions for float32 training on AVX2-only CPUs, through the NNPACK kernels PyTorch ships.
+"""Winograd 3x3 convolutions for float32 on AVX2-only CPUs, through the NNPACK kernels PyTorch ships.
 
 oneDNN's AVX2 kernels compute a 3x3 convolution directly; NNPACK's Winograd F(6x6, 3x3) kernels need fewer
 multiplications. For SSD300-VGG16's layers at batch 8 under AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``, Zen 4), one image
 at a time, they were 1.2-2.1x faster than oneDNN for the forward pass and about as much for the input gradient on
 maps of 32x32 and larger (conv1_2: 168 against 358 ms), 1.0x at 26x26 and 0.6x at 19x19; with AVX-512, oneDNN's
-NHWC kernels are faster than NNPACK, so ``'auto'`` leaves them there (``bench/train.py`` prints the gain).
+NHWC kernels are faster than NNPACK, so ``'auto'`` leaves them there (``bench/train.py`` prints the gain). For
+inference under AVX2 NNPACK in NCHW also beat oneDNN's NHWC (SSD300-VGG16, batch 8: 1775 against 2268 ms).
 
 A :class:`WinogradConv2d` is an ``nn.Conv2d`` (same parameters, keys and outputs up to float32 rounding, about
-1e-6 of the outputs' scale): in training (frozen layers included), on a CPU float32 NCHW input of at least
-:data:`MIN_PIXELS` output pixels, its forward and input gradient run NNPACK's Winograd kernels and its weight
-gradient oneDNN's; anywhere else (inference, export, ``torch.compile``, CUDA, bfloat16 autocast, NHWC) it is the
-plain ``nn.Conv2d``.
+1e-6 of the outputs' scale): on a CPU float32 NCHW input of at least :data:`MIN_PIXELS` output pixels, its forward
+and input gradient run NNPACK's Winograd kernels and its weight gradient oneDNN's; anywhere else (export,
+``torch.compile``, CUDA, bfloat16 autocast, NHWC, small maps) it is the plain ``nn.Conv2d``.
 """
 
 from __future__ import annotations
@@ -84,8 +84,7 @@ class WinogradConv2d(nn.Conv2d):
     (see the module docstring); made from an existing conv by :func:`use_winograd`, keeping its parameters."""
 
     def forward(self, x: Tensor) -> Tensor:
-        if (torch.is_grad_enabled() and (self.training or not self.weight.requires_grad)  # frozen layers too
-                and not torch.compiler.is_compiling() and not torch.jit.is_tracing()  # never in export
+        if (not torch.compiler.is_compiling() and not torch.jit.is_tracing()  # never in export
                 and x.device.type == "cpu" and x.dtype == torch.float32
                 and self.weight.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
                 and x.dim() == 4 and x.is_contiguous() and self.weight.is_contiguous()

@@ -42,12 +42,14 @@ def _wired(cfg: dict, key: str, value, where: str) -> dict:
     return cfg
 
 
-def prefer_channels_last(backbone: nn.Module, training: bool = True) -> bool:
-    """``channels_last='auto'``: NHWC for inference, on CUDA and on AVX-512 CPUs; training on other CPUs
-    takes NHWC only for depthwise networks."""
-    if not training or torch.cuda.is_available() or torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+def prefer_channels_last(backbone: nn.Module, training: bool = True, winograd: bool = False) -> bool:
+    """``channels_last='auto'``: NHWC on CUDA, on AVX-512 CPUs and for depthwise networks; on other CPUs a dense
+    network trains in NCHW, and predicts in NCHW too when it has Winograd convs (NNPACK takes NCHW)."""
+    if torch.cuda.is_available() or torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
         return True
-    return any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in backbone.modules())
+    if any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in backbone.modules()):
+        return True
+    return not training and not winograd
 
 
 @DETECTORS.register_module()
@@ -64,13 +66,14 @@ class SSD(BaseModel):
     AVX-512 (oneDNN's NHWC kernels: SSD300-VGG16 training 1.29x faster than NCHW). Training on an
     AVX2-only CPU takes NHWC only for networks with depthwise convolutions (MobileNet: NHWC 0.44-0.47 s
     a step against 0.48-0.52 s NCHW, measured on an AVX2 EPYC); dense ones (VGG16) train in NCHW there
-    (NHWC was 0.87-0.91x of NCHW's training throughput under AVX2, but 1.13x faster at ``predict``),
-    and ``train()`` / ``eval()`` switch the format. ``bench/train.py`` prints the ratio on the machine at hand.
+    (NHWC was 0.87-0.91x of NCHW's training throughput under AVX2, but 1.13x faster at ``predict``), and predict
+    in NCHW too when they have Winograd convs (below); ``train()`` / ``eval()`` switch the format.
+    ``bench/train.py`` prints the ratio on the machine at hand.
 
     ``winograd`` (``'auto'``: on x86 CPUs whose PyTorch kernels stop at AVX2) makes the dense 3x3 stride-1
-    convolutions :class:`~ssdkit.models.winograd.WinogradConv2d`: in float32 NCHW training their forward and input
-    gradient run NNPACK's Winograd kernels (SSD300-VGG16's training step 1.3x faster under AVX2); evaluation,
-    export, CUDA and bfloat16 are unchanged.
+    convolutions :class:`~ssdkit.models.winograd.WinogradConv2d`: in float32 NCHW their forward and input gradient
+    run NNPACK's Winograd kernels (SSD300-VGG16 under AVX2: training step 1.3x faster, ``predict`` 1.28x faster
+    than oneDNN's NHWC); export, CUDA and bfloat16 are unchanged.
 
     ``forward(inputs[B, 3, H, W], data_samples, mode)``:
       * ``'tensor'``: ``(cls_logits [B, P, C+1], box_deltas [B, P, 4])`` in prior order;
@@ -102,12 +105,6 @@ class SSD(BaseModel):
         self.box_coder: BoxCoder = BOX_CODERS.build(box_coder or dict(type="SSDBoxCoder"))
         self.loss_fn: Loss = LOSSES.build(loss or dict(type="MultiBoxLoss"))
         self.postprocessor: Postprocessor = POSTPROCESSORS.build(postprocessor or dict(type="SSDPostprocessor"))
-        if channels_last not in (True, False, "auto"):
-            raise ValueError(f"model.channels_last={channels_last!r}: valid values are True, False and 'auto'")
-        self.auto_memory_format = channels_last == "auto"
-        self.channels_last = False
-        self.set_channels_last(prefer_channels_last(self.backbone, self.training) if self.auto_memory_format
-                               else bool(channels_last))
         if winograd not in (True, False, "auto"):
             raise ValueError(f"model.winograd={winograd!r}: valid values are True, False and 'auto'")
         if winograd is True and not winograd_available():
@@ -116,6 +113,15 @@ class SSD(BaseModel):
                              f"{'present' if torch._nnpack_available() else 'absent'}); use 'auto' or False")
         on = winograd is True or (winograd == "auto" and winograd_available())
         self.winograd_convs = use_winograd(self) if on else 0  # how many convs it applies to
+        if channels_last not in (True, False, "auto"):
+            raise ValueError(f"model.channels_last={channels_last!r}: valid values are True, False and 'auto'")
+        self.auto_memory_format = channels_last == "auto"
+        self.channels_last = False
+        self.set_channels_last(self._auto_channels_last(self.training) if self.auto_memory_format
+                               else bool(channels_last))
+
+    def _auto_channels_last(self, training: bool) -> bool:
+        return prefer_channels_last(self.backbone, training, winograd=self.winograd_convs > 0)
 
     def set_channels_last(self, on: bool) -> None:
         """Put the weights (and inputs from now on) in NHWC (``on``) or NCHW; parameters keep their identity."""
@@ -127,7 +133,7 @@ class SSD(BaseModel):
         """``nn.Module.train``; with ``channels_last='auto'`` also the memory format for the mode."""
         super().train(mode)
         if getattr(self, "auto_memory_format", False):
-            self.set_channels_last(prefer_channels_last(self.backbone, mode))
+            self.set_channels_last(self._auto_channels_last(mode))
         return self
 
     def train_step(self, data, optim_wrapper) -> dict[str, Tensor]:
