@@ -2,9 +2,10 @@
 
 oneDNN's AVX2 kernels compute a 3x3 convolution directly; NNPACK's Winograd F(6x6, 3x3) kernels need fewer
 multiplications. For SSD300-VGG16's layers at batch 8 under AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``, Zen 4), one image
-at a time, they were 1.2-2.1x faster than oneDNN for the forward pass and about as much for the input gradient on
-maps of 32x32 and larger (conv1_2: 168 against 358 ms), 1.0x at 26x26 and 0.6x at 19x19; with AVX-512, oneDNN's
-NHWC kernels are faster than NNPACK, so ``'auto'`` leaves them there (``bench/train.py`` prints the gain). For
+at a time, they were 1.2-2.2x faster than oneDNN for the forward pass and the input gradient on maps of 32x32
+and larger (conv1_2: 168-202 against 352-358 ms forward, 200 against 349 ms input gradient), 1.0x at 26x26 and
+0.6x at 19x19; with AVX-512, oneDNN's NHWC kernels are faster than NNPACK, so ``'auto'`` leaves them there
+(``bench/train.py`` prints the gain). For
 inference under AVX2 NNPACK in NCHW also beat oneDNN's NHWC (SSD300-VGG16, batch 8: 1775 against 2268 ms).
 
 A :class:`WinogradConv2d` is an ``nn.Conv2d`` (same parameters, keys and outputs up to float32 rounding, about
