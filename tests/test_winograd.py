@@ -177,3 +177,15 @@ def test_ssd300_training_pass_equals_onednn(nnpack_calls, monkeypatch):
     assert len(grads) == len(list(ref.parameters())) - 8  # conv1_x, conv2_x frozen
     for name, g, g_ref in grads:
         assert (g - g_ref).abs().max() <= float32_tolerance(depth, width, g_ref), name
+
+
+def test_training_log_names_the_layout_and_the_winograd_convs():
+    from ssdkit.engine.runner import memory_and_kernels
+
+    model = build_model("ssd300_vgg16_voc0712", winograd=False, channels_last=False)
+    assert memory_and_kernels(model) == "; NCHW in training; no Winograd convs (oneDNN)"
+    model.winograd_convs = use_winograd(model)
+    wrapped = nn.Module()  # as DDP holds it
+    wrapped.module = model
+    assert memory_and_kernels(wrapped) == "; NCHW in training; 27 Winograd 3x3 convs (NNPACK)"
+    assert memory_and_kernels(nn.Linear(2, 2)) == ""

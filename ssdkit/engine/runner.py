@@ -104,5 +104,17 @@ def build_runner(cfg: Config) -> Runner:
     if "OMP_NUM_THREADS" in os.environ and cfg.get("launcher", "none") == "pytorch":
         torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
     runner = Runner.from_cfg(cfg)
-    runner.logger.info(f"{describe_cpu()}; allocator settings {'on' if tuned else 'off'} (ssdkit.utils.allocator)")
+    runner.logger.info(f"{describe_cpu()}; allocator settings {'on' if tuned else 'off'} (ssdkit.utils.allocator)"
+                       f"{memory_and_kernels(runner.model)}")
     return runner
+
+
+def memory_and_kernels(model: torch.nn.Module) -> str:
+    """``'; NCHW; 27 Winograd 3x3 convs (NNPACK)'`` for an SSD (what ``channels_last`` / ``winograd='auto'`` chose
+    on this CPU), ``''`` for a model without those attributes."""
+    model = getattr(model, "module", model)  # DDP
+    if not hasattr(model, "channels_last"):
+        return ""
+    n = int(getattr(model, "winograd_convs", 0))
+    wino = f"{n} Winograd 3x3 convs (NNPACK)" if n else "no Winograd convs (oneDNN)"
+    return f"; {'NHWC' if model.channels_last else 'NCHW'} in training; {wino}"
