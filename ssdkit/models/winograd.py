@@ -20,6 +20,7 @@ import platform
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 MIN_PIXELS = 32 * 32  # smaller output maps stay on oneDNN (512 channels: 32x32 1.43x, 26x26 0.99x, 19x19 0.61x)
 
@@ -64,6 +65,7 @@ class _WinogradConv(torch.autograd.Function):
         return nnpack_conv3x3(x, weight, bias, list(padding))
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: Tensor):
         x, weight = ctx.saved_tensors
         grad = grad.contiguous()
