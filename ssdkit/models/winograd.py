@@ -5,8 +5,8 @@ multiplications. For SSD300-VGG16's layers at batch 8 under AVX2 (``ONEDNN_MAX_C
 at a time, they were 1.2-2.2x faster than oneDNN for the forward pass and the input gradient on maps of 32x32
 and larger (conv1_2: 168-202 against 352-358 ms forward, 200 against 349 ms input gradient), 1.0x at 26x26 and
 0.6x at 19x19; with AVX-512, oneDNN's NHWC kernels are faster than NNPACK, so ``'auto'`` leaves them there
-(``bench/train.py`` prints the gain). For
-inference under AVX2 NNPACK in NCHW also beat oneDNN's NHWC (SSD300-VGG16, batch 8: 1775 against 2268 ms).
+(``bench/train.py`` prints the gain). For inference under AVX2, NNPACK in NCHW also beat oneDNN's NHWC
+(SSD300-VGG16, batch 8: 1775 against 2268 ms).
 
 A :class:`WinogradConv2d` is an ``nn.Conv2d`` (same parameters, keys and outputs up to float32 rounding, about
 1e-6 of the outputs' scale): on a CPU float32 NCHW input of at least :data:`MIN_PIXELS` output pixels, its forward
@@ -83,7 +83,7 @@ class _WinogradConv(torch.autograd.Function):
 
 
 class WinogradConv2d(nn.Conv2d):
-    """``nn.Conv2d`` whose training forward and input gradient use NNPACK's Winograd kernels where they apply
+    """``nn.Conv2d`` whose forward and input gradient use NNPACK's Winograd kernels where they apply
     (see the module docstring); made from an existing conv by :func:`use_winograd`, keeping its parameters."""
 
     def forward(self, x: Tensor) -> Tensor:
