@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import platform
 
 import pytest
@@ -12,7 +11,7 @@ from torch import nn
 
 from ssdkit.models.winograd import MIN_PIXELS, WinogradConv2d, use_winograd, winograd_available, winograd_eligible
 
-from float_tolerance import EPS32, conv_depth_and_width, float32_tolerance
+from float_tolerance import conv_depth_and_width, float32_tolerance
 from model_utils import build_model
 
 # NNPACK runs on any x86 CPU with AVX2 (its kernels are AVX2 whatever the CPU has beyond), so these checks run on
@@ -38,7 +37,7 @@ def layer_tolerance(cin: int, ref: torch.Tensor) -> float:
     """One conv layer: rounding of a length-``9 cin`` reduction, ``eps sqrt(n) max|ref|`` (tests/float_tolerance.py),
     times 8 for Winograd's transforms (F(6x6, 3x3) adds and scales each 8x8 tile twice before and after the products;
     measured 0.3-0.4 of ``eps sqrt(n) max|ref|``). A wrong padding, flip or transpose is off by O(max|ref|)."""
-    return 8 * EPS32 * math.sqrt(9 * cin) * float(ref.detach().abs().max())
+    return float32_tolerance(8, 9 * cin, ref)  # eps * 8 * sqrt(9 cin) * max|ref|
 
 
 @pytest.mark.parametrize("padding", [0, 1, 2])
