@@ -155,9 +155,10 @@ def main() -> None:
             ratio = res[net]["ips"] / res[net + "@glibc"]["ips"]
             print(f"{net}: allocator settings / glibc defaults throughput {ratio:.2f}x")
     wino, nowino = res.get("ssd300_vgg16_coco+unfrozen"), res.get("ssd300_vgg16_coco+unfrozen+nowino")
+    tv = res.get("tv:ssd300_vgg16")
     if wino and nowino:
-        print(f"ssd300_vgg16_coco+unfrozen: Winograd (NNPACK) / oneDNN throughput {wino['ips'] / nowino['ips']:.2f}x; "
-              f"without Winograd, / torchvision: {nowino['ips'] / res['tv:ssd300_vgg16']['ips']:.2f}x")
+        print(f"ssd300_vgg16_coco+unfrozen: Winograd (NNPACK) / oneDNN throughput {wino['ips'] / nowino['ips']:.2f}x"
+              + (f"; without Winograd, / torchvision: {nowino['ips'] / tv['ips']:.2f}x" if tv else ""))
     nhwc, nchw = res.get("ssd300_vgg16_coco+unfrozen+nhwc"), res.get("ssd300_vgg16_coco+unfrozen+nchw")
     if nhwc and nchw:
         print(f"ssd300_vgg16_coco: channels_last / NCHW throughput {nhwc['ips'] / nchw['ips']:.2f}x")

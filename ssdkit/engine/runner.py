@@ -110,8 +110,8 @@ def build_runner(cfg: Config) -> Runner:
 
 
 def memory_and_kernels(model: torch.nn.Module) -> str:
-    """``'; NCHW; 27 Winograd 3x3 convs (NNPACK)'`` for an SSD (what ``channels_last`` / ``winograd='auto'`` chose
-    on this CPU), ``''`` for a model without those attributes."""
+    """``'; NCHW in training; 27 Winograd 3x3 convs (NNPACK)'`` for an SSD (what ``channels_last`` /
+    ``winograd='auto'`` chose on this CPU; the model is built in training mode), ``''`` for a model without them."""
     model = getattr(model, "module", model)  # DDP
     if not hasattr(model, "channels_last"):
         return ""
