@@ -58,3 +58,25 @@ def test_one_by_one_predictors_of_the_released_mobilenet_ssd():
                                rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="kernel_size"):
         SSDHead([64], [4], 3, depthwise=True, kernel_size=1)
+
+
+def test_init_background_prob_sets_the_untrained_scores():
+    """With the prior-probability bias every prior of an untrained head scores background at exactly p (zero
+    features reach the last conv as zeros: BatchNorm of a constant map is its beta, 0), each class (1 - p) / C;
+    an ``init_cfg`` initialisation keeps it, and a bad p is refused."""
+    import pytest
+
+    for depthwise, kernel in ((True, 3), (False, 3), (False, 1)):
+        head = SSDHead([16, 8], [4, 6], 10, depthwise=depthwise, kernel_size=kernel, init_background_prob=0.99,
+                       init_cfg=dict(type="Normal", layer="Conv2d", std=0.01))
+        head.init_weights()
+        cls, _ = head([torch.zeros(2, 16, 3, 3), torch.zeros(2, 8, 2, 2)])
+        probs = cls.softmax(-1)
+        torch.testing.assert_close(probs[..., 0], torch.full_like(probs[..., 0], 0.99))
+        torch.testing.assert_close(probs[..., 1:], torch.full_like(probs[..., 1:], 0.001))
+        last = [m for m in head.cls_convs[0].modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        assert float(last.weight.std()) < 0.02  # init_cfg ran (it zeroes biases too), and the bias was set again
+    plain = SSDHead([16], [4], 10)
+    assert plain.cls_convs[0].bias.abs().sum() == 0  # the paper's zero bias without it
+    with pytest.raises(ValueError, match="init_background_prob=1.0; valid"):
+        SSDHead([16], [4], 10, init_background_prob=1.0)

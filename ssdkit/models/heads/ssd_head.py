@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -41,14 +42,21 @@ class SSDHead(BaseModule):
         init: ``'xavier'`` (the paper: Xavier-uniform weights, zero bias), ``'normal'`` (N(0, 0.03), torchvision's
             SSDLite) or ``'default'``.
         norm_cfg: the depthwise predictors' BatchNorm ``eps`` / ``momentum`` (SSDLite: 0.001 / 0.03).
+        init_background_prob: the background probability the untrained head gives every prior, set through the
+            class biases (background ``log(p C / (1 - p))``, classes 0): RetinaNet's prior-probability bias
+            (Lin et al. 2017) for the softmax. ``None``: zero biases (the paper). From scratch, 0.99 spares the
+            first steps from learning that almost every prior is background (README, "The demo").
     """
 
     def __init__(self, in_channels: Sequence[int], num_priors_per_location: Sequence[int], num_classes: int,
                  depthwise: bool = False, kernel_size: int = 3, init: str = "xavier", norm_cfg: dict | None = None,
-                 init_cfg: dict | None = None) -> None:
+                 init_background_prob: float | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if kernel_size not in (1, 3) or (depthwise and kernel_size != 3):
             raise ValueError(f"SSDHead: kernel_size={kernel_size!r}; valid: 3, or 1 with depthwise=False")
+        if init_background_prob is not None and not 0 < init_background_prob < 1:
+            raise ValueError(f"SSDHead: init_background_prob={init_background_prob!r}; valid: None or a probability "
+                             f"strictly between 0 and 1 (e.g. 0.99)")
         if len(in_channels) != len(num_priors_per_location):
             raise ValueError(f"SSDHead: {len(in_channels)} in_channels {list(in_channels)} but "
                              f"{len(num_priors_per_location)} num_priors_per_location {list(num_priors_per_location)}")
@@ -59,7 +67,27 @@ class SSDHead(BaseModule):
                                        for c, a in zip(in_channels, num_priors_per_location))
         self.reg_convs = nn.ModuleList(_predictor(c, a * 4, depthwise, kernel_size, norm_cfg)
                                        for c, a in zip(in_channels, num_priors_per_location))
+        self.init_background_prob = init_background_prob
         init_convs_(self, init, "SSDHead")
+        self.init_class_biases()
+
+    def init_class_biases(self) -> None:
+        """Set the class predictors' biases for ``init_background_prob`` (nothing when it is ``None``)."""
+        p = self.init_background_prob
+        if p is None:
+            return
+        k = self.num_classes + 1
+        with torch.no_grad():
+            for conv, a in zip(self.cls_convs, self.num_priors_per_location):
+                last = [m for m in conv.modules() if isinstance(m, nn.Conv2d)][-1]
+                bias = last.bias.view(a, k)
+                bias.zero_()
+                bias[:, 0] = math.log(p * self.num_classes / (1 - p))
+
+    def init_weights(self) -> None:
+        """mmengine's ``init_cfg`` initialisation, then the class biases again (an ``init_cfg`` resets them)."""
+        super().init_weights()
+        self.init_class_biases()
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:
