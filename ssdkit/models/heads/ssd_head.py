@@ -80,6 +80,7 @@ class SSDHead(BaseModule):
         with torch.no_grad():
             for conv, a in zip(self.cls_convs, self.num_priors_per_location):
                 last = [m for m in conv.modules() if isinstance(m, nn.Conv2d)][-1]
+                assert last.bias is not None  # every predictor conv has one
                 bias = last.bias.view(a, k)
                 bias.zero_()
                 bias[:, 0] = math.log(p * self.num_classes / (1 - p))
