@@ -42,10 +42,14 @@ def build_model(name_or_cfg, **model_overrides):
     return DETECTORS.build(model_cfg)
 
 
-def demo_config(data: str, work_dir: str, **loader_options) -> Config:
+def demo_config(data: str, work_dir: str, background_prior: bool = True, **loader_options) -> Config:
     """The demo config reading the demo set at ``data`` in all three loaders, writing to ``work_dir``;
-    ``loader_options`` (``batch_size=2``, ``num_workers=0`` ...) go to every loader."""
+    ``loader_options`` (``batch_size=2``, ``num_workers=0`` ...) go to every loader. ``background_prior=False``
+    zeroes the head's initial class biases, for tests that need an untrained model's detections: with the demo's
+    ``init_background_prob=0.99`` every class scores 0.001 there, under the postprocessor's 0.01."""
     cfg = load_config("demo/ssdlite300_mobilenet_demo")
+    if not background_prior:
+        cfg.model.head.init_background_prob = None
     cfg.work_dir = work_dir
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         cfg[loader].dataset.data_root = str(data)

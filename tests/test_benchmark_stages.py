@@ -37,7 +37,7 @@ def demo_data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_and_loader(demo_data, tmp_path_factory):
-    cfg = demo_config(str(demo_data), str(tmp_path_factory.mktemp("work")))
+    cfg = demo_config(str(demo_data), str(tmp_path_factory.mktemp("work")), background_prior=False)
     loader = build_loader(cfg, "test", batch_size=2)
     torch.manual_seed(0)
     return init_detector(cfg), loader

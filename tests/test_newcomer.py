@@ -191,7 +191,7 @@ def test_infer_and_test_write_one_json_format(demo_data, tmp_path):
     import torch
 
     from model_utils import build_model
-    model = build_model(demo_config(str(demo_data), str(tmp_path)))
+    model = build_model(demo_config(str(demo_data), str(tmp_path), background_prior=False))  # random, detecting
     ckpt = tmp_path / "demo.pth"
     classes = [f"digit_{i}" for i in range(10)]
     torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=classes))), ckpt)
