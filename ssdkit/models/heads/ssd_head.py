@@ -23,6 +23,11 @@ def _predictor(in_ch: int, out_ch: int, depthwise: bool, kernel_size: int = 3, n
                          nn.Conv2d(in_ch, out_ch, 1))
 
 
+def _last_conv(predictor: nn.Module) -> tuple[str, nn.Conv2d]:
+    """The conv that writes a predictor's outputs, and its name inside the predictor (``''`` for a plain conv)."""
+    return [(n, m) for n, m in predictor.named_modules() if isinstance(m, nn.Conv2d)][-1]
+
+
 def _flatten(x: Tensor, columns: int) -> Tensor:
     """``[B, A*K, H, W]`` -> ``[B, H*W*A, K]`` (prior order: row, column, box)."""
     b, _, h, w = x.shape
@@ -79,7 +84,7 @@ class SSDHead(BaseModule):
         k = self.num_classes + 1
         with torch.no_grad():
             for conv, a in zip(self.cls_convs, self.num_priors_per_location):
-                last = [m for m in conv.modules() if isinstance(m, nn.Conv2d)][-1]
+                _, last = _last_conv(conv)
                 assert last.bias is not None  # every predictor conv has one
                 bias = last.bias.view(a, k)
                 bias.zero_()
@@ -94,7 +99,7 @@ class SSDHead(BaseModule):
                               error_msgs) -> None:
         """Refuse a checkpoint made for another class count, naming the key and the config fix."""
         for k, a in enumerate(self.num_priors_per_location):
-            last = [n for n, m in self.cls_convs[k].named_modules() if isinstance(m, nn.Conv2d)][-1]
+            last, _ = _last_conv(self.cls_convs[k])
             key = f"{prefix}cls_convs.{k}.{last + '.' if last else ''}weight"
             if key not in state_dict:
                 continue
