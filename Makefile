@@ -14,9 +14,10 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-# static checks (config in pyproject.toml): ruff (pyflakes, pycodestyle, import order) everywhere, mypy on ssdkit/
+# static checks (config in pyproject.toml): ruff lint and format everywhere, mypy on ssdkit/
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 test: install

@@ -26,8 +26,12 @@ from ssdkit.core import SSDBoxCoder, SSDMatcher, SSDPostprocessor, SSDPriorGener
 from common import best_of, largest_tensor
 
 FEATURES = [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]
-TV_PRIORS = dict(aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],
-                 scales=[0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05], steps=[8, 16, 32, 64, 100, 300], clip="wh")
+TV_PRIORS = dict(
+    aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],
+    scales=[0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05],
+    steps=[8, 16, 32, 64, 100, 300],
+    clip="wh",
+)
 
 
 def make_inputs(batch: int, max_gt: int, num_classes: int = 20, seed: int = 0):
@@ -81,8 +85,11 @@ def main() -> None:
     logits = dense
     post = SSDPostprocessor()
     metas = [dict(img_shape=(300, 300))] * args.batch
-    stub = type("Stub", (), dict(box_coder=tv_coder, score_thresh=0.01, nms_thresh=0.45, detections_per_img=200,
-                                 topk_candidates=400))()
+    stub = type(
+        "Stub",
+        (),
+        dict(box_coder=tv_coder, score_thresh=0.01, nms_thresh=0.45, detections_per_img=200, topk_candidates=400),
+    )()
 
     def ours_post():
         return post(logits, coder.decode(deltas, priors.unsqueeze(0)), metas)
@@ -102,20 +109,30 @@ def main() -> None:
     g = max(len(x) for x in gts)
     budget = args.batch * p * g
     from ssdkit.utils.cpu import describe_cpu
+
     print(describe_cpu())
-    print(f"batch {args.batch} x {p} priors x up to {g} gt boxes, {args.classes} classes, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"batch {args.batch} x {p} priors x up to {g} gt boxes, {args.classes} classes, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     print(f"{'':28s}{'ssdkit':>10s}{'torchvision':>13s}{'speed-up':>10s}{'target':>8s}")
-    print(f"{'assignment (match+encode)':28s}{t_ours_a * 1e3:8.1f}ms{t_tv_a * 1e3:11.1f}ms"
-          f"{t_tv_a / t_ours_a:9.1f}x{'>= 5x':>8s}")
-    print(f"{'  same, dense [B,G,P] IoU':28s}{t_dense_a * 1e3:8.1f}ms{t_tv_a * 1e3:11.1f}ms"
-          f"{t_tv_a / t_dense_a:9.1f}x")
-    print(f"{'postprocess, dense scores':28s}{t_ours_p * 1e3:8.1f}ms{t_tv_p * 1e3:11.1f}ms"
-          f"{t_tv_p / t_ours_p:9.1f}x{'>= 1.5x':>8s}")
-    print(f"{'postprocess, trained-like':28s}{t_ours_q * 1e3:8.1f}ms{t_tv_q * 1e3:11.1f}ms"
-          f"{t_tv_q / t_ours_q:9.1f}x{'>= 1.5x':>8s}")
-    print(f"largest assignment intermediate: {biggest} elements ({op}); budget B*P*G = {budget} "
-          f"({'within' if biggest <= budget else 'OVER'} budget); grid result == dense result: {all(check)}")
+    print(
+        f"{'assignment (match+encode)':28s}{t_ours_a * 1e3:8.1f}ms{t_tv_a * 1e3:11.1f}ms"
+        f"{t_tv_a / t_ours_a:9.1f}x{'>= 5x':>8s}"
+    )
+    print(f"{'  same, dense [B,G,P] IoU':28s}{t_dense_a * 1e3:8.1f}ms{t_tv_a * 1e3:11.1f}ms{t_tv_a / t_dense_a:9.1f}x")
+    print(
+        f"{'postprocess, dense scores':28s}{t_ours_p * 1e3:8.1f}ms{t_tv_p * 1e3:11.1f}ms"
+        f"{t_tv_p / t_ours_p:9.1f}x{'>= 1.5x':>8s}"
+    )
+    print(
+        f"{'postprocess, trained-like':28s}{t_ours_q * 1e3:8.1f}ms{t_tv_q * 1e3:11.1f}ms"
+        f"{t_tv_q / t_ours_q:9.1f}x{'>= 1.5x':>8s}"
+    )
+    print(
+        f"largest assignment intermediate: {biggest} elements ({op}); budget B*P*G = {budget} "
+        f"({'within' if biggest <= budget else 'OVER'} budget); grid result == dense result: {all(check)}"
+    )
 
 
 if __name__ == "__main__":

@@ -46,16 +46,25 @@ def torchvision_pipeline(size: int, mean_rgb: list[float]):
     from torchvision.transforms import v2 as T
 
     fill = tuple(int(round(m)) for m in mean_rgb)
-    augment = T.Compose([T.RandomPhotometricDistort(), T.RandomZoomOut(fill={tv_tensors.Image: fill, "others": 0}),
-                         T.RandomIoUCrop(), T.SanitizeBoundingBoxes(), T.RandomHorizontalFlip(0.5),
-                         T.Resize((size, size))])
+    augment = T.Compose(
+        [
+            T.RandomPhotometricDistort(),
+            T.RandomZoomOut(fill={tv_tensors.Image: fill, "others": 0}),
+            T.RandomIoUCrop(),
+            T.SanitizeBoundingBoxes(),
+            T.RandomHorizontalFlip(0.5),
+            T.Resize((size, size)),
+        ]
+    )
 
     def run(s: dict):
         img = tv_tensors.Image(decode_jpeg(read_file(s["img_path"])))
-        boxes = tv_tensors.BoundingBoxes(torch.from_numpy(s["gt_bboxes"]), format="XYXY",
-                                         canvas_size=tuple(img.shape[-2:]))
+        boxes = tv_tensors.BoundingBoxes(
+            torch.from_numpy(s["gt_bboxes"]), format="XYXY", canvas_size=tuple(img.shape[-2:])
+        )
         out = augment(dict(image=img, boxes=boxes, labels=torch.from_numpy(s["gt_labels"])))
         return out["image"], out["boxes"]
+
     return run
 
 
@@ -90,12 +99,21 @@ def main() -> None:
             n = int(rng.integers(1, 6))
             xy = rng.uniform(0, [400, 300], (n, 2))
             boxes = np.concatenate([xy, xy + rng.uniform(20, 100, (n, 2))], 1).astype(np.float32)
-            samples.append(dict(img_id=i, img_path=path, gt_bboxes=boxes, gt_labels=rng.integers(0, 20, n),
-                                gt_ignore_flags=np.zeros(n, bool)))
+            samples.append(
+                dict(
+                    img_id=i,
+                    img_path=path,
+                    gt_bboxes=boxes,
+                    gt_labels=rng.integers(0, 20, n),
+                    gt_ignore_flags=np.zeros(n, bool),
+                )
+            )
         ours, theirs = rate(pipeline, samples, args.images), rate(peer, samples, args.images)
     print(describe_cpu())
-    print(f"training pipeline at {args.size}x{args.size}, one worker, 500x375 JPEGs: ssdkit {ours:.0f} images/s, "
-          f"torchvision.transforms.v2 {theirs:.0f} images/s: {ours / theirs:.2f}x (targets >= 1.5x, >= 150 images/s)")
+    print(
+        f"training pipeline at {args.size}x{args.size}, one worker, 500x375 JPEGs: ssdkit {ours:.0f} images/s, "
+        f"torchvision.transforms.v2 {theirs:.0f} images/s: {ours / theirs:.2f}x (targets >= 1.5x, >= 150 images/s)"
+    )
 
 
 if __name__ == "__main__":

@@ -57,14 +57,18 @@ from common import best_of
 ROOT = Path(__file__).resolve().parents[1]
 
 # key: (config, label, target speed-up at batch 1, torchvision peer)
-MODELS = {"mobilenet": ("ssd300_mobilenet", "SSD300-MobileNet", 2.0, "tv:ssdlite320_mobilenet_v3_large"),
-          "vgg16": ("ssd300_vgg16_voc0712", "SSD300-VGG16", 1.3, "tv:ssd300_vgg16")}
+MODELS = {
+    "mobilenet": ("ssd300_mobilenet", "SSD300-MobileNet", 2.0, "tv:ssdlite320_mobilenet_v3_large"),
+    "vgg16": ("ssd300_vgg16_voc0712", "SSD300-VGG16", 1.3, "tv:ssd300_vgg16"),
+}
 # path: (backend, export mode, OpenVINO precision, label)
-RUNTIMES = {"onnxruntime": ("onnxruntime", "end2end", None, "onnxruntime (end2end, NMS in graph)"),
-            "onnxruntime-raw": ("onnxruntime", "raw", None, "onnxruntime (raw + numpy NMS)"),
-            "openvino": ("openvino", "end2end", "f32", "openvino (end2end, f32)"),
-            "openvino-default": ("openvino", "end2end", None, "openvino (end2end, OV default precision)"),
-            "opencv": ("opencv", "raw", None, "opencv dnn (raw + numpy NMS)")}
+RUNTIMES = {
+    "onnxruntime": ("onnxruntime", "end2end", None, "onnxruntime (end2end, NMS in graph)"),
+    "onnxruntime-raw": ("onnxruntime", "raw", None, "onnxruntime (raw + numpy NMS)"),
+    "openvino": ("openvino", "end2end", "f32", "openvino (end2end, f32)"),
+    "openvino-default": ("openvino", "end2end", None, "openvino (end2end, OV default precision)"),
+    "opencv": ("opencv", "raw", None, "opencv dnn (raw + numpy NMS)"),
+}
 PATHS = ["pytorch", *RUNTIMES]
 LABELS = {"pytorch": "pytorch eager (f32)", **{p: r[3] for p, r in RUNTIMES.items()}}
 FLOAT32_DEPLOY = ["onnxruntime", "onnxruntime-raw", "openvino", "opencv"]  # what the targets compare
@@ -101,6 +105,7 @@ def calibrate_bn(model: torch.nn.Module, run: Callable[[], object]) -> int:
 
 def build_ssdkit(key: str, state: str | None = None):
     from ssdkit.apis.inference import init_detector
+
     model = init_detector(str(ROOT / "configs" / f"{MODELS[key][0]}.py"))
     if state:
         model.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
@@ -110,6 +115,7 @@ def build_ssdkit(key: str, state: str | None = None):
 def prepare(keys: list[str], batches: list[int], tmp: str, calibrate: bool) -> None:
     """Random weights (seed 0, BatchNorm set on the images) saved to ``tmp``, and the exports of each batch size."""
     from ssdkit.deploy.export import export_onnx, input_size_of
+
     for key in keys:
         torch.manual_seed(0)
         model = build_ssdkit(key)
@@ -128,6 +134,7 @@ def runner(name: str, path: str, tmp: str, threads: int, calibrate: bool, cache:
     ``make_net()`` -> a call of the network alone on that batch."""
     if name.startswith("tv:"):
         import torchvision
+
         arch = name[3:]
         size = 320 if "320" in arch else 300
         torch.manual_seed(0)
@@ -143,13 +150,17 @@ def runner(name: str, path: str, tmp: str, threads: int, calibrate: bool, cache:
             def make_net():
                 x = model.transform([im.flip(0).float().div_(255) for im in images])[0].tensors
                 return lambda: model.head(list(model.backbone(x).values()))
+
             return detect, make_net
+
         return size, setup_tv, ""
 
     from ssdkit.deploy.export import input_size_of
+
     state = os.path.join(tmp, f"{name}.pt")
     if path == "pytorch":
         from ssdkit.structures import DetSample
+
         model = build_ssdkit(name, state)
         hw = input_size_of(model.cfg)
 
@@ -162,13 +173,16 @@ def runner(name: str, path: str, tmp: str, threads: int, calibrate: bool, cache:
             def make_net():
                 x = model.data_preprocessor(dict(inputs=list(images), data_samples=None), False)["inputs"]
                 return lambda: model(x, mode="tensor")
+
             return detect, make_net
+
         return hw[0], setup_eager, "NHWC" if model.channels_last else "NCHW"
 
     from ssdkit.deploy import detector as detector_module
     from ssdkit.deploy.detector import DeployedDetector
     from ssdkit.deploy.export import read_info
     from ssdkit.deploy.runtimes import OpenVINORuntime, make_runtime
+
     backend, mode, precision, _ = RUNTIMES[path]
 
     def make(backend_: str, file: str, info, threads_: int | None = None):
@@ -195,7 +209,9 @@ def runner(name: str, path: str, tmp: str, threads: int, calibrate: bool, cache:
                 raw = make(backend, raw_file, read_info(raw_file), threads)
             x = images.float().numpy()
             return lambda: raw(x)
+
         return detect, make_net
+
     size = read_info(next(Path(tmp).glob(f"{name}_{mode}_b*.onnx"))).input_size[0]
     return size, setup_runtime, ""
 
@@ -242,6 +258,7 @@ def isa_line(tmp: str, key: str, batch: int, threads: int) -> str:
     import numpy as np
     import onnxruntime
     import openvino as ov
+
     parts = []
     file = os.path.join(tmp, f"{key}_raw_b{batch}.onnx")
     for precision in ("f32", None):
@@ -253,8 +270,7 @@ def isa_line(tmp: str, key: str, batch: int, threads: int) -> str:
             request = compiled.create_infer_request()
             request.infer({"images": np.zeros((batch, 3, 300, 300), np.float32)})
             kinds = {p.exec_type for p in request.get_profiling_info() if p.node_type == "Convolution"}
-            parts.append(f"openvino {ov.__version__.split('-')[0]} {precision or 'default'}: "
-                         f"{'/'.join(sorted(kinds))}")
+            parts.append(f"openvino {ov.__version__.split('-')[0]} {precision or 'default'}: {'/'.join(sorted(kinds))}")
         except RuntimeError as err:
             parts.append(f"openvino {precision or 'default'}: compile FAILED ({str(err).strip().splitlines()[-1]})")
     parts.append(f"opencv {cv2.__version__} dispatch: {cv2.getCPUFeaturesLine()} (* used, ? disabled)")
@@ -288,11 +304,24 @@ def main() -> None:
         runs: dict[tuple[str, str], list[dict]] = {}
         failed: dict[tuple[str, str], str] = {}
         for r in range(args.rounds):
-            for job in jobs[r % len(jobs):] + jobs[:r % len(jobs)]:  # rotate: no job always runs first
-                cmd = [sys.executable, __file__, "--worker", job[0], job[1], tmp, "--batches", *map(str, args.batches),
-                       "--repeats", str(args.repeats), "--threads", str(args.threads)]
-                proc = subprocess.run(cmd + (["--no-calibrate"] if args.no_calibrate else []), capture_output=True,
-                                      text=True, check=False)
+            for job in jobs[r % len(jobs) :] + jobs[: r % len(jobs)]:  # rotate: no job always runs first
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    job[0],
+                    job[1],
+                    tmp,
+                    "--batches",
+                    *map(str, args.batches),
+                    "--repeats",
+                    str(args.repeats),
+                    "--threads",
+                    str(args.threads),
+                ]
+                proc = subprocess.run(
+                    cmd + (["--no-calibrate"] if args.no_calibrate else []), capture_output=True, text=True, check=False
+                )
                 if proc.returncode != 0:
                     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
                     failed[job] = lines[-1] if lines else f"exit {proc.returncode}"
@@ -302,6 +331,7 @@ def main() -> None:
     import cv2
 
     from ssdkit.utils.cpu import ISA_VARS, describe_cpu
+
     capped = [v for v in ISA_VARS if os.environ.get(v)]
     # paths the ISA variables leave at the CPU's full ISA: ONNX Runtime always, OpenCV unless OPENCV_CPU_DISABLE
     uncapped = set()
@@ -310,23 +340,33 @@ def main() -> None:
     print(describe_cpu())
     print(f"ISA: {isa}")
     if uncapped:
-        print(f"NOTE: {' '.join(capped)} cap PyTorch and OpenVINO only; these paths still use the full ISA (AVX-512 "
-              f"here): {', '.join(sorted(uncapped))}")
-    print(f"torch {torch.__version__}; {args.threads} threads for every runtime; fixed-batch ONNX exports (opset 18) "
-          f"per batch size; images at the input size (resize excluded); BatchNorm statistics "
-          f"{'set on the images' if not args.no_calibrate else 'as initialised'}; {args.rounds} rounds x "
-          f"{args.repeats} repeats; load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
+        print(
+            f"NOTE: {' '.join(capped)} cap PyTorch and OpenVINO only; these paths still use the full ISA (AVX-512 "
+            f"here): {', '.join(sorted(uncapped))}"
+        )
+    print(
+        f"torch {torch.__version__}; {args.threads} threads for every runtime; fixed-batch ONNX exports (opset 18) "
+        f"per batch size; images at the input size (resize excluded); BatchNorm statistics "
+        f"{'set on the images' if not args.no_calibrate else 'as initialised'}; {args.rounds} rounds x "
+        f"{args.repeats} repeats; load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
     bs = sorted(args.batches)
     head = "".join(f"{f'b{b} ms':>9s}{'net':>8s}" for b in bs)
-    print(f"{'model':18s}{'path':44s}{head}{f'img/s b{bs[-1]}':>10s}{'dets/img':>9s}{'top score':>10s}"
-          f"{'peak MB':>8s}{'own MB':>7s}" + "".join(f"{f'x b{b}':>7s}" for b in bs))
+    print(
+        f"{'model':18s}{'path':44s}{head}{f'img/s b{bs[-1]}':>10s}{'dets/img':>9s}{'top score':>10s}"
+        f"{'peak MB':>8s}{'own MB':>7s}" + "".join(f"{f'x b{b}':>7s}" for b in bs)
+    )
     for key in args.models:
         eager = results.get((key, "pytorch"))
         for job in [(key, p) for p in args.paths] + [(MODELS[key][3], "torchvision")]:
             label = job[0] if job[1] == "torchvision" else LABELS[job[1]]
             if job in failed:
-                why = (" (OpenVINO picks bf16 from CPUID, but its oneDNN, capped by ONEDNN_MAX_CPU_ISA, has no bf16 "
-                       "kernels)" if job[1] == "openvino-default" and capped else "")
+                why = (
+                    " (OpenVINO picks bf16 from CPUID, but its oneDNN, capped by ONEDNN_MAX_CPU_ISA, has no bf16 "
+                    "kernels)"
+                    if job[1] == "openvino-default" and capped
+                    else ""
+                )
                 print(f"{MODELS[key][1]:18s}{label:44s}FAILED: {failed[job][:160]}{why}")
                 continue
             res = results.get(job)
@@ -340,12 +380,16 @@ def main() -> None:
             dets = sorted({d for b in bs for d in res[f"dets_b{b}"]})
             dets_s = str(dets[0]) if len(dets) == 1 else f"{dets[0]}-{dets[-1]}"
             speed = "".join(f"{eager[f'b{b}'] / res[f'b{b}']:7.2f}" if eager else f"{'':7s}" for b in bs)
-            print(f"{MODELS[key][1]:18s}{label:44s}{cells}{bs[-1] / res[f'b{bs[-1]}']:10.1f}{dets_s:>9s}"
-                  f"{res['top']:10.4f}{res['peak_mb']:8.0f}{res['own_mb']:7.0f}{speed}"
-                  + (f"  noisy: b{bs[0]} spread {res['spread']:.2f}x over rounds" if res["spread"] > 1.3 else ""))
-    print("x bN: PyTorch eager latency / the path's (higher is faster); net: the network alone (see the docstring); "
-          "own MB: the worker's peak RSS (at the largest batch) over its RSS after importing torch and ssdkit, i.e. "
-          "model, runtime library and buffers")
+            print(
+                f"{MODELS[key][1]:18s}{label:44s}{cells}{bs[-1] / res[f'b{bs[-1]}']:10.1f}{dets_s:>9s}"
+                f"{res['top']:10.4f}{res['peak_mb']:8.0f}{res['own_mb']:7.0f}{speed}"
+                + (f"  noisy: b{bs[0]} spread {res['spread']:.2f}x over rounds" if res["spread"] > 1.3 else "")
+            )
+    print(
+        "x bN: PyTorch eager latency / the path's (higher is faster); net: the network alone (see the docstring); "
+        "own MB: the worker's peak RSS (at the largest batch) over its RSS after importing torch and ssdkit, i.e. "
+        "model, runtime library and buffers"
+    )
     for key in args.models:
         _, name, target, _ = MODELS[key]
         eager = results.get((key, "pytorch"))
@@ -353,28 +397,46 @@ def main() -> None:
             cands = {p: results[(key, p)] for p in FLOAT32_DEPLOY if (key, p) in results}
             if not eager or not cands:
                 continue
-            for which, pool in (("", cands), (" the ISA variables cap", {p: cands[p] for p in cands
-                                                                         if p not in uncapped})):
+            for which, pool in (
+                ("", cands),
+                (" the ISA variables cap", {p: cands[p] for p in cands if p not in uncapped}),
+            ):
                 if not pool or (which and len(pool) == len(cands)):
                     continue
                 best = min(pool, key=lambda p: pool[p][f"b{b}"])
                 ratio = eager[f"b{b}"] / pool[best][f"b{b}"]
-                verdict = (f"(target >= {target}x): {'PASS' if ratio >= target else 'MISS'}" if b == 1
-                           else "(no target at this batch)")
+                verdict = (
+                    f"(target >= {target}x): {'PASS' if ratio >= target else 'MISS'}"
+                    if b == 1
+                    else "(no target at this batch)"
+                )
                 caveat = " [not capped by the ISA variables: not an AVX2 figure]" if best in uncapped else ""
-                print(f"{'    ' if which else ''}{name} b{b}: fastest float32 deploy path{which} {LABELS[best]} "
-                      f"{pool[best][f'b{b}'] * 1e3:.1f} ms = {ratio:.2f}x PyTorch eager {eager[f'b{b}'] * 1e3:.1f} ms "
-                      f"{verdict}{caveat}")
+                print(
+                    f"{'    ' if which else ''}{name} b{b}: fastest float32 deploy path{which} {LABELS[best]} "
+                    f"{pool[best][f'b{b}'] * 1e3:.1f} ms = {ratio:.2f}x PyTorch eager {eager[f'b{b}'] * 1e3:.1f} ms "
+                    f"{verdict}{caveat}"
+                )
             bf = results.get((key, "openvino-default"))
             if bf:
                 r = eager[f"b{b}"] / bf[f"b{b}"]
-                print(f"    OpenVINO at its default precision ({bf['note']}, not float32): "
-                      f"{bf[f'b{b}'] * 1e3:.1f} ms = {r:.2f}x" + (f" ({'meets' if r >= target else 'misses'} "
-                                                                    f"{target}x, not counted)" if b == 1 else ""))
+                print(
+                    f"    OpenVINO at its default precision ({bf['note']}, not float32): "
+                    f"{bf[f'b{b}'] * 1e3:.1f} ms = {r:.2f}x"
+                    + (f" ({'meets' if r >= target else 'misses'} {target}x, not counted)" if b == 1 else "")
+                )
     if args.out:
         with open(args.out, "w") as f:
-            json.dump(dict(cpu=describe_cpu(), isa=isa, threads=args.threads, failed={"|".join(k): v for k, v in
-                      failed.items()}, results=[dict(v, job=list(k)) for k, v in results.items()]), f, indent=1)
+            json.dump(
+                dict(
+                    cpu=describe_cpu(),
+                    isa=isa,
+                    threads=args.threads,
+                    failed={"|".join(k): v for k, v in failed.items()},
+                    results=[dict(v, job=list(k)) for k, v in results.items()],
+                ),
+                f,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,15 @@ from common import best_of
 ROOT = Path(__file__).resolve().parents[1]
 
 PEERS = ["tv:ssd300_vgg16", "tv:ssdlite320_mobilenet_v3_large"]
-DEFAULT_CONFIGS = ["ssd300_vgg16_coco", "ssd300_vgg16_voc0712", "ssd300_mobilenet", "ssdlite300_mobilenet",
-                   "ffssd300_concat_vgg16_voc0712", "ffssd300_sum_vgg16_voc0712", "ssd512_vgg16_voc0712"]
+DEFAULT_CONFIGS = [
+    "ssd300_vgg16_coco",
+    "ssd300_vgg16_voc0712",
+    "ssd300_mobilenet",
+    "ssdlite300_mobilenet",
+    "ffssd300_concat_vgg16_voc0712",
+    "ffssd300_sum_vgg16_voc0712",
+    "ssd512_vgg16_voc0712",
+]
 
 
 def dense_conv_gflops() -> float:
@@ -48,6 +55,7 @@ def build(name: str):
     """``(predict(images) -> detections, flops of one image, input size)``."""
     if name.startswith("tv:"):
         import torchvision
+
         arch = name[3:]
         model = getattr(torchvision.models.detection, arch)(weights=None, weights_backbone=None).eval()
         size = 320 if "320" in arch else 300
@@ -62,7 +70,9 @@ def build(name: str):
 
             def forward(self, x):
                 return self.head(list(self.backbone(x).values()))
+
         from ssdkit.apis.model_info import count_flops
+
         return predict, count_flops(Net(), torch.randn(1, 3, size, size)), size
 
     from mmengine import Config
@@ -71,6 +81,7 @@ def build(name: str):
     from ssdkit.apis.model_info import count_flops
     from ssdkit.registry import DETECTORS
     from ssdkit.structures import DetSample
+
     cfg = Config.fromfile(str(ROOT / "configs" / f"{name}.py"))
     model = DETECTORS.build(cfg.model).eval()
     size = int(cfg.get("input_size", 300))
@@ -80,6 +91,7 @@ def build(name: str):
         samples = [DetSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size))) for _ in images]
         data = model.data_preprocessor(dict(inputs=list(images), data_samples=samples), False)
         return model(**data, mode="predict")
+
     return predict, flops, size
 
 
@@ -119,8 +131,12 @@ def main() -> None:
     runs: dict[str, list[dict]] = {}
     for _ in range(args.rounds):
         for name in PEERS + args.configs:
-            proc = subprocess.run([sys.executable, __file__, "--worker", name, "--repeats", str(args.repeats)],
-                                  capture_output=True, text=True, check=False)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--worker", name, "--repeats", str(args.repeats)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if proc.returncode != 0:
                 print(f"{name}: failed\n{proc.stderr[-2000:]}")
                 continue
@@ -128,16 +144,23 @@ def main() -> None:
     results = {name: combine(r) for name, r in runs.items()}
     machine = dense_conv_gflops()
     from ssdkit.utils.cpu import describe_cpu
+
     print(describe_cpu())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; dense 3x3 conv: {machine:.1f} GFLOP/s; "
-          f"{args.rounds} rounds; load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
-    print(f"{'model':34s}{'input':>6s}{'b1 ms':>9s}{'b8 ms':>9s}{'img/s b8':>9s}{'GFLOPs':>8s}"
-          f"{'GFLOP/s':>9s}{'peak MB':>9s}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; dense 3x3 conv: {machine:.1f} GFLOP/s; "
+        f"{args.rounds} rounds; load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
+    print(
+        f"{'model':34s}{'input':>6s}{'b1 ms':>9s}{'b8 ms':>9s}{'img/s b8':>9s}{'GFLOPs':>8s}"
+        f"{'GFLOP/s':>9s}{'peak MB':>9s}"
+    )
     for r in results.values():
         gf = r["flops"] / 1e9 if r["flops"] else float("nan")
-        print(f"{r['name']:34s}{r['size']:6d}{r['b1'] * 1e3:9.1f}{r['b8'] * 1e3:9.1f}{8 / r['b8']:9.1f}"
-              f"{gf:8.1f}{gf / r['b1']:9.1f}{r['peak_rss_mb']:9.0f}"
-              + (f"  noisy: b1 spread {r['spread']:.2f}x over rounds" if r["spread"] > 1.3 else ""))
+        print(
+            f"{r['name']:34s}{r['size']:6d}{r['b1'] * 1e3:9.1f}{r['b8'] * 1e3:9.1f}{8 / r['b8']:9.1f}"
+            f"{gf:8.1f}{gf / r['b1']:9.1f}{r['peak_rss_mb']:9.0f}"
+            + (f"  noisy: b1 spread {r['spread']:.2f}x over rounds" if r["spread"] > 1.3 else "")
+        )
     tv = results.get("tv:ssd300_vgg16")
     vgg = results.get("ssd300_vgg16_coco")  # the same network as torchvision's (80 + 1 vs 91 classes)
     mob = results.get("ssd300_mobilenet")
@@ -147,9 +170,11 @@ def main() -> None:
     fsum, fcat = results.get("ffssd300_sum_vgg16_voc0712"), results.get("ffssd300_concat_vgg16_voc0712")
     if fsum and fcat:  # the paper: sum 43 FPS, concat 40 (Cao et al. 2017, Table 4)
         rate = [(fsum["flops"] / fsum[b]) / (fcat["flops"] / fcat[b]) for b in ("b1", "b8")]
-        print(f"Feature-Fused SSD sum / concat latency, b1: {fsum['b1'] / fcat['b1']:.2f}x, b8: "
-              f"{fsum['b8'] / fcat['b8']:.2f}x (FLOPs {fsum['flops'] / fcat['flops']:.2f}x); achieved GFLOP/s "
-              f"sum / concat: {rate[0]:.2f}x, {rate[1]:.2f}x (target >= 0.9x: each costs what its FLOPs say)")
+        print(
+            f"Feature-Fused SSD sum / concat latency, b1: {fsum['b1'] / fcat['b1']:.2f}x, b8: "
+            f"{fsum['b8'] / fcat['b8']:.2f}x (FLOPs {fsum['flops'] / fcat['flops']:.2f}x); achieved GFLOP/s "
+            f"sum / concat: {rate[0]:.2f}x, {rate[1]:.2f}x (target >= 0.9x: each costs what its FLOPs say)"
+        )
     vgg = results.get("ssd300_vgg16_voc0712")
     if vgg and mob:
         for b in ("b1", "b8"):

@@ -37,10 +37,22 @@ from common import best_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
-MODELS = ["tv:ssd300_vgg16", "ssd300_vgg16_coco+unfrozen", "tv:ssd300_vgg16+recipe", "ssd300_vgg16_coco",
-          "ssdlite300_mobilenet", "demo/ssdlite300_mobilenet_demo"]
-MORE = ["tv:ssd300_vgg16@glibc", "ssd300_vgg16_coco+unfrozen@glibc", "ssd300_vgg16_coco+unfrozen+nhwc",
-        "ssd300_vgg16_coco+unfrozen+nchw", "ssd300_vgg16_voc0712", "demo/ssdlite300_mobilenet_demo@glibc"]
+MODELS = [
+    "tv:ssd300_vgg16",
+    "ssd300_vgg16_coco+unfrozen",
+    "tv:ssd300_vgg16+recipe",
+    "ssd300_vgg16_coco",
+    "ssdlite300_mobilenet",
+    "demo/ssdlite300_mobilenet_demo",
+]
+MORE = [
+    "tv:ssd300_vgg16@glibc",
+    "ssd300_vgg16_coco+unfrozen@glibc",
+    "ssd300_vgg16_coco+unfrozen+nhwc",
+    "ssd300_vgg16_coco+unfrozen+nchw",
+    "ssd300_vgg16_voc0712",
+    "demo/ssdlite300_mobilenet_demo@glibc",
+]
 BF16 = ["tv:ssd300_vgg16+bf16", "ssd300_vgg16_coco+unfrozen+bf16", "ssdlite300_mobilenet+bf16"]
 TV_CONV1 = 4  # torchvision's ssd300_vgg16 with trainable_backbone_layers=4 freezes backbone.features[:4]
 
@@ -65,6 +77,7 @@ def worker(name: str, n: int, steps: int) -> dict:
     mode = "bf16" if "bf16" in modes else ""
     if net.startswith("tv:"):
         import torchvision
+
         model = torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None).train()
         if "recipe" in modes:  # what _vgg_extractor does with an ImageNet backbone (weights None forces all 5 stages)
             model.backbone.features[:TV_CONV1].requires_grad_(False)
@@ -86,6 +99,7 @@ def worker(name: str, n: int, steps: int) -> dict:
         from ssdkit.engine.bf16 import BF16OptimWrapper
         from ssdkit.registry import DETECTORS
         from ssdkit.structures import DetSample
+
         cfg = Config.fromfile(str(ROOT / "configs" / f"{net}.py"))
         cfg.model.num_classes = max(cfg.model.num_classes, 20)  # the demo's 10 classes: same labels as the rest
         if "nchw" in modes or "nhwc" in modes:
@@ -105,6 +119,7 @@ def worker(name: str, n: int, steps: int) -> dict:
 
         def step():
             model.train_step(dict(inputs=images, data_samples=samples), wrapper)
+
     t = best_of(step, repeats=steps, warmup=1)
     return dict(name=name, ips=n / t, step_s=t, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
@@ -130,8 +145,12 @@ def main() -> None:
         names[2:2] = ["ssd300_vgg16_coco+unfrozen+nowino"]
     for name in names:
         env = dict(os.environ, SSDKIT_MALLOC_TUNE="0" if name.endswith("@glibc") else "1")
-        p = subprocess.run([sys.executable, __file__, "--worker", name, "--batch", str(args.batch), "--steps",
-                            str(args.steps)], capture_output=True, text=True, env=env)
+        p = subprocess.run(
+            [sys.executable, __file__, "--worker", name, "--batch", str(args.batch), "--steps", str(args.steps)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if p.returncode:
             print(f"{name}: failed\n{p.stderr[-1500:]}")
             continue
@@ -141,15 +160,19 @@ def main() -> None:
     print(f"{'model':34s}{'step s':>8s}{'img/s':>8s}{'peak MB':>9s}")
     for r in res.values():
         print(f"{r['name']:34s}{r['step_s']:8.2f}{r['ips']:8.2f}{r['peak_rss_mb']:9.0f}")
-    for ours_key, tv_key, what in (("+unfrozen", "", "same work, same allocator (ssdkit's settings)"),
-                                   ("+unfrozen@glibc", "@glibc", "same work, same allocator (glibc defaults)"),
-                                   ("+unfrozen", "@glibc", "same work, each allocator as it comes"),
-                                   ("+unfrozen+bf16", "+bf16", "same work, bf16 autocast"),
-                                   ("", "+recipe", "each library's recipe (frozen conv1-2 / conv1)")):
+    for ours_key, tv_key, what in (
+        ("+unfrozen", "", "same work, same allocator (ssdkit's settings)"),
+        ("+unfrozen@glibc", "@glibc", "same work, same allocator (glibc defaults)"),
+        ("+unfrozen", "@glibc", "same work, each allocator as it comes"),
+        ("+unfrozen+bf16", "+bf16", "same work, bf16 autocast"),
+        ("", "+recipe", "each library's recipe (frozen conv1-2 / conv1)"),
+    ):
         tv, ours = res.get("tv:ssd300_vgg16" + tv_key), res.get("ssd300_vgg16_coco" + ours_key)
         if tv and ours:
-            print(f"SSD300-VGG16 (COCO head) / torchvision throughput, {what}: {ours['ips'] / tv['ips']:.2f}x "
-                  f"(target >= 1.1x); peak memory {ours['peak_rss_mb']:.0f} vs {tv['peak_rss_mb']:.0f} MB")
+            print(
+                f"SSD300-VGG16 (COCO head) / torchvision throughput, {what}: {ours['ips'] / tv['ips']:.2f}x "
+                f"(target >= 1.1x); peak memory {ours['peak_rss_mb']:.0f} vs {tv['peak_rss_mb']:.0f} MB"
+            )
     for net in ("tv:ssd300_vgg16", "ssd300_vgg16_coco+unfrozen", "demo/ssdlite300_mobilenet_demo"):
         if net in res and net + "@glibc" in res:
             ratio = res[net]["ips"] / res[net + "@glibc"]["ips"]
@@ -157,8 +180,10 @@ def main() -> None:
     wino, nowino = res.get("ssd300_vgg16_coco+unfrozen"), res.get("ssd300_vgg16_coco+unfrozen+nowino")
     tv = res.get("tv:ssd300_vgg16")
     if wino and nowino:
-        print(f"ssd300_vgg16_coco+unfrozen: Winograd (NNPACK) / oneDNN throughput {wino['ips'] / nowino['ips']:.2f}x"
-              + (f"; without Winograd, / torchvision: {nowino['ips'] / tv['ips']:.2f}x" if tv else ""))
+        print(
+            f"ssd300_vgg16_coco+unfrozen: Winograd (NNPACK) / oneDNN throughput {wino['ips'] / nowino['ips']:.2f}x"
+            + (f"; without Winograd, / torchvision: {nowino['ips'] / tv['ips']:.2f}x" if tv else "")
+        )
     nhwc, nchw = res.get("ssd300_vgg16_coco+unfrozen+nhwc"), res.get("ssd300_vgg16_coco+unfrozen+nchw")
     if nhwc and nchw:
         print(f"ssd300_vgg16_coco: channels_last / NCHW throughput {nhwc['ips'] / nchw['ips']:.2f}x")

@@ -1,6 +1,8 @@
 _base_ = [
-    './_base_/models/ssd300_vgg16.py', './_base_/datasets/coco.py',
-    './_base_/schedules/ssd_coco_400k.py', './_base_/default_runtime.py',
+    './_base_/models/ssd300_vgg16.py',
+    './_base_/datasets/coco.py',
+    './_base_/schedules/ssd_coco_400k.py',
+    './_base_/default_runtime.py',
 ]
 # COCO's smaller objects: s_min 0.15 with conv4_3 at 0.07. These are torchvision ssd300_vgg16's
 # priors exactly (scales 0.07 .. 1.05, width/height clipped to the image), so its COCO weights
@@ -9,5 +11,11 @@ _base_ = [
 model = dict(
     num_classes=80,
     prior_generator=dict(
-        _delete_=True, type='SSDPriorGenerator', aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],
-        scales=[0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05], steps=[8, 16, 32, 64, 100, 300], clip='wh'))
+        _delete_=True,
+        type='SSDPriorGenerator',
+        aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],
+        scales=[0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05],
+        steps=[8, 16, 32, 64, 100, 300],
+        clip='wh',
+    ),
+)

@@ -1,7 +1,10 @@
 _base_ = [
-    './_base_/models/ssd512_vgg16.py', './_base_/datasets/coco_512.py',
-    './_base_/schedules/ssd_coco_400k.py', './_base_/default_runtime.py',
+    './_base_/models/ssd512_vgg16.py',
+    './_base_/datasets/coco_512.py',
+    './_base_/schedules/ssd_coco_400k.py',
+    './_base_/default_runtime.py',
 ]
 # COCO's smaller objects: s_min 0.1 with conv4_3 at 0.04 (the released model's sizes).
-model = dict(num_classes=80, prior_generator=dict(
-    scales=[0.04, 0.1, 0.26, 0.42, 0.58, 0.74, 0.9, 1.06]))  # at 512: 20.48, 51.2 .. 460.8, and 542.72
+model = dict(
+    num_classes=80, prior_generator=dict(scales=[0.04, 0.1, 0.26, 0.42, 0.58, 0.74, 0.9, 1.06])
+)  # at 512: 20.48, 51.2 .. 460.8, and 542.72

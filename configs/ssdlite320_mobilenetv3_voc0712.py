@@ -3,7 +3,8 @@
 # SSDLite keeps [-1, 1] even with them). Architecture, priors and test settings as
 # configs/ssdlite320_mobilenetv3_coco.py; a fine-tuning schedule of ssdkit's own (docs/recipes.md), no released model.
 _base_ = [
-    './_base_/models/ssdlite320_mobilenetv3.py', './_base_/datasets/voc0712_320_ssdlite.py',
+    './_base_/models/ssdlite320_mobilenetv3.py',
+    './_base_/datasets/voc0712_320_ssdlite.py',
     './_base_/default_runtime.py',
 ]
 model = dict(num_classes=20, backbone=dict(pretrained='IMAGENET1K_V1'))

@@ -12,13 +12,31 @@ import numpy as np
 
 NUM_CLASSES = 21
 # MobileNetV1 as released: (depthwise stride, pointwise output) of conv1 .. conv13, after conv0 (3 -> 32, stride 2)
-BLOCKS = [(1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512), (1, 512), (1, 512), (1, 512), (1, 512),
-          (1, 512), (2, 1024), (1, 1024)]
+BLOCKS = [
+    (1, 64),
+    (2, 128),
+    (1, 128),
+    (2, 256),
+    (1, 256),
+    (2, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (2, 1024),
+    (1, 1024),
+]
 EXTRAS = [("conv14", 256, 512), ("conv15", 128, 256), ("conv16", 128, 256), ("conv17", 64, 128)]
 # prediction maps: name, PriorBox min_size, max_size (None: no extra square), aspect ratios (MobileNetSSD_deploy)
-MAPS = [("conv11", 60.0, None, [2.0]), ("conv13", 105.0, 150.0, [2.0, 3.0]), ("conv14_2", 150.0, 195.0, [2.0, 3.0]),
-        ("conv15_2", 195.0, 240.0, [2.0, 3.0]), ("conv16_2", 240.0, 285.0, [2.0, 3.0]),
-        ("conv17_2", 285.0, 300.0, [2.0, 3.0])]
+MAPS = [
+    ("conv11", 60.0, None, [2.0]),
+    ("conv13", 105.0, 150.0, [2.0, 3.0]),
+    ("conv14_2", 150.0, 195.0, [2.0, 3.0]),
+    ("conv15_2", 195.0, 240.0, [2.0, 3.0]),
+    ("conv16_2", 240.0, 285.0, [2.0, 3.0]),
+    ("conv17_2", 285.0, 300.0, [2.0, 3.0]),
+]
 
 
 def trunk_convs() -> list[dict]:
@@ -56,6 +74,7 @@ def head_convs() -> list[dict]:
 
 # ------------------------------------------------------------------------------------------------ prototxt text
 
+
 def _layer(name: str, kind: str, bottoms: list[str], tops: list[str], body: str = "") -> str:
     lines = [f'  name: "{name}"', f'  type: "{kind}"'] + [f'  bottom: "{b}"' for b in bottoms]
     lines += [f'  top: "{t}"' for t in tops]
@@ -76,54 +95,131 @@ def mobilenet_ssd_prototxt(form: str, detection: dict, bn_eps: dict[str, float] 
         params += [f"    pad: {cv['pad']}", f"    kernel_size: {cv['kernel']}"]
         params += [f"    stride: {cv['stride']}"] if cv["stride"] != 1 else []
         params += [f"    group: {cv['group']}", "    engine: CAFFE"] if cv["group"] != 1 else []
-        text.append(_layer(n, "Convolution", [cv["bottom"]], [n],
-                           "  convolution_param {\n" + "\n".join(params)
-                           + "\n    weight_filler {\n      type: \"msra\"\n    }\n  }"))
+        text.append(
+            _layer(
+                n,
+                "Convolution",
+                [cv["bottom"]],
+                [n],
+                "  convolution_param {\n"
+                + "\n".join(params)
+                + "\n    weight_filler {\n      type: \"msra\"\n    }\n  }",
+            )
+        )
         if form == "train":
             eps = f"  batch_norm_param {{\n    eps: {bn_eps[n]!r}\n  }}" if n in bn_eps else ""
             text.append(_layer(f"{n}/bn", "BatchNorm", [n], [n], eps))
-            text.append(_layer(f"{n}/scale", "Scale", [n], [n], "  scale_param {\n    filler {\n      value: 1\n    }\n"
-                               "    bias_term: true\n    bias_filler {\n      value: 0\n    }\n  }"))
+            text.append(
+                _layer(
+                    f"{n}/scale",
+                    "Scale",
+                    [n],
+                    [n],
+                    "  scale_param {\n    filler {\n      value: 1\n    }\n"
+                    "    bias_term: true\n    bias_filler {\n      value: 0\n    }\n  }",
+                )
+            )
         text.append(_layer(f"{n}/relu", "ReLU", [n], [n]))
     by_map = {h["name"]: h for h in head_convs()}
     for name, lo, hi, ratios in MAPS:
         for kind in ("loc", "conf"):
             h = by_map[f"{name}_mbox_{kind}"]
-            text.append(_layer(h["name"], "Convolution", [name], [h["name"]],
-                               f"  convolution_param {{\n    num_output: {h['cout']}\n    kernel_size: 1\n  }}"))
-            text.append(_layer(f"{h['name']}_perm", "Permute", [h["name"]], [f"{h['name']}_perm"],
-                               "  permute_param {\n    order: 0\n    order: 2\n    order: 3\n    order: 1\n  }"))
-            text.append(_layer(f"{h['name']}_flat", "Flatten", [f"{h['name']}_perm"], [f"{h['name']}_flat"],
-                               "  flatten_param {\n    axis: 1\n  }"))
+            text.append(
+                _layer(
+                    h["name"],
+                    "Convolution",
+                    [name],
+                    [h["name"]],
+                    f"  convolution_param {{\n    num_output: {h['cout']}\n    kernel_size: 1\n  }}",
+                )
+            )
+            text.append(
+                _layer(
+                    f"{h['name']}_perm",
+                    "Permute",
+                    [h["name"]],
+                    [f"{h['name']}_perm"],
+                    "  permute_param {\n    order: 0\n    order: 2\n    order: 3\n    order: 1\n  }",
+                )
+            )
+            text.append(
+                _layer(
+                    f"{h['name']}_flat",
+                    "Flatten",
+                    [f"{h['name']}_perm"],
+                    [f"{h['name']}_flat"],
+                    "  flatten_param {\n    axis: 1\n  }",
+                )
+            )
         sizes = [f"    min_size: {lo}"] + ([f"    max_size: {hi}"] if hi is not None else [])
         sizes += [f"    aspect_ratio: {r}" for r in ratios]
         sizes += ["    flip: true", "    clip: false"] + [f"    variance: {v}" for v in (0.1, 0.1, 0.2, 0.2)]
         sizes += ["    offset: 0.5"]
-        text.append(_layer(f"{name}_mbox_priorbox", "PriorBox", [name, "data"], [f"{name}_mbox_priorbox"],
-                           "  prior_box_param {\n" + "\n".join(sizes) + "\n  }"))
-    for top, suffix, axis in (("mbox_loc", "mbox_loc_flat", 1), ("mbox_conf", "mbox_conf_flat", 1),
-                              ("mbox_priorbox", "mbox_priorbox", 2)):
-        text.append(_layer(top, "Concat", [f"{m[0]}_{suffix}" for m in MAPS], [top],
-                           f"  concat_param {{\n    axis: {axis}\n  }}"))
-    text.append(_layer("mbox_conf_reshape", "Reshape", ["mbox_conf"], ["mbox_conf_reshape"],
-                       f"  reshape_param {{\n    shape {{\n      dim: 0\n      dim: -1\n      dim: {NUM_CLASSES}\n"
-                       "    }\n  }"))
-    text.append(_layer("mbox_conf_softmax", "Softmax", ["mbox_conf_reshape"], ["mbox_conf_softmax"],
-                       "  softmax_param {\n    axis: 2\n  }"))
-    text.append(_layer("mbox_conf_flatten", "Flatten", ["mbox_conf_softmax"], ["mbox_conf_flatten"],
-                       "  flatten_param {\n    axis: 1\n  }"))
-    text.append(_layer("detection_out", "DetectionOutput", ["mbox_loc", "mbox_conf_flatten", "mbox_priorbox"],
-                       ["detection_out"],
-                       "  include {\n    phase: TEST\n  }\n  detection_output_param {\n"
-                       f"    num_classes: {NUM_CLASSES}\n    share_location: true\n    background_label_id: 0\n"
-                       f"    nms_param {{\n      nms_threshold: {detection['nms_threshold']}\n"
-                       f"      top_k: {detection['top_k']}\n    }}\n    code_type: CENTER_SIZE\n"
-                       f"    keep_top_k: {detection['keep_top_k']}\n"
-                       f"    confidence_threshold: {detection['confidence_threshold']}\n  }}"))
+        text.append(
+            _layer(
+                f"{name}_mbox_priorbox",
+                "PriorBox",
+                [name, "data"],
+                [f"{name}_mbox_priorbox"],
+                "  prior_box_param {\n" + "\n".join(sizes) + "\n  }",
+            )
+        )
+    for top, suffix, axis in (
+        ("mbox_loc", "mbox_loc_flat", 1),
+        ("mbox_conf", "mbox_conf_flat", 1),
+        ("mbox_priorbox", "mbox_priorbox", 2),
+    ):
+        text.append(
+            _layer(
+                top, "Concat", [f"{m[0]}_{suffix}" for m in MAPS], [top], f"  concat_param {{\n    axis: {axis}\n  }}"
+            )
+        )
+    text.append(
+        _layer(
+            "mbox_conf_reshape",
+            "Reshape",
+            ["mbox_conf"],
+            ["mbox_conf_reshape"],
+            f"  reshape_param {{\n    shape {{\n      dim: 0\n      dim: -1\n      dim: {NUM_CLASSES}\n    }}\n  }}",
+        )
+    )
+    text.append(
+        _layer(
+            "mbox_conf_softmax",
+            "Softmax",
+            ["mbox_conf_reshape"],
+            ["mbox_conf_softmax"],
+            "  softmax_param {\n    axis: 2\n  }",
+        )
+    )
+    text.append(
+        _layer(
+            "mbox_conf_flatten",
+            "Flatten",
+            ["mbox_conf_softmax"],
+            ["mbox_conf_flatten"],
+            "  flatten_param {\n    axis: 1\n  }",
+        )
+    )
+    text.append(
+        _layer(
+            "detection_out",
+            "DetectionOutput",
+            ["mbox_loc", "mbox_conf_flatten", "mbox_priorbox"],
+            ["detection_out"],
+            "  include {\n    phase: TEST\n  }\n  detection_output_param {\n"
+            f"    num_classes: {NUM_CLASSES}\n    share_location: true\n    background_label_id: 0\n"
+            f"    nms_param {{\n      nms_threshold: {detection['nms_threshold']}\n"
+            f"      top_k: {detection['top_k']}\n    }}\n    code_type: CENTER_SIZE\n"
+            f"    keep_top_k: {detection['keep_top_k']}\n"
+            f"    confidence_threshold: {detection['confidence_threshold']}\n  }}",
+        )
+    )
     return "".join(text)
 
 
 # ------------------------------------------------------------------------------------------------ random weights
+
 
 def random_weights(form: str, seed: int = 0, bn_eps: dict[str, float] | None = None) -> dict[str, list[np.ndarray]]:
     """``{Caffe layer: blobs}`` (float32) of a MobileNet-SSD with He-initialised convolutions and trained-like
@@ -142,13 +238,18 @@ def random_weights(form: str, seed: int = 0, bn_eps: dict[str, float] | None = N
         factor = rng.uniform(10.0, 1000.0)  # Caffe stores mean * s, var * s and s
         if form == "train":
             out[n] = [w.astype(np.float32)]
-            out[f"{n}/bn"] = [(mean * factor).astype(np.float32), (var * factor).astype(np.float32),
-                              np.array([factor], np.float32)]
+            out[f"{n}/bn"] = [
+                (mean * factor).astype(np.float32),
+                (var * factor).astype(np.float32),
+                np.array([factor], np.float32),
+            ]
             out[f"{n}/scale"] = [gamma.astype(np.float32), beta.astype(np.float32)]
         else:
             rstd = 1.0 / np.sqrt(var + bn_eps.get(n, 1e-5))
-            out[n] = [(w * (gamma * rstd)[:, None, None, None]).astype(np.float32),
-                      ((0.0 - mean) * rstd * gamma + beta).astype(np.float32)]
+            out[n] = [
+                (w * (gamma * rstd)[:, None, None, None]).astype(np.float32),
+                ((0.0 - mean) * rstd * gamma + beta).astype(np.float32),
+            ]
     for h in head_convs():
         w = rng.normal(0, np.sqrt(1.0 / h["cin"]), (h["cout"], h["cin"], 1, 1))
         if h["name"].endswith("_conf"):
@@ -171,6 +272,7 @@ def layer_types(form: str) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------------------ wire format
+
 
 def varint(n: int) -> bytes:
     out = bytearray()
@@ -212,28 +314,41 @@ def blob_proto(arr: np.ndarray, style: str = "packed") -> bytes:
 
 def layer_proto(name: str, kind: str, blobs: list[bytes]) -> bytes:
     """LayerParameter: name (1), type (2), blobs (7)."""
-    return (length_delimited(1, name.encode()) + length_delimited(2, kind.encode())
-            + b"".join(length_delimited(7, b) for b in blobs))
+    return (
+        length_delimited(1, name.encode())
+        + length_delimited(2, kind.encode())
+        + b"".join(length_delimited(7, b) for b in blobs)
+    )
 
 
 def v1_layer_proto(name: str, type_enum: int, blobs: list[bytes]) -> bytes:
     """V1LayerParameter (the legacy ``layers``): name (4), type (5, enum: CONVOLUTION = 4), blobs (6)."""
-    return (length_delimited(4, name.encode()) + key(5, 0) + varint(type_enum)
-            + b"".join(length_delimited(6, b) for b in blobs))
+    return (
+        length_delimited(4, name.encode())
+        + key(5, 0)
+        + varint(type_enum)
+        + b"".join(length_delimited(6, b) for b in blobs)
+    )
 
 
 def net_proto(layers: list[bytes], legacy_layers: list[bytes] = (), name: str = "MobileNet-SSD") -> bytes:
     """NetParameter: name (1), legacy layers (2), layer (100)."""
-    return (length_delimited(1, name.encode()) + b"".join(length_delimited(2, v) for v in legacy_layers)
-            + b"".join(length_delimited(100, lay) for lay in layers))
+    return (
+        length_delimited(1, name.encode())
+        + b"".join(length_delimited(2, v) for v in legacy_layers)
+        + b"".join(length_delimited(100, lay) for lay in layers)
+    )
 
 
-def caffemodel_bytes(weights: dict[str, list[np.ndarray]], types: dict[str, str],
-                     styles: dict[str, str] | None = None) -> bytes:
+def caffemodel_bytes(
+    weights: dict[str, list[np.ndarray]], types: dict[str, str], styles: dict[str, str] | None = None
+) -> bytes:
     """The caffemodel of ``weights`` (in order), each layer's blobs in ``styles.get(layer, 'packed')``; a data
     layer without blobs first, as a trained net has."""
     styles = styles or {}
     layers = [layer_proto("data", "Input", [])]
-    layers += [layer_proto(n, types[n], [blob_proto(b, styles.get(n, "packed")) for b in blobs])
-               for n, blobs in weights.items()]
+    layers += [
+        layer_proto(n, types[n], [blob_proto(b, styles.get(n, "packed")) for b in blobs])
+        for n, blobs in weights.items()
+    ]
     return net_proto(layers)

@@ -39,8 +39,9 @@ def float32_tolerance(depth: int, width: int, reference: torch.Tensor) -> float:
     return EPS32 * depth * math.sqrt(width) * float(reference.detach().abs().max())
 
 
-def assert_same_detections(ours: dict, ref: dict, score_tol: float, box_tol: float, max_per_img: int | None = None
-                           ) -> None:
+def assert_same_detections(
+    ours: dict, ref: dict, score_tol: float, box_tol: float, max_per_img: int | None = None
+) -> None:
     """Each reference detection has one of ours with the same label, score within ``score_tol`` and box
     within ``box_tol`` (max abs), in any order; and vice versa.
 
@@ -52,9 +53,12 @@ def assert_same_detections(ours: dict, ref: dict, score_tol: float, box_tol: flo
     used = torch.zeros(ours["scores"].shape[0], dtype=torch.bool)
     unmatched_ref = []
     for i in torch.argsort(ref["scores"], descending=True).tolist():
-        ok = (~used & (ours["labels"] == ref["labels"][i])
-              & ((ours["scores"] - ref["scores"][i]).abs() <= score_tol)
-              & ((ours["boxes"] - ref["boxes"][i]).abs().amax(-1) <= box_tol))
+        ok = (
+            ~used
+            & (ours["labels"] == ref["labels"][i])
+            & ((ours["scores"] - ref["scores"][i]).abs() <= score_tol)
+            & ((ours["boxes"] - ref["boxes"][i]).abs().amax(-1) <= box_tol)
+        )
         if ok.any():
             cand = torch.nonzero(ok).flatten()
             best = cand[(ours["scores"][cand] - ref["scores"][i]).abs().argmin()]
@@ -69,8 +73,13 @@ def assert_same_detections(ours: dict, ref: dict, score_tol: float, box_tol: flo
         floor = float(det["scores"].min()) if det["scores"].numel() else 0.0
         at_cut = [j for j in idx if full and float(det["scores"][j]) <= floor + score_tol]
         wrong = sorted(set(idx) - set(at_cut))
-        assert not wrong, (f"{len(wrong)} {name} detections have no partner within score {score_tol:.2g} and box "
-                           f"{box_tol:.2g}: " + "; ".join(
-                               f"label {int(det['labels'][j])} score {float(det['scores'][j]):.6f} "
-                               f"box {[round(v, 3) for v in det['boxes'][j].tolist()]}" for j in wrong[:5]))
+        assert not wrong, (
+            f"{len(wrong)} {name} detections have no partner within score {score_tol:.2g} and box "
+            f"{box_tol:.2g}: "
+            + "; ".join(
+                f"label {int(det['labels'][j])} score {float(det['scores'][j]):.6f} "
+                f"box {[round(v, 3) for v in det['boxes'][j].tolist()]}"
+                for j in wrong[:5]
+            )
+        )
     assert len(unmatched_ref) == len(unmatched_ours), "detections at the list's cut-off differ in number"

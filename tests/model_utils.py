@@ -15,11 +15,19 @@ from ssdkit.registry import DETECTORS
 from ssdkit.structures import DetSample
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ["ssd300_vgg16_voc0712", "ssd512_vgg16_voc0712", "ssd300_mobilenet", "ssd300_mobilenet_caffe",
-           "ssdlite300_mobilenet",
-           "ffssd300_concat_vgg16_voc0712",
-           "ffssd300_sum_vgg16_voc0712", "ssd300_vgg16_coco", "ssd512_vgg16_coco", "ssdlite320_mobilenetv3_coco",
-           "ssdlite320_mobilenetv3_voc0712"]
+CONFIGS = [
+    "ssd300_vgg16_voc0712",
+    "ssd512_vgg16_voc0712",
+    "ssd300_mobilenet",
+    "ssd300_mobilenet_caffe",
+    "ssdlite300_mobilenet",
+    "ffssd300_concat_vgg16_voc0712",
+    "ffssd300_sum_vgg16_voc0712",
+    "ssd300_vgg16_coco",
+    "ssd512_vgg16_coco",
+    "ssdlite320_mobilenetv3_coco",
+    "ssdlite320_mobilenetv3_voc0712",
+]
 
 
 def load_tool(name: str) -> ModuleType:
@@ -63,6 +71,8 @@ def input_size(cfg: Config) -> int:
 
 def sample(boxes, labels, size=300, ori=None) -> DetSample:
     s = DetSample(metainfo=dict(img_shape=(size, size), ori_shape=ori or (size, size), img_id=0))
-    s.gt_instances = InstanceData(bboxes=torch.as_tensor(boxes, dtype=torch.float32).view(-1, 4),
-                                  labels=torch.as_tensor(labels, dtype=torch.long).view(-1))
+    s.gt_instances = InstanceData(
+        bboxes=torch.as_tensor(boxes, dtype=torch.float32).view(-1, 4),
+        labels=torch.as_tensor(labels, dtype=torch.long).view(-1),
+    )
     return s

@@ -26,8 +26,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, total)
 def faults(tune: str) -> tuple[str, int, str]:
     env = dict(os.environ, SSDKIT_MALLOC_TUNE=tune)
     env.pop("GLIBC_TUNABLES", None)
-    out = subprocess.run([sys.executable, "-c", WORK], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", WORK], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     return out[0], int(out[1]), out[2]
 
 

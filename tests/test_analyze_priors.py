@@ -20,8 +20,15 @@ from model_utils import ROOT, load_tool
 def _objects(boxes, image=None, size=100) -> Objects:
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     image = np.arange(len(boxes)) if image is None else np.asarray(image)
-    return Objects(boxes, (boxes[:, 2:] - boxes[:, :2]).astype(np.float64), np.zeros(len(boxes), np.int64),
-                   image, int(image.max()) + 1, (size, size), ("thing",))
+    return Objects(
+        boxes,
+        (boxes[:, 2:] - boxes[:, :2]).astype(np.float64),
+        np.zeros(len(boxes), np.int64),
+        image,
+        int(image.max()) + 1,
+        (size, size),
+        ("thing",),
+    )
 
 
 def _two_levels():
@@ -86,23 +93,25 @@ def _thin_objects_set(root, n_img: int = 200, seed: int = 0) -> None:
             if rng.uniform() < 0.5:
                 w, h = h, w
             x, y = rng.uniform(0, 300 - w), rng.uniform(0, 300 - h)
-            anns.append(dict(id=len(anns) + 1, image_id=i + 1, category_id=1, bbox=[x, y, w, h], area=w * h,
-                             iscrowd=0))
+            anns.append(dict(id=len(anns) + 1, image_id=i + 1, category_id=1, bbox=[x, y, w, h], area=w * h, iscrowd=0))
     (root / "annotations").mkdir(parents=True)
-    (root / "annotations/instances_train.json").write_text(json.dumps(
-        dict(images=images, annotations=anns, categories=[dict(id=1, name="needle")])))
+    (root / "annotations/instances_train.json").write_text(
+        json.dumps(dict(images=images, annotations=anns, categories=[dict(id=1, name="needle")]))
+    )
 
 
 def _needles_config(tmp_path, train_pipeline: str = "") -> str:
     """The demo config (its model, priors and matcher) reading the needles set in every loader."""
     data = tmp_path / "data"
     cfg = tmp_path / "needles.py"
-    cfg.write_text(f"_base_ = '{ROOT}/configs/demo/ssdlite300_mobilenet_demo.py'\n"
-                   "model = dict(num_classes=None)\n"
-                   f"train_dataloader = dict(dataset=dict(data_root='{data}/'{train_pipeline}))\n"
-                   f"val_dataloader = dict(dataset=dict(data_root='{data}/', "
-                   "ann_file='annotations/instances_train.json'))\n"
-                   "test_dataloader = val_dataloader\n")
+    cfg.write_text(
+        f"_base_ = '{ROOT}/configs/demo/ssdlite300_mobilenet_demo.py'\n"
+        "model = dict(num_classes=None)\n"
+        f"train_dataloader = dict(dataset=dict(data_root='{data}/'{train_pipeline}))\n"
+        f"val_dataloader = dict(dataset=dict(data_root='{data}/', "
+        "ann_file='annotations/instances_train.json'))\n"
+        "test_dataloader = val_dataloader\n"
+    )
     return str(cfg)
 
 
@@ -121,8 +130,13 @@ def test_tool_suggests_priors_that_cover_thin_objects(tmp_path):
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in out.pictures)
     # the printed snippet, pasted into the config's model dict, gives the coverage the fit reported; so do the options
     pasted = tmp_path / "needles_fitted.py"
-    pasted.write_text(open(cfg).read().replace("model = dict(num_classes=None)",
-                                              f"model = dict(num_classes=None, {fit.snippet(had_pixel_sizes=False)})"))
+    pasted.write_text(
+        open(cfg)
+        .read()
+        .replace(
+            "model = dict(num_classes=None)", f"model = dict(num_classes=None, {fit.snippet(had_pixel_sizes=False)})"
+        )
+    )
     again = tool.main([str(pasted), "--work-dir", str(tmp_path / "w")])
     one = 1.5 / len(out.objects)  # the printed digits may move one object across the threshold, no more
     assert again.report.coverage == pytest.approx(fit.after, abs=one)
@@ -146,8 +160,14 @@ def test_tiled_config_is_analysed_per_tile(tmp_path):
 
     make_large_voc(tmp_path / "big", num_train=1, num_val=1, size=600, objects=12)
     root = f"{tmp_path / 'big'}/"
-    opts = ["--work-dir", str(tmp_path / "w"), "--cfg-options", f"test_dataloader.dataset.data_root={root}",
-            f"val_dataloader.dataset.dataset.data_root={root}", f"train_dataloader.dataset.dataset.data_root={root}"]
+    opts = [
+        "--work-dir",
+        str(tmp_path / "w"),
+        "--cfg-options",
+        f"test_dataloader.dataset.data_root={root}",
+        f"val_dataloader.dataset.dataset.data_root={root}",
+        f"train_dataloader.dataset.dataset.data_root={root}",
+    ]
     tool = load_tool("analyze_priors")
     whole = tool.main([str(ROOT / "configs/examples/tiles_voc.py"), "--split", "test", *opts])
     tiles = tool.main([str(ROOT / "configs/examples/tiles_voc.py"), "--split", "val", *opts])
@@ -156,5 +176,6 @@ def test_tiled_config_is_analysed_per_tile(tmp_path):
     assert len(whole.objects) == 12 and whole.objects.num_images == 1
     assert len(tiles.objects) >= 12 and tiles.objects.num_images > 1
     ratio = np.median(np.sqrt(np.prod(tiles.objects.boxes[:, 2:] - tiles.objects.boxes[:, :2], 1))) / np.median(
-        np.sqrt(np.prod(whole.objects.boxes[:, 2:] - whole.objects.boxes[:, :2], 1)))
+        np.sqrt(np.prod(whole.objects.boxes[:, 2:] - whole.objects.boxes[:, :2], 1))
+    )
     assert ratio == pytest.approx(2, rel=0.05)

@@ -50,9 +50,16 @@ def test_mobilenet_taps_width_activation_freeze_norm_eval():
 
 
 def test_extra_layers_ssd512_sizes_and_depthwise():
-    neck = NECKS.build(dict(type="SSDExtraLayers", in_channels=[512, 1024],
-                            extra_channels=((256, 512), (128, 256), (128, 256), (128, 256), (128, 256)),
-                            strides=(2, 2, 2, 2, 1), paddings=(1, 1, 1, 1, 1), kernel_sizes=(3, 3, 3, 3, 4)))
+    neck = NECKS.build(
+        dict(
+            type="SSDExtraLayers",
+            in_channels=[512, 1024],
+            extra_channels=((256, 512), (128, 256), (128, 256), (128, 256), (128, 256)),
+            strides=(2, 2, 2, 2, 1),
+            paddings=(1, 1, 1, 1, 1),
+            kernel_sizes=(3, 3, 3, 3, 4),
+        )
+    )
     outs = neck([torch.randn(1, 512, 64, 64), torch.randn(1, 1024, 32, 32)])
     assert [o.shape[-1] for o in outs] == [64, 32, 16, 8, 4, 2, 1]
     plain = SSDExtraLayers([512, 1024])

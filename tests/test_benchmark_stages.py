@@ -95,9 +95,19 @@ def test_the_stage_times_add_up_to_the_whole_predict(model_and_loader):
 
 
 def _report(seconds: dict[str, list[float]], images: list[int]) -> StageReport:
-    return StageReport(seconds=seconds, images=images, detections=[n * 3 for n in images], device="cpu",
-                       num_workers=0, warmup=0, peak_memory_mib=100.0, memory_growth_mib=5.0, memory_kind="peak RSS",
-                       first_batch_equal=True, machine="CPU test; 2 threads")
+    return StageReport(
+        seconds=seconds,
+        images=images,
+        detections=[n * 3 for n in images],
+        device="cpu",
+        num_workers=0,
+        warmup=0,
+        peak_memory_mib=100.0,
+        memory_growth_mib=5.0,
+        memory_kind="peak RSS",
+        first_batch_equal=True,
+        machine="CPU test; 2 threads",
+    )
 
 
 def test_the_report_numbers_by_hand():
@@ -130,9 +140,24 @@ def _table(text: str) -> dict[str, tuple[float, float, str]]:
 def test_the_tool_prints_every_stage(demo_data, tmp_path, capsys):
     benchmark = load_tool("benchmark")
     root = f"{demo_data}/"
-    report = benchmark.main([DEMO, "--batch", "3", "--iters", "3", "--warmup", "1", "--split", "val",
-                             "--work-dir", str(tmp_path), "--cfg-options", f"val_dataloader.dataset.data_root={root}",
-                             f"test_dataloader.dataset.data_root={root}"])
+    report = benchmark.main(
+        [
+            DEMO,
+            "--batch",
+            "3",
+            "--iters",
+            "3",
+            "--warmup",
+            "1",
+            "--split",
+            "val",
+            "--work-dir",
+            str(tmp_path),
+            "--cfg-options",
+            f"val_dataloader.dataset.data_root={root}",
+            f"test_dataloader.dataset.data_root={root}",
+        ]
+    )
     out = capsys.readouterr().out
     assert report.iters == 3 and report.images == [1, 3, 1]  # 4 images in batches of 3, 1, 3, 1: warm-up took a 3
     rows = _table(out)
@@ -154,22 +179,38 @@ def test_the_tool_prints_every_stage(demo_data, tmp_path, capsys):
 def test_the_tool_loads_a_checkpoint(model_and_loader, demo_data, tmp_path, capsys):
     model, _ = model_and_loader
     ckpt = tmp_path / "w.pth"
-    torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=model.dataset_meta["classes"]))),
-               ckpt)
+    torch.save(
+        dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=model.dataset_meta["classes"]))), ckpt
+    )
     benchmark = load_tool("benchmark")
-    report = benchmark.main([DEMO, str(ckpt), "--iters", "2", "--warmup", "0", "--work-dir", str(tmp_path),
-                             "--cfg-options", f"test_dataloader.dataset.data_root={demo_data}/"])
+    report = benchmark.main(
+        [
+            DEMO,
+            str(ckpt),
+            "--iters",
+            "2",
+            "--warmup",
+            "0",
+            "--work-dir",
+            str(tmp_path),
+            "--cfg-options",
+            f"test_dataloader.dataset.data_root={demo_data}/",
+        ]
+    )
     out = capsys.readouterr().out
     assert f"weights: {ckpt}" in out and "random" not in out
     assert report.images == [NUM_VAL, NUM_VAL]  # the loader's batch_size (16) takes all 4 images
     assert report.first_batch_equal
 
 
-@pytest.mark.parametrize("args, message", [
-    (["configs/nope.py"], r"^error: config file 'configs/nope.py' does not exist"),
-    ([DEMO, "missing.pth"], r"^error: checkpoint 'missing.pth' does not exist$"),
-    ([DEMO, "--iters", "0"], r"^error: --batch and --iters must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["configs/nope.py"], r"^error: config file 'configs/nope.py' does not exist"),
+        ([DEMO, "missing.pth"], r"^error: checkpoint 'missing.pth' does not exist$"),
+        ([DEMO, "--iters", "0"], r"^error: --batch and --iters must be at least 1"),
+    ],
+)
 def test_errors_are_one_line(args, message):
     benchmark = load_tool("benchmark")
     with pytest.raises(SystemExit) as exc:

@@ -17,8 +17,10 @@ from model_utils import ROOT, build_model, load_tool, sample
 def _batch(seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
     inputs = [(torch.rand(3, 300, 300, generator=g) * 255).to(torch.uint8) for _ in range(2)]
-    return dict(inputs=inputs, data_samples=[sample([[10, 10, 100, 120], [150, 40, 290, 200]], [1, 3]),
-                                             sample([[30, 60, 220, 280]], [7])])
+    return dict(
+        inputs=inputs,
+        data_samples=[sample([[10, 10, 100, 120], [150, 40, 290, 200]], [1, 3]), sample([[30, 60, 220, 280]], [7])],
+    )
 
 
 def _head_outputs(model) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -56,8 +58,9 @@ def test_bf16_step_runs_the_network_in_bf16_and_the_rest_in_float32():
     _losses(model, OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01)))
     assert _dtypes(seen) == {torch.float32}
     seen.clear()
-    wrapper = BF16OptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
-                               fallback_fp32=False)
+    wrapper = BF16OptimWrapper(
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9), fallback_fp32=False
+    )
     data = model.data_preprocessor(_batch(), True)
     mixed = _losses(model, wrapper, data)
     assert _dtypes(seen) == {torch.bfloat16}
@@ -136,6 +139,14 @@ def test_amp_flag_is_float16_on_gpu_and_bfloat16_on_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     gpu = train.build_cfg(args).optim_wrapper
     assert gpu["type"] == "AmpOptimWrapper" and gpu["loss_scale"] == "dynamic"
-    demo = train.build_cfg(train.parse_args([str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"), "--amp",
-                                             "--cfg-options", "optim_wrapper.fallback_fp32=False"])).optim_wrapper
+    demo = train.build_cfg(
+        train.parse_args(
+            [
+                str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"),
+                "--amp",
+                "--cfg-options",
+                "optim_wrapper.fallback_fp32=False",
+            ]
+        )
+    ).optim_wrapper
     assert demo["type"] == "AmpOptimWrapper" and "fallback_fp32" not in demo  # BF16OptimWrapper's own option

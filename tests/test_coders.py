@@ -32,15 +32,15 @@ def test_round_trip_batched(tv_priors):
 
 
 def test_hand_worked_offsets_and_variances():
-    prior = torch.tensor([10., 10., 30., 50.])  # centre (20, 30), 20 x 40
-    gt = torch.tensor([15., 10., 35., 90.])  # centre (25, 50), 20 x 80
+    prior = torch.tensor([10.0, 10.0, 30.0, 50.0])  # centre (20, 30), 20 x 40
+    gt = torch.tensor([15.0, 10.0, 35.0, 90.0])  # centre (25, 50), 20 x 80
     d = SSDBoxCoder().encode(gt, prior)
     expected = [(25 - 20) / 20 / 0.1, (50 - 30) / 40 / 0.1, math.log(1.0) / 0.2, math.log(2.0) / 0.2]
     torch.testing.assert_close(d, torch.tensor(expected))
 
 
 def test_decode_clamps_exponent():
-    prior = torch.tensor([[0., 0., 16., 16.]])
-    out = SSDBoxCoder().decode(torch.tensor([[0., 0., 1e4, 1e4]]), prior)
+    prior = torch.tensor([[0.0, 0.0, 16.0, 16.0]])
+    out = SSDBoxCoder().decode(torch.tensor([[0.0, 0.0, 1e4, 1e4]]), prior)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out[0, 2] - out[0, 0], torch.tensor(1000.0))

@@ -31,8 +31,9 @@ MODELS = {
     # 15 VGG + 8 extra convs + one head conv in sequence; widest reduction a 3x3 over conv7's 1024 channels
     "ssd300_vgg16": Case("ssd300_vgg16_coco", 300, (24, 9216), "ssd300_vgg16_voc0712", 50.0, 0.1),
     # 62 backbone convs (SE fcs included), 12 extra convs, one head conv; widest: a 1x1 over the C4 expansion's 672
-    "ssdlite320_mobilenet_v3_large": Case("ssdlite320_mobilenetv3_coco", 320, (75, 672),
-                                          "ssdlite320_mobilenetv3_voc0712", 1.0, 1.0),
+    "ssdlite320_mobilenet_v3_large": Case(
+        "ssdlite320_mobilenetv3_coco", 320, (75, 672), "ssdlite320_mobilenetv3_voc0712", 1.0, 1.0
+    ),
 }
 
 
@@ -80,8 +81,12 @@ def converted(tv_model, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp(tv_model.ssdkit_name)
     src, dst = tmp_path / "tv.pth", tmp_path / "ssdkit.pth"
     torch.save(tv_model.state_dict(), src)
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "convert_torchvision.py"), tv_model.ssdkit_name,
-                           str(src), str(dst)], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "convert_torchvision.py"), tv_model.ssdkit_name, str(src), str(dst)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     ckpt = torch.load(dst, weights_only=True)
     model = build_model(MODELS[tv_model.ssdkit_name].config).eval()
@@ -135,16 +140,23 @@ def test_matched_sets_still_fail_on_a_real_difference():
     ref = dict(boxes=boxes, scores=torch.tensor([0.9, 0.5, 0.3]), labels=torch.tensor([1, 2, 3]))
     swapped = dict(boxes=boxes[[1, 0, 2]], scores=torch.tensor([0.5, 0.9, 0.3]), labels=torch.tensor([2, 1, 3]))
     assert_same_detections(swapped, ref, 1e-4, 1e-2)  # order is free
-    for key, value in (("labels", torch.tensor([1, 2, 4])), ("scores", torch.tensor([0.9, 0.5, 0.31])),
-                       ("boxes", boxes + torch.tensor([0.0, 0.0, 0.0, 0.1]))):
+    for key, value in (
+        ("labels", torch.tensor([1, 2, 4])),
+        ("scores", torch.tensor([0.9, 0.5, 0.31])),
+        ("boxes", boxes + torch.tensor([0.0, 0.0, 0.0, 0.1])),
+    ):
         with pytest.raises(AssertionError, match="no partner"):
             assert_same_detections(dict(ref, **{key: value}), ref, 1e-4, 1e-2)
     with pytest.raises(AssertionError, match="no partner"):  # a lost detection above the cut-off
         assert_same_detections({k: v[[0, 2]] for k, v in ref.items()}, ref, 1e-4, 1e-2, max_per_img=3)
     near_tie = dict(ref, scores=torch.tensor([0.9, 0.5, 0.30005]), labels=torch.tensor([1, 2, 3]))
     other = dict(boxes=boxes[[0, 1]].clone(), scores=torch.tensor([0.9, 0.5]), labels=torch.tensor([1, 2]))
-    other = {k: torch.cat([v, w]) for (k, v), w in zip(other.items(), (torch.tensor([[1.0, 1, 6, 6]]),
-                                                                        torch.tensor([0.30004]), torch.tensor([4])))}
+    other = {
+        k: torch.cat([v, w])
+        for (k, v), w in zip(
+            other.items(), (torch.tensor([[1.0, 1, 6, 6]]), torch.tensor([0.30004]), torch.tensor([4]))
+        )
+    }
     assert_same_detections(other, near_tie, 1e-4, 1e-2, max_per_img=3)  # the last place taken by a near tie
 
 
@@ -171,8 +183,9 @@ def test_checkpoint_with_other_class_count_is_refused(tv_model, converted):
 
 def test_init_cfg_loads_a_local_checkpoint(tv_model, converted):
     model = converted
-    fresh = build_model(MODELS[tv_model.ssdkit_name].config,
-                        init_cfg=dict(type="Pretrained", checkpoint=model.checkpoint_path))
+    fresh = build_model(
+        MODELS[tv_model.ssdkit_name].config, init_cfg=dict(type="Pretrained", checkpoint=model.checkpoint_path)
+    )
     fresh.backbone.weights = None  # no ImageNet download here; the checkpoint covers the backbone
     fresh.init_weights()
     for (name, a), b in zip(model.state_dict().items(), fresh.state_dict().values()):

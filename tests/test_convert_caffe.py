@@ -38,12 +38,19 @@ FORMS = ("train", "deploy")
 #: batch_norm_param { eps } on two BatchNorms (Caffe's default is 1e-5, as torch's)
 BN_EPS = {"conv5": 1e-3, "conv14_2": 1e-4}
 #: blob encodings besides Caffe's own (BlobShape + packed floats), all of which OpenCV reads too
-STYLES = {"conv1": "unpacked", "conv2/dw": "legacy", "conv3/bn": "legacy", "conv4/scale": "unpacked",
-          "conv13_mbox_conf": "legacy"}
+STYLES = {
+    "conv1": "unpacked",
+    "conv2/dw": "legacy",
+    "conv3/bn": "legacy",
+    "conv4/scale": "unpacked",
+    "conv13_mbox_conf": "legacy",
+}
 SIZE = 300
 HAS_CAFFE_IMPORTER = hasattr(cv2.dnn, "readNetFromCaffe")
-NO_IMPORTER = (f"OpenCV {cv2.__version__} has no Caffe importer (cv2.dnn.readNetFromCaffe; OpenCV 5 dropped it): "
-               f"install opencv-python 4.14 as constraints.txt pins to compare with OpenCV DNN")
+NO_IMPORTER = (
+    f"OpenCV {cv2.__version__} has no Caffe importer (cv2.dnn.readNetFromCaffe; OpenCV 5 dropped it): "
+    f"install opencv-python 4.14 as constraints.txt pins to compare with OpenCV DNN"
+)
 needs_opencv_caffe = pytest.mark.skipif(not HAS_CAFFE_IMPORTER, reason=NO_IMPORTER)
 
 
@@ -60,8 +67,12 @@ def detection_params() -> dict:
     """
     post = load_config(CONFIG).model.postprocessor
     assert post.get("clip") is False
-    return dict(confidence_threshold=post.score_thr, top_k=post.pre_nms_topk, nms_threshold=post.nms_iou,
-                keep_top_k=post.max_per_img)
+    return dict(
+        confidence_threshold=post.score_thr,
+        top_k=post.pre_nms_topk,
+        nms_threshold=post.nms_iou,
+        keep_top_k=post.max_per_img,
+    )
 
 
 def images() -> list[np.ndarray]:
@@ -69,8 +80,9 @@ def images() -> list[np.ndarray]:
     return [rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8) for _ in range(3)]  # BGR, as cv2.imread gives
 
 
-def write(folder: Path, form: str, weights: dict | None = None, prototxt: str | None = None,
-          styles: dict | None = None) -> tuple[Path, Path]:
+def write(
+    folder: Path, form: str, weights: dict | None = None, prototxt: str | None = None, styles: dict | None = None
+) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     weights = cw.random_weights(form, seed=0, bn_eps=BN_EPS) if weights is None else weights
     proto, model = folder / f"{form}.prototxt", folder / f"{form}.caffemodel"
@@ -137,8 +149,9 @@ def tolerances(model, logits: torch.Tensor) -> tuple[float, float]:
     return float32_tolerance(depth, width, logits), float32_tolerance(depth, width, torch.ones(1))
 
 
-def detection_tolerances(model, logits: torch.Tensor, deltas: torch.Tensor, priors: torch.Tensor
-                         ) -> tuple[float, float]:
+def detection_tolerances(
+    model, logits: torch.Tensor, deltas: torch.Tensor, priors: torch.Tensor
+) -> tuple[float, float]:
     """``(score_tol, box_tol)``: the float32 bounds carried through softmax (which moves by at most half the largest
     logit change) and decoding (a box corner moves by ``w (0.1 + 0.1 exp(0.2 |dw|))`` per unit of delta), capped
     at the brief's bounds (scores 1e-4, boxes 1 % of the image)."""
@@ -156,6 +169,7 @@ def opencv_detections(rows: torch.Tensor, image: int) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ the files
+
 
 def test_reader_returns_the_written_blobs(caffe):
     form, _, model_file, weights = caffe
@@ -175,8 +189,12 @@ def test_reader_takes_legacy_layers_and_double_data(tmp_path):
     rng = np.random.default_rng(1)
     w, b = rng.normal(size=(4, 3, 1, 1)).astype(np.float32), rng.normal(size=4).astype(np.float32)
     path = tmp_path / "v1.caffemodel"
-    path.write_bytes(cw.net_proto([cw.layer_proto("new", "Scale", [cw.blob_proto(b, "double")])],
-                                  [cw.v1_layer_proto("old", 4, [cw.blob_proto(w, "legacy"), cw.blob_proto(b)])]))
+    path.write_bytes(
+        cw.net_proto(
+            [cw.layer_proto("new", "Scale", [cw.blob_proto(b, "double")])],
+            [cw.v1_layer_proto("old", 4, [cw.blob_proto(w, "legacy"), cw.blob_proto(b)])],
+        )
+    )
     layers = read_caffemodel(path)
     assert layers["old"].type == "Convolution" and layers["new"].type == "Scale"
     np.testing.assert_array_equal(layers["old"].blobs[0], w)
@@ -194,8 +212,9 @@ def test_prototxt_parser():
     assert prior["bottom"] == ["conv13", "data"] and prior["prior_box_param"][0]["aspect_ratio"] == [2.0, 3.0]
     assert detection_output_settings(text) == dict(score_thr=0.25, pre_nms_topk=100, nms_iou=0.45, max_per_img=100)
     got = parse_prototxt('# comment\na: 1e-5 b: -inf c: [1, 2] d <x: "p" \'q\'> e { } f: 0.5f g: CENTER_SIZE h: true')
-    assert got == dict(a=[1e-5], b=[-math.inf], c=[1, 2], d=[dict(x=["pq"])], e=[{}], f=[0.5], g=["CENTER_SIZE"],
-                       h=[True])
+    assert got == dict(
+        a=[1e-5], b=[-math.inf], c=[1, 2], d=[dict(x=["pq"])], e=[{}], f=[0.5], g=["CENTER_SIZE"], h=[True]
+    )
     with pytest.raises(CaffeFormatError, match=r"line 2: missing '\}'"):
         parse_prototxt("a {\n b: 1")
 
@@ -213,6 +232,7 @@ def test_opencv_reads_the_written_caffemodel(caffe):
 
 
 # ------------------------------------------------------------------------------------------------ parity
+
 
 def test_train_and_merged_forms_convert_to_the_same_network(tmp_path):
     """The merged net is the trained one with BN folded in (merge_bn.py): both conversions compute the same."""
@@ -238,10 +258,14 @@ def test_raw_outputs_and_priors_equal_opencv(caffe, converted, ours, opencv_outp
         conf_logits=(logits.reshape(b, -1) - opencv_outputs["mbox_conf"]).abs().max(),
         conf_softmax=(logits.softmax(-1).reshape(b, -1) - opencv_outputs["mbox_conf_flatten"]).abs().max(),
         loc=(deltas.reshape(b, -1) - opencv_outputs["mbox_loc"]).abs().max(),
-        priors=(priors.reshape(-1) / SIZE - opencv_outputs["mbox_priorbox"][0, 0]).abs().max())
+        priors=(priors.reshape(-1) / SIZE - opencv_outputs["mbox_priorbox"][0, 0]).abs().max(),
+    )
     loc_tol = unit_tol * float(opencv_outputs["mbox_loc"].abs().max())
-    print(f"\n{form}: max |ssdkit - OpenCV| " + ", ".join(f"{k} {float(v):.3g}" for k, v in diffs.items())
-          + f" (tolerances: logits {logit_tol:.3g}, loc {loc_tol:.3g})")
+    print(
+        f"\n{form}: max |ssdkit - OpenCV| "
+        + ", ".join(f"{k} {float(v):.3g}" for k, v in diffs.items())
+        + f" (tolerances: logits {logit_tol:.3g}, loc {loc_tol:.3g})"
+    )
     assert diffs["conf_logits"] <= logit_tol
     assert diffs["conf_softmax"] <= 0.5 * logit_tol  # softmax moves by at most half the largest logit change
     assert diffs["loc"] <= loc_tol
@@ -261,8 +285,11 @@ def test_priors_are_caffe_prior_box():
     ref = []
     for m, (_, lo, hi, ratios) in zip(maps, cw.MAPS):
         wh = [(lo, lo)] + ([(math.sqrt(lo * hi),) * 2] if hi is not None else [])
-        wh += [wh_ for r in ratios for wh_ in ((lo * math.sqrt(r), lo / math.sqrt(r)),
-                                               (lo * math.sqrt(1 / r), lo / math.sqrt(1 / r)))]
+        wh += [
+            wh_
+            for r in ratios
+            for wh_ in ((lo * math.sqrt(r), lo / math.sqrt(r)), (lo * math.sqrt(1 / r), lo / math.sqrt(1 / r)))
+        ]
         step = SIZE / m
         c = (torch.arange(m, dtype=torch.float64) + 0.5) * step
         cy, cx = torch.meshgrid(c, c, indexing="ij")
@@ -272,14 +299,16 @@ def test_priors_are_caffe_prior_box():
     ref_t = torch.cat(ref)
     assert priors.shape == ref_t.shape == (1917, 4)
     assert (priors - ref_t).abs().max() <= 1e-6
-    assert priors[0].tolist() == pytest.approx([(7.894737 - 30) / 300, (7.894737 - 30) / 300, (7.894737 + 30) / 300,
-                                                (7.894737 + 30) / 300], abs=1e-6)
+    assert priors[0].tolist() == pytest.approx(
+        [(7.894737 - 30) / 300, (7.894737 - 30) / 300, (7.894737 + 30) / 300, (7.894737 + 30) / 300], abs=1e-6
+    )
     assert float(priors[3, 0] - priors[0, 0]) == pytest.approx(300 / 19 / 300, abs=1e-6)  # next centre: 15.79 px
     assert priors.min() < 0 and priors.max() > 1  # not clipped
 
 
-def compare_detections(predicted: list, rows: torch.Tensor, score_tol: float, box_tol: float,
-                       max_per_img: int) -> tuple[list[int], float, float]:
+def compare_detections(
+    predicted: list, rows: torch.Tensor, score_tol: float, box_tol: float, max_per_img: int
+) -> tuple[list[int], float, float]:
     """:func:`assert_same_detections` per image; ``(detections per image, max score and box differences)``."""
     counts, worst_score, worst_box = [], 0.0, 0.0
     for i, out in enumerate(predicted):
@@ -302,8 +331,10 @@ def test_detections_equal_opencv_detection_out(caffe, converted, ours, opencv_ou
     rows = opencv_outputs["detection_out"].view(-1, 7)
     post = converted.postprocessor
     counts, worst_score, worst_box = compare_detections(predicted, rows, score_tol, box_tol, post.max_per_img)
-    print(f"\n{form}: detections per image {counts}; max |ssdkit - OpenCV| score {worst_score:.3g}, box "
-          f"{worst_box:.3g} px (tolerances {score_tol:.3g}, {box_tol:.3g} px)")
+    print(
+        f"\n{form}: detections per image {counts}; max |ssdkit - OpenCV| score {worst_score:.3g}, box "
+        f"{worst_box:.3g} px (tolerances {score_tol:.3g}, {box_tol:.3g} px)"
+    )
     # the random net is a fair test: dozens of detections per image, of many classes; NMS and threshold at work
     assert min(counts) >= 30 and len(set(opencv_detections(rows, 0)["labels"].tolist())) >= 8
     assert float(ours[1][..., 2:].abs().max()) < 2  # far from the decoding's clamp
@@ -325,13 +356,16 @@ def test_detections_equal_opencv_when_top_k_and_keep_top_k_cut(tmp_path):
     rows = torch.from_numpy(net.forward("detection_out").copy()).view(-1, 7)
     score_tol, box_tol = detection_tolerances(model, logits, deltas, priors)
     counts, worst_score, worst_box = compare_detections(predicted, rows, score_tol, box_tol, 60)
-    print(f"\ncut settings: detections per image {counts}; max |ssdkit - OpenCV| score {worst_score:.3g}, box "
-          f"{worst_box:.3g} px")
+    print(
+        f"\ncut settings: detections per image {counts}; max |ssdkit - OpenCV| score {worst_score:.3g}, box "
+        f"{worst_box:.3g} px"
+    )
     per_class = (logits.softmax(-1)[..., 1:] > 0.1).sum(dim=1)  # [B, 20] candidates per image and class
     assert int(per_class.max()) > 15 and counts == [60] * len(counts)  # both cuts were reached
 
 
 # ------------------------------------------------------------------------------------------------ errors
+
 
 def test_corrupt_and_truncated_caffemodels_name_file_and_layer(tmp_path):
     proto, model_file = write(tmp_path, "train", styles={})
@@ -339,17 +373,23 @@ def test_corrupt_and_truncated_caffemodels_name_file_and_layer(tmp_path):
     cut = tmp_path / "cut.caffemodel"
     at = data.index(b"conv7/dw") + 100  # inside conv7/dw's weights
     cut.write_bytes(data[:at])
-    with pytest.raises(CaffeFormatError, match=rf"caffemodel '{re.escape(str(cut))}' is truncated: layer 'conv7/dw' "
-                                               rf"\(Convolution\)"):
+    with pytest.raises(
+        CaffeFormatError,
+        match=rf"caffemodel '{re.escape(str(cut))}' is truncated: layer 'conv7/dw' "
+        rf"\(Convolution\)",
+    ):
         read_caffemodel(cut)
     with pytest.raises(CaffeFormatError, match="truncated: layer 'conv7/dw'"):
         convert_caffe_mobilenet_ssd(proto, cut)
     bad = tmp_path / "bad.caffemodel"
     start = data.index(b"conv3/bn") + len(b"conv3/bn")
     blob = data.index(b":", start)  # 0x3a: the tag of its first blob (field 7, length-delimited)
-    bad.write_bytes(data[:blob] + b"\x07" + data[blob + 1:])  # field 0, wire type 7: no protobuf has it
-    with pytest.raises(CaffeFormatError, match=rf"caffemodel '{re.escape(str(bad))}' is corrupt: layer 'conv3/bn' "
-                                               rf"\(BatchNorm\)"):
+    bad.write_bytes(data[:blob] + b"\x07" + data[blob + 1 :])  # field 0, wire type 7: no protobuf has it
+    with pytest.raises(
+        CaffeFormatError,
+        match=rf"caffemodel '{re.escape(str(bad))}' is corrupt: layer 'conv3/bn' "
+        rf"\(BatchNorm\)",
+    ):
         read_caffemodel(bad)
     text = tmp_path / "text.caffemodel"
     text.write_text(proto.read_text())  # a prototxt passed as the caffemodel
@@ -361,21 +401,30 @@ def test_mismatched_files_name_file_and_layer(tmp_path):
     weights = cw.random_weights("train", seed=0, bn_eps=BN_EPS)
     missing = {k: v for k, v in weights.items() if k != "conv7/dw"}
     proto, model_file = write(tmp_path / "missing", "train", missing)
-    with pytest.raises(CaffeConversionError, match=rf"caffemodel '{re.escape(str(model_file))}': no layer 'conv7/dw' "
-                                                   rf"\(Convolution, in prototxt '{re.escape(str(proto))}'\)"):
+    with pytest.raises(
+        CaffeConversionError,
+        match=rf"caffemodel '{re.escape(str(model_file))}': no layer 'conv7/dw' "
+        rf"\(Convolution, in prototxt '{re.escape(str(proto))}'\)",
+    ):
         convert_caffe_mobilenet_ssd(proto, model_file)
     wrong = dict(weights, conv7=[np.zeros((512, 256, 1, 1), np.float32)])
     proto, model_file = write(tmp_path / "shape", "train", wrong)
-    with pytest.raises(CaffeConversionError, match=rf"caffemodel '{re.escape(str(model_file))}': layer 'conv7' "
-                                                   r"\(Convolution\) blob 0 has shape \(512, 256, 1, 1\), "
-                                                   r"expected \(512, 512, 1, 1\)"):
+    with pytest.raises(
+        CaffeConversionError,
+        match=rf"caffemodel '{re.escape(str(model_file))}': layer 'conv7' "
+        r"\(Convolution\) blob 0 has shape \(512, 256, 1, 1\), "
+        r"expected \(512, 512, 1, 1\)",
+    ):
         convert_caffe_mobilenet_ssd(proto, model_file)
     extra = dict(weights, conv18=[np.zeros((8, 128, 1, 1), np.float32)])
     types = dict(cw.layer_types("train"), conv18="Convolution")
     model_file = tmp_path / "extra.caffemodel"
     model_file.write_bytes(cw.caffemodel_bytes(extra, types))
-    with pytest.raises(CaffeConversionError, match=r"unexpected layer\(s\) with weights .* 'conv18' \(Convolution, "
-                                                   r"blob shapes \[\(8, 128, 1, 1\)\]\)"):
+    with pytest.raises(
+        CaffeConversionError,
+        match=r"unexpected layer\(s\) with weights .* 'conv18' \(Convolution, "
+        r"blob shapes \[\(8, 128, 1, 1\)\]\)",
+    ):
         convert_caffe_mobilenet_ssd(proto, model_file)
     merged_proto, _ = write(tmp_path / "merged", "deploy")
     with pytest.raises(CaffeConversionError, match=r"layer 'conv0' has 1 blobs, but prototxt .* bias_term: true"):
@@ -392,8 +441,12 @@ def test_tool_writes_a_checkpoint_that_loads_strict(tmp_path):
     proto, model_file = write(tmp_path, "deploy")
     dst = tmp_path / "out" / "mobilenet_ssd.pth"
     tool = str(ROOT / "tools" / "convert_caffe.py")
-    proc = subprocess.run([sys.executable, tool, "mobilenet_ssd", str(proto), str(model_file), str(dst)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, tool, "mobilenet_ssd", str(proto), str(model_file), str(dst)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"wrote {dst}" in proc.stdout and "score_thr=0.25" in proc.stdout
     ckpt = torch.load(dst, weights_only=True)
@@ -403,13 +456,17 @@ def test_tool_writes_a_checkpoint_that_loads_strict(tmp_path):
     assert model.dataset_meta["classes"] == tuple(VOC_CLASSES)
     cut = tmp_path / "cut.caffemodel"
     data = model_file.read_bytes()
-    cut.write_bytes(data[:data.index(b"conv1/dw") + 50])
-    proc = subprocess.run([sys.executable, tool, "mobilenet_ssd", str(proto), str(cut), str(dst)],
-                          capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode != 0 and proc.stderr.startswith(f"error: caffemodel '{cut}' is truncated: layer 'conv1/dw' "
-                                                                    f"(Convolution) at byte")
+    cut.write_bytes(data[: data.index(b"conv1/dw") + 50])
+    proc = subprocess.run(
+        [sys.executable, tool, "mobilenet_ssd", str(proto), str(cut), str(dst)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode != 0 and proc.stderr.startswith(
+        f"error: caffemodel '{cut}' is truncated: layer 'conv1/dw' (Convolution) at byte"
+    )
     assert "Traceback" not in proc.stderr and torch.load(dst, weights_only=True)["meta"] == ckpt["meta"]  # kept
-
 
 
 def test_missing_files_are_named(tmp_path):

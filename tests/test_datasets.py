@@ -11,8 +11,10 @@ from mmengine.dataset import ConcatDataset
 
 from ssdkit.data import CocoDataset, VOCDataset
 
-OBJ = "<object><name>{name}</name><difficult>{d}</difficult><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin>" \
-      "<xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>"
+OBJ = (
+    "<object><name>{name}</name><difficult>{d}</difficult><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin>"
+    "<xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>"
+)
 PIPE = [dict(type="LoadImage"), dict(type="Resize", size=(300, 300)), dict(type="PackInputs")]
 
 
@@ -25,8 +27,11 @@ def write_voc(root, year=2007, ids=("a", "b"), suffix=".png", objects=None, with
         cv2.imwrite(str(d / "JPEGImages" / f"{i}{suffix}"), np.full((60, 80, 3), 128, np.uint8))
         objs = objects if objects is not None else [("dog", 0, (11, 21, 40, 50)), ("cat", 1, (1, 1, 80, 60))]
         fname = f"<filename>{i}{suffix}</filename>" if with_filename else ""
-        xml = (f"<annotation>{fname}<size><width>80</width><height>60</height></size>"
-               + "".join(OBJ.format(name=n, d=df, b=b) for n, df, b in objs) + "</annotation>")
+        xml = (
+            f"<annotation>{fname}<size><width>80</width><height>60</height></size>"
+            + "".join(OBJ.format(name=n, d=df, b=b) for n, df, b in objs)
+            + "</annotation>"
+        )
         (d / "Annotations" / f"{i}.xml").write_text(xml)
     return root
 
@@ -88,6 +93,7 @@ def test_nan_box_is_an_error_whatever_bad_box_says(tmp_path, mode):
     with pytest.raises(ValueError, match=r"a\.xml' object 0: <xmin> is 'nan', expected a finite number"):
         VOCDataset(str(root), year=2007, img_suffix=".png", bad_box=mode)
     from ssdkit.data.datasets.base import DetDataset  # any other dataset's NaN box: no bad_box mode repairs it
+
     probe = DetDataset.__new__(DetDataset)
     probe.bad_box, probe.bad_box_count = mode, 0
     with pytest.raises(ValueError, match=r"here: box \[nan.*NaN or infinite coordinate; fix the annotation"):
@@ -135,8 +141,9 @@ def test_coco_labels_crowd_and_filtering(tmp_path):
     inst = train.get_data_info(0)["instances"]
     assert [(i["bbox_label"], i["ignore_flag"]) for i in inst] == [(1, False), (0, True)]
     assert inst[0]["bbox"] == [5.0, 5.0, 25.0, 15.0]
-    test = CocoDataset(data_root=str(root), ann_file="ann.json", data_prefix=dict(img="img/"), test_mode=True,
-                       pipeline=PIPE)
+    test = CocoDataset(
+        data_root=str(root), ann_file="ann.json", data_prefix=dict(img="img/"), test_mode=True, pipeline=PIPE
+    )
     assert len(test) == 3 and test[2]["data_samples"].metainfo["img_id"] == 12
 
 
@@ -155,16 +162,31 @@ def test_browse_dataset_writes_drawn_training_samples(tmp_path):
     import subprocess
     import sys
     from pathlib import Path
+
     repo = Path(__file__).resolve().parents[1]
     root = write_coco(tmp_path)
     cfg = tmp_path / "cfg.py"
-    cfg.write_text(f"_base_ = ['{repo}/configs/_base_/models/ssd300_vgg16.py', "
-                   f"'{repo}/configs/_base_/datasets/ssd_pipelines.py']\n"
-                   f"train_dataloader = dict(dataset=dict(type='CocoDataset', data_root='{root}', "
-                   f"ann_file='ann.json', data_prefix=dict(img='img/'), filter_empty_gt=False, "
-                   f"pipeline={{{{_base_.train_pipeline_300}}}}))\n")
-    proc = subprocess.run([sys.executable, str(repo / "tools/browse_dataset.py"), str(cfg), "--out-dir",
-                           str(tmp_path / "out"), "--num", "3"], capture_output=True, text=True, cwd=repo)
+    cfg.write_text(
+        f"_base_ = ['{repo}/configs/_base_/models/ssd300_vgg16.py', "
+        f"'{repo}/configs/_base_/datasets/ssd_pipelines.py']\n"
+        f"train_dataloader = dict(dataset=dict(type='CocoDataset', data_root='{root}', "
+        f"ann_file='ann.json', data_prefix=dict(img='img/'), filter_empty_gt=False, "
+        f"pipeline={{{{_base_.train_pipeline_300}}}}))\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(repo / "tools/browse_dataset.py"),
+            str(cfg),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--num",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+    )
     assert proc.returncode == 0, proc.stderr
     files = sorted((tmp_path / "out").glob("*.jpg"))
     assert len(files) == 3 and cv2.imread(str(files[0])).shape == (300, 300, 3)

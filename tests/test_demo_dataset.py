@@ -46,8 +46,16 @@ def test_backdrops_are_softened_photographs_and_sizes_follow_the_options(tmp_pat
     assert soft.shape == photo.shape and soft.std() < 0.35 * photo.astype(float).std() + 1
     assert abs(float(soft.mean()) - 128) < 2  # re-centred at mid-grey
     assert np.array_equal(soften(photo, 0.0, 1.0), photo)  # the photographs as they are
-    harsh = make_demo_dataset(str(tmp_path / "h"), num_train=30, num_val=2, min_px=10, max_frac=0.7, max_objects=6,
-                              backdrop_blur=0, backdrop_contrast=1)
+    harsh = make_demo_dataset(
+        str(tmp_path / "h"),
+        num_train=30,
+        num_val=2,
+        min_px=10,
+        max_frac=0.7,
+        max_objects=6,
+        backdrop_blur=0,
+        backdrop_contrast=1,
+    )
     assert harsh["train"]["min_px"] < 15 and harsh["train"]["boxes"] > 30 * 2.5  # smaller and more digits
 
 
@@ -66,9 +74,13 @@ def test_train_and_val_digits_are_disjoint_and_loadable(tmp_path):
     pools = digit_pools(0)
     assert not set(pools["train"]) & set(pools["val"]) and len(pools["train"]) + len(pools["val"]) == 1797
     make_demo_dataset(str(tmp_path / "d"), num_train=4, num_val=4)
-    ds = CocoDataset(data_root=str(tmp_path / "d"), ann_file="annotations/instances_val.json",
-                     data_prefix=dict(img="val/"), test_mode=True,
-                     pipeline=[dict(type="LoadImage"), dict(type="Resize", size=(300, 300)), dict(type="PackInputs")])
+    ds = CocoDataset(
+        data_root=str(tmp_path / "d"),
+        ann_file="annotations/instances_val.json",
+        data_prefix=dict(img="val/"),
+        test_mode=True,
+        pipeline=[dict(type="LoadImage"), dict(type="Resize", size=(300, 300)), dict(type="PackInputs")],
+    )
     assert len(ds) == 4 and ds.metainfo["classes"][0] == "digit_0"
     item = ds[0]
     assert tuple(item["inputs"].shape) == (3, 300, 300) and len(item["data_samples"].gt_instances.bboxes) >= 1
@@ -83,6 +95,7 @@ def test_demo_config_trains_and_evaluates_with_mmengine_runner(tmp_path):
     import ssdkit.models  # noqa: F401
 
     from model_utils import demo_config
+
     data = tmp_path / "demo"
     make_demo_dataset(str(data), num_train=16, num_val=4)
     cfg = demo_config(str(data), str(tmp_path / "work"), num_workers=0, persistent_workers=False, batch_size=4)
@@ -100,17 +113,30 @@ def test_demo_config_trains_and_evaluates_with_mmengine_runner(tmp_path):
 def test_make_demo_dataset_tool_takes_the_configs_data_options(tmp_path):
     """``--config``: the set the demo config trains on (its data_root and demo_dataset), flags on top."""
     from model_utils import ROOT, load_config, load_tool
+
     tool = load_tool("make_demo_dataset")
 
     cfg = load_config("demo/ssdlite300_mobilenet_demo")
-    out, opts = tool.options(tool.parse_args([
-        "--config", str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"), "--num-train", "3"]))
+    out, opts = tool.options(
+        tool.parse_args(["--config", str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"), "--num-train", "3"])
+    )
     assert out == cfg.data_root and opts["num_train"] == 3
     side = cfg.demo_dataset.image_size
-    assert opts == dict(cfg.demo_dataset, num_train=3, image_size=(side, side),
-                        aspect_range=tuple(cfg.demo_dataset.aspect_range))
-    tool.main(["--config", str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"), "--out", str(tmp_path / "d"),
-               "--num-train", "3", "--num-val", "1"])
+    assert opts == dict(
+        cfg.demo_dataset, num_train=3, image_size=(side, side), aspect_range=tuple(cfg.demo_dataset.aspect_range)
+    )
+    tool.main(
+        [
+            "--config",
+            str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"),
+            "--out",
+            str(tmp_path / "d"),
+            "--num-train",
+            "3",
+            "--num-val",
+            "1",
+        ]
+    )
     made = json.loads((tmp_path / "d" / "options.json").read_text())
     assert made["num_train"] == 3 and made["image_size"] == list(opts["image_size"])
     bad = tmp_path / "bad.py"

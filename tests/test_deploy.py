@@ -53,8 +53,9 @@ def unit_activations(model, img: np.ndarray) -> None:
     """Scale each convolution, in order, so that its output on ``img`` has standard deviation 1 (LSUV-style): with
     :func:`spread_weights` alone a network without BatchNorm (VGG16) grows its activations layer by layer until the
     softmax saturates and the derived tolerances lose their meaning."""
-    x = model.data_preprocessor(dict(inputs=[torch.from_numpy(img).permute(2, 0, 1)], data_samples=None),
-                                False)["inputs"]
+    x = model.data_preprocessor(dict(inputs=[torch.from_numpy(img).permute(2, 0, 1)], data_samples=None), False)[
+        "inputs"
+    ]
     for conv in [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]:
         seen: dict = {}
         hook = conv.register_forward_hook(lambda mod, args, out: seen.setdefault("y", out))
@@ -96,8 +97,10 @@ def demo(tmp_path_factory):
     model = init_detector(str(cfg_path))
     spread_weights(model)
     ckpt = root / "spread.pth"
-    torch.save({"state_dict": model.state_dict(),
-                "meta": {"dataset_meta": {"classes": list(model.dataset_meta["classes"])}}}, ckpt)
+    torch.save(
+        {"state_dict": model.state_dict(), "meta": {"dataset_meta": {"classes": list(model.dataset_meta["classes"])}}},
+        ckpt,
+    )
     tool = load_tool("export")
     files = {}
     for mode in ("end2end", "raw"):
@@ -109,8 +112,9 @@ def demo(tmp_path_factory):
     return dict(root=root, cfg=str(cfg_path), ckpt=str(ckpt), files=files, images=[str(p) for p in images])
 
 
-@pytest.mark.parametrize("backend,mode", [("onnxruntime", "end2end"), ("openvino", "end2end"),
-                                          ("onnxruntime", "raw"), ("opencv", "raw")])
+@pytest.mark.parametrize(
+    "backend,mode", [("onnxruntime", "end2end"), ("openvino", "end2end"), ("onnxruntime", "raw"), ("opencv", "raw")]
+)
 def test_runtime_gives_pytorchs_detections(demo, backend, mode):
     ref_model = init_detector(demo["cfg"], demo["ckpt"])
     score_tol, box_tol = tolerances(ref_model, [cv2.imread(p) for p in demo["images"]])
@@ -143,10 +147,22 @@ def test_zero_detections_and_a_fixed_batch(demo, backend):
 
 def test_tools_infer_and_test_on_an_exported_file(demo, tmp_path, capsys):
     infer, test = load_tool("infer"), load_tool("test")
-    ref = infer.main([demo["cfg"], demo["ckpt"], *demo["images"], "--out-dir", str(tmp_path / "pt"),
-                      "--score-thr", "0.3"])
-    got = infer.main([demo["cfg"], str(demo["files"]["end2end"]), *demo["images"], "--out-dir",
-                      str(tmp_path / "ort"), "--score-thr", "0.3", "--backend", "onnxruntime"])
+    ref = infer.main(
+        [demo["cfg"], demo["ckpt"], *demo["images"], "--out-dir", str(tmp_path / "pt"), "--score-thr", "0.3"]
+    )
+    got = infer.main(
+        [
+            demo["cfg"],
+            str(demo["files"]["end2end"]),
+            *demo["images"],
+            "--out-dir",
+            str(tmp_path / "ort"),
+            "--score-thr",
+            "0.3",
+            "--backend",
+            "onnxruntime",
+        ]
+    )
     assert [r["image"] for r in got] == [r["image"] for r in ref]
     assert [len(r["detections"]) for r in got] == [len(r["detections"]) for r in ref]
     saved = json.loads((tmp_path / "ort/detections.json").read_text())
@@ -163,8 +179,11 @@ def test_tools_infer_and_test_on_an_exported_file(demo, tmp_path, capsys):
 def test_bad_input_is_named(demo, tmp_path, monkeypatch):
     tool = load_tool("export")
     out = tmp_path / "x.onnx"
-    with pytest.raises(SystemExit, match=r"error: checkpoint '.*spread.pth' does not fit the config "
-                                         r".*ssd300_mobilenet"):
+    with pytest.raises(
+        SystemExit,
+        match=r"error: checkpoint '.*spread.pth' does not fit the config "
+        r".*ssd300_mobilenet",
+    ):
         tool.main([str(CONFIG_DIR / "ssd300_mobilenet.py"), demo["ckpt"], "--out", str(out)])
     with pytest.raises(SystemExit, match=r"error: model.colour: SSD takes no argument 'colour'"):
         tool.main([demo["cfg"], demo["ckpt"], "--out", str(out), "--cfg-options", "model.colour=1"])
@@ -214,8 +233,11 @@ def test_every_config_exports_and_onnxruntime_agrees(name, tmp_path):
     export_onnx(model, tmp_path / "m.onnx", tuple(size))
     dets, labels, num = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"images": img[None]})
     k = int(num[0])
-    ours = dict(boxes=torch.from_numpy(dets[0, :k, :4]), scores=torch.from_numpy(dets[0, :k, 4]),
-                labels=torch.from_numpy(labels[0, :k]))
+    ours = dict(
+        boxes=torch.from_numpy(dets[0, :k, :4]),
+        scores=torch.from_numpy(dets[0, :k, 4]),
+        labels=torch.from_numpy(labels[0, :k]),
+    )
     ref = detect(model, [img], score_thr=0.0)[0]
     assert k == len(ref["scores"]) > 0
     assert_same_detections(ours, as_torch(ref), score_tol, box_tol, max_per_img=k)
@@ -240,8 +262,12 @@ def test_centre_tap_rewrite_is_exact_and_opencv_needs_it(tmp_path):
     from ssdkit.deploy.rewrite import replace_centre_tap_convs
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, 1, 1, groups=8), torch.nn.ReLU6(),
-                              torch.nn.Conv2d(8, 4, 3, 2, 1), torch.nn.Conv2d(4, 4, 3, 1, 1, dilation=1)).eval()
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(8, 8, 3, 1, 1, groups=8),
+        torch.nn.ReLU6(),
+        torch.nn.Conv2d(8, 4, 3, 2, 1),
+        torch.nn.Conv2d(4, 4, 3, 1, 1, dilation=1),
+    ).eval()
     x = torch.randn(2, 8, 1, 1)
     with torch.no_grad():
         before = net(x)
@@ -253,8 +279,7 @@ def test_centre_tap_rewrite_is_exact_and_opencv_needs_it(tmp_path):
     assert replace_centre_tap_convs(net, lambda: net(torch.randn(1, 8, 4, 4))) == 0  # larger maps: untouched
 
     def opencv(module) -> np.ndarray:
-        torch.onnx.export(module, (x,), str(tmp_path / "m.onnx"), dynamo=True, input_names=["x"],
-                          output_names=["y"])
+        torch.onnx.export(module, (x,), str(tmp_path / "m.onnx"), dynamo=True, input_names=["x"], output_names=["y"])
         cvnet = cv2.dnn.readNetFromONNX(str(tmp_path / "m.onnx"))
         cvnet.setInput(x.numpy(), "x")
         return cvnet.forward("y")
@@ -270,8 +295,19 @@ def test_centre_tap_rewrite_is_exact_and_opencv_needs_it(tmp_path):
 def test_raw_files_carry_the_postprocessor_settings(demo, tmp_path):
     """A raw file's NMS runs outside the graph: it must use the config's settings, not postprocess_raw's defaults."""
     out = tmp_path / "raw.onnx"
-    load_tool("export").main([demo["cfg"], demo["ckpt"], "--out", str(out), "--mode", "raw", "--cfg-options",
-                              "model.postprocessor.nms_iou=0.3", "model.postprocessor.pre_nms_topk=50"])
+    load_tool("export").main(
+        [
+            demo["cfg"],
+            demo["ckpt"],
+            "--out",
+            str(out),
+            "--mode",
+            "raw",
+            "--cfg-options",
+            "model.postprocessor.nms_iou=0.3",
+            "model.postprocessor.pre_nms_topk=50",
+        ]
+    )
     info = read_info(out)
     assert (info.nms_iou, info.pre_nms_topk, info.max_per_img) == (0.3, 50, 200)
     cfg = Config.fromfile(demo["cfg"])

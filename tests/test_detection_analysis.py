@@ -28,44 +28,65 @@ CAT, DOG, BIRD = range(3)
 def make_sample(img_id, gts, preds, ignore=None, shape=(100, 100)) -> DetSample:
     """``gts``: ``[(box, label)]``; ``preds``: ``[(box, score, label)]``; boxes xyxy."""
     s = DetSample(metainfo=dict(img_id=img_id, img_path=f"/images/{img_id}.jpg", img_shape=shape, ori_shape=shape))
-    gt = InstanceData(bboxes=torch.tensor([b for b, _ in gts], dtype=torch.float32).view(-1, 4),
-                      labels=torch.tensor([lab for _, lab in gts], dtype=torch.long).view(-1))
+    gt = InstanceData(
+        bboxes=torch.tensor([b for b, _ in gts], dtype=torch.float32).view(-1, 4),
+        labels=torch.tensor([lab for _, lab in gts], dtype=torch.long).view(-1),
+    )
     gt.ignore_flags = torch.tensor(ignore or [False] * len(gts), dtype=torch.bool)
     s.gt_instances = gt
-    s.pred_instances = InstanceData(bboxes=torch.tensor([b for b, _, _ in preds], dtype=torch.float32).view(-1, 4),
-                                    scores=torch.tensor([sc for _, sc, _ in preds], dtype=torch.float32),
-                                    labels=torch.tensor([lab for _, _, lab in preds], dtype=torch.long))
+    s.pred_instances = InstanceData(
+        bboxes=torch.tensor([b for b, _, _ in preds], dtype=torch.float32).view(-1, 4),
+        scores=torch.tensor([sc for _, sc, _ in preds], dtype=torch.float32),
+        labels=torch.tensor([lab for _, _, lab in preds], dtype=torch.long),
+    )
     return s
 
 
 def hand_worked() -> list[DetSample]:
     """Three images; at score_thr 0.3 and IoU 0.5 every detection's fate is written beside it."""
-    a = make_sample("a", [([10, 10, 40, 40], CAT), ([50, 50, 90, 90], DOG), ([60, 5, 90, 30], BIRD)], [
-        ([10, 10, 40, 40], 0.9, CAT),  # takes cat: [cat, cat]; VOC tp
-        ([11, 10, 40, 40], 0.8, CAT),  # cat already taken: false alarm [bg, cat]; VOC fp 'duplicate' (IoU 29/30)
-        ([50, 50, 90, 90], 0.7, BIRD),  # no bird there, takes the dog: [dog, bird]; VOC fp 'confusion' (IoU 1 dog)
-        ([50, 50, 90, 90], 0.2, DOG),  # below score_thr: not in the matrix; VOC tp (the dog, in the dog class)
-        ([60, 5, 85, 30], 0.1, BIRD),  # below score_thr, so the bird is missed; VOC tp
-    ])
-    b = make_sample("b", [([0, 0, 50, 50], DOG), ([60, 60, 95, 95], CAT)], [
-        ([0, 0, 30, 50], 0.95, DOG),  # IoU 0.6: [dog, dog]; VOC tp
-        ([60, 60, 95, 95], 0.85, CAT),  # on the difficult cat: dropped; VOC ignored
-        ([0, 0, 20, 20], 0.6, CAT),  # IoU 0.16 with the dog only: [bg, cat]; VOC fp 'confusion'
-        ([0, 10, 50, 30], 0.5, DOG),  # IoU 0.4 with the dog: [bg, dog]; VOC fp 'localisation'
-        ([70, 0, 90, 20], 0.4, BIRD),  # overlaps nothing: [bg, bird]; VOC fp 'background'
-    ], ignore=[False, True])
-    c = make_sample("c", [([10, 10, 50, 50], CAT), ([12, 10, 52, 50], DOG), ([70, 70, 90, 90], CAT)], [
-        ([10, 10, 50, 50], 0.9, DOG),  # IoU 1 with the cat, 0.905 with the dog: its own class first, [dog, dog]
-        ([12, 10, 52, 50], 0.8, CAT),  # IoU 1 with the (taken) dog, 0.905 with the cat: [cat, cat]
-    ])  # the cat at (70, 70) has no detection near it: missed
+    a = make_sample(
+        "a",
+        [([10, 10, 40, 40], CAT), ([50, 50, 90, 90], DOG), ([60, 5, 90, 30], BIRD)],
+        [
+            ([10, 10, 40, 40], 0.9, CAT),  # takes cat: [cat, cat]; VOC tp
+            ([11, 10, 40, 40], 0.8, CAT),  # cat already taken: false alarm [bg, cat]; VOC fp 'duplicate' (IoU 29/30)
+            ([50, 50, 90, 90], 0.7, BIRD),  # no bird there, takes the dog: [dog, bird]; VOC fp 'confusion' (IoU 1 dog)
+            ([50, 50, 90, 90], 0.2, DOG),  # below score_thr: not in the matrix; VOC tp (the dog, in the dog class)
+            ([60, 5, 85, 30], 0.1, BIRD),  # below score_thr, so the bird is missed; VOC tp
+        ],
+    )
+    b = make_sample(
+        "b",
+        [([0, 0, 50, 50], DOG), ([60, 60, 95, 95], CAT)],
+        [
+            ([0, 0, 30, 50], 0.95, DOG),  # IoU 0.6: [dog, dog]; VOC tp
+            ([60, 60, 95, 95], 0.85, CAT),  # on the difficult cat: dropped; VOC ignored
+            ([0, 0, 20, 20], 0.6, CAT),  # IoU 0.16 with the dog only: [bg, cat]; VOC fp 'confusion'
+            ([0, 10, 50, 30], 0.5, DOG),  # IoU 0.4 with the dog: [bg, dog]; VOC fp 'localisation'
+            ([70, 0, 90, 20], 0.4, BIRD),  # overlaps nothing: [bg, bird]; VOC fp 'background'
+        ],
+        ignore=[False, True],
+    )
+    c = make_sample(
+        "c",
+        [([10, 10, 50, 50], CAT), ([12, 10, 52, 50], DOG), ([70, 70, 90, 90], CAT)],
+        [
+            ([10, 10, 50, 50], 0.9, DOG),  # IoU 1 with the cat, 0.905 with the dog: its own class first, [dog, dog]
+            ([12, 10, 52, 50], 0.8, CAT),  # IoU 1 with the (taken) dog, 0.905 with the cat: [cat, cat]
+        ],
+    )  # the cat at (70, 70) has no detection near it: missed
     return [a, b, c]
 
 
 #                      cat dog bird background (detected)
-HAND_MATRIX = np.array([[2, 0, 0, 1],   # cat: a's, c's; c's second cat missed (b's cat is difficult)
-                        [0, 2, 1, 0],   # dog: b's, c's; a's taken by the bird
-                        [0, 0, 0, 1],   # bird: a's, missed
-                        [2, 1, 1, 0]])  # background: a's duplicate cat, b's small cat, b's thin dog, b's bird
+HAND_MATRIX = np.array(
+    [
+        [2, 0, 0, 1],  # cat: a's, c's; c's second cat missed (b's cat is difficult)
+        [0, 2, 1, 0],  # dog: b's, c's; a's taken by the bird
+        [0, 0, 0, 1],  # bird: a's, missed
+        [2, 1, 1, 0],
+    ]
+)  # background: a's duplicate cat, b's small cat, b's thin dog, b's bird
 
 
 def test_confusion_matrix_by_hand():
@@ -86,20 +107,33 @@ def test_error_tables_by_hand(tmp_path):
     assert summary == {"analysis/missed": 2, "analysis/false_alarms": 4, "analysis/confused": 1}
 
     fps = read_csv(tmp_path / "false_positives.csv")
-    got = [(r["rank"], r["img_id"], r["class"], round(float(r["score"]), 4), r["kind"], round(float(r["best_iou"]), 3),
-            r["best_gt_class"]) for r in fps]
-    assert got == [("1", "a", "cat", 0.8, "duplicate", round(29 / 30, 3), "cat"),
-                   ("2", "a", "bird", 0.7, "confusion", 1.0, "dog"),
-                   ("3", "b", "cat", 0.6, "confusion", 0.16, "dog"),
-                   ("4", "b", "dog", 0.5, "localisation", 0.4, "dog"),
-                   ("5", "b", "bird", 0.4, "background", 0.0, "")]
+    got = [
+        (
+            r["rank"],
+            r["img_id"],
+            r["class"],
+            round(float(r["score"]), 4),
+            r["kind"],
+            round(float(r["best_iou"]), 3),
+            r["best_gt_class"],
+        )
+        for r in fps
+    ]
+    assert got == [
+        ("1", "a", "cat", 0.8, "duplicate", round(29 / 30, 3), "cat"),
+        ("2", "a", "bird", 0.7, "confusion", 1.0, "dog"),
+        ("3", "b", "cat", 0.6, "confusion", 0.16, "dog"),
+        ("4", "b", "dog", 0.5, "localisation", 0.4, "dog"),
+        ("5", "b", "bird", 0.4, "background", 0.0, ""),
+    ]
     assert [float(fps[1][k]) for k in ("x1", "y1", "x2", "y2")] == [50, 50, 90, 90]
     assert fps[0]["img_path"] == "/images/a.jpg"
 
     missed = read_csv(tmp_path / "missed.csv")  # largest first
     assert [(r["img_id"], r["class"], float(r["area"])) for r in missed] == [("a", "bird", 750.0), ("c", "cat", 400.0)]
-    assert float(missed[0]["best_score"]) == pytest.approx(0.1) and float(missed[0]["best_score_iou"]) == \
-        pytest.approx(625 / 750, abs=1e-4)  # the tables give scores and IoUs to 4 decimals
+    assert float(missed[0]["best_score"]) == pytest.approx(0.1) and float(missed[0]["best_score_iou"]) == pytest.approx(
+        625 / 750, abs=1e-4
+    )  # the tables give scores and IoUs to 4 decimals
     assert missed[1]["best_score"] == missed[1]["best_score_iou"] == ""  # nothing of its class near it
 
     table = list(csv.reader(open(tmp_path / "confusion_matrix.csv")))
@@ -136,8 +170,14 @@ def random_samples(n_images: int, num_classes: int, seed: int) -> list[DetSample
         boxes = np.concatenate([jit, rnd])
         labels = np.concatenate([jl, rng.integers(0, num_classes, 5)])
         scores = np.round(rng.random(len(boxes)), 2)  # rounded: ties across images too
-        samples.append(make_sample(i, list(zip(gt.tolist(), gl.tolist())),
-                                   list(zip(boxes.tolist(), scores.tolist(), labels.tolist())), ignore=ig.tolist()))
+        samples.append(
+            make_sample(
+                i,
+                list(zip(gt.tolist(), gl.tolist())),
+                list(zip(boxes.tolist(), scores.tolist(), labels.tolist())),
+                ignore=ig.tolist(),
+            )
+        )
     return samples
 
 
@@ -182,9 +222,11 @@ def test_pr_curve_area_is_the_metrics_ap(random_analysis, mode, integrate):
         assert integrate(recall, precision) == pytest.approx(expected[f"pascal_voc/AP50_{name}"], abs=1e-12), name
 
 
-def reference_confusion(samples: list[DetSample], num_classes: int, iou_threshold: float, score_thr: float
-                        ) -> np.ndarray:
+def reference_confusion(
+    samples: list[DetSample], num_classes: int, iou_threshold: float, score_thr: float
+) -> np.ndarray:
     """The matrix's rules, one detection and one gt at a time."""
+
     def iou(a, b):
         w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
         h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -197,13 +239,15 @@ def reference_confusion(samples: list[DetSample], num_classes: int, iou_threshol
         gb, gl = s.gt_instances.bboxes.double().tolist(), s.gt_instances.labels.tolist()
         ig = s.gt_instances.ignore_flags.tolist()
         p = s.pred_instances
-        dets = sorted([(sc, k) for k, sc in enumerate(p.scores.double().tolist()) if sc >= score_thr],
-                      key=lambda d: -d[0])
+        dets = sorted(
+            [(sc, k) for k, sc in enumerate(p.scores.double().tolist()) if sc >= score_thr], key=lambda d: -d[0]
+        )
         taken = [False] * len(gb)
         for _, k in dets:
             box, lab = p.bboxes[k].double().tolist(), int(p.labels[k])
-            cands = [(iou(box, g), j) for j, g in enumerate(gb)
-                     if (ig[j] or not taken[j]) and iou(box, g) >= iou_threshold]
+            cands = [
+                (iou(box, g), j) for j, g in enumerate(gb) if (ig[j] or not taken[j]) and iou(box, g) >= iou_threshold
+            ]
             same = [c for c in cands if gl[c[1]] == lab]
             pool = same or cands
             if not pool:
@@ -281,17 +325,41 @@ def test_tools_test_writes_the_analysis(tmp_path, capsys):
     classes = [f"digit_{i}" for i in range(10)]
     torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=classes))), ckpt)
     out = tmp_path / "analysis"
-    metrics = load_tool("test").main([
-        str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"), str(ckpt), "--analysis-dir", str(out),
-        "--analysis-score-thr", "0.05", "--out", str(tmp_path / "dets.json"), "--work-dir", str(tmp_path / "w"),
-        "--cfg-options", f"test_dataloader.dataset.data_root={data}", "model.postprocessor.score_thr=0.05"])
+    metrics = load_tool("test").main(
+        [
+            str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"),
+            str(ckpt),
+            "--analysis-dir",
+            str(out),
+            "--analysis-score-thr",
+            "0.05",
+            "--out",
+            str(tmp_path / "dets.json"),
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--cfg-options",
+            f"test_dataloader.dataset.data_root={data}",
+            "model.postprocessor.score_thr=0.05",
+        ]
+    )
     assert f"analysis: {out}/ (pr_curves.png" in capsys.readouterr().out
-    for name in ("pr_curves.png", "pr_curves.csv", "confusion_matrix.png", "confusion_matrix.csv",
-                 "false_positives.csv", "missed.csv"):
+    for name in (
+        "pr_curves.png",
+        "pr_curves.csv",
+        "confusion_matrix.png",
+        "confusion_matrix.csv",
+        "false_positives.csv",
+        "missed.csv",
+    ):
         assert (out / name).stat().st_size > 0, name
     val = json.loads((data / "annotations/instances_val.json").read_text())
-    gts = np.bincount([classes.index(next(c["name"] for c in val["categories"] if c["id"] == a["category_id"]))
-                       for a in val["annotations"]], minlength=10)
+    gts = np.bincount(
+        [
+            classes.index(next(c["name"] for c in val["categories"] if c["id"] == a["category_id"]))
+            for a in val["annotations"]
+        ],
+        minlength=10,
+    )
     table = list(csv.reader(open(out / "confusion_matrix.csv")))
     assert table[0][1:] == [*classes, "background"]
     matrix = np.array([r[1:] for r in table[1:]], int)
@@ -311,6 +379,7 @@ def test_tools_test_writes_the_analysis(tmp_path, capsys):
 
 def test_without_matplotlib_the_metric_fails_before_testing(tmp_path, monkeypatch):
     import sys
+
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     with pytest.raises(ImportError, match=r"pip install 'ssdkit\[analysis\]'"):
         DetectionAnalysis(out_dir=str(tmp_path))

@@ -23,9 +23,23 @@ def test_two_cpu_processes(tmp_path):
     make_demo_dataset(data, num_train=16, num_val=6)
     work = tmp_path / "ddp"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29541",
-                           str(ROOT / "tests/ddp_job.py"), data, str(work), "pytorch"],
-                          capture_output=True, text=True, env=env, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port=29541",
+            str(ROOT / "tests/ddp_job.py"),
+            data,
+            str(work),
+            "pytorch",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]  # the log says how far each rank got
     a, b = (torch.load(work / f"weights_rank{r}.pt", weights_only=True) for r in (0, 1))
     # parameters are identical; BatchNorm running statistics are per rank (DDP re-broadcasts them from
@@ -40,11 +54,24 @@ def test_two_cpu_processes(tmp_path):
     assert len([d for d in work.iterdir() if d.is_dir()]) == 1  # one log dir: only rank 0 logs
     distributed = json.loads((work / "test_metrics.json").read_text())
     demo_cfg = str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py")
-    single = subprocess.run([sys.executable, str(ROOT / "tools/test.py"), demo_cfg,
-                             str(work / "iter_3.pth"), "--work-dir", str(tmp_path / "single"), "--cfg-options",
-                             f"test_dataloader.dataset.data_root={data}", "test_dataloader.num_workers=0",
-                             "test_dataloader.persistent_workers=False", "test_dataloader.batch_size=2"],
-                            capture_output=True, text=True, timeout=600)
+    single = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools/test.py"),
+            demo_cfg,
+            str(work / "iter_3.pth"),
+            "--work-dir",
+            str(tmp_path / "single"),
+            "--cfg-options",
+            f"test_dataloader.dataset.data_root={data}",
+            "test_dataloader.num_workers=0",
+            "test_dataloader.persistent_workers=False",
+            "test_dataloader.batch_size=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     line = [ln for ln in single.stderr.splitlines() + single.stdout.splitlines() if "pascal_voc/mAP:" in ln][-1]
     single_map = float(line.split("pascal_voc/mAP:")[1].split()[0])

@@ -32,8 +32,11 @@ def test_mmengine_checkpoint_types_load_with_weights_only_and_others_are_refused
     install_safe_checkpoints()
     buf = HistoryBuffer()
     buf.update(1.5)
-    good = dict(state_dict=dict(w=torch.ones(2)), message_hub=dict(log_scalars={"train/loss": buf}),
-                meta=dict(seed=np.int64(3), arr=np.arange(3)))
+    good = dict(
+        state_dict=dict(w=torch.ones(2)),
+        message_hub=dict(log_scalars={"train/loss": buf}),
+        meta=dict(seed=np.int64(3), arr=np.arange(3)),
+    )
     atomic_save_checkpoint(good, str(tmp_path / "good.pth"))
     loaded = _load_checkpoint(str(tmp_path / "good.pth"), map_location="cpu")
     assert loaded["message_hub"]["log_scalars"]["train/loss"].mean() == 1.5
@@ -49,6 +52,7 @@ def test_a_failed_save_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatc
     def dies_midway(obj, f):
         f.write(b"partial")
         raise KeyboardInterrupt("killed during save")
+
     monkeypatch.setattr(atomic.torch, "save", dies_midway)
     with pytest.raises(KeyboardInterrupt):
         atomic_save_checkpoint(dict(v=torch.tensor([2.0])), str(path))
@@ -81,8 +85,9 @@ def test_inference_api_and_infer_tool(tmp_path):
 
     model = build_model("ssd300_mobilenet")
     ckpt = tmp_path / "m.pth"
-    torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=[f"c{i}" for i in range(20)]))),
-               ckpt)
+    torch.save(
+        dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=[f"c{i}" for i in range(20)]))), ckpt
+    )
     cfg = str(ROOT / "configs/ssd300_mobilenet.py")
     det = init_detector(cfg, str(ckpt))
     det.postprocessor.score_thr = 0.0  # random weights: keep every candidate, so the list is full
@@ -92,12 +97,25 @@ def test_inference_api_and_infer_tool(tmp_path):
     assert out[0]["names"] == [f"c{k}" for k in out[0]["labels"]]  # one class name per detection
     score = float(out[0]["scores"].max())  # random weights: every class near 1/21
     assert len(detect(det, [img], score_thr=score + 1e-6)[0]["scores"]) == 0
-    assert (detect(det, [img], score_thr=float(out[0]["scores"].min()))[0]["scores"].shape == (200,))
+    assert detect(det, [img], score_thr=float(out[0]["scores"].min()))[0]["scores"].shape == (200,)
     assert out[0]["boxes"][:, 2].max() <= 320 and out[0]["boxes"][:, 3].max() <= 240 and out[0]["boxes"].min() >= 0
     np.testing.assert_allclose(out[0]["scores"], out[1]["scores"], rtol=1e-5)
     cv2.imwrite(str(tmp_path / "a.png"), img)
-    proc = subprocess.run([sys.executable, str(ROOT / "tools/infer.py"), cfg, str(ckpt), str(tmp_path / "a.png"),
-                           "--out-dir", str(tmp_path / "out"), "--score-thr", "0.0"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools/infer.py"),
+            cfg,
+            str(ckpt),
+            str(tmp_path / "a.png"),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--score-thr",
+            "0.0",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     records = json.loads((tmp_path / "out/detections.json").read_text())
     assert records[0]["image"] == str(tmp_path / "a.png") and records[0]["output"] == "a.jpg"
@@ -107,8 +125,18 @@ def test_inference_api_and_infer_tool(tmp_path):
 
 
 def test_train_without_voc_says_where_and_how(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "tools/train.py"), str(ROOT / "configs/ssd300_mobilenet.py"),
-                           "--work-dir", str(tmp_path / "w")], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools/train.py"),
+            str(ROOT / "configs/ssd300_mobilenet.py"),
+            "--work-dir",
+            str(tmp_path / "w"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode != 0
     assert "data/VOCdevkit/VOC2007' does not exist" in proc.stderr and "make demo" in proc.stderr
 

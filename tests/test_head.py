@@ -54,8 +54,9 @@ def test_one_by_one_predictors_of_the_released_mobilenet_ssd():
     cls, box = head(feats)
     assert cls.shape == (1, 19 * 19 * 3 + 100 * 6, 21)
     x = feats[0][0, :, 0, 0]  # a 1x1 predictor sees only its own location: prior 0's scores by hand
-    torch.testing.assert_close(cls[0, 0], head.cls_convs[0].weight[:21, :, 0, 0] @ x + head.cls_convs[0].bias[:21],
-                               rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        cls[0, 0], head.cls_convs[0].weight[:21, :, 0, 0] @ x + head.cls_convs[0].bias[:21], rtol=1e-4, atol=1e-4
+    )
     with pytest.raises(ValueError, match="kernel_size"):
         SSDHead([64], [4], 3, depthwise=True, kernel_size=1)
 
@@ -67,8 +68,15 @@ def test_init_background_prob_sets_the_untrained_scores():
     import pytest
 
     for depthwise, kernel in ((True, 3), (False, 3), (False, 1)):
-        head = SSDHead([16, 8], [4, 6], 10, depthwise=depthwise, kernel_size=kernel, init_background_prob=0.99,
-                       init_cfg=dict(type="Normal", layer="Conv2d", std=0.01))
+        head = SSDHead(
+            [16, 8],
+            [4, 6],
+            10,
+            depthwise=depthwise,
+            kernel_size=kernel,
+            init_background_prob=0.99,
+            init_cfg=dict(type="Normal", layer="Conv2d", std=0.01),
+        )
         head.init_weights()
         cls, _ = head([torch.zeros(2, 16, 3, 3), torch.zeros(2, 8, 2, 2)])
         probs = cls.softmax(-1)

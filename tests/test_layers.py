@@ -35,7 +35,7 @@ def ssdkit_imports(package: Path) -> list[tuple[str, str, str]]:
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
-                base = here[:len(here) - node.level + 1] if node.level else []
+                base = here[: len(here) - node.level + 1] if node.level else []
                 names = [".".join(base + ([node.module] if node.module else []))]
             else:
                 continue
@@ -48,9 +48,11 @@ def ssdkit_imports(package: Path) -> list[tuple[str, str, str]]:
 
 def module_graph(package: Path) -> dict[str, set[str]]:
     """``{module: ssdkit modules it imports}`` (``from .x import y`` counts x, and x.y when y is a module)."""
+
     def name(path: Path) -> str:
         parts = list(path.relative_to(package.parent).with_suffix("").parts)
         return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
     modules = {name(p): p for p in package.rglob("*.py")}
     edges: dict[str, set[str]] = {}
     for module, path in modules.items():
@@ -59,7 +61,7 @@ def module_graph(package: Path) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
-                parent = here[:len(here) - node.level + 1] if node.level else []
+                parent = here[: len(here) - node.level + 1] if node.level else []
                 base = ".".join(parent + [node.module or ""]).strip(".")
                 targets = [base] + [f"{base}.{a.name}" for a in node.names]
             else:
@@ -76,7 +78,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         state[node] = 1
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                return trail[trail.index(nxt):] + [nxt] if nxt in trail else [node, nxt]
+                return trail[trail.index(nxt) :] + [nxt] if nxt in trail else [node, nxt]
             if nxt not in state and (cycle := visit(nxt, trail + [nxt])):
                 return cycle
         state[node] = 2
@@ -97,8 +99,10 @@ def violations(package: Path, table: dict[str, set[str]]) -> list[str]:
     for folder, target, where in ssdkit_imports(package):
         edges.setdefault(folder, set()).add(target)
         if folder in table and target not in table[folder]:
-            out.append(f"{where}: ssdkit/{folder}/ imports ssdkit/{target}/; docs/design.md allows "
-                       f"{sorted(table[folder]) or 'no other ssdkit folder'}")
+            out.append(
+                f"{where}: ssdkit/{folder}/ imports ssdkit/{target}/; docs/design.md allows "
+                f"{sorted(table[folder]) or 'no other ssdkit folder'}"
+            )
     for name, graph in (("imports", edges), ("docs/design.md's layer table", table)):
         if cycle := find_cycle(graph):
             out.append(f"cycle between folders in {name}: {' -> '.join(cycle)}")
@@ -115,13 +119,23 @@ def test_ssdkit_keeps_its_layers(table):
     assert violations(ROOT / "ssdkit", table) == []
 
 
-@pytest.mark.parametrize("where, code, expected", [
-    ("structures/planted.py", "from ssdkit.models import SSD\n", r"structures/planted.py:1: ssdkit/structures/ imports "
-                                                                   r"ssdkit/models/"),
-    ("core/planted.py", "def f():\n    from ..engine import build_runner\n",
-     r"core/planted.py:2: .*imports ssdkit/engine/"),
-    ("planted/__init__.py", "", r"ssdkit/planted/ is not in docs/design.md's layer table"),
-])
+@pytest.mark.parametrize(
+    "where, code, expected",
+    [
+        (
+            "structures/planted.py",
+            "from ssdkit.models import SSD\n",
+            r"structures/planted.py:1: ssdkit/structures/ imports "
+            r"ssdkit/models/",
+        ),
+        (
+            "core/planted.py",
+            "def f():\n    from ..engine import build_runner\n",
+            r"core/planted.py:2: .*imports ssdkit/engine/",
+        ),
+        ("planted/__init__.py", "", r"ssdkit/planted/ is not in docs/design.md's layer table"),
+    ],
+)
 def test_a_planted_upward_import_fails(tmp_path, table, where, code, expected):
     package = tmp_path / "ssdkit"
     shutil.copytree(ROOT / "ssdkit", package, ignore=shutil.ignore_patterns("__pycache__"))

@@ -17,14 +17,20 @@ from ssdkit.registry import ALL_REGISTRIES
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TOOL = REPO_ROOT / "tools" / "list_components.py"
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-OWN = {"MATCHERS": "SSDMatcher", "LOSSES": "MultiBoxLoss", "POSTPROCESSORS": "SSDPostprocessor",
-       "PRIOR_GENERATORS": "SSDPriorGenerator", "BOX_CODERS": "SSDBoxCoder"}
+OWN = {
+    "MATCHERS": "SSDMatcher",
+    "LOSSES": "MultiBoxLoss",
+    "POSTPROCESSORS": "SSDPostprocessor",
+    "PRIOR_GENERATORS": "SSDPriorGenerator",
+    "BOX_CODERS": "SSDBoxCoder",
+}
 
 
 def start_tool(*args: str, cwd: Path) -> subprocess.Popen:
     python = str(PYTHON) if PYTHON.exists() else sys.executable
-    return subprocess.Popen([python, str(TOOL), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [python, str(TOOL), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(proc: subprocess.Popen) -> str:
@@ -39,8 +45,7 @@ def outputs(tmp_path_factory) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("list_components")
     config = tmp / "with_focal.py"
     config.write_text("custom_imports = dict(imports=['plugins.focal_loss'], allow_failed_imports=False)\n")
-    procs = {"text": start_tool(cwd=REPO_ROOT),
-             "config_json": start_tool("--config", str(config), "--json", cwd=tmp)}
+    procs = {"text": start_tool(cwd=REPO_ROOT), "config_json": start_tool("--config", str(config), "--json", cwd=tmp)}
     return {key: finish(proc) for key, proc in procs.items()}
 
 

@@ -65,18 +65,22 @@ def test_min_negatives_teach_background_in_empty_images(tv_priors):
     plain = our_loss(MultiBoxLoss(), tv_priors, gts, labels, logits, deltas)
     assert out["loss_cls"] > plain["loss_cls"]
     # image 0 adds exactly its 16 hardest background priors (N = positives of image 1)
-    ce0 = torch.nn.functional.cross_entropy(logits[0], torch.zeros(tv_priors.shape[0], dtype=torch.long),
-                                            reduction="none")
+    ce0 = torch.nn.functional.cross_entropy(
+        logits[0], torch.zeros(tv_priors.shape[0], dtype=torch.long), reduction="none"
+    )
     b1 = our_loss(MultiBoxLoss(min_negatives_per_image=16), tv_priors, gts[1:], labels[1:], logits[1:], deltas[1:])
-    n = assign_targets(SSDMatcher(), SSDBoxCoder(), tv_priors, *pad_ground_truth(gts[1:], labels[1:], NUM_CLASSES)
-                       )[0].gt(0).sum()
+    n = (
+        assign_targets(SSDMatcher(), SSDBoxCoder(), tv_priors, *pad_ground_truth(gts[1:], labels[1:], NUM_CLASSES))[0]
+        .gt(0)
+        .sum()
+    )
     torch.testing.assert_close(out["loss_cls"], b1["loss_cls"] + ce0.topk(16).values.sum() / n)
 
 
 def test_hard_negative_ratio_hand_worked():
     # one image, 1 positive, 5 negatives with known losses: exactly the 3 hardest negatives count
     logits = torch.zeros(1, 6, 2)
-    logits[0, :, 1] = torch.tensor([0., 1., 2., 3., 4., 5.])  # background CE grows with the class-1 logit
+    logits[0, :, 1] = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0, 5.0])  # background CE grows with the class-1 logit
     labels = torch.tensor([[1, 0, 0, 0, 0, 0]])
     out = MultiBoxLoss()(logits, torch.zeros(1, 6, 4), labels, torch.zeros(1, 6, 4))
     ce = torch.nn.functional.cross_entropy(logits[0], torch.tensor([1, 0, 0, 0, 0, 0]), reduction="none")

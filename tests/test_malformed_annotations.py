@@ -22,6 +22,7 @@ def voc_xml(objects: list[dict], size: dict | None = dict(width="80", height="60
         inner = "".join(f"<{k}>{v}</{k}>" for k, v in o.items() if k in ("name", "difficult") and v is not None)
         box = "".join(f"<{k}>{o[k]}</{k}>" for k in ("xmin", "ymin", "xmax", "ymax") if o.get(k) is not None)
         return f"<object>{inner}" + ("" if o.get("no_bndbox") else f"<bndbox>{box}</bndbox>") + "</object>"
+
     size_xml = "" if size is None else "<size>" + "".join(f"<{k}>{v}</{k}>" for k, v in size.items()) + "</size>"
     return f"<annotation>{size_xml}{''.join(obj(o) for o in objects)}</annotation>"
 
@@ -36,20 +37,31 @@ def voc_cases(rng: np.random.Generator) -> list[tuple[str, str, str | None]]:
             cases.append((f"{field}={bad!r}", voc_xml([GOOD_OBJ, dict(GOOD_OBJ, **{field: bad})]), field))
     for field in ("width", "height"):
         for bad in ["0", "-5", "", "abc", "nan"]:
-            cases.append((f"size {field}={bad!r}", voc_xml([GOOD_OBJ], dict(dict(width="80", height="60"),
-                                                                             **{field: bad})), field))
-        cases.append((f"size without {field}", voc_xml([GOOD_OBJ], {k: v for k, v in dict(
-            width="80", height="60").items() if k != field}), field))
-    cases += [("no size", voc_xml([GOOD_OBJ], None), None),
-              ("no bndbox", voc_xml([dict(GOOD_OBJ, no_bndbox=True)]), "bndbox"),
-              ("empty class", voc_xml([dict(GOOD_OBJ, name="")]), "class ''"),
-              ("no class", voc_xml([dict(GOOD_OBJ, name=None)]), "class ''"),
-              ("unknown class", voc_xml([dict(GOOD_OBJ, name="unicorn")]), "class 'unicorn'"),
-              ("swapped x", voc_xml([dict(GOOD_OBJ, xmin="40", xmax="11")]), None),
-              ("outside", voc_xml([dict(GOOD_OBJ, xmin="-30", xmax="500")]), None),
-              ("nested object", voc_xml([GOOD_OBJ]).replace("</object>", "<object><name>cat</name></object></object>"),
-               None),
-              ("no objects", voc_xml([]), None)]
+            cases.append(
+                (
+                    f"size {field}={bad!r}",
+                    voc_xml([GOOD_OBJ], dict(dict(width="80", height="60"), **{field: bad})),
+                    field,
+                )
+            )
+        cases.append(
+            (
+                f"size without {field}",
+                voc_xml([GOOD_OBJ], {k: v for k, v in dict(width="80", height="60").items() if k != field}),
+                field,
+            )
+        )
+    cases += [
+        ("no size", voc_xml([GOOD_OBJ], None), None),
+        ("no bndbox", voc_xml([dict(GOOD_OBJ, no_bndbox=True)]), "bndbox"),
+        ("empty class", voc_xml([dict(GOOD_OBJ, name="")]), "class ''"),
+        ("no class", voc_xml([dict(GOOD_OBJ, name=None)]), "class ''"),
+        ("unknown class", voc_xml([dict(GOOD_OBJ, name="unicorn")]), "class 'unicorn'"),
+        ("swapped x", voc_xml([dict(GOOD_OBJ, xmin="40", xmax="11")]), None),
+        ("outside", voc_xml([dict(GOOD_OBJ, xmin="-30", xmax="500")]), None),
+        ("nested object", voc_xml([GOOD_OBJ]).replace("</object>", "<object><name>cat</name></object></object>"), None),
+        ("no objects", voc_xml([]), None),
+    ]
     full = voc_xml([GOOD_OBJ, GOOD_OBJ])
     for cut in sorted(set(rng.integers(1, len(full) - 1, 12).tolist())):
         cases.append((f"truncated at {cut}", full[:cut], "does not parse"))
@@ -84,14 +96,21 @@ def test_voc_malformations(tmp_path):
         (root / "Annotations/a.xml").write_text(xml)
         (root / "ImageSets/Main/train.txt").write_text("a\n")
         for mode in ("clip", "drop", "error"):
-            check_outcome(lambda: VOCDataset(str(root), year=None, split="train", bad_box=mode, pipeline=PIPE),
-                          f"{label} ({mode})", r"a\.xml'", field, must_fail=field is not None)
+            check_outcome(
+                lambda: VOCDataset(str(root), year=None, split="train", bad_box=mode, pipeline=PIPE),
+                f"{label} ({mode})",
+                r"a\.xml'",
+                field,
+                must_fail=field is not None,
+            )
 
 
 def coco_doc() -> dict:
-    return dict(images=[dict(id=1, file_name="a.jpg", width=80, height=60)],
-                annotations=[dict(id=1, image_id=1, category_id=1, bbox=[10, 20, 30, 30], area=900, iscrowd=0)],
-                categories=[dict(id=1, name="dog")])
+    return dict(
+        images=[dict(id=1, file_name="a.jpg", width=80, height=60)],
+        annotations=[dict(id=1, image_id=1, category_id=1, bbox=[10, 20, 30, 30], area=900, iscrowd=0)],
+        categories=[dict(id=1, name="dog")],
+    )
 
 
 def coco_cases() -> list[tuple[str, dict, str | None]]:
@@ -124,9 +143,20 @@ def test_coco_malformations(tmp_path):
         cv2.imwrite(str(root / "img/a.jpg"), np.full((60, 80, 3), 128, np.uint8))
         (root / "b.json").write_text(json.dumps(doc))
         for mode in ("clip", "drop", "error"):
-            check_outcome(lambda: CocoDataset(data_root=str(root), ann_file="b.json", data_prefix=dict(img="img/"),
-                                              bad_box=mode, filter_empty_gt=False, pipeline=PIPE),
-                          f"{label} ({mode})", r"b\.json'", field, must_fail=field is not None)
+            check_outcome(
+                lambda: CocoDataset(
+                    data_root=str(root),
+                    ann_file="b.json",
+                    data_prefix=dict(img="img/"),
+                    bad_box=mode,
+                    filter_empty_gt=False,
+                    pipeline=PIPE,
+                ),
+                f"{label} ({mode})",
+                r"b\.json'",
+                field,
+                must_fail=field is not None,
+            )
     text = json.dumps(coco_doc())
     for cut in (1, len(text) // 3, len(text) - 2):  # truncated json
         root = tmp_path / f"t{cut}"

@@ -21,17 +21,17 @@ def test_equals_torchvision_on_random_batches(tv_priors):
 
 
 def test_ties_and_shared_best_prior_are_deterministic():
-    priors = torch.tensor([[0., 0., 10., 10.], [0., 0., 10., 10.], [20., 20., 30., 30.]])
+    priors = torch.tensor([[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]])
     # two identical gts: both have prior 0 as best (first on ties); the later gt keeps it, as torchvision
-    gt = torch.tensor([[[0., 0., 10., 10.], [0., 0., 10., 10.]]])
+    gt = torch.tensor([[[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 10.0, 10.0]]])
     ours = SSDMatcher()(gt, priors)
     torch.testing.assert_close(ours[0], tv_match(gt[0], priors))
     assert ours[0].tolist() == [1, 0, -1]
 
 
 def test_forced_match_below_threshold_and_empty_images():
-    priors = torch.tensor([[0., 0., 10., 10.], [100., 100., 200., 200.]])
-    gt = torch.tensor([[[0., 0., 30., 30.]], [[0., 0., 1., 1.]]])  # IoU 1/9 with prior 0: forced anyway
+    priors = torch.tensor([[0.0, 0.0, 10.0, 10.0], [100.0, 100.0, 200.0, 200.0]])
+    gt = torch.tensor([[[0.0, 0.0, 30.0, 30.0]], [[0.0, 0.0, 1.0, 1.0]]])  # IoU 1/9 with prior 0: forced anyway
     valid = torch.tensor([[True], [False]])
     out = SSDMatcher()(gt, priors, valid)
     assert out.tolist() == [[0, -1], [-1, -1]]
@@ -39,9 +39,9 @@ def test_forced_match_below_threshold_and_empty_images():
 
 
 def test_argmax_matcher_ignore_band():
-    priors = torch.tensor([[0., 0., 10., 10.], [0., 0., 10., 8.], [0., 0., 10., 4.5], [0., 0., 10., 3.]])
-    gt = torch.tensor([[[0., 0., 10., 10.]]])  # IoUs 1.0, 0.8, 0.45, 0.3
+    priors = torch.tensor([[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 10.0, 8.0], [0.0, 0.0, 10.0, 4.5], [0.0, 0.0, 10.0, 3.0]])
+    gt = torch.tensor([[[0.0, 0.0, 10.0, 10.0]]])  # IoUs 1.0, 0.8, 0.45, 0.3
     assert ArgMaxMatcher(0.5, 0.4, force_match=False)(gt, priors).tolist() == [[0, 0, -2, -1]]
-    far = torch.tensor([[[50., 50., 60., 60.]]])
+    far = torch.tensor([[[50.0, 50.0, 60.0, 60.0]]])
     assert ArgMaxMatcher(0.5, 0.4, force_match=True)(far, priors).tolist() == [[0, -1, -1, -1]]
     assert ArgMaxMatcher(0.5, 0.4, force_match=False)(far, priors).tolist() == [[-1, -1, -1, -1]]

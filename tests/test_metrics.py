@@ -22,20 +22,25 @@ from ssdkit.structures import DetSample
 
 def make_sample(img_id, gt_boxes, gt_labels, pred_boxes, scores, pred_labels, ignore=None, shape=(100, 100)):
     s = DetSample(metainfo=dict(img_id=img_id, img_shape=shape, ori_shape=shape))
-    gt = InstanceData(bboxes=torch.tensor(gt_boxes, dtype=torch.float32).view(-1, 4),
-                      labels=torch.tensor(gt_labels, dtype=torch.long).view(-1))
+    gt = InstanceData(
+        bboxes=torch.tensor(gt_boxes, dtype=torch.float32).view(-1, 4),
+        labels=torch.tensor(gt_labels, dtype=torch.long).view(-1),
+    )
     gt.ignore_flags = torch.tensor(ignore if ignore is not None else [False] * len(gt_labels), dtype=torch.bool)
     s.gt_instances = gt
-    s.pred_instances = InstanceData(bboxes=torch.tensor(pred_boxes, dtype=torch.float32).view(-1, 4),
-                                    scores=torch.tensor(scores, dtype=torch.float32),
-                                    labels=torch.tensor(pred_labels, dtype=torch.long))
+    s.pred_instances = InstanceData(
+        bboxes=torch.tensor(pred_boxes, dtype=torch.float32).view(-1, 4),
+        scores=torch.tensor(scores, dtype=torch.float32),
+        labels=torch.tensor(pred_labels, dtype=torch.long),
+    )
     return s
 
 
 def hand_worked_samples():
     g1, g2, g3 = [10, 10, 50, 50], [60, 60, 90, 90], [20, 20, 70, 70]
-    a = make_sample(0, [g1, g2], [0, 0], [g1, [11, 11, 50, 50], [60, 61, 90, 90]], [0.9, 0.8, 0.7], [0, 0, 0],
-                    ignore=[False, True])
+    a = make_sample(
+        0, [g1, g2], [0, 0], [g1, [11, 11, 50, 50], [60, 61, 90, 90]], [0.9, 0.8, 0.7], [0, 0, 0], ignore=[False, True]
+    )
     b = make_sample(1, [g3], [0], [[0, 0, 5, 5], [21, 20, 70, 70]], [0.6, 0.5], [0, 0])
     return [a, b]
 
@@ -126,8 +131,11 @@ def random_samples(n_images, num_classes, seed):
         boxes = np.concatenate([jit, rnd])
         labels = np.concatenate([np.repeat(gl, 2), rng.integers(0, num_classes, 4)])
         scores = rng.random(len(boxes))
-        samples.append(make_sample(i, gt.tolist(), gl.tolist(), boxes.tolist(), scores.tolist(), labels.tolist(),
-                                   ignore=ig.tolist()))
+        samples.append(
+            make_sample(
+                i, gt.tolist(), gl.tolist(), boxes.tolist(), scores.tolist(), labels.tolist(), ignore=ig.tolist()
+            )
+        )
     return samples
 
 
@@ -143,22 +151,38 @@ def coco_files(tmp_path, samples, cat_ids):
     images = [dict(id=100 + i, width=100, height=100) for i in range(len(samples))]
     anns = []
     for i, s in enumerate(samples):
-        for b, lab, ig in zip(s.gt_instances.bboxes.tolist(), s.gt_instances.labels.tolist(),
-                              s.gt_instances.ignore_flags.tolist()):
-            anns.append(dict(id=len(anns) + 1, image_id=100 + i, category_id=cat_ids[lab], iscrowd=int(ig),
-                             bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]], area=(b[2] - b[0]) * (b[3] - b[1])))
+        for b, lab, ig in zip(
+            s.gt_instances.bboxes.tolist(), s.gt_instances.labels.tolist(), s.gt_instances.ignore_flags.tolist()
+        ):
+            anns.append(
+                dict(
+                    id=len(anns) + 1,
+                    image_id=100 + i,
+                    category_id=cat_ids[lab],
+                    iscrowd=int(ig),
+                    bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                    area=(b[2] - b[0]) * (b[3] - b[1]),
+                )
+            )
         s.set_metainfo(dict(img_id=100 + i))
     ann_file = tmp_path / "gt.json"
-    ann_file.write_text(json.dumps(dict(images=images, annotations=anns,
-                                        categories=[dict(id=c, name=str(c)) for c in cat_ids])))
+    ann_file.write_text(
+        json.dumps(dict(images=images, annotations=anns, categories=[dict(id=c, name=str(c)) for c in cat_ids]))
+    )
     return str(ann_file)
 
 
 def pycocotools_stats(ann_file, samples, cat_ids):
-    dets = [dict(image_id=s.metainfo["img_id"], category_id=cat_ids[int(lab)], score=float(sc),
-                 bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]])
-            for s in samples for b, sc, lab in zip(s.pred_instances.bboxes.tolist(), s.pred_instances.scores,
-                                                   s.pred_instances.labels)]
+    dets = [
+        dict(
+            image_id=s.metainfo["img_id"],
+            category_id=cat_ids[int(lab)],
+            score=float(sc),
+            bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]],
+        )
+        for s in samples
+        for b, sc, lab in zip(s.pred_instances.bboxes.tolist(), s.pred_instances.scores, s.pred_instances.labels)
+    ]
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(ann_file)
         ev = COCOeval(gt, gt.loadRes(dets), "bbox")
@@ -175,8 +199,11 @@ def test_coco_equals_pycocotools_direct(tmp_path):
     metric.dataset_meta = dict(cat_ids=cat_ids)
     metric.process({}, [s.to_dict() for s in samples])
     res = metric.evaluate(30)
-    np.testing.assert_allclose([res[f"coco/{k}"] for k in ("AP", "AP50", "AP75", "AR100")],
-                               pycocotools_stats(ann, samples, cat_ids)[[0, 1, 2, 8]], atol=1e-12)
+    np.testing.assert_allclose(
+        [res[f"coco/{k}"] for k in ("AP", "AP50", "AP75", "AR100")],
+        pycocotools_stats(ann, samples, cat_ids)[[0, 1, 2, 8]],
+        atol=1e-12,
+    )
     assert res["coco/AP50"] > 0.2
     written = json.loads((tmp_path / "res.bbox.json").read_text())
     assert len(written) == sum(len(s.pred_instances.scores) for s in samples)

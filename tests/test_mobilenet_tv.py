@@ -17,8 +17,11 @@ from ssdkit.models.backbones import MobileNetV2, MobileNetV3
 from float_tolerance import EPS32
 from model_utils import build_model
 
-BUILDERS = {"v2": (mobilenet_v2, MobileNetV2, {}), "v3_large": (mobilenet_v3_large, MobileNetV3, {}),
-            "v3_small": (mobilenet_v3_small, MobileNetV3, {"arch": "small"})}
+BUILDERS = {
+    "v2": (mobilenet_v2, MobileNetV2, {}),
+    "v3_large": (mobilenet_v3_large, MobileNetV3, {}),
+    "v3_small": (mobilenet_v3_small, MobileNetV3, {"arch": "small"}),
+}
 
 
 def _randomised(model: torch.nn.Module) -> torch.nn.Module:
@@ -42,8 +45,9 @@ def test_imagenet_weights_land_and_the_taps_are_torchvisions(kind, monkeypatch):
     build_tv, ours_cls, kw = BUILDERS[kind]
     tv = _randomised(build_tv(weights=None))
     monkeypatch.setattr(get_model_weights(build_tv), "get_state_dict", lambda self, progress=True: tv.state_dict())
-    ours = ours_cls(**kw, out_features=("stride8", "stride16", "stride16_expand", "stride32"),
-                    pretrained="IMAGENET1K_V1")
+    ours = ours_cls(
+        **kw, out_features=("stride8", "stride16", "stride16_expand", "stride32"), pretrained="IMAGENET1K_V1"
+    )
     ours.init_weights()
     ours.eval()
     x = torch.randn(2, 3, 224, 224)
@@ -88,6 +92,7 @@ def test_bad_arguments_name_the_fix():
 def test_offline_loader_names_the_file_and_the_cache(monkeypatch):
     def offline(self, progress=True):
         raise OSError("no network")
+
     monkeypatch.setattr(MobileNet_V3_Large_Weights, "get_state_dict", offline)
     with pytest.raises(RuntimeError, match=r"mobilenet_v3_large-8738ca79.pth into .*/checkpoints.*init_cfg"):
         MobileNetV3(pretrained="IMAGENET1K_V1").init_weights()

@@ -18,7 +18,7 @@ EXPECTED = {  # prediction-map sizes and prior counts (the paper: 8732 at 300, 2
     # MobileNet-SSD as released: 19^2 x 3 + (10^2 + 5^2 + 3^2 + 2^2 + 1) x 6 (conv11 has no extra square box)
     "ssd300_mobilenet": ([19, 10, 5, 3, 2, 1], 1917),
     "ssd300_mobilenet_caffe": ([19, 10, 5, 3, 2, 1], 1917),
-    "ssdlite300_mobilenet": ([19, 10, 5, 3, 2, 1], 19 ** 2 * 4 + (10 ** 2 + 5 ** 2 + 3 ** 2) * 6 + (2 ** 2 + 1) * 4),
+    "ssdlite300_mobilenet": ([19, 10, 5, 3, 2, 1], 19**2 * 4 + (10**2 + 5**2 + 3**2) * 6 + (2**2 + 1) * 4),
     "ffssd300_concat_vgg16_voc0712": ([38, 19, 10, 5, 3, 1], 8732),
     "ffssd300_sum_vgg16_voc0712": ([38, 19, 10, 5, 3, 1], 8732),
     "ssd300_vgg16_coco": ([38, 19, 10, 5, 3, 1], 8732),
@@ -73,10 +73,13 @@ def test_config_builds_and_agrees(name):
         assert priors.shape[0] == count
     params = sum(p.numel() for p in model.parameters())
     flops = count_flops(model, x)
-    print(f"{name}: input {size}, maps {sizes}, {priors.shape[0]} priors, {params / 1e6:.2f} M params, "
-          f"{flops / 1e9:.2f} GFLOPs")
-    assert (priors.shape[0], round(params / 1e6, 1), round(flops / 1e9, 1)) == readme_config_rows()[name], \
+    print(
+        f"{name}: input {size}, maps {sizes}, {priors.shape[0]} priors, {params / 1e6:.2f} M params, "
+        f"{flops / 1e9:.2f} GFLOPs"
+    )
+    assert (priors.shape[0], round(params / 1e6, 1), round(flops / 1e9, 1)) == readme_config_rows()[name], (
         "the README's config table is stale (python tools/model_info.py prints it)"
+    )
 
 
 @pytest.mark.parametrize("name", ["ssd300_mobilenet", "ssdlite300_mobilenet", "ssdlite320_mobilenetv3_coco"])
@@ -155,8 +158,12 @@ def test_channels_last_auto_follows_the_cpu_and_the_network(monkeypatch):
             conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
             nhwc = conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
             assert nhwc == model.channels_last, (cap, name)
-    assert got == {("AVX512", "ssd300_mobilenet"): True, ("AVX512", "ssd300_vgg16_voc0712"): True,
-                   ("AVX2", "ssd300_mobilenet"): True, ("AVX2", "ssd300_vgg16_voc0712"): False}
+    assert got == {
+        ("AVX512", "ssd300_mobilenet"): True,
+        ("AVX512", "ssd300_vgg16_voc0712"): True,
+        ("AVX2", "ssd300_mobilenet"): True,
+        ("AVX2", "ssd300_vgg16_voc0712"): False,
+    }
     # still AVX2: with Winograd convs ('auto' there) a dense network stays NCHW; without, it predicts in NHWC and
     # trains in NCHW, with the same Parameter objects
     from ssdkit.models.winograd import winograd_available
@@ -180,19 +187,34 @@ def test_channels_last_auto_follows_the_cpu_and_the_network(monkeypatch):
     assert ssd_module.prefer_channels_last(torch.nn.Conv2d(3, 3, 3, groups=3))
 
 
-@pytest.mark.parametrize("name, size, min_sizes, max_sizes", [
-    ("ssd300_vgg16_voc0712", 300, [30, 60, 111, 162, 213, 264], [60, 111, 162, 213, 264, 315]),  # ssd_pascal.py
-    ("ssd512_vgg16_voc0712", 512, [35.84, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8],
-     [76.8, 153.6, 230.4, 307.2, 384.0, 460.8, 537.6]),
-    ("ssd512_vgg16_coco", 512, [20.48, 51.2, 133.12, 215.04, 296.96, 378.88, 460.8],
-     [51.2, 133.12, 215.04, 296.96, 378.88, 460.8, 542.72]),
-])
+@pytest.mark.parametrize(
+    "name, size, min_sizes, max_sizes",
+    [
+        ("ssd300_vgg16_voc0712", 300, [30, 60, 111, 162, 213, 264], [60, 111, 162, 213, 264, 315]),  # ssd_pascal.py
+        (
+            "ssd512_vgg16_voc0712",
+            512,
+            [35.84, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8],
+            [76.8, 153.6, 230.4, 307.2, 384.0, 460.8, 537.6],
+        ),
+        (
+            "ssd512_vgg16_coco",
+            512,
+            [20.48, 51.2, 133.12, 215.04, 296.96, 378.88, 460.8],
+            [51.2, 133.12, 215.04, 296.96, 378.88, 460.8, 542.72],
+        ),
+    ],
+)
 def test_config_scales_give_the_released_prior_sizes(name, size, min_sizes, max_sizes):
     from ssdkit.core import SSDPriorGenerator
 
     gen = build_model(name).prior_generator
-    maps = [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)] if size == 300 else \
-        [(64, 64), (32, 32), (16, 16), (8, 8), (4, 4), (2, 2), (1, 1)]
-    released = SSDPriorGenerator(aspect_ratios=gen.aspect_ratios, min_sizes=min_sizes, max_sizes=max_sizes,
-                                 steps=gen.steps)
+    maps = (
+        [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]
+        if size == 300
+        else [(64, 64), (32, 32), (16, 16), (8, 8), (4, 4), (2, 2), (1, 1)]
+    )
+    released = SSDPriorGenerator(
+        aspect_ratios=gen.aspect_ratios, min_sizes=min_sizes, max_sizes=max_sizes, steps=gen.steps
+    )
     torch.testing.assert_close(gen(maps, (size, size)), released(maps, (size, size)), atol=1e-3, rtol=0)

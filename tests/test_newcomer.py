@@ -31,13 +31,19 @@ def test_num_classes_comes_from_the_data_and_cannot_disagree(demo_data, tmp_path
     cfg.model.pop("num_classes")
     assert wire_num_classes(cfg).model.num_classes == 10  # the demo json's 10 digit categories
     cfg.model.num_classes = 20
-    with pytest.raises(ConfigError, match=r"model.num_classes=20 but train_dataloader.dataset has 10 classes "
-                                          r"\['digit_0'.*remove model.num_classes"):
+    with pytest.raises(
+        ConfigError,
+        match=r"model.num_classes=20 but train_dataloader.dataset has 10 classes "
+        r"\['digit_0'.*remove model.num_classes",
+    ):
         wire_num_classes(cfg)
     voc = load_config("ssd300_vgg16_voc0712")
     voc.train_dataloader.dataset.datasets[0].metainfo = dict(classes=("cat", "dog"))
-    with pytest.raises(ConfigError, match=r"val_dataloader.dataset has classes \['aeroplane', .* but "
-                                          r"train_dataloader.dataset \['cat', 'dog'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"val_dataloader.dataset has classes \['aeroplane', .* but "
+        r"train_dataloader.dataset \['cat', 'dog'\]",
+    ):
         wire_num_classes(voc)
 
 
@@ -50,11 +56,16 @@ def test_a_dataset_without_pipeline_names_the_key(demo_data, tmp_path):
 
 def test_keys_inherited_from_the_base_concat_dataset_are_named(tmp_path):
     cfg = tmp_path / "mine.py"  # the mmdetection way: override the dataset, forgetting _delete_
-    cfg.write_text(f"_base_ = '{ROOT}/configs/ssd300_vgg16_voc0712.py'\n"
-                   "train_dataloader = dict(dataset=dict(type='VOCDataset', data_root='data/mine/', year=None,\n"
-                   "    split='train', metainfo=dict(classes=('cat', 'dog')), pipeline=[dict(type='LoadImage')]))\n")
-    with pytest.raises(ConfigError, match=r"train_dataloader.dataset.datasets: VOCDataset takes no argument "
-                                          r"'datasets'.*_delete_=True"):
+    cfg.write_text(
+        f"_base_ = '{ROOT}/configs/ssd300_vgg16_voc0712.py'\n"
+        "train_dataloader = dict(dataset=dict(type='VOCDataset', data_root='data/mine/', year=None,\n"
+        "    split='train', metainfo=dict(classes=('cat', 'dog')), pipeline=[dict(type='LoadImage')]))\n"
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"train_dataloader.dataset.datasets: VOCDataset takes no argument "
+        r"'datasets'.*_delete_=True",
+    ):
         check_config(load_config_file(str(cfg)))
 
 
@@ -66,33 +77,57 @@ def test_an_evaluator_key_that_is_not_its_argument_is_named(demo_data, tmp_path)
 
 
 def test_a_top_level_variable_in_cfg_options_warns_with_the_keys_that_read_it():
-    with pytest.warns(UserWarning, match=r"'max_iters' is a top-level variable.*changes nothing.*"
-                                         r"train_cfg.max_iters"):
+    with pytest.warns(
+        UserWarning,
+        match=r"'max_iters' is a top-level variable.*changes nothing.*"
+        r"train_cfg.max_iters",
+    ):
         cfg = load_config_file(DEMO, {"max_iters": 3})
     assert cfg.train_cfg.max_iters == 2700  # indeed unchanged: the warning is true
 
 
 def run_tool(tool: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "tools" / tool), *args], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "tools" / tool), *args],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_the_real_error_comes_first_in_one_line(demo_data, tmp_path):
-    data = [f"{loader}.dataset.data_root={demo_data}" for loader in ("train_dataloader", "val_dataloader",
-                                                                        "test_dataloader")]
+    data = [
+        f"{loader}.dataset.data_root={demo_data}"
+        for loader in ("train_dataloader", "val_dataloader", "test_dataloader")
+    ]
     cases = {  # what the user typed -> what the one line must say
-        "config path": (("train.py", "configs/ssd300_mobilnet.py"), r"config file 'configs/ssd300_mobilnet.py' does "
-                                                                     r"not exist"),
-        "model key": (("train.py", DEMO, "--cfg-options", "model.num_clases=3", *data),
-                      r"model.num_clases: SSD takes no argument 'num_clases' .*Did you mean 'num_classes'"),
-        "class count": (("train.py", DEMO, "--cfg-options", "model.num_classes=20", *data),
-                        r"model.num_classes=20 but train_dataloader.dataset has 10 classes"),
-        "loader key": (("train.py", DEMO, "--cfg-options", "train_dataloader.batch_sise=4", *data),
-                       r"train_dataloader.batch_sise: not a dataloader setting. Did you mean 'batch_size'"),
-        "resume path": (("train.py", DEMO, "--resume", str(tmp_path / "nope.pth"), "--cfg-options", *data),
-                        r"load_from='.*nope.pth': no such checkpoint file"),
-        "test checkpoint": (("test.py", DEMO, str(tmp_path / "missing.pth")), r"checkpoint '.*missing.pth' does not "
-                                                                               r"exist"),
+        "config path": (
+            ("train.py", "configs/ssd300_mobilnet.py"),
+            r"config file 'configs/ssd300_mobilnet.py' does "
+            r"not exist",
+        ),
+        "model key": (
+            ("train.py", DEMO, "--cfg-options", "model.num_clases=3", *data),
+            r"model.num_clases: SSD takes no argument 'num_clases' .*Did you mean 'num_classes'",
+        ),
+        "class count": (
+            ("train.py", DEMO, "--cfg-options", "model.num_classes=20", *data),
+            r"model.num_classes=20 but train_dataloader.dataset has 10 classes",
+        ),
+        "loader key": (
+            ("train.py", DEMO, "--cfg-options", "train_dataloader.batch_sise=4", *data),
+            r"train_dataloader.batch_sise: not a dataloader setting. Did you mean 'batch_size'",
+        ),
+        "resume path": (
+            ("train.py", DEMO, "--resume", str(tmp_path / "nope.pth"), "--cfg-options", *data),
+            r"load_from='.*nope.pth': no such checkpoint file",
+        ),
+        "test checkpoint": (
+            ("test.py", DEMO, str(tmp_path / "missing.pth")),
+            r"checkpoint '.*missing.pth' does not "
+            r"exist",
+        ),
     }
     procs = {name: run_tool(*args) for name, (args, _) in cases.items()}
     for name, proc in procs.items():
@@ -108,6 +143,7 @@ def test_a_corrupt_training_image_names_the_skip_option(demo_data, tmp_path):
 
     from ssdkit.data import BadImageError
     from ssdkit.registry import DATASETS
+
     cfg = demo_config(str(demo_data), str(tmp_path))
     init_default_scope("ssdkit")
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
@@ -130,12 +166,15 @@ def write_tiny_voc(root, n: int = 5) -> None:
     for i in range(n):
         img = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
         cv2.imwrite(str(root / "JPEGImages" / f"im{i}.jpg"), img)
-        objs = "".join(f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x}</xmin><ymin>{y}</ymin>"
-                       f"<xmax>{x + 80}</xmax><ymax>{y + 60}</ymax></bndbox></object>"
-                       for name, x, y in (("cat", 20 + i, 30), ("dog", 150, 100 + i)))
+        objs = "".join(
+            f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x}</xmin><ymin>{y}</ymin>"
+            f"<xmax>{x + 80}</xmax><ymax>{y + 60}</ymax></bndbox></object>"
+            for name, x, y in (("cat", 20 + i, 30), ("dog", 150, 100 + i))
+        )
         (root / "Annotations" / f"im{i}.xml").write_text(
             f"<annotation><filename>im{i}.jpg</filename><size><width>320</width><height>240</height></size>"
-            f"{objs}</annotation>")
+            f"{objs}</annotation>"
+        )
     for split in ("train", "val"):
         (root / "ImageSets/Main" / f"{split}.txt").write_text("\n".join(f"im{i}" for i in range(n)) + "\n")
 
@@ -149,8 +188,9 @@ def write_tiny_coco(root, n: int = 5) -> None:
         cv2.imwrite(str(root / "images" / f"im{i}.jpg"), rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))
         images.append(dict(id=i + 1, file_name=f"im{i}.jpg", width=320, height=240))
         for cat, box in ((1, [20, 30, 80, 60]), (2, [150, 100, 70, 90])):
-            anns.append(dict(id=len(anns) + 1, image_id=i + 1, category_id=cat, bbox=box, area=box[2] * box[3],
-                             iscrowd=0))
+            anns.append(
+                dict(id=len(anns) + 1, image_id=i + 1, category_id=cat, bbox=box, area=box[2] * box[3], iscrowd=0)
+            )
     doc = dict(images=images, annotations=anns, categories=[dict(id=1, name="cat"), dict(id=2, name="dog")])
     for split in ("train", "val"):
         (root / "annotations" / f"{split}.json").write_text(__import__("json").dumps(doc))
@@ -170,12 +210,28 @@ def test_the_example_configs_train_on_your_own_data(tmp_path, example):
     assert edited != text
     cfg = tmp_path / f"my_{example}.py"
     cfg.write_text(edited)
-    proc = subprocess.run([sys.executable, str(ROOT / "tools/train.py"), str(cfg), "--work-dir", str(tmp_path / "w"),
-                           "--cfg-options", "train_cfg.max_iters=5", "train_cfg.val_interval=5",
-                           "default_hooks.checkpoint.interval=5", "train_dataloader.batch_size=2",
-                           "train_dataloader.num_workers=0", "train_dataloader.persistent_workers=False",
-                           "val_dataloader.num_workers=0", "val_dataloader.persistent_workers=False"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools/train.py"),
+            str(cfg),
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--cfg-options",
+            "train_cfg.max_iters=5",
+            "train_cfg.val_interval=5",
+            "default_hooks.checkpoint.interval=5",
+            "train_dataloader.batch_size=2",
+            "train_dataloader.num_workers=0",
+            "train_dataloader.persistent_workers=False",
+            "val_dataloader.num_workers=0",
+            "val_dataloader.persistent_workers=False",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "w" / "iter_5.pth").exists()
     metric = "pascal_voc/mAP" if example == "custom_voc" else "coco/AP"
@@ -191,21 +247,47 @@ def test_infer_and_test_write_one_json_format(demo_data, tmp_path):
     import torch
 
     from model_utils import build_model
+
     model = build_model(demo_config(str(demo_data), str(tmp_path), background_prior=False))  # random, detecting
     ckpt = tmp_path / "demo.pth"
     classes = [f"digit_{i}" for i in range(10)]
     torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=classes))), ckpt)
-    data = [f"test_dataloader.dataset.data_root={demo_data}", "test_dataloader.num_workers=0",
-            "test_dataloader.persistent_workers=False"]
-    test = run_tool("test.py", DEMO, str(ckpt), "--out", str(tmp_path / "test.json"), "--num", "2",
-                    "--work-dir", str(tmp_path / "w"), "--cfg-options", *data)
+    data = [
+        f"test_dataloader.dataset.data_root={demo_data}",
+        "test_dataloader.num_workers=0",
+        "test_dataloader.persistent_workers=False",
+    ]
+    test = run_tool(
+        "test.py",
+        DEMO,
+        str(ckpt),
+        "--out",
+        str(tmp_path / "test.json"),
+        "--num",
+        "2",
+        "--work-dir",
+        str(tmp_path / "w"),
+        "--cfg-options",
+        *data,
+    )
     images = sorted((demo_data / "val").glob("*.jpg"))
     for folder in ("one", "two"):  # the same file name in two folders
         (tmp_path / folder).mkdir()
         shutil.copy(images[0], tmp_path / folder / "x.jpg")
     (tmp_path / "one" / "notes.txt").write_text("not an image")
-    infer = run_tool("infer.py", DEMO, str(ckpt), str(images[0]), str(images[1]), str(tmp_path / "one"),
-                     str(tmp_path / "two"), "--out-dir", str(tmp_path / "out"), "--score-thr", "0")
+    infer = run_tool(
+        "infer.py",
+        DEMO,
+        str(ckpt),
+        str(images[0]),
+        str(images[1]),
+        str(tmp_path / "one"),
+        str(tmp_path / "two"),
+        "--out-dir",
+        str(tmp_path / "out"),
+        "--score-thr",
+        "0",
+    )
     for proc in (test, infer):
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-3000:]
@@ -213,8 +295,12 @@ def test_infer_and_test_write_one_json_format(demo_data, tmp_path):
     from_test = json.loads((tmp_path / "test.json").read_text())
     from_infer = json.loads((tmp_path / "out/detections.json").read_text())
     assert len(from_test) == 2 and len(from_infer) == 4  # --num 2; two images + two same-named copies
-    assert {r["output"] for r in from_infer} == {images[0].stem + ".jpg", images[1].stem + ".jpg", "one_x.jpg",
-                                                 "two_x.jpg"}
+    assert {r["output"] for r in from_infer} == {
+        images[0].stem + ".jpg",
+        images[1].stem + ".jpg",
+        "one_x.jpg",
+        "two_x.jpg",
+    }
     by_image = {r["image"]: r for r in from_infer}
     for rec in from_test:
         assert set(rec) == {"image", "detections"} and rec["image"] in by_image
@@ -228,6 +314,7 @@ def test_infer_and_test_write_one_json_format(demo_data, tmp_path):
 
 def test_labels_are_drawn_inside_the_image():
     from ssdkit.visualization import draw_boxes
+
     img = np.zeros((60, 80, 3), np.uint8)
     out = draw_boxes(img, np.array([[70.0, 0.0, 80.0, 10.0]]), [0], ["a_long_class_name"], [0.99])
     ink = np.argwhere(out.any(axis=2))

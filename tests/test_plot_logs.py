@@ -69,20 +69,45 @@ class ToyMetric(BaseMetric):
 
 
 def loader(n: int) -> dict:
-    return dict(dataset=[dict(inputs=torch.zeros(1))] * n, sampler=dict(type="DefaultSampler", shuffle=False),
-                batch_size=1, num_workers=0, collate_fn=dict(type="default_collate"))
+    return dict(
+        dataset=[dict(inputs=torch.zeros(1))] * n,
+        sampler=dict(type="DefaultSampler", shuffle=False),
+        batch_size=1,
+        num_workers=0,
+        collate_fn=dict(type="default_collate"),
+    )
 
 
-def train(work_dir: Path, name: str, train_cfg: dict, logger: dict, by_epoch: bool, n_train: int, offset: float = 0.0,
-          load_from: Path | None = None) -> None:
+def train(
+    work_dir: Path,
+    name: str,
+    train_cfg: dict,
+    logger: dict,
+    by_epoch: bool,
+    n_train: int,
+    offset: float = 0.0,
+    load_from: Path | None = None,
+) -> None:
     """Train ``Toy`` with mmengine's Runner (``log_processor`` window 1: each logged loss is that iteration's)."""
-    Runner(model=Toy(offset), work_dir=str(work_dir), experiment_name=name, train_dataloader=loader(n_train),
-           val_dataloader=loader(1), val_evaluator=[ToyMetric()], train_cfg=train_cfg, val_cfg=dict(),
-           optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
-           default_hooks=dict(logger=dict(type="LoggerHook", **logger),
-                              checkpoint=dict(type="CheckpointHook", interval=4, by_epoch=by_epoch)),
-           log_processor=dict(window_size=1, by_epoch=by_epoch), resume=load_from is not None,
-           load_from=None if load_from is None else str(load_from), default_scope="mmengine").train()
+    Runner(
+        model=Toy(offset),
+        work_dir=str(work_dir),
+        experiment_name=name,
+        train_dataloader=loader(n_train),
+        val_dataloader=loader(1),
+        val_evaluator=[ToyMetric()],
+        train_cfg=train_cfg,
+        val_cfg=dict(),
+        optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
+        default_hooks=dict(
+            logger=dict(type="LoggerHook", **logger),
+            checkpoint=dict(type="CheckpointHook", interval=4, by_epoch=by_epoch),
+        ),
+        log_processor=dict(window_size=1, by_epoch=by_epoch),
+        resume=load_from is not None,
+        load_from=None if load_from is None else str(load_from),
+        default_scope="mmengine",
+    ).train()
 
 
 def timestamp_folders(work_dir: Path) -> list[Path]:
@@ -101,10 +126,24 @@ def logs(tmp_path_factory) -> dict[str, Path]:
     train(it, "it1", dict(type="IterBasedTrainLoop", max_iters=6, val_interval=3), dict(interval=1), False, 20)
     (first,) = timestamp_folders(it)
     first.rename(it / "20200101_000000")  # an earlier start, and no clash with the resumed run's folder
-    train(it, "it2", dict(type="IterBasedTrainLoop", max_iters=10, val_interval=3),
-          dict(interval=1, log_metric_by_epoch=False), False, 20, offset=1000, load_from=it / "iter_4.pth")
-    train(ep, "ep1", dict(type="EpochBasedTrainLoop", max_epochs=3, val_interval=1),
-          dict(interval=2, ignore_last=False), True, 5)
+    train(
+        it,
+        "it2",
+        dict(type="IterBasedTrainLoop", max_iters=10, val_interval=3),
+        dict(interval=1, log_metric_by_epoch=False),
+        False,
+        20,
+        offset=1000,
+        load_from=it / "iter_4.pth",
+    )
+    train(
+        ep,
+        "ep1",
+        dict(type="EpochBasedTrainLoop", max_epochs=3, val_interval=1),
+        dict(interval=2, ignore_last=False),
+        True,
+        5,
+    )
     return dict(it=it, ep=ep)
 
 
@@ -179,11 +218,18 @@ def val_line(step: int, m_ap: float) -> dict:
 def test_validation_is_put_at_the_last_logged_iteration_before_it(tmp_path):
     """Epochs of 5 iterations logged every 2 with ``ignore_last=True``: the epoch's 5th iteration is not logged, so
     its validation sits at the 4th (the documented approximation); a validation before any training sits at 0."""
-    path = write_log(tmp_path / "w" / "20240101_000000", [
-        val_line(0, 0.01),
-        train_line(2, 3.0, 1), train_line(4, 2.5, 1), val_line(1, 0.2),
-        train_line(7, 2.0, 2), train_line(9, 1.5, 2), val_line(2, 0.4),
-    ])
+    path = write_log(
+        tmp_path / "w" / "20240101_000000",
+        [
+            val_line(0, 0.01),
+            train_line(2, 3.0, 1),
+            train_line(4, 2.5, 1),
+            val_line(1, 0.2),
+            train_line(7, 2.0, 2),
+            train_line(9, 1.5, 2),
+            val_line(2, 0.4),
+        ],
+    )
     scalars = read_scalars([path])
     assert scalars["pascal_voc/mAP"][0].tolist() == [0, 4, 9]
     assert scalars["pascal_voc/mAP"][1].tolist() == [0.01, 0.2, 0.4]
@@ -191,8 +237,16 @@ def test_validation_is_put_at_the_last_logged_iteration_before_it(tmp_path):
 
 
 def test_keys_match_exactly_or_as_the_last_part_of_a_name():
-    names = ["loss", "loss_cls", "time", "val/time", "pascal_voc/mAP", "coco/bbox_mAP", "coco/bbox_mAP_50",
-             "val/coco/AP"]
+    names = [
+        "loss",
+        "loss_cls",
+        "time",
+        "val/time",
+        "pascal_voc/mAP",
+        "coco/bbox_mAP",
+        "coco/bbox_mAP_50",
+        "val/coco/AP",
+    ]
     assert match_names("mAP", names) == ["pascal_voc/mAP"]
     assert match_names("coco/bbox_mAP", names) == ["coco/bbox_mAP"]
     assert match_names("bbox_mAP", names) == ["coco/bbox_mAP"]
@@ -205,9 +259,12 @@ def test_keys_match_exactly_or_as_the_last_part_of_a_name():
 
 def test_a_key_no_run_logged_is_an_error_that_lists_the_keys(logs):
     runs = load_runs([logs["it"], logs["ep"]])
-    with pytest.raises(LogError, match=r"^key 'mAp' is in no run's scalars.json \(did you mean 'mAP'\?\); "
-                                       r"'.*it', '.*ep' logged: data_time, loss, loss_cls, lr, time, toy/mAP, "
-                                       r"val/data_time, val/time$"):
+    with pytest.raises(
+        LogError,
+        match=r"^key 'mAp' is in no run's scalars.json \(did you mean 'mAP'\?\); "
+        r"'.*it', '.*ep' logged: data_time, loss, loss_cls, lr, time, toy/mAP, "
+        r"val/data_time, val/time$",
+    ):
         select_curves(runs, ["loss", "mAp"])
     with pytest.raises(SystemExit, match=r"^error: key 'los' is in no run's scalars.json \(did you mean 'loss'\?\); "):
         plot_logs.main([str(logs["it"]), "--keys", "los"])
@@ -218,8 +275,11 @@ def test_a_key_no_run_logged_is_an_error_that_lists_the_keys(logs):
 
 def test_a_work_dir_without_scalars_is_an_error_naming_it(tmp_path, monkeypatch):
     (tmp_path / "w" / "20240101_000000").mkdir(parents=True)
-    with pytest.raises(FileNotFoundError, match=r"no scalars.json in '.*/w': looked for .*/w/<timestamp>/"
-                                                r"vis_data/scalars.json"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"no scalars.json in '.*/w': looked for .*/w/<timestamp>/"
+        r"vis_data/scalars.json",
+    ):
         find_scalars(tmp_path / "w")
     with pytest.raises(SystemExit, match=r"^error: no scalars.json in '.*/w': looked for"):
         plot_logs.main([str(tmp_path / "w")])
@@ -266,7 +326,8 @@ def test_the_figure_draws_each_curve_in_its_keys_subplot(logs):
                 np.testing.assert_array_equal(line.get_ydata(), c.values)
             assert ax.get_xlabel() == "iteration"
             assert [t.get_text() for t in ax.get_legend().get_texts()] == (
-                ["it (toy/mAP)", "ep (toy/mAP)"] if ax.get_title() == "mAP" else ["it", "ep"])
+                ["it (toy/mAP)", "ep (toy/mAP)"] if ax.get_title() == "mAP" else ["it", "ep"]
+            )
             assert [line.get_color() for line in ax.get_lines()] == ["C0", "C1"]  # one colour per run
         loss_it = axes[0].get_lines()[0]
         assert loss_it.get_xdata().tolist() == list(range(1, 11)) and loss_it.get_ydata()[4] == 1005
@@ -296,15 +357,15 @@ def png_size(path: Path) -> tuple[int, int]:
 
 def test_the_tool_writes_the_png_and_prints_a_summary_per_run_and_key(logs, tmp_path, capsys):
     out = tmp_path / "pics" / "curves.png"
-    curves = plot_logs.main([str(logs["it"]), str(logs["ep"]), "--keys", "loss", "loss_cls", "lr", "mAP",
-                             "--out", str(out)])
+    curves = plot_logs.main(
+        [str(logs["it"]), str(logs["ep"]), "--keys", "loss", "loss_cls", "lr", "mAP", "--out", str(out)]
+    )
     width, height = png_size(out)
     assert width > 1000 and height > 600  # two columns, two rows
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "it  loss: first 1 (it 1), last 1010 (it 10), min 1 (it 1), max 1010 (it 10), 10 points"
     assert printed[1] == "ep  loss: first 2 (it 2), last 15 (it 15), min 2 (it 2), max 15 (it 15), 9 points"
-    assert ("ep  toy/mAP: first 0.05 (it 5), last 0.15 (it 15), min 0.05 (it 5), max 0.15 (it 15), 3 points"
-            in printed)
+    assert "ep  toy/mAP: first 0.05 (it 5), last 0.15 (it 15), min 0.05 (it 5), max 0.15 (it 15), 3 points" in printed
     assert printed[-1] == f"2 runs, 8 curves -> {out}"
     assert [(c.run, c.key) for c in curves] == [(r, k) for k in ("loss", "loss_cls", "lr", "mAP") for r in ("it", "ep")]
     assert not list(out.parent.glob(".*.tmp"))  # written atomically

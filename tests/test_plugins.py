@@ -51,14 +51,19 @@ def plugin_path(tmp_path, monkeypatch):
 
 
 def test_entry_point_plugin_is_loaded_and_named(plugin_path):
-    make_distribution(plugin_path, "ssdkit_demo_plugin", "demo", """
+    make_distribution(
+        plugin_path,
+        "ssdkit_demo_plugin",
+        "demo",
+        """
         from ssdkit.registry import MATCHERS
 
         @MATCHERS.register_module()
         class DemoPluginMatcher:
             def __init__(self, threshold: float = 0.5) -> None:
                 self.threshold = threshold
-        """)
+        """,
+    )
     assert "DemoPluginMatcher" not in MATCHERS.module_dict
     assert load_plugins(force=True) == ["demo"]
     cls = MATCHERS.get("DemoPluginMatcher")
@@ -68,13 +73,18 @@ def test_entry_point_plugin_is_loaded_and_named(plugin_path):
 
 
 def test_entry_points_load_on_first_registry_use(plugin_path):
-    make_distribution(plugin_path, "ssdkit_demo_plugin", "demo", """
+    make_distribution(
+        plugin_path,
+        "ssdkit_demo_plugin",
+        "demo",
+        """
         from ssdkit.registry import MATCHERS
 
         @MATCHERS.register_module()
         class LazyDemoMatcher:
             pass
-        """)
+        """,
+    )
     assert "ssdkit_demo_plugin" not in sys.modules
     assert MATCHERS.build(dict(type="LazyDemoMatcher")).__class__.__module__ == "ssdkit_demo_plugin"
 
@@ -98,12 +108,14 @@ def focal_cfg(tmp_path, monkeypatch) -> Config:
     monkeypatch.delitem(sys.modules, "plugins.focal_loss", raising=False)
     monkeypatch.delitem(LOSSES.module_dict, "SigmoidFocalLoss", raising=False)
     path = tmp_path / "focal_config.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         custom_imports = dict(imports=['plugins.focal_loss'], allow_failed_imports=False)
         loss = dict(type='SigmoidFocalLoss')
         matcher = dict(type='ArgMaxMatcher', matched_threshold=0.5, unmatched_threshold=0.4)
         coder = dict(type='SSDBoxCoder')
-        """))
+        """)
+    )
     return Config.fromfile(str(path))
 
 
@@ -113,8 +125,9 @@ def make_targets(cfg: Config, counts: list[int], seed: int = 0):
     boxes = [random_boxes(n, generator=gen) for n in counts]
     classes = [torch.randint(0, NUM_CLASSES, (n,), generator=gen) for n in counts]
     gt_boxes, gt_labels, gt_valid = pad_ground_truth(boxes, classes, NUM_CLASSES)
-    labels, deltas = assign_targets(MATCHERS.build(cfg.matcher), BOX_CODERS.build(cfg.coder), priors,
-                                    gt_boxes, gt_labels, gt_valid)
+    labels, deltas = assign_targets(
+        MATCHERS.build(cfg.matcher), BOX_CODERS.build(cfg.coder), priors, gt_boxes, gt_labels, gt_valid
+    )
     b, p = labels.shape
     logits = torch.randn(b, p, NUM_CLASSES + 1, generator=gen, requires_grad=True)
     box_deltas = torch.randn(b, p, 4, generator=gen, requires_grad=True)
@@ -188,8 +201,7 @@ def test_no_objects_gives_finite_loss(focal_cfg):
 def test_shape_mismatch_is_reported(focal_cfg):
     loss = LOSSES.build(focal_cfg.loss)
     with pytest.raises(ValueError, match="SigmoidFocalLoss"):
-        loss(torch.zeros(2, 10, 21), torch.zeros(2, 10, 4), torch.zeros(2, 9, dtype=torch.long),
-             torch.zeros(2, 10, 4))
+        loss(torch.zeros(2, 10, 21), torch.zeros(2, 10, 4), torch.zeros(2, 9, dtype=torch.long), torch.zeros(2, 10, 4))
 
 
 def test_model_with_plugin_loss_from_config(monkeypatch):
@@ -220,18 +232,25 @@ def test_custom_matcher_plugin_through_custom_imports(tmp_path, monkeypatch):
     from ssdkit.core import SSDMatcher
 
     from model_utils import build_model, sample
+
     cfg_file = tmp_path / "center.py"
-    cfg_file.write_text(f"_base_ = '{REPO_ROOT}/configs/ssdlite300_mobilenet.py'\n"
-                        "custom_imports = dict(imports=['plugins.center_matcher'], allow_failed_imports=False)\n"
-                        "model = dict(matcher=dict(_delete_=True, type='CenterInsideMatcher', iou_threshold=0.4))\n")
+    cfg_file.write_text(
+        f"_base_ = '{REPO_ROOT}/configs/ssdlite300_mobilenet.py'\n"
+        "custom_imports = dict(imports=['plugins.center_matcher'], allow_failed_imports=False)\n"
+        "model = dict(matcher=dict(_delete_=True, type='CenterInsideMatcher', iou_threshold=0.4))\n"
+    )
     model = build_model(Config.fromfile(str(cfg_file)))
     matcher = model.matcher
     assert type(matcher).__name__ == "CenterInsideMatcher" and origin_of(type(matcher)) != "ssdkit"
     gt = torch.tensor([[[0.0, 0.0, 100.0, 5.0]]])  # a wide, flat box; IoUs worked by hand
-    priors = torch.tensor([[0.0, 0.0, 100.0, 5.0],     # IoU 1, centre inside: positive for both rules
-                           [0.0, -5.2, 100.0, 4.8],    # IoU 480/1020 = 0.47, centre y -0.2 outside the box
-                           [0.0, 2.0, 100.0, 8.0],     # IoU 300/800 = 0.375 < 0.4: background for both
-                           [0.0, 1.0, 100.0, 6.0]])    # IoU 400/600 = 0.67, centre inside: positive for both
+    priors = torch.tensor(
+        [
+            [0.0, 0.0, 100.0, 5.0],  # IoU 1, centre inside: positive for both rules
+            [0.0, -5.2, 100.0, 4.8],  # IoU 480/1020 = 0.47, centre y -0.2 outside the box
+            [0.0, 2.0, 100.0, 8.0],  # IoU 300/800 = 0.375 < 0.4: background for both
+            [0.0, 1.0, 100.0, 6.0],
+        ]
+    )  # IoU 400/600 = 0.67, centre inside: positive for both
     valid = torch.ones(1, 1, dtype=torch.bool)
     assert SSDMatcher(0.4)(gt, priors, valid).tolist() == [[0, 0, -1, 0]]
     assert matcher(gt, priors, valid).tolist() == [[0, -1, -1, 0]]  # the off-centre prior is background

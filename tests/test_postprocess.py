@@ -42,8 +42,8 @@ def test_equals_torchvision_postprocess(tv_priors, seed, peaky):
 
 
 def test_scaled_to_original_pixels_and_clipped():
-    priors = torch.tensor([[0., 0., 150., 150.], [100., 100., 400., 400.]])
-    logits = torch.tensor([[[0., 5., 0.], [0., 0., 5.]]])
+    priors = torch.tensor([[0.0, 0.0, 150.0, 150.0], [100.0, 100.0, 400.0, 400.0]])
+    logits = torch.tensor([[[0.0, 5.0, 0.0], [0.0, 0.0, 5.0]]])
     boxes = priors.unsqueeze(0)
     out = SSDPostprocessor()(logits, boxes, [dict(img_shape=(300, 300), ori_shape=(600, 900))])[0]
     # second box clipped to 300 then scaled: x by 3, y by 2
@@ -65,8 +65,8 @@ def test_max_per_image_and_score_order():
 
 
 def test_class_agnostic_nms_suppresses_across_classes():
-    boxes = torch.tensor([[[10., 10., 50., 50.], [11., 11., 51., 51.]]])
-    logits = torch.tensor([[[0., 4., 0.], [0., 0., 3.]]])
+    boxes = torch.tensor([[[10.0, 10.0, 50.0, 50.0], [11.0, 11.0, 51.0, 51.0]]])
+    logits = torch.tensor([[[0.0, 4.0, 0.0], [0.0, 0.0, 3.0]]])
     meta = [dict(img_shape=(100, 100))]
     assert SSDPostprocessor()(logits, boxes, meta)[0]["labels"].tolist() == [0, 1]  # one survivor per class
     agnostic = SSDPostprocessor(class_agnostic=True)(logits, boxes, meta)[0]
@@ -74,9 +74,11 @@ def test_class_agnostic_nms_suppresses_across_classes():
 
 
 def test_sigmoid_scores():
-    logits = torch.tensor([[[9., 0., -9.]]])
-    out = SSDPostprocessor(use_sigmoid=True)(logits, torch.tensor([[[0., 0., 5., 5.]]]), [dict(img_shape=(9, 9))])[0]
-    torch.testing.assert_close(out["scores"], torch.sigmoid(torch.tensor([0.])))
+    logits = torch.tensor([[[9.0, 0.0, -9.0]]])
+    out = SSDPostprocessor(use_sigmoid=True)(logits, torch.tensor([[[0.0, 0.0, 5.0, 5.0]]]), [dict(img_shape=(9, 9))])[
+        0
+    ]
+    torch.testing.assert_close(out["scores"], torch.sigmoid(torch.tensor([0.0])))
 
 
 def test_no_detection_above_threshold_gives_empty_results():
@@ -92,8 +94,9 @@ def test_nms_matches_reference_within_one_class():
     boxes = torch.cat((xy, xy + 60), 1).unsqueeze(0)
     logits = torch.zeros(1, 300, 2)
     logits[0, :, 1] = torch.randn(300, generator=gen) * 3
-    out = SSDPostprocessor(score_thr=0.0, pre_nms_topk=300, max_per_img=300)(logits, boxes,
-                                                                                [dict(img_shape=(300, 300))])[0]
+    out = SSDPostprocessor(score_thr=0.0, pre_nms_topk=300, max_per_img=300)(
+        logits, boxes, [dict(img_shape=(300, 300))]
+    )[0]
     scores = logits[0].softmax(-1)[:, 1]
     keep = nms(boxes[0], scores, 0.45)
     torch.testing.assert_close(out["boxes"], boxes[0, keep])
@@ -103,7 +106,7 @@ def test_heavy_suppression_widens_the_candidate_prefix():
     # 3 clusters of near-identical boxes: each class keeps only a handful, far fewer than max_per_img,
     # so NMS must widen from each image's best candidates to all of them and still equal torchvision
     gen = torch.Generator().manual_seed(11)
-    centres = torch.tensor([[60., 60.], [150., 150.], [240., 90.]]).repeat_interleave(700, 0)
+    centres = torch.tensor([[60.0, 60.0], [150.0, 150.0], [240.0, 90.0]]).repeat_interleave(700, 0)
     jitter = torch.rand(2100, 4, generator=gen) * 6
     priors = torch.cat((centres - 40, centres + 40), 1) + jitter
     logits, deltas = head_outputs(2, 2100, 3, seed=12, peaky=False)

@@ -27,15 +27,17 @@ def test_ssd300_and_ssd512_prior_counts():
     g300 = SSDPriorGenerator()
     assert g300.num_priors_per_location == [4, 6, 6, 6, 4, 4]
     assert g300(SSD300_FEATURES, (300, 300)).shape == (8732, 4)
-    g512 = PRIOR_GENERATORS.build(dict(type="SSDPriorGenerator",
-                                       aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2, 3], [2], [2]]))
+    g512 = PRIOR_GENERATORS.build(
+        dict(type="SSDPriorGenerator", aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2, 3], [2], [2]])
+    )
     assert g512(SSD512_FEATURES, (512, 512)).shape == (24564, 4)
 
 
 @pytest.mark.parametrize("image_size", [(300, 300), (320, 480)])
 def test_equals_torchvision_default_box_generator(image_size):
-    tv = DefaultBoxGenerator(TV_SSD300["aspect_ratios"], scales=TV_SSD300["scales"], steps=TV_SSD300["steps"],
-                             clip=True)
+    tv = DefaultBoxGenerator(
+        TV_SSD300["aspect_ratios"], scales=TV_SSD300["scales"], steps=TV_SSD300["steps"], clip=True
+    )
     feats = [torch.zeros(1, 1, *hw) for hw in SSD300_FEATURES]
     images = ImageList(torch.zeros(1, 3, *image_size), [image_size])
     expected = tv(images, feats)[0]
@@ -45,8 +47,9 @@ def test_equals_torchvision_default_box_generator(image_size):
 
 
 def test_caffe_min_max_sizes_and_order():
-    g = SSDPriorGenerator(min_sizes=[30, 60, 111, 162, 213, 264], max_sizes=[60, 111, 162, 213, 264, 315],
-                          steps=[8, 16, 32, 64, 100, 300])
+    g = SSDPriorGenerator(
+        min_sizes=[30, 60, 111, 162, 213, 264], max_sizes=[60, 111, 162, 213, 264, 315], steps=[8, 16, 32, 64, 100, 300]
+    )
     p = g(SSD300_FEATURES, (300, 300))
     assert p.shape == (8732, 4)
     w, h = p[:, 2] - p[:, 0], p[:, 3] - p[:, 1]
@@ -85,14 +88,18 @@ def test_bad_configuration_messages():
 def test_level_without_extra_square_as_caffe_priorbox_without_max_size():
     """MobileNet-SSD's conv11 PriorBox (min_size 60, no max_size, ratio 2, flip) at 19x19 on a 300 input, worked by
     hand: centre (300/19)/2, boxes 60x60, 60*sqrt2 x 60/sqrt2, 60/sqrt2 x 60*sqrt2; then conv13's 6 boxes."""
-    gen = SSDPriorGenerator(aspect_ratios=[[2], [2, 3]], min_sizes=[60, 105], max_sizes=[None, 150],
-                            extra_square=[False, True])
+    gen = SSDPriorGenerator(
+        aspect_ratios=[[2], [2, 3]], min_sizes=[60, 105], max_sizes=[None, 150], extra_square=[False, True]
+    )
     assert gen.num_priors_per_location == [3, 6]
     priors = gen([(19, 19), (10, 10)], (300, 300))
     assert priors.shape == (19 * 19 * 3 + 10 * 10 * 6, 4)
     c, r = 300 / 19 / 2, math.sqrt(2)
-    expected = [[c - 30, c - 30, c + 30, c + 30], [c - 30 * r, c - 30 / r, c + 30 * r, c + 30 / r],
-                [c - 30 / r, c - 30 * r, c + 30 / r, c + 30 * r]]
+    expected = [
+        [c - 30, c - 30, c + 30, c + 30],
+        [c - 30 * r, c - 30 / r, c + 30 * r, c + 30 / r],
+        [c - 30 / r, c - 30 * r, c + 30 / r, c + 30 * r],
+    ]
     torch.testing.assert_close(priors[:3], torch.tensor(expected))
     big = math.sqrt(105 * 150) / 2  # conv13's second box: the extra square sqrt(min * max)
     first13 = priors[19 * 19 * 3 + 1]
@@ -102,7 +109,8 @@ def test_level_without_extra_square_as_caffe_priorbox_without_max_size():
     grid = gen.grid([(19, 19), (10, 10)], (300, 300))
     assert grid.num_priors == priors.shape[0] and grid.per_cell.tolist() == [3, 3, 3, 6, 6, 6, 6, 6, 6]
     with pytest.raises(ValueError, match=r"max_sizes is None at levels \[1\]"):
-        SSDPriorGenerator(aspect_ratios=[[2], [2]], min_sizes=[60, 105], max_sizes=[None, None],
-                          extra_square=[False, True])
+        SSDPriorGenerator(
+            aspect_ratios=[[2], [2]], min_sizes=[60, 105], max_sizes=[None, None], extra_square=[False, True]
+        )
     with pytest.raises(ValueError, match="extra_square has 1 entries"):
         SSDPriorGenerator(aspect_ratios=[[2], [2]], extra_square=[False])

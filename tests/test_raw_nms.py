@@ -22,8 +22,9 @@ SCORE_ULPS = 4
 BOX_TOL = 1e-4
 
 
-def detector_like(bsz: int, p: int, c: int, seed: int, n_objects: int = 12, background: float = 3.0,
-                  fg_share: float = 0.6) -> tuple[torch.Tensor, torch.Tensor]:
+def detector_like(
+    bsz: int, p: int, c: int, seed: int, n_objects: int = 12, background: float = 3.0, fg_share: float = 0.6
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Boxes ``[B, P, 4]`` in a 300 x 300 input and logits ``[B, P, C+1]`` like a detector's.
 
     A share ``fg_share`` of the priors sit on one of ``n_objects`` objects per image (jittered copies of its box, so
@@ -49,8 +50,12 @@ def detector_like(bsz: int, p: int, c: int, seed: int, n_objects: int = 12, back
     logits = rng.normal(0, 1.5, (bsz, p, c + 1))
     logits[..., 0] += np.where(on_obj, 0.0, background)
     strength = rng.uniform(1, 7, (bsz, p)) * on_obj
-    np.put_along_axis(logits, 1 + obj_cls[img, obj][..., None],
-                      np.take_along_axis(logits, 1 + obj_cls[img, obj][..., None], -1) + strength[..., None], -1)
+    np.put_along_axis(
+        logits,
+        1 + obj_cls[img, obj][..., None],
+        np.take_along_axis(logits, 1 + obj_cls[img, obj][..., None], -1) + strength[..., None],
+        -1,
+    )
     return torch.from_numpy(boxes), torch.from_numpy(logits.astype(np.float32))
 
 
@@ -84,8 +89,9 @@ def assert_same_detections(got: dict, want: dict, where: str = "") -> None:
     n_got, n_want = got["scores"].shape[0], want["scores"].shape[0]
     assert n_got == n_want, f"{where}{n_got} detections, expected {n_want}"
     g, w = canonical(got), canonical(want)
-    assert np.array_equal(g["labels"], w["labels"]), f"{where}labels differ: {np.bincount(g['labels'])} per class, " \
-                                                     f"expected {np.bincount(w['labels'])}"
+    assert np.array_equal(g["labels"], w["labels"]), (
+        f"{where}labels differ: {np.bincount(g['labels'])} per class, expected {np.bincount(w['labels'])}"
+    )
     tol = SCORE_ULPS * EPS32 * np.abs(w["scores"])
     gap = np.abs(np.diff(w["scores"])) > 2 * tol[1:]
     block = np.cumsum(np.r_[0, gap | (np.diff(w["labels"]) != 0)])
@@ -94,11 +100,16 @@ def assert_same_detections(got: dict, want: dict, where: str = "") -> None:
         order = np.lexsort((b[:, 3], b[:, 2], b[:, 1], b[:, 0], block))
         for k in d:
             d[k] = d[k][order]
-    bad = np.flatnonzero((np.abs(g["scores"] - w["scores"]) > tol) | (np.abs(g["boxes"] - w["boxes"]).max(-1, initial=0)
-                                                                      > BOX_TOL) | (g["labels"] != w["labels"]))
-    assert bad.size == 0, f"{where}{bad.size} detections differ, e.g. label {g['labels'][bad[0]]} score " \
-                          f"{g['scores'][bad[0]]:.9g} box {g['boxes'][bad[0]].tolist()}, expected label " \
-                          f"{w['labels'][bad[0]]} score {w['scores'][bad[0]]:.9g} box {w['boxes'][bad[0]].tolist()}"
+    bad = np.flatnonzero(
+        (np.abs(g["scores"] - w["scores"]) > tol)
+        | (np.abs(g["boxes"] - w["boxes"]).max(-1, initial=0) > BOX_TOL)
+        | (g["labels"] != w["labels"])
+    )
+    assert bad.size == 0, (
+        f"{where}{bad.size} detections differ, e.g. label {g['labels'][bad[0]]} score "
+        f"{g['scores'][bad[0]]:.9g} box {g['boxes'][bad[0]].tolist()}, expected label "
+        f"{w['labels'][bad[0]]} score {w['scores'][bad[0]]:.9g} box {w['boxes'][bad[0]].tolist()}"
+    )
 
 
 def assert_sorted_and_typed(det: dict) -> None:
@@ -159,7 +170,7 @@ def test_pre_nms_topk_decides(method):
     p, c = 2000, 20
     boxes, logits = detector_like(2, p, c, seed=4)
     gen = torch.Generator().manual_seed(4)
-    xy = torch.stack(torch.meshgrid(torch.arange(40.), torch.arange(40.), indexing="ij"), -1).reshape(-1, 2)[:1500]
+    xy = torch.stack(torch.meshgrid(torch.arange(40.0), torch.arange(40.0), indexing="ij"), -1).reshape(-1, 2)[:1500]
     boxes[0, :1500] = torch.cat((xy * 7, xy * 7 + 5), -1)  # 5 px boxes 7 px apart
     logits[0, :1500] = torch.randn(1500, c + 1, generator=gen) * 0.3
     logits[0, :1500, 1 + 5] += 3 + torch.rand(1500, generator=gen)
@@ -186,8 +197,9 @@ def test_max_per_img_caps(method):
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("kwargs", [dict(score_thr=0.05, nms_iou=0.6, pre_nms_topk=100, max_per_img=50),
-                                    dict(score_thr=0.2, nms_iou=0.3)])
+@pytest.mark.parametrize(
+    "kwargs", [dict(score_thr=0.05, nms_iou=0.6, pre_nms_topk=100, max_per_img=50), dict(score_thr=0.2, nms_iou=0.3)]
+)
 def test_other_settings(method, kwargs):
     boxes, logits = detector_like(3, 2000, 20, seed=6)
     for i, (g, w) in enumerate(zip(ours(logits, boxes, method, **kwargs), reference(logits, boxes, **kwargs))):
@@ -198,9 +210,20 @@ def test_other_settings(method, kwargs):
 @pytest.mark.parametrize("method", METHODS)
 def test_empty_boxes_neither_suppress_nor_are_suppressed(method):
     """Boxes clipped to the border have zero area; torchvision's IoU of two of them is 0 / 0 (NaN): both kept."""
-    boxes = torch.tensor([[[300., 10., 300., 60.], [300., 10., 300., 60.], [10., 10., 50., 50.], [10., 10., 50., 50.],
-                           [300., 20., 300., 50.]]])
-    logits = torch.tensor([[[0., 5., -20.], [0., 4., -20.], [0., 3., -20.], [0., 2., -20.], [0., -20., 6.]]])
+    boxes = torch.tensor(
+        [
+            [
+                [300.0, 10.0, 300.0, 60.0],
+                [300.0, 10.0, 300.0, 60.0],
+                [10.0, 10.0, 50.0, 50.0],
+                [10.0, 10.0, 50.0, 50.0],
+                [300.0, 20.0, 300.0, 50.0],
+            ]
+        ]
+    )
+    logits = torch.tensor(
+        [[[0.0, 5.0, -20.0], [0.0, 4.0, -20.0], [0.0, 3.0, -20.0], [0.0, 2.0, -20.0], [0.0, -20.0, 6.0]]]
+    )
     want = reference(logits, boxes)[0]
     assert want["scores"].shape[0] == 4  # the empty boxes, and one of the two equal boxes
     assert_same_detections(ours(logits, boxes, method)[0], want)
@@ -208,7 +231,7 @@ def test_empty_boxes_neither_suppress_nor_are_suppressed(method):
 
 def test_negative_coordinates_keep_classes_apart():
     """Classes stay apart below 0 too (a shift by class times the largest coordinate, as OpenCV's, would not)."""
-    boxes = np.array([[-20., -20., -5., -5.], [-20., -20., -5., -5.]], np.float32)
+    boxes = np.array([[-20.0, -20.0, -5.0, -5.0], [-20.0, -20.0, -5.0, -5.0]], np.float32)
     scores = np.array([[0.1, 0.9, 0.0], [0.1, 0.0, 0.9]], np.float32)
     for method in METHODS:
         assert sorted(postprocess_raw(boxes, scores, method=method)[0]["labels"].tolist()) == [0, 1], method
@@ -216,9 +239,17 @@ def test_negative_coordinates_keep_classes_apart():
 
 def test_opencv_nms_semantics():
     """What ``_opencv_nms`` relies on in ``cv2.dnn.NMSBoxesBatched`` (float boxes as x, y, w, h)."""
+
     def nms(xywh, scores, score_thr=0.0, iou=0.5, top_k=0):
-        kept = cv2.dnn.NMSBoxesBatched(np.array(xywh, np.float64), np.array(scores, np.float32),
-                                       np.zeros(len(scores), np.int32), score_thr, iou, 1.0, top_k)
+        kept = cv2.dnn.NMSBoxesBatched(
+            np.array(xywh, np.float64),
+            np.array(scores, np.float32),
+            np.zeros(len(scores), np.int32),
+            score_thr,
+            iou,
+            1.0,
+            top_k,
+        )
         return np.asarray(kept).reshape(-1).tolist()
 
     assert nms([[0, 0, 1, 1]], [0.5], score_thr=0.5) == []  # score > threshold, strictly
@@ -234,8 +265,15 @@ def test_opencv_nms_semantics():
     # any two empty boxes count as identical, even far apart and of other classes (torchvision: IoU NaN, kept),
     # hence _opencv_nms keeps empty boxes aside
     assert nms([[5, 5, 0, 3], [100, 5, 0, 3]], [0.9, 0.8]) == [0]
-    kept = cv2.dnn.NMSBoxesBatched(np.array([[5, 5, 0, 3], [5, 5, 0, 3]], np.float64), np.array([0.9, 0.8], np.float32),
-                                   np.array([0, 7], np.int32), 0.0, 0.5, 1.0, 0)
+    kept = cv2.dnn.NMSBoxesBatched(
+        np.array([[5, 5, 0, 3], [5, 5, 0, 3]], np.float64),
+        np.array([0.9, 0.8], np.float32),
+        np.array([0, 7], np.int32),
+        0.0,
+        0.5,
+        1.0,
+        0,
+    )
     assert np.asarray(kept).reshape(-1).tolist() == [0]
     # top_k cuts the candidates before NMS, over all classes: no use for a per-class top-k or the final cap
     assert nms([[0, 0, 10, 10], [0, 0, 10, 10], [50, 50, 10, 10]], [0.9, 0.8, 0.7], top_k=2) == [0]
@@ -243,13 +281,16 @@ def test_opencv_nms_semantics():
     assert nms([[0, 0, 9, 9], [20, 0, 9, 9], [40, 0, 9, 9], [60, 0, 9, 9]], [0.2, 0.9, 0.5, 0.9]) == [1, 3, 2, 0]
 
 
-@pytest.mark.parametrize("boxes_shape,scores_shape,match", [
-    ((2, 10, 5), (2, 10, 3), r"boxes must be \[B, P, 4\] or \[P, 4\]"),
-    ((10,), (10, 3), r"boxes must be \[B, P, 4\] or \[P, 4\]"),
-    ((2, 10, 4), (2, 9, 3), r"scores must be \[B, P, C\+1\] with C >= 1"),
-    ((2, 10, 4), (10, 3), r"scores must be \[B, P, C\+1\]"),
-    ((10, 4), (10, 1), r"scores must be \[P, C\+1\] with C >= 1"),
-])
+@pytest.mark.parametrize(
+    "boxes_shape,scores_shape,match",
+    [
+        ((2, 10, 5), (2, 10, 3), r"boxes must be \[B, P, 4\] or \[P, 4\]"),
+        ((10,), (10, 3), r"boxes must be \[B, P, 4\] or \[P, 4\]"),
+        ((2, 10, 4), (2, 9, 3), r"scores must be \[B, P, C\+1\] with C >= 1"),
+        ((2, 10, 4), (10, 3), r"scores must be \[B, P, C\+1\]"),
+        ((10, 4), (10, 1), r"scores must be \[P, C\+1\] with C >= 1"),
+    ],
+)
 def test_bad_shapes(boxes_shape, scores_shape, match):
     with pytest.raises(ValueError, match=match):
         postprocess_raw(np.zeros(boxes_shape, np.float32), np.zeros(scores_shape, np.float32))

@@ -27,13 +27,28 @@ from ssdkit.registry import (
 from ssdkit.registry.origins import ORIGINS as _ORIGINS
 from ssdkit.registry.origins import register_origin
 
-ROOTS = {"BACKBONES": mm.MODELS, "NECKS": mm.MODELS, "HEADS": mm.MODELS, "LOSSES": mm.MODELS,
-         "DETECTORS": mm.MODELS, "PRIOR_GENERATORS": mm.TASK_UTILS, "MATCHERS": mm.TASK_UTILS,
-         "BOX_CODERS": mm.TASK_UTILS, "POSTPROCESSORS": mm.TASK_UTILS, "DATASETS": mm.DATASETS,
-         "TRANSFORMS": mm.TRANSFORMS, "METRICS": mm.METRICS, "HOOKS": mm.HOOKS}
-RUNNER_FACING = {"DETECTORS": (DETECTORS, mm.MODELS), "DATASETS": (DATASETS, mm.DATASETS),
-                 "TRANSFORMS": (TRANSFORMS, mm.TRANSFORMS), "METRICS": (METRICS, mm.METRICS),
-                 "HOOKS": (HOOKS, mm.HOOKS)}
+ROOTS = {
+    "BACKBONES": mm.MODELS,
+    "NECKS": mm.MODELS,
+    "HEADS": mm.MODELS,
+    "LOSSES": mm.MODELS,
+    "DETECTORS": mm.MODELS,
+    "PRIOR_GENERATORS": mm.TASK_UTILS,
+    "MATCHERS": mm.TASK_UTILS,
+    "BOX_CODERS": mm.TASK_UTILS,
+    "POSTPROCESSORS": mm.TASK_UTILS,
+    "DATASETS": mm.DATASETS,
+    "TRANSFORMS": mm.TRANSFORMS,
+    "METRICS": mm.METRICS,
+    "HOOKS": mm.HOOKS,
+}
+RUNNER_FACING = {
+    "DETECTORS": (DETECTORS, mm.MODELS),
+    "DATASETS": (DATASETS, mm.DATASETS),
+    "TRANSFORMS": (TRANSFORMS, mm.TRANSFORMS),
+    "METRICS": (METRICS, mm.METRICS),
+    "HOOKS": (HOOKS, mm.HOOKS),
+}
 
 
 @pytest.fixture
@@ -187,13 +202,17 @@ def test_same_class_registered_twice_is_tolerated(isolated):
 
 def test_module_imported_twice_is_tolerated(tmp_path, monkeypatch, isolated):
     write_module(tmp_path, "ssdkit_test_pkg/__init__.py", "")
-    write_module(tmp_path, "ssdkit_test_pkg/ssdkit_test_twice.py", """
+    write_module(
+        tmp_path,
+        "ssdkit_test_pkg/ssdkit_test_twice.py",
+        """
         from ssdkit.registry import LOSSES
 
         @LOSSES.register_module()
         class TwiceTestLoss:
             pass
-        """)
+        """,
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.syspath_prepend(str(tmp_path / "ssdkit_test_pkg"))
 
@@ -228,10 +247,21 @@ def test_location_with_a_missing_dependency_still_raises(tmp_path, monkeypatch, 
 
 def test_every_location_of_every_registry_imports():
     """Each registry's locations bring in its ssdkit entries (a known one per kind, found without importing it)."""
-    expected = dict(BACKBONES="VGG16Atrous", NECKS="FeatureFusedNeck", HEADS="SSDHead",
-                    PRIOR_GENERATORS="SSDPriorGenerator", MATCHERS="ArgMaxMatcher", BOX_CODERS="SSDBoxCoder",
-                    LOSSES="MultiBoxLoss", POSTPROCESSORS="SSDPostprocessor", DETECTORS="SSD", DATASETS="VOCDataset",
-                    TRANSFORMS="MinIoURandomCrop", METRICS="CocoMetric", HOOKS="DrawDetectionsHook")
+    expected = dict(
+        BACKBONES="VGG16Atrous",
+        NECKS="FeatureFusedNeck",
+        HEADS="SSDHead",
+        PRIOR_GENERATORS="SSDPriorGenerator",
+        MATCHERS="ArgMaxMatcher",
+        BOX_CODERS="SSDBoxCoder",
+        LOSSES="MultiBoxLoss",
+        POSTPROCESSORS="SSDPostprocessor",
+        DETECTORS="SSD",
+        DATASETS="VOCDataset",
+        TRANSFORMS="MinIoURandomCrop",
+        METRICS="CocoMetric",
+        HOOKS="DrawDetectionsHook",
+    )
     assert set(expected) == set(ALL_REGISTRIES)
     for key, registry in ALL_REGISTRIES.items():
         assert expected[key] in registry.known_names(), (key, registry.known_names())
@@ -302,7 +332,8 @@ def test_every_ssdkit_entry_is_found_from_a_registry_alone():
     listed = subprocess.run([sys.executable, "-c", _LIST_ALL], capture_output=True, text=True, check=True)
     wanted = json.loads(listed.stdout.strip().splitlines()[-1])
     assert "DrawDetectionsHook" in wanted["HOOKS"] and "BF16OptimWrapper" in wanted["OPTIM_WRAPPERS"]
-    got = subprocess.run([sys.executable, "-c", _GET_EACH, json.dumps(wanted)], capture_output=True, text=True,
-                         check=True)
+    got = subprocess.run(
+        [sys.executable, "-c", _GET_EACH, json.dumps(wanted)], capture_output=True, text=True, check=True
+    )
     missing = {key: names for key, names in json.loads(got.stdout.strip().splitlines()[-1]).items() if names}
     assert missing == {}

@@ -21,8 +21,12 @@ ITERS = 6
 
 
 def run(data, work, resume=False):
-    proc = subprocess.run([sys.executable, JOB, data, str(work), str(ITERS), "resume" if resume else "fresh"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, JOB, data, str(work), str(ITERS), "resume" if resume else "fresh"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -32,8 +36,11 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     make_demo_dataset(data, num_train=12, num_val=2)
     run(data, tmp_path / "straight")
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, JOB, data, str(killed), str(ITERS), "fresh"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, JOB, data, str(killed), str(ITERS), "fresh"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while not (killed / "iter_2.pth").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)

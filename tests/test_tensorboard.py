@@ -21,11 +21,26 @@ def test_tensorboard_logs_every_loss_term_and_lr(tmp_path):
 
     data = tmp_path / "d"
     make_demo_dataset(str(data), seed=3, num_train=4, num_val=2)
-    roots = [f"{loader}.dataset.data_root={data}/" for loader in ("train_dataloader", "val_dataloader",
-                                                                  "test_dataloader")]
-    train.main([DEMO_CFG, "--work-dir", str(tmp_path / "w"), "--tensorboard", "--seed", "0", "--cfg-options",
-                *roots, "train_dataloader.batch_size=2", "train_cfg.max_iters=3", "train_cfg.val_interval=1000",
-                "default_hooks.logger.interval=1", "default_hooks.checkpoint.interval=1000"])
+    roots = [
+        f"{loader}.dataset.data_root={data}/" for loader in ("train_dataloader", "val_dataloader", "test_dataloader")
+    ]
+    train.main(
+        [
+            DEMO_CFG,
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--tensorboard",
+            "--seed",
+            "0",
+            "--cfg-options",
+            *roots,
+            "train_dataloader.batch_size=2",
+            "train_cfg.max_iters=3",
+            "train_cfg.val_interval=1000",
+            "default_hooks.logger.interval=1",
+            "default_hooks.checkpoint.interval=1000",
+        ]
+    )
     (events,) = tmp_path.glob("w/*/vis_data/events.out.tfevents.*")
     local = [json.loads(line) for line in events.with_name("scalars.json").read_text().splitlines()]
     acc = EventAccumulator(str(events.parent))
@@ -46,6 +61,9 @@ def test_tensorboard_logs_every_loss_term_and_lr(tmp_path):
 def test_tensorboard_flag_without_the_package_says_what_to_install(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
-    with pytest.raises(SystemExit, match=r"--tensorboard needs the tensorboard package: pip install "
-                                         r"'ssdkit\[tensorboard\]'"):
+    with pytest.raises(
+        SystemExit,
+        match=r"--tensorboard needs the tensorboard package: pip install "
+        r"'ssdkit\[tensorboard\]'",
+    ):
         train.build_cfg(train.parse_args([DEMO_CFG, "--tensorboard"]))

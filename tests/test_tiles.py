@@ -13,8 +13,10 @@ from ssdkit.structures.tiles import cut_to_tile, merge_detections, shift_boxes, 
 PIPE = [dict(type="PackInputs")]
 
 
-@pytest.mark.parametrize("h, w, tile, overlap", [(1000, 1000, 300, 0.2), (1037, 611, 256, 0.25), (300, 300, 300, 0),
-                                                 (299, 1200, 300, 0.5), (50, 40, 512, 0.2)])
+@pytest.mark.parametrize(
+    "h, w, tile, overlap",
+    [(1000, 1000, 300, 0.2), (1037, 611, 256, 0.25), (300, 300, 300, 0), (299, 1200, 300, 0.5), (50, 40, 512, 0.2)],
+)
 def test_grid_covers_every_pixel_with_the_stated_overlap(h, w, tile, overlap):
     grid = tile_grid(h, w, tile, overlap)
     cover = np.zeros((h, w), int)
@@ -52,16 +54,19 @@ def write_large_voc(root, sizes, objects) -> None:
         (root / sub).mkdir(parents=True, exist_ok=True)
     for k, ((h, w), objs) in enumerate(zip(sizes, objects)):
         cv2.imwrite(str(root / "JPEGImages" / f"big{k}.png"), np.full((h, w, 3), 30 * k, np.uint8))
-        xml = "".join(f"<object><name>dog</name><difficult>0</difficult><bndbox><xmin>{b[0] + 1}</xmin>"
-                      f"<ymin>{b[1] + 1}</ymin><xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>" for b in objs)
+        xml = "".join(
+            f"<object><name>dog</name><difficult>0</difficult><bndbox><xmin>{b[0] + 1}</xmin>"
+            f"<ymin>{b[1] + 1}</ymin><xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>"
+            for b in objs
+        )
         (root / "Annotations" / f"big{k}.xml").write_text(
-            f"<annotation><size><width>{w}</width><height>{h}</height></size>{xml}</annotation>")
+            f"<annotation><size><width>{w}</width><height>{h}</height></size>{xml}</annotation>"
+        )
     (root / "ImageSets/Main/train.txt").write_text("\n".join(f"big{k}" for k in range(len(sizes))) + "\n")
 
 
 def tiled(root, **kw) -> TiledDataset:
-    inner = dict(type="VOCDataset", data_root=str(root), year=None, split="train", classes=("dog",),
-                 img_suffix=".png")
+    inner = dict(type="VOCDataset", data_root=str(root), year=None, split="train", classes=("dog",), img_suffix=".png")
     return TiledDataset(dataset=inner, pipeline=PIPE, **kw)
 
 
@@ -105,14 +110,17 @@ def test_cut_objects_are_dropped_or_ignored_and_empty_tiles_thinned(tmp_path):
     right = by_tile[(300, 0, 600, 300)]  # 30 of its 40 px inside (75 %): kept, in tile coordinates
     np.testing.assert_allclose(right["gt_bboxes"], [[0, 10, 30, 50]])
     assert len(by_tile[(0, 0, 300, 300)]["gt_bboxes"]) == 0  # 10 of 40 px (25 %): dropped
-    flagged = {tuple(ignore.sample(k)["tile"].tolist()): ignore.sample(k)["gt_ignore_flags"].tolist()
-               for k in range(len(ignore))}
+    flagged = {
+        tuple(ignore.sample(k)["tile"].tolist()): ignore.sample(k)["gt_ignore_flags"].tolist()
+        for k in range(len(ignore))
+    }
     assert flagged[(0, 0, 300, 300)] == [True] and flagged[(300, 0, 600, 300)] == [False]  # cut='ignore'
     assert len(tiled(tmp_path, tile_size=300, overlap=0.0, min_visible=0.2, empty_ratio=0.0)) == 2  # both parts
     assert len(tiled(tmp_path, tile_size=300, overlap=0.0, min_visible=0.6, empty_ratio=0.0)) == 1  # empty: gone
     with pytest.raises(ValueError, match="must not load images"):
-        TiledDataset(dataset=dict(type="VOCDataset", data_root=str(tmp_path), year=None),
-                     pipeline=[dict(type="LoadImage")])
+        TiledDataset(
+            dataset=dict(type="VOCDataset", data_root=str(tmp_path), year=None), pipeline=[dict(type="LoadImage")]
+        )
 
 
 def test_an_object_in_the_overlap_comes_back_once_in_image_coordinates():
@@ -120,8 +128,10 @@ def test_an_object_in_the_overlap_comes_back_once_in_image_coordinates():
     tile-wise detection's coordinates shifted exactly."""
     tiles = [np.array([0, 0, 300, 300]), np.array([240, 0, 540, 300])]
     obj = torch.tensor([[250.0, 40.0, 290.0, 80.0]])
-    per_tile = [(tiles[0], obj - torch.tensor([0.0, 0, 0, 0]) + 0.3, 0.9),  # each tile's slightly different box
-                (tiles[1], obj - torch.tensor([240.0, 0, 240, 0]) - 0.2, 0.8)]
+    per_tile = [
+        (tiles[0], obj - torch.tensor([0.0, 0, 0, 0]) + 0.3, 0.9),  # each tile's slightly different box
+        (tiles[1], obj - torch.tensor([240.0, 0, 240, 0]) - 0.2, 0.8),
+    ]
     boxes = torch.cat([shift_boxes(b, t) for t, b, _ in per_tile] + [torch.tensor([[400.0, 200, 420, 220]])])
     scores = torch.tensor([s for *_, s in per_tile] + [0.7])
     labels = torch.tensor([3, 3, 3])
@@ -149,15 +159,32 @@ def test_trained_on_tiles_sliced_inference_finds_what_the_whole_image_misses(tmp
     from ssdkit.apis import detect, init_detector
 
     from model_utils import ROOT
+
     make_large_voc(tmp_path / "data")
     text = (ROOT / "configs/examples/tiles_voc.py").read_text()
     cfg = tmp_path / "tiles.py"
-    cfg.write_text(text.replace("data_root = 'data/my_large_voc/'", f"data_root = '{tmp_path}/data/'")
-                   .replace("_base_ = './custom_voc.py'", f"_base_ = '{ROOT}/configs/examples/custom_voc.py'"))
-    train = subprocess.run([sys.executable, str(ROOT / "tools/train.py"), str(cfg), "--work-dir", str(tmp_path / "w"),
-                            "--cfg-options", "train_cfg.max_iters=300", "train_cfg.val_interval=300",
-                            "default_hooks.checkpoint.interval=300", "param_scheduler.1.end=300"],
-                           capture_output=True, text=True, timeout=900)
+    cfg.write_text(
+        text.replace("data_root = 'data/my_large_voc/'", f"data_root = '{tmp_path}/data/'").replace(
+            "_base_ = './custom_voc.py'", f"_base_ = '{ROOT}/configs/examples/custom_voc.py'"
+        )
+    )
+    train = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools/train.py"),
+            str(cfg),
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--cfg-options",
+            "train_cfg.max_iters=300",
+            "train_cfg.val_interval=300",
+            "default_hooks.checkpoint.interval=300",
+            "param_scheduler.1.end=300",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert train.returncode == 0, train.stderr[-3000:]
     ckpt = tmp_path / "w" / "iter_300.pth"
     model = init_detector(str(cfg), str(ckpt))
@@ -167,8 +194,14 @@ def test_trained_on_tiles_sliced_inference_finds_what_the_whole_image_misses(tmp
         for k in range(2):
             img = cv2.imread(str(tmp_path / f"data/JPEGImages/val{k}.jpg"))
             xml = (tmp_path / f"data/Annotations/val{k}.xml").read_text()
-            gt = torch.tensor([[float(v) for v in m] for m in re.findall(
-                r"<xmin>(\d+)</xmin><ymin>(\d+)</ymin><xmax>(\d+)</xmax><ymax>(\d+)</ymax>", xml)])
+            gt = torch.tensor(
+                [
+                    [float(v) for v in m]
+                    for m in re.findall(
+                        r"<xmin>(\d+)</xmin><ymin>(\d+)</ymin><xmax>(\d+)</xmax><ymax>(\d+)</ymax>", xml
+                    )
+                ]
+            )
             gt[:, :2] -= 1
             det = detect(model, [img], score_thr=0.3, tile=tile)[0]
             if len(det["boxes"]):
@@ -183,10 +216,15 @@ def test_trained_on_tiles_sliced_inference_finds_what_the_whole_image_misses(tmp
     # exact coordinates: an object seen by two tiles comes back once, where its tile-wise detection says
     from ssdkit.apis.predict import predict_arrays
     from ssdkit.structures.tiles import tile_grid
+
     img = cv2.imread(str(tmp_path / "data/JPEGImages/val0.jpg"))
     xml = (tmp_path / "data/Annotations/val0.xml").read_text()
-    gt = torch.tensor([[float(v) for v in m] for m in re.findall(
-        r"<xmin>(\d+)</xmin><ymin>(\d+)</ymin><xmax>(\d+)</xmax><ymax>(\d+)</ymax>", xml)])
+    gt = torch.tensor(
+        [
+            [float(v) for v in m]
+            for m in re.findall(r"<xmin>(\d+)</xmin><ymin>(\d+)</ymin><xmax>(\d+)</xmax><ymax>(\d+)</ymax>", xml)
+        ]
+    )
     gt[:, :2] -= 1
     grid = torch.as_tensor(tile_grid(2000, 2000, 300, 0.2))
     inside = ((gt[:, None, :2] >= grid[None, :, :2]) & (gt[:, None, 2:] <= grid[None, :, 2:])).all(-1)  # [G, T]
@@ -195,11 +233,11 @@ def test_trained_on_tiles_sliced_inference_finds_what_the_whole_image_misses(tmp
     for g in (inside.sum(1) >= 2).nonzero().flatten().tolist():  # fully inside two or more tiles
         mine = []  # what each tile that sees it whole detects, shifted into the image
         for t in grid[inside[g]].tolist():
-            own = predict_arrays(model, [np.ascontiguousarray(img[t[1]:t[3], t[0]:t[2]])])[0]
+            own = predict_arrays(model, [np.ascontiguousarray(img[t[1] : t[3], t[0] : t[2]])])[0]
             mine.append(own.bboxes[own.scores >= 0.3] + torch.tensor([t[0], t[1], t[0], t[1]], dtype=torch.float32))
         mine = torch.cat(mine)
-        hits = box_iou(gt[g:g + 1], torch.as_tensor(sliced["boxes"]))[0] >= 0.5
-        if len(mine) and (box_iou(gt[g:g + 1], mine)[0] >= 0.5).any():
+        hits = box_iou(gt[g : g + 1], torch.as_tensor(sliced["boxes"]))[0] >= 0.5
+        if len(mine) and (box_iou(gt[g : g + 1], mine)[0] >= 0.5).any():
             assert int(hits.sum()) == 1, f"object {g} came back {int(hits.sum())} times"
             near = (torch.as_tensor(sliced["boxes"])[hits][0] - mine).abs().max(dim=1).values.min()
             assert float(near) <= 0.5, float(near)
@@ -207,9 +245,22 @@ def test_trained_on_tiles_sliced_inference_finds_what_the_whole_image_misses(tmp
     assert checked >= 5  # objects in overlaps, each back once, within 0.5 px of one of its tiles' detections
     maps = {}
     for mode, extra in (("sliced", ["--tile", "300"]), ("whole", [])):
-        out = subprocess.run([sys.executable, str(ROOT / "tools/test.py"), str(cfg), str(ckpt), "--work-dir",
-                              str(tmp_path / f"t_{mode}"), "--out", str(tmp_path / f"{mode}.json"), *extra],
-                             capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "tools/test.py"),
+                str(cfg),
+                str(ckpt),
+                "--work-dir",
+                str(tmp_path / f"t_{mode}"),
+                "--out",
+                str(tmp_path / f"{mode}.json"),
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         maps[mode] = float(re.search(r"pascal_voc/mAP ([\d.]+)", out.stdout).group(1))
         records = json.loads((tmp_path / f"{mode}.json").read_text())

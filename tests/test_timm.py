@@ -85,8 +85,10 @@ def test_key_mapping_gives_timms_features_at_conv11_and_conv13():
         assert (b > 0).float().mean() > 0.1  # the maps carry signal, not a dead ReLU
         tol = float32_tolerance(depth, width, b)
         diff = float((a - b).abs().max())
-        print(f"{name} {tuple(a.shape)}: max |ssdkit - timm| = {diff:.3g} (tolerance {tol:.3g}, max |y| "
-              f"{float(b.abs().max()):.3g})")
+        print(
+            f"{name} {tuple(a.shape)}: max |ssdkit - timm| = {diff:.3g} (tolerance {tol:.3g}, max |y| "
+            f"{float(b.abs().max()):.3g})"
+        )
         assert diff <= tol
     with torch.no_grad():  # the test can fail: ReLU instead of ReLU6 on the same weights is far off
         relu = MobileNetV1(activation="relu").eval()
@@ -112,9 +114,12 @@ def test_pretrained_timm_reads_a_local_file_through_timms_loader(tmp_path):
 
 def test_pretrained_timm_reads_the_hub_cache_where_the_message_says(offline_hub):
     """A missing file: the error names the file, the cache folder and weights_file. Placed there, it loads offline."""
-    with pytest.raises(RuntimeError, match=rf"Hugging Face hub cache, {offline_hub}/{HUB_REPO} .*"
-                                           r"hf download timm/mobilenetv1_100.ra4_e3600_r224_in1k model.safetensors"
-                                           r".*backbone.weights_file=PATH"):
+    with pytest.raises(
+        RuntimeError,
+        match=rf"Hugging Face hub cache, {offline_hub}/{HUB_REPO} .*"
+        r"hf download timm/mobilenetv1_100.ra4_e3600_r224_in1k model.safetensors"
+        r".*backbone.weights_file=PATH",
+    ):
         MobileNetV1(pretrained="timm").init_weights()
     src = random_timm_mobilenetv1(seed=3)
     commit = "0" * 40  # the cache's layout: refs/main names a snapshot holding the file
@@ -129,9 +134,12 @@ def test_pretrained_timm_reads_the_hub_cache_where_the_message_says(offline_hub)
 
 
 def test_timm_weights_require_relu6_and_width_1():
-    with pytest.raises(ValueError, match=r"pretrained='timm' \(timm hf-hub:timm/mobilenetv1_100.*\) were trained "
-                                         r"with activation='relu6', not activation='relu'; set "
-                                         r"backbone.activation='relu6', or backbone.pretrained=None"):
+    with pytest.raises(
+        ValueError,
+        match=r"pretrained='timm' \(timm hf-hub:timm/mobilenetv1_100.*\) were trained "
+        r"with activation='relu6', not activation='relu'; set "
+        r"backbone.activation='relu6', or backbone.pretrained=None",
+    ):
         MobileNetV1(pretrained="timm", activation="relu")
     with pytest.raises(ValueError, match=r"width_mult=1.0, not width_mult=0.5"):
         MobileNetV1(pretrained="timm", width_mult=0.5)
@@ -174,14 +182,21 @@ def test_timm_backbone_is_timms_features_model():
         ours, theirs = net(x), ref(x)
     assert [o.shape[-1] for o in ours] == [19, 10]
     assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
-    with pytest.raises(ValueError, match=r"out_indices=\(3, 5\); timm's feature levels 0 .. 4 have strides "
-                                         r"\[2, 4, 8, 16, 32\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"out_indices=\(3, 5\); timm's feature levels 0 .. 4 have strides "
+        r"\[2, 4, 8, 16, 32\]",
+    ):
         TimmBackbone(V4, out_indices=(3, 5))
     assert TimmBackbone.weights_for(dict(model_name=V4)) is None
     weights = TimmBackbone.weights_for(dict(model_name=V4, pretrained=True))
     pcfg = timm.models.get_pretrained_cfg(V4)
-    assert weights is not None and weights.norm.rgb and weights.norm.mean_255 == pytest.approx(
-        [v * 255 for v in pcfg.mean]) and weights.norm.std_255 == pytest.approx([v * 255 for v in pcfg.std])
+    assert (
+        weights is not None
+        and weights.norm.rgb
+        and weights.norm.mean_255 == pytest.approx([v * 255 for v in pcfg.mean])
+        and weights.norm.std_255 == pytest.approx([v * 255 for v in pcfg.std])
+    )
     tagged = TimmBackbone.weights_for(dict(model_name="efficientnet_b0.ra_in1k", pretrained=True))
     assert tagged is not None and "timm/efficientnet_b0.ra_in1k" in tagged.origin
 
@@ -210,8 +225,9 @@ def test_timm_backbone_frozen_stages_and_norm_eval():
     bns = {n: m for n, m in net.named_modules() if isinstance(m, nn.BatchNorm2d)}
     assert not bns["model.bn1"].training and not bns["model.blocks.0.0.bn1"].training
     assert bns["model.blocks.1.0.bn1"].training and net.model.training
-    assert not any(m.training for m in TimmBackbone(V4, norm_eval=True).train().modules()
-                   if isinstance(m, nn.BatchNorm2d))
+    assert not any(
+        m.training for m in TimmBackbone(V4, norm_eval=True).train().modules() if isinstance(m, nn.BatchNorm2d)
+    )
     with pytest.raises(ValueError, match=r"frozen_stages=6, but timm lists 5 feature levels"):
         TimmBackbone(V4, frozen_stages=6)
 
@@ -236,7 +252,7 @@ def test_timm_example_config_builds_and_trains_a_step():
     assert [f.shape[-1] for f in feats] == [19, 10, 5, 3, 2, 1]
     priors = model.priors_for(feats, x)
     assert cls.shape == (1, priors.shape[0], 21) and box.shape == (1, priors.shape[0], 4)
-    assert priors.shape[0] == 19 ** 2 * 4 + (10 ** 2 + 5 ** 2 + 3 ** 2) * 6 + (2 ** 2 + 1) * 4
+    assert priors.shape[0] == 19**2 * 4 + (10**2 + 5**2 + 3**2) * 6 + (2**2 + 1) * 4
     model.train()
     stem = model.backbone.model.conv_stem.weight
     before = stem.detach().clone()

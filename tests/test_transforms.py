@@ -14,15 +14,31 @@ def sample(rng, n=5, h=375, w=500):
     xy = rng.uniform(0, [w - 20, h - 20], (n, 2))
     wh = rng.uniform(8, 200, (n, 2))
     boxes = np.concatenate([xy, np.minimum(xy + wh, [w, h])], 1).astype(np.float32)
-    return dict(img=img, img_id=0, img_path="x.jpg", ori_shape=(h, w), img_shape=(h, w), gt_bboxes=boxes,
-                gt_labels=np.arange(n, dtype=np.int64), gt_ignore_flags=np.arange(n) % 2 == 0)
+    return dict(
+        img=img,
+        img_id=0,
+        img_path="x.jpg",
+        ori_shape=(h, w),
+        img_shape=(h, w),
+        gt_bboxes=boxes,
+        gt_labels=np.arange(n, dtype=np.int64),
+        gt_ignore_flags=np.arange(n) % 2 == 0,
+    )
 
 
 def inside(results):
     h, w = results["img"].shape[:2]
     b = results["gt_bboxes"]
-    return bool(((b[:, 0] >= 0) & (b[:, 1] >= 0) & (b[:, 2] <= w + 1e-3) & (b[:, 3] <= h + 1e-3)
-                 & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])).all())
+    return bool(
+        (
+            (b[:, 0] >= 0)
+            & (b[:, 1] >= 0)
+            & (b[:, 2] <= w + 1e-3)
+            & (b[:, 3] <= h + 1e-3)
+            & (b[:, 2] > b[:, 0])
+            & (b[:, 3] > b[:, 1])
+        ).all()
+    )
 
 
 def test_expand_and_flip_keep_every_box_and_its_pixels():
@@ -56,8 +72,9 @@ def test_min_iou_crop_centre_rule_over_many_draws(sampling):
         centres = (boxes[:, :2] + boxes[:, 2:]) / 2
         expected = np.nonzero(((centres > patch[:2]) & (centres < patch[2:])).all(1))[0]
         assert out["gt_labels"].tolist() == expected.tolist()  # kept exactly by the centre rule
-        clipped = np.concatenate([np.maximum(boxes[expected, :2], patch[:2]),
-                                  np.minimum(boxes[expected, 2:], patch[2:])], 1) - np.tile(patch[:2], 2)
+        clipped = np.concatenate(
+            [np.maximum(boxes[expected, :2], patch[:2]), np.minimum(boxes[expected, 2:], patch[2:])], 1
+        ) - np.tile(patch[:2], 2)
         np.testing.assert_allclose(out["gt_bboxes"], clipped, atol=1e-4)
         assert (out["gt_ignore_flags"] == (expected % 2 == 0)).all()
         ph, pw = patch[3] - patch[1], patch[2] - patch[0]
@@ -86,8 +103,18 @@ def test_min_iou_crop_rule_any_object_or_all():
     for rule in ("any", "all"):
         crop = MinIoURandomCrop(min_ious=(0.7,), min_crop_size=0.3, rule=rule, seed=0)
         crop.modes = [0.7, "none"]  # only the 0.7 mode, else keep the image (a test hook on the mode list)
-        outs = [crop(dict(img=img, img_shape=(100, 100), gt_bboxes=boxes.copy(), gt_labels=np.arange(2),
-                          gt_ignore_flags=np.zeros(2, bool))) for _ in range(60)]
+        outs = [
+            crop(
+                dict(
+                    img=img,
+                    img_shape=(100, 100),
+                    gt_bboxes=boxes.copy(),
+                    gt_labels=np.arange(2),
+                    gt_ignore_flags=np.zeros(2, bool),
+                )
+            )
+            for _ in range(60)
+        ]
         crops[rule] = [o for o in outs if "crop_box" in o]
     assert not crops["all"] and len(crops["any"]) > 10
     assert all(o["gt_labels"].tolist() == [0] for o in crops["any"])
@@ -100,12 +127,15 @@ def test_resize_draws_the_interpolation_per_image():
     s = dict(img=img, gt_bboxes=np.zeros((0, 4), np.float32))
     seen = {Resize(30, interpolation=[m], seed=0)(dict(s))["img"].tobytes(): m for m in ("linear", "nearest", "area")}
     assert len(seen) == 3  # the three interpolations give three different images
-    drawn = {seen.get(Resize(30, interpolation=["linear", "nearest", "area"], seed=k)(dict(s))["img"].tobytes())
-             for k in range(30)}
+    drawn = {
+        seen.get(Resize(30, interpolation=["linear", "nearest", "area"], seed=k)(dict(s))["img"].tobytes())
+        for k in range(30)
+    }
     assert drawn == {"linear", "nearest", "area"}
     np.random.seed(0)  # unseeded transforms draw from numpy's global state (mmengine seeds it per worker)
-    unseeded = {seen.get(Resize(30, interpolation=["linear", "nearest", "area"])(dict(s))["img"].tobytes())
-                for _ in range(30)}
+    unseeded = {
+        seen.get(Resize(30, interpolation=["linear", "nearest", "area"])(dict(s))["img"].tobytes()) for _ in range(30)
+    }
     assert unseeded == {"linear", "nearest", "area"}
 
 
@@ -135,18 +165,34 @@ def test_photometric_is_seedable_and_in_range():
     only = dict(brightness_delta=0, saturation_range=(1, 1), hue_delta=0)  # contrast alone
     ratios = [PhotometricDistortion(**only, seed=k)(dict(grey))["img"][0, 0, 0] / 128 for k in range(200)]
     assert min(ratios) >= 0.5 - 0.01 and max(ratios) <= 1.5 + 0.01 and min(ratios) < 0.7 and max(ratios) > 1.3
-    swapped = [PhotometricDistortion(brightness_delta=0, contrast_range=(1, 1), saturation_range=(1, 1), hue_delta=0,
-                                     channel_swap_prob=1.0, seed=k)(dict(img=np.uint8([[[10, 20, 30]]])))["img"]
-               for k in range(20)]
+    swapped = [
+        PhotometricDistortion(
+            brightness_delta=0,
+            contrast_range=(1, 1),
+            saturation_range=(1, 1),
+            hue_delta=0,
+            channel_swap_prob=1.0,
+            seed=k,
+        )(dict(img=np.uint8([[[10, 20, 30]]])))["img"]
+        for k in range(20)
+    ]
     assert all(sorted(x.ravel().tolist()) == [10, 20, 30] for x in swapped) and len({x.tobytes() for x in swapped}) > 1
-    assert all(PhotometricDistortion(seed=k)(dict(img=np.uint8([[[10, 200, 90]]])))["img"].shape == (1, 1, 3)
-               for k in range(5))
+    assert all(
+        PhotometricDistortion(seed=k)(dict(img=np.uint8([[[10, 200, 90]]])))["img"].shape == (1, 1, 3) for k in range(5)
+    )
 
 
 def test_full_training_pipeline_many_draws():
-    pipe = build_pipeline([dict(type="PhotometricDistortion"), dict(type="Expand", mean=[123, 117, 104]),
-                           dict(type="MinIoURandomCrop"), dict(type="Resize", size=(300, 300)),
-                           dict(type="RandomFlip"), dict(type="PackInputs")])
+    pipe = build_pipeline(
+        [
+            dict(type="PhotometricDistortion"),
+            dict(type="Expand", mean=[123, 117, 104]),
+            dict(type="MinIoURandomCrop"),
+            dict(type="Resize", size=(300, 300)),
+            dict(type="RandomFlip"),
+            dict(type="PackInputs"),
+        ]
+    )
     rng = np.random.default_rng(4)
     np.random.seed(0)
     for _ in range(100):

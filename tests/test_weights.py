@@ -34,24 +34,33 @@ def test_normalisation_that_disagrees_with_the_weights_names_both():
     cfg = load_config("ssd300_vgg16_voc0712")
     cfg.model.backbone.pretrained = "IMAGENET1K_V1"
     cfg.model.data_preprocessor.update(mean=[123.0, 117.0, 104.0], std=[1.0, 1.0, 1.0])
-    with pytest.raises(ValueError, match=r"model\.data_preprocessor states mean=\[123.0, 117.0, 104.0\], std=\[1.0, "
-                                         r"1.0, 1.0\].*IMAGENET1K_V1.*std=\[58.395, 57.12, 57.375\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"model\.data_preprocessor states mean=\[123.0, 117.0, 104.0\], std=\[1.0, "
+        r"1.0, 1.0\].*IMAGENET1K_V1.*std=\[58.395, 57.12, 57.375\]",
+    ):
         build_model(cfg)
     cfg.model.data_preprocessor.update(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])  # agrees
     assert build_model(cfg).data_preprocessor.std.flatten()[0] == pytest.approx(58.395)
     cfg.model.data_preprocessor.update(bgr_to_rgb=False)
     with pytest.raises(ValueError, match="remove bgr_to_rgb"):
         build_model(cfg)
-    with pytest.raises(ValueError, match=r"pretrained='torchvision'; valid: None, 'IMAGENET1K_FEATURES', "
-                                         r"'IMAGENET1K_V1'"):
+    with pytest.raises(
+        ValueError,
+        match=r"pretrained='torchvision'; valid: None, 'IMAGENET1K_FEATURES', "
+        r"'IMAGENET1K_V1'",
+    ):
         VGG16Atrous(pretrained="torchvision")
 
 
 def test_an_unknown_backbone_type_gets_the_registrys_error():
     cfg = load_config("ssd300_vgg16_voc0712")
     cfg.model.backbone.type = "VGG16Atrus"
-    with pytest.raises(KeyError, match=r"'VGG16Atrus' is not in the ssdkit BACKBONES registry.*"
-                                       r"Did you mean 'VGG16Atrous'"):
+    with pytest.raises(
+        KeyError,
+        match=r"'VGG16Atrus' is not in the ssdkit BACKBONES registry.*"
+        r"Did you mean 'VGG16Atrous'",
+    ):
         build_model(cfg)
 
 
@@ -103,17 +112,22 @@ def test_the_features_file_is_not_converted_as_v1(tmp_path):
     tool = load_tool("convert_torchvision")
     tool.main(["vgg16_features", str(tmp_path / "features.pth"), str(tmp_path / "out.pth")])
     out = torch.load(tmp_path / "out.pth", weights_only=True)["state_dict"]
-    assert set(out) == {f"layers.{i}.{p}" for i in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
-                        for p in ("weight", "bias")}
+    assert set(out) == {
+        f"layers.{i}.{p}" for i in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28) for p in ("weight", "bias")
+    }
     torch.testing.assert_close(out["layers.28.weight"], src["features.28.weight"])
 
 
 def test_offline_loader_names_the_file(monkeypatch):
     def offline(self, progress=True):
         raise OSError("no network")
+
     monkeypatch.setattr(VGG16_Weights, "get_state_dict", offline)
-    with pytest.raises(RuntimeError, match=r"vgg16_features-amdegroot-88682ab5.pth.*"
-                                           r"tools/convert_torchvision.py vgg16_features SRC"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"vgg16_features-amdegroot-88682ab5.pth.*"
+        r"tools/convert_torchvision.py vgg16_features SRC",
+    ):
         VGG16Atrous(pretrained="IMAGENET1K_FEATURES").init_weights()
 
 
@@ -129,6 +143,7 @@ def expand_fills(cfg: Config) -> list[tuple[list[float], bool]]:
         elif isinstance(node, (list, tuple)):
             for v in node:
                 walk(v)
+
     walk(cfg._cfg_dict)
     return found
 

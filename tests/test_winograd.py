@@ -16,8 +16,10 @@ from model_utils import build_model
 
 # NNPACK runs on any x86 CPU with AVX2 (its kernels are AVX2 whatever the CPU has beyond), so these checks run on
 # AVX2, AVX-512 and AMX machines alike; the 'auto' policy is tested by setting the capability PyTorch reports.
-pytestmark = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64")
-                                or not torch._nnpack_available(), reason="NNPACK not usable on this CPU")
+pytestmark = pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64") or not torch._nnpack_available(),
+    reason="NNPACK not usable on this CPU",
+)
 
 
 @pytest.fixture
@@ -114,10 +116,15 @@ def test_plain_conv2d_wherever_winograd_does_not_apply(nnpack_calls):
 
 
 def test_use_winograd_switches_only_eligible_convs_and_keeps_them():
-    convs = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 3, stride=2, padding=1),
-                          nn.Conv2d(4, 4, 3, padding=6, dilation=6), nn.Conv2d(4, 4, 3, padding=1, groups=4),
-                          nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 3, padding=3), nn.Conv2d(4, 4, 3, padding=1,
-                                                                                        padding_mode="reflect"))
+    convs = nn.Sequential(
+        nn.Conv2d(4, 4, 3, padding=1),
+        nn.Conv2d(4, 4, 3, stride=2, padding=1),
+        nn.Conv2d(4, 4, 3, padding=6, dilation=6),
+        nn.Conv2d(4, 4, 3, padding=1, groups=4),
+        nn.Conv2d(4, 4, 1),
+        nn.Conv2d(4, 4, 3, padding=3),
+        nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"),
+    )
     params, keys = list(convs.parameters()), list(convs.state_dict())
     assert [winograd_eligible(m) for m in convs] == [True] + [False] * 6
     assert use_winograd(convs) == 1

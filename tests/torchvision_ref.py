@@ -12,9 +12,15 @@ from torchvision.ops import box_iou
 
 def tv_ssd_stub() -> SimpleNamespace:
     """The attributes torchvision's SSD methods read, with ssd300_vgg16's defaults."""
-    return SimpleNamespace(box_coder=tv_utils.BoxCoder(weights=(10.0, 10.0, 5.0, 5.0)), neg_to_pos_ratio=3.0,
-                           score_thresh=0.01, nms_thresh=0.45, detections_per_img=200, topk_candidates=400,
-                           proposal_matcher=tv_utils.SSDMatcher(0.5))
+    return SimpleNamespace(
+        box_coder=tv_utils.BoxCoder(weights=(10.0, 10.0, 5.0, 5.0)),
+        neg_to_pos_ratio=3.0,
+        score_thresh=0.01,
+        nms_thresh=0.45,
+        detections_per_img=200,
+        topk_candidates=400,
+        proposal_matcher=tv_utils.SSDMatcher(0.5),
+    )
 
 
 def tv_match(gt: torch.Tensor, priors: torch.Tensor) -> torch.Tensor:

@@ -18,10 +18,14 @@ def main(argv: list[str] | None = None):
     add_config_args(ap)
     ap.add_argument("--split", choices=["train", "val", "test"], default="train")
     ap.add_argument("--out-dir", help="write prior_shapes.png, coverage_by_size.png, positives_per_level.png here")
-    ap.add_argument("--suggest", action="store_true",
-                    help="fit scales and aspect ratios to the objects (same levels and prior counts)")
-    ap.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
-                    help="the network input (default: the split's Resize)")
+    ap.add_argument(
+        "--suggest",
+        action="store_true",
+        help="fit scales and aspect ratios to the objects (same levels and prior counts)",
+    )
+    ap.add_argument(
+        "--input-size", type=int, nargs=2, metavar=("H", "W"), help="the network input (default: the split's Resize)"
+    )
     args = ap.parse_args(argv)
     from ssdkit.analysis.prior_analysis import analyze_priors
     from ssdkit.engine import ConfigError

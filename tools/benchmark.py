@@ -21,9 +21,11 @@ from ssdkit.engine.config import add_config_args, load_config, one_line_errors
 
 def main(argv: list[str] | None = None):
     """Run the benchmark and print its report; returns the :class:`ssdkit.analysis.stages.StageReport`."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="A config, path or data error is printed as one line; set SSDKIT_DEBUG=1 "
-                                        "for the full traceback.")
+    ap = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="A config, path or data error is printed as one line; set SSDKIT_DEBUG=1 for the full traceback.",
+    )
     add_config_args(ap)
     ap.add_argument("checkpoint", nargs="?", help="weights to load (default: random weights)")
     ap.add_argument("--batch", type=int, help="images per batch (default: the loader's batch_size)")
@@ -53,8 +55,10 @@ def main(argv: list[str] | None = None):
         model = init_detector(cfg, args.checkpoint, args.device)
         report = time_stages(model, loader, args.iters, args.warmup)
     batch = args.batch or cfg[f"{args.split}_dataloader"].get("batch_size")
-    title = (f"benchmark: {args.config}, {args.split} split, batch {batch}, "
-             f"{args.device}{', checkpoint ' + args.checkpoint if args.checkpoint else ''}")
+    title = (
+        f"benchmark: {args.config}, {args.split} split, batch {batch}, "
+        f"{args.device}{', checkpoint ' + args.checkpoint if args.checkpoint else ''}"
+    )
     print(format_report(report, title, args.checkpoint, getattr(model.postprocessor, "score_thr", None)))
     return report
 

@@ -1,6 +1,6 @@
 """Write training-pipeline outputs with their boxes drawn, to check data and augmentation by eye.
 
-    python tools/browse_dataset.py CONFIG --out-dir D [--num 20] [--split train|val] [--seed 0]
+python tools/browse_dataset.py CONFIG --out-dir D [--num 20] [--split train|val] [--seed 0]
 """
 
 from __future__ import annotations

@@ -34,14 +34,21 @@ def main(argv: list[str] | None = None) -> dict:
     with one_line_errors(FileNotFoundError, ValueError, OSError):
         state_dict = convert_caffe_mobilenet_ssd(args.prototxt, args.caffemodel)
         post = detection_output_settings(args.prototxt)
-        ckpt = dict(state_dict=state_dict,
-                    meta=dict(source=f"Caffe MobileNet-SSD (chuanqi305/MobileNet-SSD): "
-                                     f"{os.path.basename(args.prototxt)} + {os.path.basename(args.caffemodel)}",
-                              config=CONFIG, classes=list(CAFFE_MOBILENET_SSD_CLASSES)))
+        ckpt = dict(
+            state_dict=state_dict,
+            meta=dict(
+                source=f"Caffe MobileNet-SSD (chuanqi305/MobileNet-SSD): "
+                f"{os.path.basename(args.prototxt)} + {os.path.basename(args.caffemodel)}",
+                config=CONFIG,
+                classes=list(CAFFE_MOBILENET_SSD_CLASSES),
+            ),
+        )
         atomic_torch_save(ckpt, args.dst)
-    detection = ("" if post is None else "; its DetectionOutput: " + ", ".join(f"{k}={v:g}" for k, v in post.items()))
-    print(f"wrote {args.dst}: {len(state_dict)} tensors for {CONFIG} ({len(CAFFE_MOBILENET_SSD_CLASSES)} classes + "
-          f"background) from {args.caffemodel}{detection}")
+    detection = "" if post is None else "; its DetectionOutput: " + ", ".join(f"{k}={v:g}" for k, v in post.items())
+    print(
+        f"wrote {args.dst}: {len(state_dict)} tensors for {CONFIG} ({len(CAFFE_MOBILENET_SSD_CLASSES)} classes + "
+        f"background) from {args.caffemodel}{detection}"
+    )
     return ckpt
 
 

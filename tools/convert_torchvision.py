@@ -1,10 +1,10 @@
 """Convert torchvision weights to ssdkit checkpoints.
 
-    python tools/convert_torchvision.py ssd300_vgg16 SRC.pth DST.pth   # for configs/ssd300_vgg16_coco.py
-    python tools/convert_torchvision.py ssdlite320_mobilenet_v3_large SRC.pth DST.pth
-                                                                        # for configs/ssdlite320_mobilenetv3_coco.py
-    python tools/convert_torchvision.py vgg16 SRC.pth DST.pth          # VGG16Atrous from IMAGENET1K_V1
-    python tools/convert_torchvision.py vgg16_features SRC.pth DST.pth # VGG16Atrous convs from IMAGENET1K_FEATURES
+python tools/convert_torchvision.py ssd300_vgg16 SRC.pth DST.pth   # for configs/ssd300_vgg16_coco.py
+python tools/convert_torchvision.py ssdlite320_mobilenet_v3_large SRC.pth DST.pth
+                                                                    # for configs/ssdlite320_mobilenetv3_coco.py
+python tools/convert_torchvision.py vgg16 SRC.pth DST.pth          # VGG16Atrous from IMAGENET1K_V1
+python tools/convert_torchvision.py vgg16_features SRC.pth DST.pth # VGG16Atrous convs from IMAGENET1K_FEATURES
 """
 
 from __future__ import annotations
@@ -30,13 +30,19 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     sd = load_state_dict_file(args.src)
     if args.model == "ssd300_vgg16":
-        ckpt = dict(state_dict=convert_torchvision_ssd300_vgg16(sd),
-                    meta=dict(source="torchvision ssd300_vgg16", config="configs/ssd300_vgg16_coco.py",
-                              classes=COCO_CLASSES))
+        ckpt = dict(
+            state_dict=convert_torchvision_ssd300_vgg16(sd),
+            meta=dict(source="torchvision ssd300_vgg16", config="configs/ssd300_vgg16_coco.py", classes=COCO_CLASSES),
+        )
     elif args.model == "ssdlite320_mobilenet_v3_large":
-        ckpt = dict(state_dict=convert_torchvision_ssdlite320(sd),
-                    meta=dict(source="torchvision ssdlite320_mobilenet_v3_large",
-                              config="configs/ssdlite320_mobilenetv3_coco.py", classes=COCO_CLASSES))
+        ckpt = dict(
+            state_dict=convert_torchvision_ssdlite320(sd),
+            meta=dict(
+                source="torchvision ssdlite320_mobilenet_v3_large",
+                config="configs/ssdlite320_mobilenetv3_coco.py",
+                classes=COCO_CLASSES,
+            ),
+        )
     elif args.model == "vgg16":
         ckpt = dict(state_dict=convert_torchvision_vgg16(sd), meta=dict(source="torchvision vgg16 IMAGENET1K_V1"))
     else:

@@ -38,8 +38,7 @@ def main(argv: list[str] | None = None):
     ap.add_argument("--opset", type=int, default=18)
     ap.add_argument("--score-thr", type=float, help="default: the config's postprocessor (0.01)")
     ap.add_argument("--max-per-img", type=int, help="default: the config's postprocessor (200)")
-    ap.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
-                    help="default: the test pipeline's Resize")
+    ap.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="default: the test pipeline's Resize")
     args = ap.parse_args(argv)
     from ssdkit.apis import init_detector
     from ssdkit.apis.inference import set_num_classes
@@ -57,15 +56,29 @@ def main(argv: list[str] | None = None):
             model = init_detector(cfg, args.checkpoint)
         except RuntimeError as err:  # load_checkpoint(strict=True): keys or shapes that do not fit
             first = str(err).strip().splitlines()
-            raise ConfigError(f"checkpoint '{args.checkpoint}' does not fit the config '{args.config}' (was it "
-                              f"trained with another config?): {' '.join(first[:4])[:600]}") from None
+            raise ConfigError(
+                f"checkpoint '{args.checkpoint}' does not fit the config '{args.config}' (was it "
+                f"trained with another config?): {' '.join(first[:4])[:600]}"
+            ) from None
         size = tuple(args.input_size) if args.input_size else input_size_of(cfg)
-        info = export_onnx(model, args.out, size, args.mode, args.batch, args.opset, args.score_thr,
-                           args.max_per_img, list(model.dataset_meta["classes"]), config=args.config)
+        info = export_onnx(
+            model,
+            args.out,
+            size,
+            args.mode,
+            args.batch,
+            args.opset,
+            args.score_thr,
+            args.max_per_img,
+            list(model.dataset_meta["classes"]),
+            config=args.config,
+        )
     batch = "dynamic" if info.batch is None else info.batch
-    print(f"export: {args.out} ({info.mode}, input {info.input_layout} {info.input_size[0]}x{info.input_size[1]}, "
-          f"batch {batch}, {info.num_classes} classes, outputs {', '.join(info.outputs)}; score_thr "
-          f"{info.score_thr:g}, max_per_img {info.max_per_img})")
+    print(
+        f"export: {args.out} ({info.mode}, input {info.input_layout} {info.input_size[0]}x{info.input_size[1]}, "
+        f"batch {batch}, {info.num_classes} classes, outputs {', '.join(info.outputs)}; score_thr "
+        f"{info.score_thr:g}, max_per_img {info.max_per_img})"
+    )
     return info
 
 

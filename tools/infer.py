@@ -37,8 +37,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--tile", type=int, help="sliced inference for large images: tile size in pixels")
     ap.add_argument("--tile-overlap", type=float, default=0.2, help="overlap of neighbouring tiles (fraction)")
     ap.add_argument("--tile-whole", action="store_true", help="with --tile: also one whole-image pass (large objects)")
-    ap.add_argument("--backend", choices=["pytorch", *BACKENDS], default="pytorch",
-                    help="run an exported .onnx file (tools/export.py) on this runtime instead of a checkpoint")
+    ap.add_argument(
+        "--backend",
+        choices=["pytorch", *BACKENDS],
+        default="pytorch",
+        help="run an exported .onnx file (tools/export.py) on this runtime instead of a checkpoint",
+    )
     args = ap.parse_args(argv)
     from ssdkit.engine import ConfigError
 
@@ -54,15 +58,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     records = []
     for name, path, image in read_frames(expand_inputs(args.inputs), on_bad=skip):
-        det = detect(model, [image], score_thr=args.score_thr, tile=args.tile, tile_overlap=args.tile_overlap,
-                     tile_whole=args.tile_whole)[0]
+        det = detect(
+            model,
+            [image],
+            score_thr=args.score_thr,
+            tile=args.tile,
+            tile_overlap=args.tile_overlap,
+            tile_whole=args.tile_whole,
+        )[0]
         boxes, scores, labels = det["boxes"], det["scores"], det["labels"]
         names = model.dataset_meta["classes"]
         cv2.imwrite(str(out / f"{name}.jpg"), draw_boxes(image, boxes, labels.tolist(), names, scores.tolist()))
         records.append(dict(detection_record(str(path), boxes, scores, labels, names), output=f"{name}.jpg"))
     atomic_write_text(out / "detections.json", json.dumps(records, indent=1))
-    print(f"{len(records)} images -> {out} (drawn images and detections.json)"
-          + (f"; {len(skipped)} skipped (not readable images): {', '.join(skipped[:5])}" if skipped else ""))
+    print(
+        f"{len(records)} images -> {out} (drawn images and detections.json)"
+        + (f"; {len(skipped)} skipped (not readable images): {', '.join(skipped[:5])}" if skipped else "")
+    )
     return records
 
 

@@ -19,14 +19,27 @@ import time
 
 from ssdkit.data.demo import make_demo_dataset
 
-FLAGS = dict(seed=int, num_train=int, num_val=int, image_size=int, min_px=float, max_frac=float, max_objects=int,
-             stroke_contrast=float, backdrop_blur=float, backdrop_contrast=float)
-HELP = dict(image_size="square image side, pixels (320)", min_px="smallest pasted digit side, pixels (40)",
-            max_frac="largest pasted digit side, fraction of the image (0.6)",
-            max_objects="digits per image: 1 .. this (4)",
-            stroke_contrast="steeper digit opacity, 1: as interpolated (2)",
-            backdrop_blur="Gaussian sigma on the photographs, 0: sharp (8)",
-            backdrop_contrast="photograph contrast, 1: as is (0.35)")
+FLAGS = dict(
+    seed=int,
+    num_train=int,
+    num_val=int,
+    image_size=int,
+    min_px=float,
+    max_frac=float,
+    max_objects=int,
+    stroke_contrast=float,
+    backdrop_blur=float,
+    backdrop_contrast=float,
+)
+HELP = dict(
+    image_size="square image side, pixels (320)",
+    min_px="smallest pasted digit side, pixels (40)",
+    max_frac="largest pasted digit side, fraction of the image (0.6)",
+    max_objects="digits per image: 1 .. this (4)",
+    stroke_contrast="steeper digit opacity, 1: as interpolated (2)",
+    backdrop_blur="Gaussian sigma on the photographs, 0: sharp (8)",
+    backdrop_contrast="photograph contrast, 1: as is (0.35)",
+)
 
 
 def options(args: argparse.Namespace) -> tuple[str, dict]:
@@ -41,8 +54,10 @@ def options(args: argparse.Namespace) -> tuple[str, dict]:
         opts.update(cfg.get("demo_dataset") or {})
         valid = set(inspect.signature(make_demo_dataset).parameters) - {"out_dir", "overwrite"}
         if unknown := sorted(set(opts) - valid):
-            raise SystemExit(f"error: {args.config}: demo_dataset.{unknown[0]} is not an option of the demo set; "
-                             f"valid: {', '.join(sorted(valid))}")
+            raise SystemExit(
+                f"error: {args.config}: demo_dataset.{unknown[0]} is not an option of the demo set; "
+                f"valid: {', '.join(sorted(valid))}"
+            )
     out = args.out or out
     opts.update({k: getattr(args, k) for k in list(FLAGS) + ["aspect_range"] if getattr(args, k) is not None})
     if isinstance(opts.get("image_size"), int):

@@ -22,13 +22,16 @@ def main() -> None:
     ap.add_argument("configs", nargs="*")
     args = ap.parse_args()
     configs = args.configs or sorted(str(p) for p in (ROOT / "configs").glob("*.py"))
-    print(f"{'config':34s}{'input':>6s}  {'maps':28s}{'priors':>7s}{'head P':>7s}{'params M':>9s}{'GFLOPs':>8s}"
-          f"  weights")
+    print(
+        f"{'config':34s}{'input':>6s}  {'maps':28s}{'priors':>7s}{'head P':>7s}{'params M':>9s}{'GFLOPs':>8s}  weights"
+    )
     for c in configs:
         i = model_info(c)
         maps = ",".join(str(h) for h, _ in i["maps"])
-        print(f"{Path(c).stem:34s}{i['input_size']:6d}  {maps:28s}{i['priors']:7d}{i['head_outputs']:7d}"
-              f"{i['params_m']:9.2f}{i['gflops']:8.2f}  {i['weights']}")
+        print(
+            f"{Path(c).stem:34s}{i['input_size']:6d}  {maps:28s}{i['priors']:7d}{i['head_outputs']:7d}"
+            f"{i['params_m']:9.2f}{i['gflops']:8.2f}  {i['weights']}"
+        )
         if i["priors"] != i["head_outputs"]:
             raise SystemExit(f"{c}: {i['priors']} priors but {i['head_outputs']} head outputs")
 

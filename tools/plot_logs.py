@@ -17,14 +17,25 @@ from ssdkit.visualization import plot_curves
 
 
 def main(argv: list[str] | None = None) -> list[Curve]:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="An error is printed as one line; set SSDKIT_DEBUG=1 for the full traceback.")
-    ap.add_argument("work_dirs", nargs="+", metavar="WORK_DIR", help="work dirs of training runs (or one of their "
-                                                                     "timestamp folders)")
-    ap.add_argument("--keys", nargs="+", help=f"scalars to plot, one subplot each (default: those of "
-                                              f"{' '.join(DEFAULT_KEYS)} that were logged)")
-    ap.add_argument("--out", default="curves.png", help="the picture to write (format from the suffix; default "
-                                                        "%(default)s)")
+    ap = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="An error is printed as one line; set SSDKIT_DEBUG=1 for the full traceback.",
+    )
+    ap.add_argument(
+        "work_dirs",
+        nargs="+",
+        metavar="WORK_DIR",
+        help="work dirs of training runs (or one of their timestamp folders)",
+    )
+    ap.add_argument(
+        "--keys",
+        nargs="+",
+        help=f"scalars to plot, one subplot each (default: those of {' '.join(DEFAULT_KEYS)} that were logged)",
+    )
+    ap.add_argument(
+        "--out", default="curves.png", help="the picture to write (format from the suffix; default %(default)s)"
+    )
     ap.add_argument("--title", help="the figure's title")
     args = ap.parse_args(argv)
     with one_line_errors(FileNotFoundError, LogError, ImportError):

@@ -29,8 +29,9 @@ def _test_sliced(cfg, args: argparse.Namespace) -> dict:
 
     prepare_config(cfg)
     model = init_detector(cfg, args.checkpoint, backend=args.backend)
-    return evaluate_sliced(model, cfg.test_dataloader.dataset, cfg.test_evaluator, args.tile, args.tile_overlap,
-                           args.num)
+    return evaluate_sliced(
+        model, cfg.test_dataloader.dataset, cfg.test_evaluator, args.tile, args.tile_overlap, args.num
+    )
 
 
 def _analysis_evaluator(evaluators: list, args: argparse.Namespace) -> dict:
@@ -42,30 +43,52 @@ def _analysis_evaluator(evaluators: list, args: argparse.Namespace) -> dict:
 
     defaults = {k: p.default for k, p in inspect.signature(VOCMetric).parameters.items()}
     voc = next((e for e in evaluators if isinstance(e, dict) and e.get("type") in ("VOCMetric", VOCMetric)), None)
-    iou, mode = (0.5, "area") if voc is None else (voc.get("iou_threshold", defaults["iou_threshold"]),
-                                                  voc.get("mode", defaults["mode"]))
-    return dict(type="DetectionAnalysis", out_dir=args.analysis_dir, iou_threshold=iou,
-                score_thr=args.analysis_score_thr, ap_mode=mode)
+    iou, mode = (
+        (0.5, "area")
+        if voc is None
+        else (voc.get("iou_threshold", defaults["iou_threshold"]), voc.get("mode", defaults["mode"]))
+    )
+    return dict(
+        type="DetectionAnalysis",
+        out_dir=args.analysis_dir,
+        iou_threshold=iou,
+        score_thr=args.analysis_score_thr,
+        ap_mode=mode,
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="A config, path or data error is printed as one line before testing starts; "
-                                        "set SSDKIT_DEBUG=1 for the full traceback.")
+    ap = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="A config, path or data error is printed as one line before testing starts; "
+        "set SSDKIT_DEBUG=1 for the full traceback.",
+    )
     add_config_args(ap)
     ap.add_argument("checkpoint")
     ap.add_argument("--out", help="write the detections (json)")
     ap.add_argument("--show-dir", help="draw detections on the test images here")
     ap.add_argument("--score-thr", type=float, default=0.3, help="drawing threshold for --show-dir")
     ap.add_argument("--num", type=int, help="evaluate the first N images only (a quick look)")
-    ap.add_argument("--tile", type=int, help="sliced inference on each whole image (tile size in pixels), scored "
-                                            "against the whole-image ground truth")
+    ap.add_argument(
+        "--tile",
+        type=int,
+        help="sliced inference on each whole image (tile size in pixels), scored against the whole-image ground truth",
+    )
     ap.add_argument("--tile-overlap", type=float, default=0.2)
     ap.add_argument("--analysis-dir", help="write PR curves, a confusion matrix and the worst errors here")
-    ap.add_argument("--analysis-score-thr", type=float, default=0.3,
-                    help="detections counted in the confusion matrix and the missed objects (--analysis-dir)")
-    ap.add_argument("--backend", choices=["pytorch", *BACKENDS], default="pytorch",
-                    help="evaluate an exported .onnx file (tools/export.py) on this runtime")
+    ap.add_argument(
+        "--analysis-score-thr",
+        type=float,
+        default=0.3,
+        help="detections counted in the confusion matrix and the missed objects (--analysis-dir)",
+    )
+    ap.add_argument(
+        "--backend",
+        choices=["pytorch", *BACKENDS],
+        default="pytorch",
+        help="evaluate an exported .onnx file (tools/export.py) on this runtime",
+    )
     args = ap.parse_args(argv)
     from ssdkit.data import BadImageError
     from ssdkit.engine import ConfigError, build_runner, finish_distributed, wire_expand_fill
@@ -77,8 +100,12 @@ def main(argv: list[str] | None = None) -> dict:
         cfg.load_from, cfg.resume = args.checkpoint, False
         if args.backend != "pytorch":  # the exported file takes the checkpoint's place
             wire_expand_fill(cfg)  # from the config's model, before the exported file replaces it
-            cfg.model = dict(type="DeployedDetector", file=args.checkpoint, backend=args.backend,
-                             num_classes=cfg.model.get("num_classes"))
+            cfg.model = dict(
+                type="DeployedDetector",
+                file=args.checkpoint,
+                backend=args.backend,
+                num_classes=cfg.model.get("num_classes"),
+            )
             cfg.load_from = None
         if args.num is not None:
             cfg.test_dataloader.dataset.indices = args.num  # mmengine's BaseDataset keeps the first N
@@ -89,15 +116,18 @@ def main(argv: list[str] | None = None) -> dict:
             evaluators = [*evaluators, _analysis_evaluator(evaluators, args)]
         cfg.test_evaluator = evaluators
         if args.show_dir:
-            cfg.custom_hooks = [*cfg.get("custom_hooks", []),
-                                dict(type="DrawDetectionsHook", out_dir=args.show_dir, score_thr=args.score_thr)]
+            cfg.custom_hooks = [
+                *cfg.get("custom_hooks", []),
+                dict(type="DrawDetectionsHook", out_dir=args.show_dir, score_thr=args.score_thr),
+            ]
         if args.tile:
             metrics = _test_sliced(cfg, args)
         else:
             metrics = build_runner(cfg).test()
         finish_distributed()
-    summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
-                        if isinstance(v, float) and not re.search(r"/AP\d+_", k))  # per-class APs are in the log
+    summary = ", ".join(
+        f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float) and not re.search(r"/AP\d+_", k)
+    )  # per-class APs are in the log
     print(f"test: {summary} ({args.checkpoint})")
     if args.analysis_dir:
         from ssdkit.evaluation.analysis import FILES

@@ -1,8 +1,8 @@
 """Train a detector from a config with mmengine's Runner.
 
-    python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp] [--seed S] [--deterministic]
-                                 [--auto-scale-lr] [--tensorboard] [--cfg-options k=v ...] [--launcher none|pytorch]
-    torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch     # GPUs (nccl) or CPU (gloo)
+python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp] [--seed S] [--deterministic]
+                             [--auto-scale-lr] [--tensorboard] [--cfg-options k=v ...] [--launcher none|pytorch]
+torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch     # GPUs (nccl) or CPU (gloo)
 """
 
 from __future__ import annotations
@@ -13,21 +13,27 @@ from mmengine.config import Config
 
 from ssdkit.engine.config import add_config_args, load_config, one_line_errors
 
-DEBUG_HELP = ("A config, path or data error is printed as one line before training starts; set SSDKIT_DEBUG=1 "
-              "for the full traceback.")
+DEBUG_HELP = (
+    "A config, path or data error is printed as one line before training starts; set SSDKIT_DEBUG=1 "
+    "for the full traceback."
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=DEBUG_HELP)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=DEBUG_HELP
+    )
     add_config_args(ap)
     ap.add_argument("--resume", nargs="?", const="auto", help="resume from CKPT, or the latest in the work dir")
     ap.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 on CPU")
     ap.add_argument("--auto-scale-lr", action="store_true", help="scale lr linearly with the total batch size")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--deterministic", action="store_true")
-    ap.add_argument("--tensorboard", action="store_true",
-                    help="also log to TensorBoard (<work-dir>/<timestamp>/vis_data); pip install 'ssdkit[tensorboard]'")
+    ap.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also log to TensorBoard (<work-dir>/<timestamp>/vis_data); pip install 'ssdkit[tensorboard]'",
+    )
     return ap.parse_args(argv)
 
 
@@ -47,8 +53,10 @@ def add_tensorboard(cfg: Config) -> None:
     import importlib.util
 
     if importlib.util.find_spec("tensorboard") is None:
-        raise SystemExit("error: --tensorboard needs the tensorboard package: pip install 'ssdkit[tensorboard]' "
-                         "(or pip install tensorboard)")
+        raise SystemExit(
+            "error: --tensorboard needs the tensorboard package: pip install 'ssdkit[tensorboard]' "
+            "(or pip install tensorboard)"
+        )
     vis = dict(cfg.get("visualizer") or dict(type="Visualizer"))
     backends = list(vis.get("vis_backends") or [dict(type="LocalVisBackend")])
     if not any(b.get("type") == "TensorboardVisBackend" for b in backends):

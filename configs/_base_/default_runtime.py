@@ -1,12 +1,14 @@
 default_scope = 'ssdkit'
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-               dist_cfg=dict(backend='nccl'))
+env_cfg = dict(
+    cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0), dist_cfg=dict(backend='nccl')
+)
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False, max_keep_ckpts=3,
-                    save_best='auto', rule='greater'),  # best by the first metric: VOC mAP / COCO AP (higher is better)
+    checkpoint=dict(
+        type='CheckpointHook', interval=5000, by_epoch=False, max_keep_ckpts=3, save_best='auto', rule='greater'
+    ),  # best by the first metric: VOC mAP / COCO AP (higher is better)
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 custom_hooks = [dict(type='EvalProgressBarHook')]  # live progress, rate and ETA through val/test

@@ -17,13 +17,25 @@
 #   - less compute stays below a reliable mAP 0.8: input 224, width 0.35 or 0.25, batch 4; 1800 iterations of
 #     this recipe score 0.75-0.82 on 500 val images between two seeds (README, "The demo").
 _base_ = [
-    '../_base_/models/ssdlite300_mobilenet.py', '../_base_/datasets/ssd_pipelines.py',
-    '../_base_/schedules/ssd_voc_120k.py', '../_base_/default_runtime.py',
+    '../_base_/models/ssdlite300_mobilenet.py',
+    '../_base_/datasets/ssd_pipelines.py',
+    '../_base_/schedules/ssd_voc_120k.py',
+    '../_base_/default_runtime.py',
 ]
 data_root = 'data/demo/'
 # the set this config trains on: `python tools/make_demo_dataset.py --config <this file>` (make demo does)
-demo_dataset = dict(num_train=4000, num_val=500, image_size=320, min_px=40, max_frac=0.6, max_objects=4,
-                    aspect_range=(0.7, 1.0), stroke_contrast=2.0, backdrop_blur=8.0, backdrop_contrast=0.35)
+demo_dataset = dict(
+    num_train=4000,
+    num_val=500,
+    image_size=320,
+    min_px=40,
+    max_frac=0.6,
+    max_objects=4,
+    aspect_range=(0.7, 1.0),
+    stroke_contrast=2.0,
+    backdrop_blur=8.0,
+    backdrop_contrast=0.35,
+)
 model = dict(
     num_classes=10,
     # from scratch, so the demo runs offline on a fresh machine: no timm weights (the base starts from them; they
@@ -36,25 +48,46 @@ model = dict(
 )
 train_pipeline = [dict(type='LoadImage'), dict(type='Resize', size=(300, 300)), dict(type='PackInputs')]
 train_dataloader = dict(
-    batch_size=8, num_workers=0, persistent_workers=False,  # a loader process would fight the 2 torch threads
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,  # a loader process would fight the 2 torch threads
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type='CocoDataset', data_root=data_root, ann_file='annotations/instances_train.json',
-                 data_prefix=dict(img='train/'), pipeline=train_pipeline))
+    dataset=dict(
+        type='CocoDataset',
+        data_root=data_root,
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        pipeline=train_pipeline,
+    ),
+)
 val_dataloader = dict(
-    batch_size=16, num_workers=0, persistent_workers=False, drop_last=False,
+    batch_size=16,
+    num_workers=0,
+    persistent_workers=False,
+    drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type='CocoDataset', data_root=data_root, ann_file='annotations/instances_val.json',
-                 data_prefix=dict(img='val/'), test_mode=True, pipeline={{_base_.test_pipeline_300}}))
+    dataset=dict(
+        type='CocoDataset',
+        data_root=data_root,
+        ann_file='annotations/instances_val.json',
+        data_prefix=dict(img='val/'),
+        test_mode=True,
+        pipeline={{_base_.test_pipeline_300}},
+    ),
+)
 test_dataloader = val_dataloader
 val_evaluator = dict(type='VOCMetric', iou_threshold=0.5, mode='area')
 test_evaluator = val_evaluator
 max_iters = 2700
 # bfloat16 autocast (1.5x faster on CPUs with avx512_bf16/AMX and on GPUs from Ampere; float32 elsewhere)
-optim_wrapper = dict(_delete_=True, type='BF16OptimWrapper',  # not the released bias 2x lr
-                     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
-                     paramwise_cfg=dict(norm_decay_mult=0, bias_decay_mult=0))  # decay on conv weights only
+optim_wrapper = dict(
+    _delete_=True,
+    type='BF16OptimWrapper',  # not the released bias 2x lr
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
+    paramwise_cfg=dict(norm_decay_mult=0, bias_decay_mult=0),
+)  # decay on conv weights only
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters, eta_min=1e-4),

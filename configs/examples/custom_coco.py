@@ -11,12 +11,27 @@
 # through pycocotools (VOCMetric also works: val_evaluator = dict(type='VOCMetric', mode='area')).
 _base_ = './custom_voc.py'
 data_root = 'data/my_coco/'
-train_dataloader = dict(dataset=dict(
-    _delete_=True, type='CocoDataset', data_root=data_root, ann_file='annotations/train.json',
-    data_prefix=dict(img='images/'), pipeline={{_base_.train_pipeline_300}}))
-val_dataloader = dict(dataset=dict(
-    _delete_=True, type='CocoDataset', data_root=data_root, ann_file='annotations/val.json',
-    data_prefix=dict(img='images/'), test_mode=True, pipeline={{_base_.test_pipeline_300}}))
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='CocoDataset',
+        data_root=data_root,
+        ann_file='annotations/train.json',
+        data_prefix=dict(img='images/'),
+        pipeline={{_base_.train_pipeline_300}},
+    )
+)
+val_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='CocoDataset',
+        data_root=data_root,
+        ann_file='annotations/val.json',
+        data_prefix=dict(img='images/'),
+        test_mode=True,
+        pipeline={{_base_.test_pipeline_300}},
+    )
+)
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='CocoMetric', ann_file=data_root + 'annotations/val.json')
 test_evaluator = val_evaluator

@@ -11,7 +11,8 @@
 # (SGD 0.1 with warm-up and cosine decay) and the released SSD's augmentation; model.num_classes comes from
 # `classes`. README, "Train on your own data", says how many iterations to expect.
 _base_ = [
-    '../_base_/models/ssdlite300_mobilenet.py', '../_base_/datasets/ssd_pipelines.py',
+    '../_base_/models/ssdlite300_mobilenet.py',
+    '../_base_/datasets/ssd_pipelines.py',
     '../_base_/default_runtime.py',
 ]
 data_root = 'data/my_voc/'
@@ -28,22 +29,30 @@ model = dict(
 )
 dataset = dict(type='VOCDataset', data_root=data_root, year=None, metainfo=dict(classes=classes))
 train_dataloader = dict(
-    batch_size=16, num_workers=2, persistent_workers=True,
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(dataset, split='train', pipeline={{_base_.train_pipeline_300}}))
+    dataset=dict(dataset, split='train', pipeline={{_base_.train_pipeline_300}}),
+)
 val_dataloader = dict(
-    batch_size=8, num_workers=2, persistent_workers=True, drop_last=False,
+    batch_size=8,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(dataset, split='val', test_mode=True, pipeline={{_base_.test_pipeline_300}}))
+    dataset=dict(dataset, split='val', test_mode=True, pipeline={{_base_.test_pipeline_300}}),
+)
 test_dataloader = val_dataloader
 val_evaluator = dict(type='VOCMetric', iou_threshold=0.5, mode='area')
 test_evaluator = val_evaluator
 
 # from scratch: SGD 0.1 (nesterov), 500 iterations of warm-up, cosine decay; bfloat16 where the CPU/GPU has it
-optim_wrapper = dict(type='BF16OptimWrapper',
-                     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4))
+optim_wrapper = dict(
+    type='BF16OptimWrapper', optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=500),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=500, end=max_iters, eta_min=1e-4),

@@ -6,6 +6,7 @@
 # the weights come from the Hugging Face hub cache (offline: backbone.weights_file=PATH to model.safetensors).
 _base_ = '../ssdlite300_mobilenet.py'
 model = dict(
-    backbone=dict(_delete_=True, type='TimmBackbone', model_name='mobilenetv4_conv_small', out_indices=(3, 4),
-                  pretrained=True),
+    backbone=dict(
+        _delete_=True, type='TimmBackbone', model_name='mobilenetv4_conv_small', out_indices=(3, 4), pretrained=True
+    ),
 )

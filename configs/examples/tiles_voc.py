@@ -18,17 +18,34 @@ model = dict(
 )
 tiles = dict(type='TiledDataset', tile_size=300, overlap=0.2, min_visible=0.5, cut='ignore')
 images = dict(type='VOCDataset', data_root=data_root, year=None, metainfo=dict(classes=classes))
-tile_pipeline = [dict(type='PhotometricDistortion'), dict(type='RandomFlip', prob=0.5),
-                 dict(type='Resize', size=(300, 300)), dict(type='PackInputs')]
+tile_pipeline = [
+    dict(type='PhotometricDistortion'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='Resize', size=(300, 300)),
+    dict(type='PackInputs'),
+]
 train_dataloader = dict(
-    batch_size=8, num_workers=0, persistent_workers=False,  # tiles of one image in a row share its decode
-    dataset=dict(tiles, _delete_=True, dataset=dict(images, split='train'), empty_ratio=0.1, pipeline=tile_pipeline))
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,  # tiles of one image in a row share its decode
+    dataset=dict(tiles, _delete_=True, dataset=dict(images, split='train'), empty_ratio=0.1, pipeline=tile_pipeline),
+)
 val_dataloader = dict(  # per-tile validation during training; tools/test.py --tile scores whole images
-    num_workers=0, persistent_workers=False,
-    dataset=dict(tiles, _delete_=True, dataset=dict(images, split='val'), empty_ratio=0.0, test_mode=True,
-                 pipeline=[dict(type='Resize', size=(300, 300)), dict(type='PackInputs')]))
-test_dataloader = dict(val_dataloader, dataset=dict(images, _delete_=True, split='val', test_mode=True,
-                                                    pipeline={{_base_.test_pipeline_300}}))
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(
+        tiles,
+        _delete_=True,
+        dataset=dict(images, split='val'),
+        empty_ratio=0.0,
+        test_mode=True,
+        pipeline=[dict(type='Resize', size=(300, 300)), dict(type='PackInputs')],
+    ),
+)
+test_dataloader = dict(
+    val_dataloader,
+    dataset=dict(images, _delete_=True, split='val', test_mode=True, pipeline={{_base_.test_pipeline_300}}),
+)
 param_scheduler = [  # the base's, with a shorter warm-up and this max_iters
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters, eta_min=1e-4),

@@ -95,12 +95,16 @@ def find_scalars(work_dir: str | Path) -> list[Path]:
         raise FileNotFoundError(f"work dir '{work_dir}' does not exist")
     if (work_dir / SCALARS).is_file():
         return [work_dir / SCALARS]
-    folders = sorted((p.parent.parent for p in work_dir.glob(f"*/{SCALARS}") if p.is_file()),
-                     key=lambda folder: (_started(folder), folder.name))
+    folders = sorted(
+        (p.parent.parent for p in work_dir.glob(f"*/{SCALARS}") if p.is_file()),
+        key=lambda folder: (_started(folder), folder.name),
+    )
     if not folders:
-        raise FileNotFoundError(f"no scalars.json in '{work_dir}': looked for {work_dir}/<timestamp>/{SCALARS}, "
-                                "which mmengine's LocalVisBackend writes (visualizer=dict(type='Visualizer', "
-                                "vis_backends=[dict(type='LocalVisBackend')]))")
+        raise FileNotFoundError(
+            f"no scalars.json in '{work_dir}': looked for {work_dir}/<timestamp>/{SCALARS}, "
+            "which mmengine's LocalVisBackend writes (visualizer=dict(type='Visualizer', "
+            "vis_backends=[dict(type='LocalVisBackend')]))"
+        )
     return [folder / SCALARS for folder in folders]
 
 
@@ -197,8 +201,11 @@ def _unknown_keys(keys: Sequence[str], runs: Sequence[Run]) -> LogError:
     candidates = sorted(set(logged) | {n.rsplit("/", 1)[-1] for n in logged})
     close = [c for key in keys for c in difflib.get_close_matches(key, candidates, n=3)]
     hint = f" (did you mean {' or '.join(repr(c) for c in dict.fromkeys(close))}?)" if close else ""
-    what = (f"key '{keys[0]}' is in no run's" if len(keys) == 1
-            else f"none of the keys {', '.join(map(repr, keys))} is in any run's")
+    what = (
+        f"key '{keys[0]}' is in no run's"
+        if len(keys) == 1
+        else f"none of the keys {', '.join(map(repr, keys))} is in any run's"
+    )
     where = ", ".join(f"'{r.work_dir}'" for r in runs)
     return LogError(f"{what} scalars.json{hint}; {where} logged: {', '.join(logged) or 'nothing'}")
 
@@ -208,8 +215,9 @@ def select_curves(runs: Sequence[Run], keys: Sequence[str], missing_ok: bool = F
     lists the logged names; with ``missing_ok`` it is skipped, unless no key is found at all."""
     curves = []
     for key in keys:
-        found = [Curve(run.label, key, name, *run.scalars[name]) for run in runs
-                 for name in match_names(key, run.scalars)]
+        found = [
+            Curve(run.label, key, name, *run.scalars[name]) for run in runs for name in match_names(key, run.scalars)
+        ]
         if not found and not missing_ok:
             raise _unknown_keys([key], runs)
         curves += found
@@ -226,13 +234,24 @@ def summarize(curve: Curve) -> Summary:
     finite = np.flatnonzero(np.isfinite(values))
     lo = int(finite[np.argmin(values[finite])]) if len(finite) else 0
     hi = int(finite[np.argmax(values[finite])]) if len(finite) else 0
-    return Summary(float(values[0]), int(steps[0]), float(values[-1]), int(steps[-1]), float(values[lo]),
-                   int(steps[lo]), float(values[hi]), int(steps[hi]), len(values))
+    return Summary(
+        float(values[0]),
+        int(steps[0]),
+        float(values[-1]),
+        int(steps[-1]),
+        float(values[lo]),
+        int(steps[lo]),
+        float(values[hi]),
+        int(steps[hi]),
+        len(values),
+    )
 
 
 def summary_line(curve: Curve) -> str:
     """``<run>  <name>: first v (it i), last v (it i), min v (it i), max v (it i), N points``."""
     s = summarize(curve)
-    return (f"{curve.run}  {curve.name}: first {s.first:.4g} (it {s.first_step}), last {s.last:.4g} "
-            f"(it {s.last_step}), min {s.min:.4g} (it {s.min_step}), max {s.max:.4g} (it {s.max_step}), "
-            f"{s.points} point{'s' if s.points != 1 else ''}")
+    return (
+        f"{curve.run}  {curve.name}: first {s.first:.4g} (it {s.first_step}), last {s.last:.4g} "
+        f"(it {s.last_step}), min {s.min:.4g} (it {s.min_step}), max {s.max:.4g} (it {s.max_step}), "
+        f"{s.points} point{'s' if s.points != 1 else ''}"
+    )

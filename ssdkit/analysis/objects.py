@@ -69,8 +69,9 @@ def resize_size(ds: dict, where: str) -> tuple[int, int]:
     """The (H, W) of the last ``Resize`` in the dataset's pipeline(s): SSD's fixed network input."""
     sizes = [size for leaf, _ in _leaves(ds, where) if (size := resize_in(leaf.get("pipeline"))) is not None]
     if not sizes:
-        raise ValueError(f"{where}.pipeline has no Resize, so the network's input size is unknown; give it "
-                         f"(--input-size H W)")
+        raise ValueError(
+            f"{where}.pipeline has no Resize, so the network's input size is unknown; give it (--input-size H W)"
+        )
     return sizes[-1]
 
 
@@ -101,5 +102,12 @@ def load_objects(dataset_cfg: dict, where: str = "dataset", input_size: Sequence
             n_img += 1
     if not boxes:
         raise ValueError(f"{where}: the dataset has no (non-ignored) objects to analyse")
-    return Objects(np.concatenate(boxes).astype(np.float32), np.concatenate(ori_wh), np.concatenate(labels),
-                   np.concatenate(image), n_img, (h_in, w_in), classes)
+    return Objects(
+        np.concatenate(boxes).astype(np.float32),
+        np.concatenate(ori_wh),
+        np.concatenate(labels),
+        np.concatenate(image),
+        n_img,
+        (h_in, w_in),
+        classes,
+    )

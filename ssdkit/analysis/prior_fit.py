@@ -47,8 +47,9 @@ class PriorFit:
         """The same as ``--cfg-options`` arguments, to try the fit without editing the config."""
         scales, ratios = self._values()
         extra = ["model.prior_generator.min_sizes=None", "model.prior_generator.max_sizes=None"]
-        return ([f"model.prior_generator.scales={scales}", f"model.prior_generator.aspect_ratios={ratios}"]
-                + (extra if had_pixel_sizes else []))
+        return [f"model.prior_generator.scales={scales}", f"model.prior_generator.aspect_ratios={ratios}"] + (
+            extra if had_pixel_sizes else []
+        )
 
 
 def start_scales(gen: SSDPriorGenerator, input_size: tuple[int, int]) -> list[float]:
@@ -61,13 +62,19 @@ def start_scales(gen: SSDPriorGenerator, input_size: tuple[int, int]) -> list[fl
         smalls.append(float(np.sqrt(pairs[0][0] * w * pairs[0][1] * h)) / side)
         bigs.append(float(np.sqrt(pairs[1][0] * w * pairs[1][1] * h)) / side if gen.extra_square[k] else None)
     last_big = bigs[-1]
-    tail = last_big ** 2 / smalls[-1] if last_big else min(smalls[-1] * 1.25, 1.0)
+    tail = last_big**2 / smalls[-1] if last_big else min(smalls[-1] * 1.25, 1.0)
     return smalls + [tail]
 
 
 def _generator(gen: SSDPriorGenerator, scales: list[float], ratios: list[list[float]]) -> SSDPriorGenerator:
-    return SSDPriorGenerator(aspect_ratios=ratios, scales=scales, steps=gen.steps, offset=gen.offset, clip=gen.clip,
-                             extra_square=gen.extra_square)
+    return SSDPriorGenerator(
+        aspect_ratios=ratios,
+        scales=scales,
+        steps=gen.steps,
+        offset=gen.offset,
+        clip=gen.clip,
+        extra_square=gen.extra_square,
+    )
 
 
 def _score(gen: SSDPriorGenerator, ps: PriorSet, boxes: torch.Tensor, threshold: float) -> tuple[float, PriorSet]:
@@ -76,8 +83,9 @@ def _score(gen: SSDPriorGenerator, ps: PriorSet, boxes: torch.Tensor, threshold:
     return float((best >= threshold).float().mean() + MEAN_IOU_WEIGHT * best.mean()), cand
 
 
-def fit_priors(gen, ps: PriorSet, objects: Objects, threshold: float, max_objects: int = 4000, rounds: int = 6,
-               seed: int = 0) -> PriorFit:
+def fit_priors(
+    gen, ps: PriorSet, objects: Objects, threshold: float, max_objects: int = 4000, rounds: int = 6, seed: int = 0
+) -> PriorFit:
     """Coordinate search over the m + 1 scales and every aspect ratio of ``gen`` (an :class:`SSDPriorGenerator`),
     keeping its levels, maps, steps and prior counts, to maximise the share of objects whose best prior has IoU >=
     ``threshold`` (on a seeded sample of ``max_objects`` objects; the result is scored on all of them).
@@ -86,8 +94,10 @@ def fit_priors(gen, ps: PriorSet, objects: Objects, threshold: float, max_object
     non-decreasing over levels (small priors on fine maps). Stops after ``rounds`` rounds or a round without gain.
     """
     if not isinstance(gen, SSDPriorGenerator):
-        raise ValueError(f"--suggest fits SSDPriorGenerator's scales and aspect_ratios; model.prior_generator is "
-                         f"{type(gen).__name__}")
+        raise ValueError(
+            f"--suggest fits SSDPriorGenerator's scales and aspect_ratios; model.prior_generator is "
+            f"{type(gen).__name__}"
+        )
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(objects), size=min(len(objects), max_objects), replace=False)
     sample = torch.from_numpy(objects.boxes[np.sort(pick)])
@@ -111,8 +121,10 @@ def fit_priors(gen, ps: PriorSet, objects: Objects, threshold: float, max_object
                 if not lo <= value <= hi:
                     continue
                 trial_s = [value if (kind == "s" and i == k) else s for i, s in enumerate(scales)]
-                trial_r = [[value if (kind == "r" and a == k and b == j) else r for b, r in enumerate(level)]
-                           for a, level in enumerate(ratios)]
+                trial_r = [
+                    [value if (kind == "r" and a == k and b == j) else r for b, r in enumerate(level)]
+                    for a, level in enumerate(ratios)
+                ]
                 score, _ = _score(_generator(gen, trial_s, trial_r), ps, sample, threshold)
                 evaluations += 1
                 if score > best + 1e-9:
@@ -128,6 +140,7 @@ def fit_priors(gen, ps: PriorSet, objects: Objects, threshold: float, max_object
     fitted = _generator(gen, scales, ratios)
     everything = torch.from_numpy(objects.boxes)
     before = float((best_iou(everything, ps, threshold) >= threshold).float().mean())
-    after = float((best_iou(everything, prior_set(fitted, ps.level_sizes, ps.input_size), threshold) >= threshold)
-                  .float().mean())
+    after = float(
+        (best_iou(everything, prior_set(fitted, ps.level_sizes, ps.input_size), threshold) >= threshold).float().mean()
+    )
     return PriorFit(scales, ratios, before, after, evaluations, fitted)

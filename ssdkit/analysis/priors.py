@@ -15,7 +15,7 @@ from ssdkit.structures import PriorGrid, pairwise_iou
 from .objects import Objects
 
 #: COCO's size buckets, by area in original-image pixels
-COCO_AREAS = (("small", 0.0, 32.0 ** 2), ("medium", 32.0 ** 2, 96.0 ** 2), ("large", 96.0 ** 2, math.inf))
+COCO_AREAS = (("small", 0.0, 32.0**2), ("medium", 32.0**2, 96.0**2), ("large", 96.0**2, math.inf))
 #: sqrt(w h) / sqrt(H W) at the network input
 RELATIVE_EDGES = (0.0, 0.05, 0.1, 0.2, 0.4, 0.7, math.inf)
 #: w / h at the network input
@@ -47,8 +47,10 @@ def prior_set(generator, level_sizes: list[tuple[int, int]], input_size: tuple[i
     per_loc = list(generator.num_priors_per_location)
     ends = np.cumsum([h * w * a for (h, w), a in zip(level_sizes, per_loc)])
     if int(ends[-1]) != priors.shape[0]:
-        raise ValueError(f"the prior generator made {priors.shape[0]} priors, but its num_priors_per_location "
-                         f"{per_loc} on maps {level_sizes} make {int(ends[-1])}")
+        raise ValueError(
+            f"the prior generator made {priors.shape[0]} priors, but its num_priors_per_location "
+            f"{per_loc} on maps {level_sizes} make {int(ends[-1])}"
+        )
     wh = (priors[:, 2:] - priors[:, :2]).numpy().astype(np.float64)
     level = np.searchsorted(ends, np.arange(priors.shape[0]), side="right")
     shapes = np.unique(np.column_stack((np.round(wh, 3), level)), axis=0)
@@ -72,8 +74,10 @@ def match_threshold(matcher) -> float:
         value = getattr(matcher, key, None)
         if isinstance(value, (int, float)):
             return float(value)
-    raise ValueError(f"{type(matcher).__name__} states no IoU threshold (iou_threshold, matched_threshold or "
-                     f"floor_iou); the coverage needs one")
+    raise ValueError(
+        f"{type(matcher).__name__} states no IoU threshold (iou_threshold, matched_threshold or "
+        f"floor_iou); the coverage needs one"
+    )
 
 
 def best_iou(boxes: Tensor, ps: PriorSet, threshold: float) -> Tensor:
@@ -83,8 +87,9 @@ def best_iou(boxes: Tensor, ps: PriorSet, threshold: float) -> Tensor:
     if ps.grid is not None:
         gt, _, iou = grid_candidates(boxes, ps.priors, ps.grid, threshold)
         return boxes.new_zeros(boxes.shape[0]).scatter_reduce_(0, gt, iou.to(boxes.dtype), "amax")
-    return torch.cat([pairwise_iou(boxes[i:i + DENSE_CHUNK], ps.priors).amax(dim=1)
-                      for i in range(0, boxes.shape[0], DENSE_CHUNK)])
+    return torch.cat(
+        [pairwise_iou(boxes[i : i + DENSE_CHUNK], ps.priors).amax(dim=1) for i in range(0, boxes.shape[0], DENSE_CHUNK)]
+    )
 
 
 def matched_priors(objects: Objects, ps: PriorSet, matcher, images_per_chunk: int = 512) -> tuple[np.ndarray, ...]:
@@ -94,8 +99,8 @@ def matched_priors(objects: Objects, ps: PriorSet, matcher, images_per_chunk: in
     index[objects.image, objects.slots()] = np.arange(len(objects))
     obj_out, prior_out = [], []
     for start in range(0, objects.num_images, images_per_chunk):
-        gt = torch.from_numpy(boxes[start:start + images_per_chunk])
-        ok = torch.from_numpy(valid[start:start + images_per_chunk])
+        gt = torch.from_numpy(boxes[start : start + images_per_chunk])
+        ok = torch.from_numpy(valid[start : start + images_per_chunk])
         if hasattr(matcher, "match_sparse"):
             img, prior, code = matcher.match_sparse(gt, ps.priors, ok, grid=ps.grid)
         else:  # a plugin matcher with only the dense contract
@@ -149,8 +154,9 @@ def _bucket(name: str, mask: np.ndarray, r: CoverageReport) -> Bucket:
     n = int(mask.sum())
     if n == 0:
         return Bucket(name, 0, float("nan"), float("nan"), float("nan"))
-    return Bucket(name, n, float(r.covered[mask].mean()), float(r.positives[mask].mean()),
-                  float(r.best_iou[mask].mean()))
+    return Bucket(
+        name, n, float(r.covered[mask].mean()), float(r.positives[mask].mean()), float(r.best_iou[mask].mean())
+    )
 
 
 def _edges_name(lo: float, hi: float, fmt: str = "{:.2g}") -> str:
@@ -171,31 +177,48 @@ def coverage_report(objects: Objects, ps: PriorSet, matcher) -> CoverageReport:
     per_loc = np.diff(np.concatenate(([0], ps.level_ends))) // np.maximum([h * w for h, w in ps.level_sizes], 1)
     wh = objects.boxes[:, 2:] - objects.boxes[:, :2]
     rel = np.sqrt(np.clip(wh[:, 0] * wh[:, 1], 0, None) / (ps.input_size[0] * ps.input_size[1]))
-    r = CoverageReport(thr, best, best >= thr, np.bincount(obj, minlength=n).astype(np.float64),
-                       np.bincount(level, minlength=levels), per_loc, ps.level_sizes, rel)
+    r = CoverageReport(
+        thr,
+        best,
+        best >= thr,
+        np.bincount(obj, minlength=n).astype(np.float64),
+        np.bincount(level, minlength=levels),
+        per_loc,
+        ps.level_sizes,
+        rel,
+    )
     area = objects.ori_wh[:, 0] * objects.ori_wh[:, 1]
     aspect = wh[:, 0] / np.maximum(wh[:, 1], 1e-9)
     r.tables["all"] = [_bucket("all objects", np.ones(n, bool), r)]
-    r.tables["COCO size (original pixels)"] = [_bucket(name, (area >= lo) & (area < hi), r)
-                                               for name, lo, hi in COCO_AREAS]
-    r.tables["size / input side"] = [_bucket(_edges_name(lo, hi), (rel >= lo) & (rel < hi), r)
-                                     for lo, hi in zip(RELATIVE_EDGES[:-1], RELATIVE_EDGES[1:])]
-    r.tables["aspect w / h"] = [_bucket(_edges_name(lo, hi), (aspect >= lo) & (aspect < hi), r)
-                                for lo, hi in zip(ASPECT_EDGES[:-1], ASPECT_EDGES[1:])]
+    r.tables["COCO size (original pixels)"] = [
+        _bucket(name, (area >= lo) & (area < hi), r) for name, lo, hi in COCO_AREAS
+    ]
+    r.tables["size / input side"] = [
+        _bucket(_edges_name(lo, hi), (rel >= lo) & (rel < hi), r)
+        for lo, hi in zip(RELATIVE_EDGES[:-1], RELATIVE_EDGES[1:])
+    ]
+    r.tables["aspect w / h"] = [
+        _bucket(_edges_name(lo, hi), (aspect >= lo) & (aspect < hi), r)
+        for lo, hi in zip(ASPECT_EDGES[:-1], ASPECT_EDGES[1:])
+    ]
     return r
 
 
 def format_report(r: CoverageReport) -> str:
     """The report as text tables: coverage and positives per bucket, then positives per level."""
-    lines = [f"coverage: share of objects whose best prior has IoU >= {r.threshold:g} (matched without the forced "
-             f"best-prior rule); positives: the matcher's positive priors per object (forced ones included)"]
+    lines = [
+        f"coverage: share of objects whose best prior has IoU >= {r.threshold:g} (matched without the forced "
+        f"best-prior rule); positives: the matcher's positive priors per object (forced ones included)"
+    ]
     for title, rows in r.tables.items():
         lines.append(f"\n{title:28s}{'objects':>9s}{'share':>8s}{'coverage':>10s}{'positives':>11s}{'best IoU':>10s}")
         total = sum(b.count for b in rows) or 1
         for b in rows:
             if b.count:
-                lines.append(f"  {b.name:26s}{b.count:9d}{b.count / total:8.1%}{b.coverage:10.1%}"
-                             f"{b.positives:11.2f}{b.mean_iou:10.3f}")
+                lines.append(
+                    f"  {b.name:26s}{b.count:9d}{b.count / total:8.1%}{b.coverage:10.1%}"
+                    f"{b.positives:11.2f}{b.mean_iou:10.3f}"
+                )
             else:
                 lines.append(f"  {b.name:26s}{0:9d}{'':8s}{'-':>10s}{'-':>11s}{'-':>10s}")
     total = int(r.level_positives.sum()) or 1

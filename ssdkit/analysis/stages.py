@@ -76,8 +76,9 @@ def build_loader(cfg: Config, split: str = "test", batch_size: int | None = None
 
 
 @torch.no_grad()
-def staged_predict(model: SSD, data: dict, sync: Callable[[], None] = _no_sync
-                   ) -> tuple[list[DetSample], dict[str, float]]:
+def staged_predict(
+    model: SSD, data: dict, sync: Callable[[], None] = _no_sync
+) -> tuple[list[DetSample], dict[str, float]]:
     """``model.test_step(data)`` split at the stage boundaries: the same calls in the same order, so the same
     detections. Returns the samples with ``pred_instances`` and the seconds of each of :data:`STAGES`.
 
@@ -118,7 +119,9 @@ def same_detections(a: Sequence[DetSample], b: Sequence[DetSample]) -> bool:
     return len(a) == len(b) and all(
         torch.equal(x.pred_instances.labels, y.pred_instances.labels)
         and torch.equal(x.pred_instances.scores, y.pred_instances.scores)
-        and torch.equal(x.pred_instances.bboxes, y.pred_instances.bboxes) for x, y in zip(a, b))
+        and torch.equal(x.pred_instances.bboxes, y.pred_instances.bboxes)
+        for x, y in zip(a, b)
+    )
 
 
 @dataclass
@@ -161,8 +164,9 @@ class StageReport:
         """Median over batches of (sum of the stages' seconds, less ``exclude``) / the whole ``predict``'s, each
         staged pass paired with the whole pass on the same batch."""
         stages = [s for s in STAGES if s not in set(exclude)]
-        return statistics.median(sum(self.seconds[s][i] for s in stages) / self.seconds["predict"][i]
-                                 for i in range(self.iters))
+        return statistics.median(
+            sum(self.seconds[s][i] for s in stages) / self.seconds["predict"][i] for i in range(self.iters)
+        )
 
     def consistent(self, exclude: Iterable[str] = ()) -> bool:
         """The stage sum within :data:`CONSISTENCY_MARGIN` of the whole ``predict``."""
@@ -236,48 +240,78 @@ def time_stages(model: SSD, loader: Iterable[dict], iters: int = 20, warmup: int
         kind = f"CUDA max_memory_allocated ({torch.cuda.get_device_name(device)})"
     else:
         peak, kind = _peak_rss_mib(), "peak RSS"
-    return StageReport(seconds=seconds, images=images, detections=detections, device=str(device),
-                       num_workers=int(getattr(loader, "num_workers", 0)), warmup=warmup, peak_memory_mib=peak,
-                       memory_growth_mib=peak - base, memory_kind=kind, first_batch_equal=first_equal)
+    return StageReport(
+        seconds=seconds,
+        images=images,
+        detections=detections,
+        device=str(device),
+        num_workers=int(getattr(loader, "num_workers", 0)),
+        warmup=warmup,
+        peak_memory_mib=peak,
+        memory_growth_mib=peak - base,
+        memory_kind=kind,
+        first_batch_equal=first_equal,
+    )
 
 
-def format_report(report: StageReport, title: str = "", checkpoint: str | None = None,
-                  score_thr: float | None = None) -> str:
+def format_report(
+    report: StageReport, title: str = "", checkpoint: str | None = None, score_thr: float | None = None
+) -> str:
     """The report as text: a table of ms/image, images/s and share per stage, the stage sum against the whole
     ``predict``, detections per image, memory and the machine. ``checkpoint`` ``None``: random weights (said)."""
     lines = [title] if title else []
-    lines.append(f"{report.iters} batches timed ({report.num_images} images, {report.num_images / report.iters:.1f} "
-                 f"a batch) after {report.warmup} warm-up; median per stage; {report.machine}; device {report.device}")
+    lines.append(
+        f"{report.iters} batches timed ({report.num_images} images, {report.num_images / report.iters:.1f} "
+        f"a batch) after {report.warmup} warm-up; median per stage; {report.machine}; device {report.device}"
+    )
     thr = f" (score_thr {score_thr:g})" if score_thr is not None else ""
     dets = f"{report.detections_per_image:.1f} detections per image{thr}"
     if checkpoint is None:
-        lines.append(f"weights: random (no checkpoint). Speed does not depend on the weights, except NMS's: its load "
-                     f"is the boxes that pass the score threshold{thr}: {report.detections_per_image:.1f} "
-                     f"detections per image here")
+        lines.append(
+            f"weights: random (no checkpoint). Speed does not depend on the weights, except NMS's: its load "
+            f"is the boxes that pass the score threshold{thr}: {report.detections_per_image:.1f} "
+            f"detections per image here"
+        )
     else:
         lines.append(f"weights: {checkpoint}; {dets}")
     lines.append("")
     lines.append(f"{'stage':<12}{'ms/image':>10}{'images/s':>10}{'share':>8}  runs")
     for stage in ("data", *STAGES):
         share = "-" if stage == "data" else f"{100 * report.share(stage):.1f}%"
-        lines.append(f"{stage:<12}{report.ms_per_image(stage):10.2f}{report.images_per_s(stage):10.1f}{share:>8}  "
-                     f"{STAGE_CODE[stage]}")
+        lines.append(
+            f"{stage:<12}{report.ms_per_image(stage):10.2f}{report.images_per_s(stage):10.1f}{share:>8}  "
+            f"{STAGE_CODE[stage]}"
+        )
     total = sum(report.ms_per_image(s) for s in STAGES)
     lines.append(f"{'stage sum':<12}{total:10.2f}{1000 / total:10.1f}{'100%':>8}  preprocess .. nms")
-    lines.append(f"{'predict':<12}{report.ms_per_image('predict'):10.2f}{report.images_per_s('predict'):10.1f}"
-                 f"{'':>8}  {STAGE_CODE['predict']}")
+    lines.append(
+        f"{'predict':<12}{report.ms_per_image('predict'):10.2f}{report.images_per_s('predict'):10.1f}"
+        f"{'':>8}  {STAGE_CODE['predict']}"
+    )
     lines.append("")
     ratio = report.stage_sum_ratio()
-    verdict = (f"within the {100 * CONSISTENCY_MARGIN:.0f}% margin" if report.consistent() else
-               f"OUTSIDE the {100 * CONSISTENCY_MARGIN:.0f}% margin: timings disturbed by other work? a quiet "
-               f"machine or OMP_NUM_THREADS=1 steadies them")
-    lines.append(f"stage sum / predict: {ratio:.3f} (median of per-batch ratios; {verdict}); staged detections "
-                 f"{'equal' if report.first_batch_equal else 'DIFFER from'} test_step's on the first batch")
-    workers = (f"with {report.num_workers} loader workers it is the wait for a ready batch, not the pipeline's "
-               f"cost (num_workers=0 measures the cost)" if report.num_workers else
-               "num_workers=0: the whole loading + pipeline + collate cost, in this process")
-    lines.append(f"data: outside the stage sum and the shares, as in real runs it overlaps the model when loader "
-                 f"workers run; {workers}")
-    lines.append(f"memory: {report.memory_kind} {report.peak_memory_mib:.0f} MiB "
-                 f"({report.memory_growth_mib:+.0f} MiB during the benchmark)")
+    verdict = (
+        f"within the {100 * CONSISTENCY_MARGIN:.0f}% margin"
+        if report.consistent()
+        else f"OUTSIDE the {100 * CONSISTENCY_MARGIN:.0f}% margin: timings disturbed by other work? a quiet "
+        f"machine or OMP_NUM_THREADS=1 steadies them"
+    )
+    lines.append(
+        f"stage sum / predict: {ratio:.3f} (median of per-batch ratios; {verdict}); staged detections "
+        f"{'equal' if report.first_batch_equal else 'DIFFER from'} test_step's on the first batch"
+    )
+    workers = (
+        f"with {report.num_workers} loader workers it is the wait for a ready batch, not the pipeline's "
+        f"cost (num_workers=0 measures the cost)"
+        if report.num_workers
+        else "num_workers=0: the whole loading + pipeline + collate cost, in this process"
+    )
+    lines.append(
+        f"data: outside the stage sum and the shares, as in real runs it overlaps the model when loader "
+        f"workers run; {workers}"
+    )
+    lines.append(
+        f"memory: {report.memory_kind} {report.peak_memory_mib:.0f} MiB "
+        f"({report.memory_growth_mib:+.0f} MiB during the benchmark)"
+    )
     return "\n".join(lines)

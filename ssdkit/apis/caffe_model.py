@@ -17,9 +17,24 @@ import numpy as np
 __all__ = ["CaffeFormatError", "CaffeLayer", "read_caffemodel"]
 
 # V1LayerParameter.LayerType -> the type string Caffe's UpgradeV1LayerType gives (the ones with blobs, and a few more)
-V1_TYPES = {3: "Concat", 4: "Convolution", 5: "Data", 6: "Dropout", 8: "Flatten", 14: "InnerProduct", 15: "LRN",
-            17: "Pooling", 18: "ReLU", 19: "Sigmoid", 20: "Softmax", 21: "SoftmaxWithLoss", 22: "Split", 23: "TanH",
-            25: "Eltwise", 39: "Deconvolution"}
+V1_TYPES = {
+    3: "Concat",
+    4: "Convolution",
+    5: "Data",
+    6: "Dropout",
+    8: "Flatten",
+    14: "InnerProduct",
+    15: "LRN",
+    17: "Pooling",
+    18: "ReLU",
+    19: "Sigmoid",
+    20: "Softmax",
+    21: "SoftmaxWithLoss",
+    22: "Split",
+    23: "TanH",
+    25: "Eltwise",
+    39: "Deconvolution",
+}
 _WIRE_SIZE = {1: 8, 5: 4}  # fixed64 / fixed32
 _FLOAT_TAG, _DOUBLE_TAG = (5 << 3) | 5, (8 << 3) | 1  # BlobProto.data unpacked (fixed32), double_data (fixed64)
 
@@ -89,7 +104,7 @@ def _packed(buf: memoryview, off: int, n: int, dtype: str) -> np.ndarray:
     size = np.dtype(dtype).itemsize
     if n % size:
         raise CaffeFormatError(f"packed {dtype} field of {n} bytes at byte {off}")
-    return np.frombuffer(buf[off:off + n], dtype=dtype)
+    return np.frombuffer(buf[off : off + n], dtype=dtype)
 
 
 def _unpacked_run(buf: memoryview, tag_pos: int, end: int, tag: int, size: int) -> tuple[np.ndarray, int]:
@@ -98,7 +113,7 @@ def _unpacked_run(buf: memoryview, tag_pos: int, end: int, tag: int, size: int) 
     rec = size + 1
     arr = np.frombuffer(buf[tag_pos:end], dtype=np.uint8)
     n_max = arr.size // rec
-    records = arr[:n_max * rec].reshape(n_max, rec)
+    records = arr[: n_max * rec].reshape(n_max, rec)
     bad = np.flatnonzero(records[:, 0] != tag)
     n = int(bad[0]) if bad.size else n_max
     if n == 0:
@@ -146,8 +161,13 @@ def _blob(buf: memoryview, start: int, end: int) -> np.ndarray:
             legacy[field - 1] = int(value)
     if parts and doubles:
         raise CaffeFormatError("blob has both float data and double_data")
-    data = (np.concatenate(parts) if parts else np.concatenate(doubles).astype(np.float32) if doubles
-            else np.zeros(0, np.float32)).astype(np.float32, copy=True)
+    data = (
+        np.concatenate(parts)
+        if parts
+        else np.concatenate(doubles).astype(np.float32)
+        if doubles
+        else np.zeros(0, np.float32)
+    ).astype(np.float32, copy=True)
     shape = tuple(dims) if dims else tuple(legacy) if any(legacy) else (data.size,)
     if int(np.prod(shape)) != data.size:
         raise CaffeFormatError(f"blob of shape {shape} holds {data.size} values")
@@ -161,9 +181,9 @@ def _name_and_type(buf: memoryview, start: int, end: int, legacy: bool) -> tuple
     try:
         for field, wire, value in _fields(buf, start, end):
             if field == f_name and wire == 2:
-                name = bytes(buf[value[0]:value[0] + value[1]]).decode("utf-8", "replace")
+                name = bytes(buf[value[0] : value[0] + value[1]]).decode("utf-8", "replace")
             elif field == f_type and wire == 2 and not legacy:
-                kind = bytes(buf[value[0]:value[0] + value[1]]).decode("utf-8", "replace")
+                kind = bytes(buf[value[0] : value[0] + value[1]]).decode("utf-8", "replace")
             elif field == f_type and wire == 0 and legacy:
                 kind = V1_TYPES.get(int(value), f"V1LayerType {value}")
             elif field == (6 if legacy else 7):
@@ -217,13 +237,17 @@ def read_caffemodel(path: str | os.PathLike) -> dict[str, CaffeLayer]:
                 continue
             length, off = _varint(buf, after, end)
         except (CaffeFormatError, _Truncated) as err:
-            raise CaffeFormatError(f"caffemodel '{path}' is truncated or corrupt at byte {start} ({err}): is it a "
-                                   f"Caffe NetParameter (.caffemodel)?") from None
+            raise CaffeFormatError(
+                f"caffemodel '{path}' is truncated or corrupt at byte {start} ({err}): is it a "
+                f"Caffe NetParameter (.caffemodel)?"
+            ) from None
         if off + length > end:
             name, kind = _name_and_type(buf, off, end, field == 2)
             last = f" (after layer '{next(reversed(layers))}')" if layers and not name else ""
-            raise CaffeFormatError(f"caffemodel '{path}' is truncated: {_describe(name, kind, off)}{last} needs "
-                                   f"{length} bytes, the file ends after {end - off}")
+            raise CaffeFormatError(
+                f"caffemodel '{path}' is truncated: {_describe(name, kind, off)}{last} needs "
+                f"{length} bytes, the file ends after {end - off}"
+            )
         pos = off + length
         try:
             name, kind, blobs = _layer(buf, off, off + length, legacy=field == 2)

@@ -44,8 +44,10 @@ def convert_torchvision_ssd300_vgg16(state_dict: Mapping[str, Tensor]) -> dict[s
             out[f"head.reg_convs.{k}.{p}"] = sd[f"head.regression_head.module_list.{k}.{p}"]
         k += 1
     if k == 0:
-        raise KeyError("no 'head.classification_head.module_list.0.weight' in the state dict: is this a torchvision "
-                       "ssd300_vgg16 state dict?")
+        raise KeyError(
+            "no 'head.classification_head.module_list.0.weight' in the state dict: is this a torchvision "
+            "ssd300_vgg16 state dict?"
+        )
     return out
 
 
@@ -74,17 +76,19 @@ def convert_torchvision_ssdlite320(state_dict: Mapping[str, Tensor]) -> dict[str
     sd = dict(state_dict)
     stem = [k for k in sd if k.startswith("backbone.features.0.")]
     if not stem or not any(k.startswith("head.classification_head.module_list.") for k in sd):
-        raise KeyError("no 'backbone.features.0.*' or 'head.classification_head.module_list.*' keys: is this a "
-                       "torchvision ssdlite320_mobilenet_v3_large state dict?")
+        raise KeyError(
+            "no 'backbone.features.0.*' or 'head.classification_head.module_list.*' keys: is this a "
+            "torchvision ssdlite320_mobilenet_v3_large state dict?"
+        )
     c4 = max(int(k.split(".")[3]) for k in stem)  # features.0 ends with the C4 block's expansion
     out: dict[str, Tensor] = {}
     for key, value in sd.items():
         if key.startswith("backbone.features."):
-            out["backbone." + _ssdlite_backbone_key(key[len("backbone.features."):], c4)] = value
+            out["backbone." + _ssdlite_backbone_key(key[len("backbone.features.") :], c4)] = value
         elif key.startswith("backbone.extra."):
-            out["neck.extras.layers." + _ssdlite_block(key[len("backbone.extra."):])] = value
+            out["neck.extras.layers." + _ssdlite_block(key[len("backbone.extra.") :])] = value
         elif key.startswith(("head.classification_head.module_list.", "head.regression_head.module_list.")):
-            kind, rest = key[len("head."):].split(".module_list.", 1)
+            kind, rest = key[len("head.") :].split(".module_list.", 1)
             k, stage, tail = rest.split(".", 2)
             ours = f"head.{'cls' if kind.startswith('class') else 'reg'}_convs.{k}"
             if stage == "0":  # depthwise 3x3 + BN

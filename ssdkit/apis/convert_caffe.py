@@ -23,8 +23,13 @@ from ssdkit.models.backbones.mobilenet import CHANNELS, STRIDES
 from .caffe_model import CaffeLayer, read_caffemodel
 from .prototxt import Message, parse_prototxt, prototxt_layers
 
-__all__ = ["CAFFE_MOBILENET_SSD_CLASSES", "CaffeConversionError", "RELEASED_PRIOR_BOXES",
-           "convert_caffe_mobilenet_ssd", "detection_output_settings"]
+__all__ = [
+    "CAFFE_MOBILENET_SSD_CLASSES",
+    "CaffeConversionError",
+    "RELEASED_PRIOR_BOXES",
+    "convert_caffe_mobilenet_ssd",
+    "detection_output_settings",
+]
 
 #: Caffe label k (1..20) is ``VOC_CLASSES[k - 1]``; label 0 is background, as ssdkit's head column 0
 CAFFE_MOBILENET_SSD_CLASSES: list[str] = list(VOC_CLASSES)
@@ -34,16 +39,26 @@ CAFFE_BN_EPS = 1e-5  # BatchNormParameter.eps default
 # conv14 .. conv17: (in, 1x1 out, 3x3 stride-2 out)
 _EXTRAS = [(1024, 256, 512), (512, 128, 256), (256, 128, 256), (256, 64, 128)]
 # prediction maps: (Caffe bottom, channels, priors per location)
-_MAPS = [("conv11", 512, 3), ("conv13", 1024, 6), ("conv14_2", 512, 6), ("conv15_2", 256, 6), ("conv16_2", 256, 6),
-         ("conv17_2", 128, 6)]
+_MAPS = [
+    ("conv11", 512, 3),
+    ("conv13", 1024, 6),
+    ("conv14_2", 512, 6),
+    ("conv15_2", 256, 6),
+    ("conv16_2", 256, 6),
+    ("conv17_2", 128, 6),
+]
 _NUM_CLASSES = 21
 
 #: The released PriorBox layers (deploy.prototxt, voc/MobileNetSSD_deploy.prototxt): bottom -> (min_size, max_size
 #: or None, aspect ratios); all with flip true, clip false, variances 0.1 0.1 0.2 0.2, offset 0.5, no step.
 RELEASED_PRIOR_BOXES: dict[str, tuple[float, float | None, tuple[float, ...]]] = {
-    "conv11": (60.0, None, (2.0,)), "conv13": (105.0, 150.0, (2.0, 3.0)), "conv14_2": (150.0, 195.0, (2.0, 3.0)),
-    "conv15_2": (195.0, 240.0, (2.0, 3.0)), "conv16_2": (240.0, 285.0, (2.0, 3.0)),
-    "conv17_2": (285.0, 300.0, (2.0, 3.0))}
+    "conv11": (60.0, None, (2.0,)),
+    "conv13": (105.0, 150.0, (2.0, 3.0)),
+    "conv14_2": (150.0, 195.0, (2.0, 3.0)),
+    "conv15_2": (195.0, 240.0, (2.0, 3.0)),
+    "conv16_2": (240.0, 285.0, (2.0, 3.0)),
+    "conv17_2": (285.0, 300.0, (2.0, 3.0)),
+}
 _VARIANCES = (0.1, 0.1, 0.2, 0.2)
 
 
@@ -95,15 +110,22 @@ def _param(layer: Message, key: str) -> Message:
 def _conv_geometry(p: Message) -> tuple[int | None, int | None, int, int, int, int]:
     """``(num_output, kernel, stride, pad, group, dilation)`` of a ``convolution_param`` (square only: a
     rectangular kernel/stride/pad gives ``-1`` there)."""
+
     def square(key: str, h: str, w: str, default: int | None) -> int | None:
         if p.get(h) or p.get(w):
             hv, wv = _one(p, h, default), _one(p, w, default)
             return hv if hv == wv else -1
         vals = p.get(key) or ([] if default is None else [default])
         return vals[0] if vals and all(v == vals[0] for v in vals) else (None if not vals else -1)
-    return (_one(p, "num_output"), square("kernel_size", "kernel_h", "kernel_w", None),
-            square("stride", "stride_h", "stride_w", 1) or 1, square("pad", "pad_h", "pad_w", 0) or 0,
-            _one(p, "group", 1), _one(p, "dilation", 1))
+
+    return (
+        _one(p, "num_output"),
+        square("kernel_size", "kernel_h", "kernel_w", None),
+        square("stride", "stride_h", "stride_w", 1) or 1,
+        square("pad", "pad_h", "pad_w", 0) or 0,
+        _one(p, "group", 1),
+        _one(p, "dilation", 1),
+    )
 
 
 def _consumer(layers: list[Message], start: int, blob: str) -> tuple[int, Message] | None:
@@ -121,20 +143,38 @@ def _check_prior_boxes(layers: list[Message], where: str) -> None:
             continue
         name, bottom = _one(layer, "name"), _one(layer, "bottom")
         if bottom not in RELEASED_PRIOR_BOXES:
-            raise CaffeConversionError(f"{where}: PriorBox layer '{name}' reads '{bottom}'; the released MobileNet-SSD "
-                                       f"has PriorBox layers on {list(RELEASED_PRIOR_BOXES)}")
+            raise CaffeConversionError(
+                f"{where}: PriorBox layer '{name}' reads '{bottom}'; the released MobileNet-SSD "
+                f"has PriorBox layers on {list(RELEASED_PRIOR_BOXES)}"
+            )
         p = _param(layer, "prior_box_param")
         lo, hi, ratios = RELEASED_PRIOR_BOXES[bottom]
-        found = dict(min_size=[float(v) for v in p.get("min_size", [])],
-                     max_size=[float(v) for v in p.get("max_size", [])],
-                     aspect_ratio=[float(v) for v in p.get("aspect_ratio", [])],
-                     flip=bool(_one(p, "flip", True)), clip=bool(_one(p, "clip", False)),
-                     variance=[float(v) for v in p.get("variance", [])], offset=float(_one(p, "offset", 0.5)),
-                     step=[float(v) for v in p.get("step", []) + p.get("step_h", []) + p.get("step_w", [])])
-        wanted = dict(min_size=[lo], max_size=[] if hi is None else [hi], aspect_ratio=list(ratios), flip=True,
-                      clip=False, variance=list(_VARIANCES), offset=0.5, step=[])
-        _require_released(found, wanted, f"{where}: PriorBox layer '{name}'",
-                          "the released MobileNet-SSD (which configs/ssd300_mobilenet_caffe.py states)")
+        found = dict(
+            min_size=[float(v) for v in p.get("min_size", [])],
+            max_size=[float(v) for v in p.get("max_size", [])],
+            aspect_ratio=[float(v) for v in p.get("aspect_ratio", [])],
+            flip=bool(_one(p, "flip", True)),
+            clip=bool(_one(p, "clip", False)),
+            variance=[float(v) for v in p.get("variance", [])],
+            offset=float(_one(p, "offset", 0.5)),
+            step=[float(v) for v in p.get("step", []) + p.get("step_h", []) + p.get("step_w", [])],
+        )
+        wanted = dict(
+            min_size=[lo],
+            max_size=[] if hi is None else [hi],
+            aspect_ratio=list(ratios),
+            flip=True,
+            clip=False,
+            variance=list(_VARIANCES),
+            offset=0.5,
+            step=[],
+        )
+        _require_released(
+            found,
+            wanted,
+            f"{where}: PriorBox layer '{name}'",
+            "the released MobileNet-SSD (which configs/ssd300_mobilenet_caffe.py states)",
+        )
 
 
 def _same(a, b) -> bool:
@@ -147,8 +187,12 @@ def _require_released(found: dict, wanted: dict, layer: str, released: str) -> N
     """Raise naming ``layer``'s settings that differ from ``wanted`` and the ``released`` values."""
     wrong = {k: v for k, v in found.items() if not _same(v, wanted[k])}
     if wrong:
-        raise CaffeConversionError(f"{layer} has " + ", ".join(f"{k}={v}" for k, v in wrong.items())
-                                   + f"; {released} has " + ", ".join(f"{k}={wanted[k]}" for k in wrong))
+        raise CaffeConversionError(
+            f"{layer} has "
+            + ", ".join(f"{k}={v}" for k, v in wrong.items())
+            + f"; {released} has "
+            + ", ".join(f"{k}={wanted[k]}" for k in wrong)
+        )
 
 
 def _check_detection_output(layers: list[Message], where: str) -> None:
@@ -156,13 +200,23 @@ def _check_detection_output(layers: list[Message], where: str) -> None:
         if _one(layer, "type") != "DetectionOutput":
             continue
         p = _param(layer, "detection_output_param")
-        found = dict(num_classes=_one(p, "num_classes"), background_label_id=_one(p, "background_label_id", 0),
-                     share_location=bool(_one(p, "share_location", True)), code_type=_one(p, "code_type", "CORNER"),
-                     variance_encoded_in_target=bool(_one(p, "variance_encoded_in_target", False)))
-        wanted = dict(num_classes=_NUM_CLASSES, background_label_id=0, share_location=True, code_type="CENTER_SIZE",
-                      variance_encoded_in_target=False)
-        _require_released(found, wanted, f"{where}: DetectionOutput layer '{_one(layer, 'name')}'",
-                          "the released MobileNet-SSD")
+        found = dict(
+            num_classes=_one(p, "num_classes"),
+            background_label_id=_one(p, "background_label_id", 0),
+            share_location=bool(_one(p, "share_location", True)),
+            code_type=_one(p, "code_type", "CORNER"),
+            variance_encoded_in_target=bool(_one(p, "variance_encoded_in_target", False)),
+        )
+        wanted = dict(
+            num_classes=_NUM_CLASSES,
+            background_label_id=0,
+            share_location=True,
+            code_type="CENTER_SIZE",
+            variance_encoded_in_target=False,
+        )
+        _require_released(
+            found, wanted, f"{where}: DetectionOutput layer '{_one(layer, 'name')}'", "the released MobileNet-SSD"
+        )
 
 
 def detection_output_settings(prototxt: str | os.PathLike) -> dict | None:
@@ -172,9 +226,12 @@ def detection_output_settings(prototxt: str | os.PathLike) -> dict | None:
         if _one(layer, "type") == "DetectionOutput":
             p = _param(layer, "detection_output_param")
             nms = _param(p, "nms_param")
-            return dict(score_thr=float(_one(p, "confidence_threshold", 0.0)),
-                        pre_nms_topk=int(_one(nms, "top_k", -1)), nms_iou=float(_one(nms, "nms_threshold", 0.3)),
-                        max_per_img=int(_one(p, "keep_top_k", -1)))
+            return dict(
+                score_thr=float(_one(p, "confidence_threshold", 0.0)),
+                pre_nms_topk=int(_one(nms, "top_k", -1)),
+                nms_iou=float(_one(nms, "nms_threshold", 0.3)),
+                max_per_img=int(_one(p, "keep_top_k", -1)),
+            )
     return None
 
 
@@ -189,8 +246,10 @@ class _Weights:
     def take(self, name: str, kind: str, count: int, why: str) -> CaffeLayer:
         """Layer ``name`` (a ``kind`` in the prototxt), which must hold ``count`` blobs (``why`` says what they are)."""
         if name not in self.layers:
-            raise CaffeConversionError(f"{self.file}: no layer '{name}' ({kind}, in {self.where}): does the "
-                                       f"caffemodel belong to this prototxt?")
+            raise CaffeConversionError(
+                f"{self.file}: no layer '{name}' ({kind}, in {self.where}): does the "
+                f"caffemodel belong to this prototxt?"
+            )
         layer = self.layers[name]
         if len(layer.blobs) != count:
             raise CaffeConversionError(f"{self.file}: layer '{name}' has {len(layer.blobs)} blobs, but {why}")
@@ -203,16 +262,22 @@ class _Weights:
         layer = self.layers[name]
         blob = layer.blobs[i]
         if not (blob.size == shape[0] if len(shape) == 1 else tuple(blob.shape) == shape):
-            raise CaffeConversionError(f"{self.file}: layer '{name}' ({layer.type}) blob {i} has shape "
-                                       f"{tuple(blob.shape)}, expected {shape}")
+            raise CaffeConversionError(
+                f"{self.file}: layer '{name}' ({layer.type}) blob {i} has shape {tuple(blob.shape)}, expected {shape}"
+            )
         return blob.reshape(shape).astype(np.float64)
 
     def check_all_used(self) -> None:
-        unused = [f"'{n}' ({w.type}, blob shapes {[tuple(b.shape) for b in w.blobs]})"
-                  for n, w in self.layers.items() if w.blobs and n not in self.used]
+        unused = [
+            f"'{n}' ({w.type}, blob shapes {[tuple(b.shape) for b in w.blobs]})"
+            for n, w in self.layers.items()
+            if w.blobs and n not in self.used
+        ]
         if unused:
-            raise CaffeConversionError(f"{self.file}: unexpected layer(s) with weights that {self.where} does not "
-                                       f"use: {', '.join(unused[:5])}{' ...' if len(unused) > 5 else ''}")
+            raise CaffeConversionError(
+                f"{self.file}: unexpected layer(s) with weights that {self.where} does not "
+                f"use: {', '.join(unused[:5])}{' ...' if len(unused) > 5 else ''}"
+            )
 
 
 def _check_conv(c: _Conv, layer: Message, where: str) -> bool:
@@ -224,12 +289,14 @@ def _check_conv(c: _Conv, layer: Message, where: str) -> bool:
     if found != wanted:
         raise CaffeConversionError(
             f"{where}: layer '{c.caffe}' has num_output, kernel, stride, pad, group, dilation = {found}; the "
-            f"released MobileNet-SSD (configs/ssd300_mobilenet_caffe.py) has {wanted}")
+            f"released MobileNet-SSD (configs/ssd300_mobilenet_caffe.py) has {wanted}"
+        )
     return bool(_one(p, "bias_term", True))
 
 
-def _batch_norm(c: _Conv, bias: np.ndarray, bn: Message | None, scale: Message | None, src: _Weights
-                ) -> dict[str, np.ndarray]:
+def _batch_norm(
+    c: _Conv, bias: np.ndarray, bn: Message | None, scale: Message | None, src: _Weights
+) -> dict[str, np.ndarray]:
     """ssdkit's BatchNorm2d (``weight``, ``bias``, ``running_mean``, ``running_var``, all ``[C]``) equal to conv
     bias ``bias`` then Caffe's BatchNorm ``bn`` and Scale ``scale`` (an identity plus ``bias`` without them)."""
     n = c.cout
@@ -240,9 +307,12 @@ def _batch_norm(c: _Conv, bias: np.ndarray, bn: Message | None, scale: Message |
     s = float(src.blob(name, 2, (1,))[0])
     factor = 0.0 if s == 0 else 1.0 / s  # as Caffe's BatchNormLayer
     eps = float(_one(_param(bn, "batch_norm_param"), "eps", CAFFE_BN_EPS))
-    out = dict(weight=np.ones(n), bias=np.zeros(n),
-               running_mean=src.blob(name, 0, (n,)) * factor - bias,  # (x + b) - m = x - (m - b)
-               running_var=src.blob(name, 1, (n,)) * factor + eps - TORCH_BN_EPS)
+    out = dict(
+        weight=np.ones(n),
+        bias=np.zeros(n),
+        running_mean=src.blob(name, 0, (n,)) * factor - bias,  # (x + b) - m = x - (m - b)
+        running_var=src.blob(name, 1, (n,)) * factor + eps - TORCH_BN_EPS,
+    )
     if scale is not None:
         name = _one(scale, "name")
         has_beta = bool(_one(_param(scale, "scale_param"), "bias_term", False))
@@ -271,22 +341,31 @@ def convert_caffe_mobilenet_ssd(prototxt: str | os.PathLike, caffemodel: str | o
     _check_detection_output(layers, where)
     convs = mobilenet_ssd_convs()
     known = {c.caffe for c in convs}
-    extra = [_one(layer, "name") for layer in layers if _one(layer, "name") not in known
-             and _one(layer, "type") in ("Convolution", "Deconvolution", "InnerProduct")]
+    extra = [
+        _one(layer, "name")
+        for layer in layers
+        if _one(layer, "name") not in known and _one(layer, "type") in ("Convolution", "Deconvolution", "InnerProduct")
+    ]
     if extra:
         raise CaffeConversionError(f"{where}: unexpected layer(s) {extra}: not in the released MobileNet-SSD")
     out: dict[str, Tensor] = {}
     for c in convs:
         if c.caffe not in by_name:
-            raise CaffeConversionError(f"{where}: no layer '{c.caffe}' (Convolution): is this the MobileNet-SSD "
-                                       f"prototxt?")
+            raise CaffeConversionError(
+                f"{where}: no layer '{c.caffe}' (Convolution): is this the MobileNet-SSD prototxt?"
+            )
         idx, layer = by_name[c.caffe]
         has_bias = _check_conv(c, layer, where)
-        src.take(c.caffe, "Convolution", 1 + has_bias,
-                 f"{where} states bias_term: {str(has_bias).lower()} ({1 + has_bias} blobs): does the caffemodel "
-                 f"belong to this prototxt (trained net with BatchNorm, or the merged deploy net)?")
+        src.take(
+            c.caffe,
+            "Convolution",
+            1 + has_bias,
+            f"{where} states bias_term: {str(has_bias).lower()} ({1 + has_bias} blobs): does the caffemodel "
+            f"belong to this prototxt (trained net with BatchNorm, or the merged deploy net)?",
+        )
         out[f"{c.conv}.weight"] = torch.from_numpy(
-            src.blob(c.caffe, 0, (c.cout, c.cin // c.group, c.kernel, c.kernel)).astype(np.float32))
+            src.blob(c.caffe, 0, (c.cout, c.cin // c.group, c.kernel, c.kernel)).astype(np.float32)
+        )
         bias = src.blob(c.caffe, 1, (c.cout,)) if has_bias else np.zeros(c.cout)
         if c.bn is None:
             out[f"{c.conv}.bias"] = torch.from_numpy(bias.astype(np.float32))
@@ -304,8 +383,9 @@ def _bn_and_scale(layers: list[Message], idx: int, conv: Message, where: str) ->
     nxt = _consumer(layers, idx, top)
     if nxt is None or _one(nxt[1], "type") != "BatchNorm":
         if nxt is not None and _one(nxt[1], "type") == "Scale":
-            raise CaffeConversionError(f"{where}: layer '{_one(nxt[1], 'name')}' (Scale) follows "
-                                       f"'{_one(conv, 'name')}' without a BatchNorm")
+            raise CaffeConversionError(
+                f"{where}: layer '{_one(nxt[1], 'name')}' (Scale) follows '{_one(conv, 'name')}' without a BatchNorm"
+            )
         return None, None
     j, bn = nxt
     after = _consumer(layers, j, _one(bn, "top"))

@@ -20,8 +20,9 @@ from .predict import predict_arrays
 from .sliced import detect_sliced
 
 
-def init_detector(config: str | Config, checkpoint: str | None = None, device: str = "cpu",
-                  backend: str = "pytorch") -> BaseModel:
+def init_detector(
+    config: str | Config, checkpoint: str | None = None, device: str = "cpu", backend: str = "pytorch"
+) -> BaseModel:
     """Build the config's model, load ``checkpoint`` (``weights_only=True``), put it on ``device`` in eval mode.
 
     ``model.cfg`` keeps the config, ``model.dataset_meta`` the class names (from the checkpoint's meta).
@@ -59,8 +60,10 @@ def init_deployed(cfg: Config, file: str | None, backend: str) -> BaseModel:
     model = DeployedDetector(file, backend, num_classes=cfg.model.get("num_classes"))  # None: the file's classes
     size = input_size_of(cfg)
     if tuple(model.info.input_size) != size:
-        raise ConfigError(f"'{file}' was exported for {model.info.input_size[0]}x{model.info.input_size[1]} input but "
-                          f"the config's test pipeline resizes to {size[0]}x{size[1]}")
+        raise ConfigError(
+            f"'{file}' was exported for {model.info.input_size[0]}x{model.info.input_size[1]} input but "
+            f"the config's test pipeline resizes to {size[0]}x{size[1]}"
+        )
     model.dataset_meta = dict(classes=tuple(model.info.classes))
     model.cfg = cfg
     return model.eval()
@@ -76,14 +79,22 @@ def set_num_classes(cfg: Config, checkpoint: str | None) -> None:
         if classes:
             cfg.model.num_classes = len(classes)
     if cfg.model.get("num_classes") is None:
-        raise ConfigError(f"{cfg.filename}: model.num_classes is not set, and neither the config's datasets nor the "
-                          f"checkpoint name the classes; set model.num_classes")
+        raise ConfigError(
+            f"{cfg.filename}: model.num_classes is not set, and neither the config's datasets nor the "
+            f"checkpoint name the classes; set model.num_classes"
+        )
 
 
 @torch.no_grad()
-def detect(model: BaseModel, images: Sequence[str | Path | np.ndarray], score_thr: float = 0.3,
-           batch_size: int = 8, tile: int | None = None, tile_overlap: float = 0.2,
-           tile_whole: bool = False) -> list[dict]:
+def detect(
+    model: BaseModel,
+    images: Sequence[str | Path | np.ndarray],
+    score_thr: float = 0.3,
+    batch_size: int = 8,
+    tile: int | None = None,
+    tile_overlap: float = 0.2,
+    tile_whole: bool = False,
+) -> list[dict]:
     """Detections scoring at least ``score_thr`` (``tools/infer.py``'s default) for image paths or BGR uint8
     arrays: per image ``boxes [N, 4]`` (xyxy, original pixels), ``scores [N]``, ``labels [N]`` (0-based) as numpy
     arrays, and ``names``, the class name of each detection.
@@ -96,7 +107,7 @@ def detect(model: BaseModel, images: Sequence[str | Path | np.ndarray], score_th
     out = []
     for start in range(0, len(images), batch_size):
         arrays = []
-        for img in images[start:start + batch_size]:
+        for img in images[start : start + batch_size]:
             arr = img if isinstance(img, np.ndarray) else cv2.imread(str(img), cv2.IMREAD_COLOR)
             if arr is None:
                 raise FileNotFoundError(f"cannot read image '{img}'")
@@ -108,7 +119,12 @@ def detect(model: BaseModel, images: Sequence[str | Path | np.ndarray], score_th
         for d in dets:
             keep = d["scores"] >= score_thr
             labels = d["labels"][keep].cpu().numpy()
-            out.append(dict(boxes=d["boxes"][keep].cpu().numpy(), scores=d["scores"][keep].cpu().numpy(),
-                            labels=labels,
-                            names=[classes[int(k)] if int(k) < len(classes) else str(int(k)) for k in labels]))
+            out.append(
+                dict(
+                    boxes=d["boxes"][keep].cpu().numpy(),
+                    scores=d["scores"][keep].cpu().numpy(),
+                    labels=labels,
+                    names=[classes[int(k)] if int(k) < len(classes) else str(int(k)) for k in labels],
+                )
+            )
     return out

@@ -37,8 +37,14 @@ def model_info(config: str) -> dict:
         feats = model.extract_feats(x)
         cls, _ = model(x, mode="tensor")
     priors = model.priors_for(feats, x)
-    return dict(config=config, input_size=size, weights=weight_source(cfg.model.backbone),
-                maps=[tuple(f.shape[-2:]) for f in feats],
-                channels=list(model.neck.out_channels), priors=int(priors.shape[0]), head_outputs=int(cls.shape[1]),
-                params_m=sum(p.numel() for p in model.parameters()) / 1e6,
-                gflops=count_flops(model, x) / 1e9)
+    return dict(
+        config=config,
+        input_size=size,
+        weights=weight_source(cfg.model.backbone),
+        maps=[tuple(f.shape[-2:]) for f in feats],
+        channels=list(model.neck.out_channels),
+        priors=int(priors.shape[0]),
+        head_outputs=int(cls.shape[1]),
+        params_m=sum(p.numel() for p in model.parameters()) / 1e6,
+        gflops=count_flops(model, x) / 1e9,
+    )

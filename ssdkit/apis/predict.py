@@ -28,8 +28,7 @@ def predict_arrays(model: BaseModel, arrays: Sequence[np.ndarray]) -> list:
     if pipeline is None:
         pipeline = model.test_pipeline = _test_pipeline(model.cfg)
     batch = [pipeline(dict(img=arr, img_id=k, img_path="")) for k, arr in enumerate(arrays)]
-    data = model.data_preprocessor(dict(inputs=[b["inputs"] for b in batch],
-                                        data_samples=[b["data_samples"] for b in batch]), False)
+    data = model.data_preprocessor(
+        dict(inputs=[b["inputs"] for b in batch], data_samples=[b["data_samples"] for b in batch]), False
+    )
     return [s.pred_instances for s in model(**data, mode="predict")]
-
-

@@ -12,8 +12,10 @@ from .caffe_model import CaffeFormatError
 __all__ = ["Message", "parse_prototxt", "prototxt_layers"]
 
 Message = dict[str, list[Any]]
-_TOKEN = re.compile(r"""\s+|\#[^\n]*|(?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')|(?P<punct>[{}<>:\[\],;])"""
-                    r"""|(?P<word>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[fF]?|[-+]?[A-Za-z_][A-Za-z0-9_.]*)""")
+_TOKEN = re.compile(
+    r"""\s+|\#[^\n]*|(?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')|(?P<punct>[{}<>:\[\],;])"""
+    r"""|(?P<word>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[fF]?|[-+]?[A-Za-z_][A-Za-z0-9_.]*)"""
+)
 _INT = re.compile(r"[-+]?\d+$")
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|inf(inity)?|nan)[fF]?$", re.IGNORECASE)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
@@ -41,7 +43,7 @@ def _tokens(text: str, source: str) -> list[tuple[str, str, int]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
-            raise CaffeFormatError(f"prototxt {source}: line {line}: cannot read {text[pos:pos + 20]!r}")
+            raise CaffeFormatError(f"prototxt {source}: line {line}: cannot read {text[pos : pos + 20]!r}")
         kind = m.lastgroup
         if kind is not None:
             out.append((kind, m.group(kind), line))
@@ -57,8 +59,11 @@ def parse_prototxt(path_or_text: str | os.PathLike) -> Message:
     every field is a list, since any may repeat. ``[a, b]`` lists and ``<...>`` messages are accepted.
     A path that names no file, and text that does not parse, raise naming the source and line.
     """
-    is_text = isinstance(path_or_text, str) and ("{" in path_or_text or ":" in path_or_text) and (
-        "\n" in path_or_text or not os.path.isfile(path_or_text))
+    is_text = (
+        isinstance(path_or_text, str)
+        and ("{" in path_or_text or ":" in path_or_text)
+        and ("\n" in path_or_text or not os.path.isfile(path_or_text))
+    )
     if is_text:
         text, source = str(path_or_text), "(text)"
     else:

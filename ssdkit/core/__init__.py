@@ -8,6 +8,23 @@ from .priors import SSDPriorGenerator
 from .protocols import BoxCoder, Loss, Matcher, Postprocessor, PriorGenerator, SparseMatcher
 from .targets import assign_targets, pad_ground_truth
 
-__all__ = ["BACKGROUND", "IGNORE", "ArgMaxMatcher", "BoxCoder", "IoUMatcher", "Loss", "Matcher", "MultiBoxLoss",
-           "Postprocessor", "PriorGenerator", "SSDBoxCoder", "SSDMatcher", "SSDPostprocessor", "SSDPriorGenerator",
-           "SparseMatcher", "assign_targets", "hard_negative_mask", "pad_ground_truth"]
+__all__ = [
+    "BACKGROUND",
+    "IGNORE",
+    "ArgMaxMatcher",
+    "BoxCoder",
+    "IoUMatcher",
+    "Loss",
+    "Matcher",
+    "MultiBoxLoss",
+    "Postprocessor",
+    "PriorGenerator",
+    "SSDBoxCoder",
+    "SSDMatcher",
+    "SSDPostprocessor",
+    "SSDPriorGenerator",
+    "SparseMatcher",
+    "assign_targets",
+    "hard_negative_mask",
+    "pad_ground_truth",
+]

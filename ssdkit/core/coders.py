@@ -21,8 +21,9 @@ class SSDBoxCoder:
     the log-size offsets at ``log(1000 / 16)`` so a wild prediction cannot overflow.
     """
 
-    def __init__(self, variances: Sequence[float] = (0.1, 0.1, 0.2, 0.2),
-                 clip_log_size: float = math.log(1000.0 / 16)) -> None:
+    def __init__(
+        self, variances: Sequence[float] = (0.1, 0.1, 0.2, 0.2), clip_log_size: float = math.log(1000.0 / 16)
+    ) -> None:
         if len(variances) != 4 or min(variances) <= 0:
             raise ValueError(f"SSDBoxCoder: variances must be 4 positive numbers, got {variances}")
         self.variances = tuple(float(v) for v in variances)
@@ -34,8 +35,9 @@ class SSDBoxCoder:
         wx, wy, ww, wh = self.weights
         px, py, pw, ph = xyxy_to_cxcywh(priors).unbind(-1)
         gx, gy, gw, gh = xyxy_to_cxcywh(gt).unbind(-1)
-        return torch.stack((wx * (gx - px) / pw, wy * (gy - py) / ph,
-                            ww * torch.log(gw / pw), wh * torch.log(gh / ph)), dim=-1)
+        return torch.stack(
+            (wx * (gx - px) / pw, wy * (gy - py) / ph, ww * torch.log(gw / pw), wh * torch.log(gh / ph)), dim=-1
+        )
 
     def decode(self, deltas: Tensor, priors: Tensor) -> Tensor:
         """``deltas [..., 4]`` and ``priors [..., 4]`` (xyxy, broadcastable) -> boxes ``[..., 4]`` xyxy.

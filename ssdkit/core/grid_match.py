@@ -54,10 +54,12 @@ def grid_candidates(gt: Tensor, priors: Tensor, grid: PriorGrid, floor_iou: floa
     need_ox, need_oy = inter_min / max_oy, inter_min / max_ox
     reachable = (need_ox <= max_ox) & (need_oy <= max_oy)  # False for NaN too
     # ox >= c  <=>  centre in [x1 - w/2 + c, x2 + w/2 - c]
-    first_i, count_i = _cell_range(gx1 - 0.5 * grid.w + need_ox, gx2 + 0.5 * grid.w - need_ox,
-                                   grid.x0, grid.dx, grid.fw)
-    first_j, count_j = _cell_range(gy1 - 0.5 * grid.h + need_oy, gy2 + 0.5 * grid.h - need_oy,
-                                   grid.y0, grid.dy, grid.fh)
+    first_i, count_i = _cell_range(
+        gx1 - 0.5 * grid.w + need_ox, gx2 + 0.5 * grid.w - need_ox, grid.x0, grid.dx, grid.fw
+    )
+    first_j, count_j = _cell_range(
+        gy1 - 0.5 * grid.h + need_oy, gy2 + 0.5 * grid.h - need_oy, grid.y0, grid.dy, grid.fh
+    )
     counts = (count_i * count_j * reachable).reshape(-1)  # [N * K]
     total = int(counts.sum())
     window = torch.repeat_interleave(torch.arange(n * k, device=gt.device), counts, output_size=total)
@@ -71,8 +73,9 @@ def grid_candidates(gt: Tensor, priors: Tensor, grid: PriorGrid, floor_iou: floa
     return gt_index, prior, paired_iou(gt[gt_index], priors[prior])
 
 
-def sparse_match_stats(gt_boxes: Tensor, gt_valid: Tensor, priors: Tensor, grid: PriorGrid,
-                       floor_iou: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def sparse_match_stats(
+    gt_boxes: Tensor, gt_valid: Tensor, priors: Tensor, grid: PriorGrid, floor_iou: float
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """What a matcher needs from the ``[B, G, P]`` IoU, without making it: for the priors that some gt
     reaches with IoU >= ``floor_iou`` or that are some gt's best, and for each valid gt.
 

@@ -38,8 +38,14 @@ class MultiBoxLoss(nn.Module):
     torchvision's ``SSD.compute_loss``.
     """
 
-    def __init__(self, neg_pos_ratio: float = 3.0, alpha: float = 1.0, min_negatives_per_image: int = 0,
-                 smooth_l1_beta: float = 1.0, loss_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        neg_pos_ratio: float = 3.0,
+        alpha: float = 1.0,
+        min_negatives_per_image: int = 0,
+        smooth_l1_beta: float = 1.0,
+        loss_weight: float = 1.0,
+    ) -> None:
         super().__init__()
         self.neg_pos_ratio = neg_pos_ratio
         self.alpha = alpha
@@ -52,9 +58,11 @@ class MultiBoxLoss(nn.Module):
         ``target_deltas [B, P, 4]`` -> ``dict(loss_cls=[], loss_box=[])``."""
         b, p, k = cls_logits.shape
         if labels.shape != (b, p) or target_deltas.shape != box_deltas.shape:
-            raise ValueError(f"MultiBoxLoss: cls_logits {tuple(cls_logits.shape)}, box_deltas "
-                             f"{tuple(box_deltas.shape)}, labels {tuple(labels.shape)}, target_deltas "
-                             f"{tuple(target_deltas.shape)} do not agree on [B, P]")
+            raise ValueError(
+                f"MultiBoxLoss: cls_logits {tuple(cls_logits.shape)}, box_deltas "
+                f"{tuple(box_deltas.shape)}, labels {tuple(labels.shape)}, target_deltas "
+                f"{tuple(target_deltas.shape)} do not agree on [B, P]"
+            )
         ce = F.cross_entropy(cls_logits.reshape(-1, k), labels.clamp(min=0).reshape(-1), reduction="none").view(b, p)
         pos = labels > 0
         neg = labels == 0

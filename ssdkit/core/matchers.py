@@ -58,8 +58,9 @@ class IoUMatcher:
         ``BACKGROUND`` (-1) or ``IGNORE`` (-2)."""
         raise NotImplementedError
 
-    def __call__(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None,
-                 grid: PriorGrid | None = None) -> Tensor:
+    def __call__(
+        self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None, grid: PriorGrid | None = None
+    ) -> Tensor:
         """``gt_boxes [B, G, 4]``, ``priors [P, 4]``, ``gt_valid [B, G]`` -> ``[B, P]`` long: matched gt
         index, -1 background, -2 ignore."""
         img, prior, code = self.match_sparse(gt_boxes, priors, gt_valid, grid)
@@ -67,8 +68,9 @@ class IoUMatcher:
         out[img, prior] = code
         return out
 
-    def match_sparse(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None,
-                     grid: PriorGrid | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def match_sparse(
+        self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None, grid: PriorGrid | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """The same result as its non-background entries: ``image [M]``, ``prior [M]``, ``code [M]``."""
         b, g = gt_boxes.shape[:2]
         p, dev = priors.shape[0], priors.device
@@ -80,17 +82,19 @@ class IoUMatcher:
         if grid is None or self.floor_iou <= 0:
             return self._match_dense(gt_boxes, priors, gt_valid)
         if grid.num_priors != p:
-            raise ValueError(f"{type(self).__name__}: the prior grid describes {grid.num_priors} priors but "
-                             f"{p} were given")
+            raise ValueError(
+                f"{type(self).__name__}: the prior grid describes {grid.num_priors} priors but {p} were given"
+            )
         keys, best_iou, best_gt, best_prior = sparse_match_stats(gt_boxes, gt_valid, priors, grid, self.floor_iou)
         code = self.decide(best_iou, best_gt)
         if self.force_match:
             img, slot = gt_valid.nonzero(as_tuple=True)
             keys, inv = torch.unique(torch.cat((keys, img * p + best_prior[img, slot])), return_inverse=True)
             decided = torch.full(keys.shape, BACKGROUND, dtype=torch.long, device=dev)
-            decided[inv[:code.shape[0]]] = code
+            decided[inv[: code.shape[0]]] = code
             forced = torch.full(keys.shape, -1, dtype=torch.long, device=dev).scatter_reduce_(
-                0, inv[code.shape[0]:], slot, "amax")
+                0, inv[code.shape[0] :], slot, "amax"
+            )
             code = torch.where(forced >= 0, forced, decided)
         keep = code != BACKGROUND
         keys, code = keys[keep], code[keep]
@@ -136,11 +140,14 @@ class ArgMaxMatcher(IoUMatcher):
     """TF Object Detection API style: IoU >= ``matched_threshold`` matches, IoU < ``unmatched_threshold``
     is background, the band between is ignored (-2). ``force_match`` also gives each gt its best prior."""
 
-    def __init__(self, matched_threshold: float = 0.5, unmatched_threshold: float = 0.4,
-                 force_match: bool = True) -> None:
+    def __init__(
+        self, matched_threshold: float = 0.5, unmatched_threshold: float = 0.4, force_match: bool = True
+    ) -> None:
         if unmatched_threshold > matched_threshold:
-            raise ValueError(f"ArgMaxMatcher: unmatched_threshold ({unmatched_threshold}) must not exceed "
-                             f"matched_threshold ({matched_threshold})")
+            raise ValueError(
+                f"ArgMaxMatcher: unmatched_threshold ({unmatched_threshold}) must not exceed "
+                f"matched_threshold ({matched_threshold})"
+            )
         super().__init__()
         self.matched_threshold = matched_threshold
         self.unmatched_threshold = unmatched_threshold
@@ -155,5 +162,7 @@ class ArgMaxMatcher(IoUMatcher):
         return matched.masked_fill_(best_iou < self.unmatched_threshold, BACKGROUND)
 
     def __repr__(self) -> str:
-        return (f"ArgMaxMatcher(matched_threshold={self.matched_threshold}, "
-                f"unmatched_threshold={self.unmatched_threshold}, force_match={self.force_match})")
+        return (
+            f"ArgMaxMatcher(matched_threshold={self.matched_threshold}, "
+            f"unmatched_threshold={self.unmatched_threshold}, force_match={self.force_match})"
+        )

@@ -27,9 +27,16 @@ class SSDPostprocessor:
         use_sigmoid: score each class with a sigmoid of its logit instead of the softmax over C + 1.
     """
 
-    def __init__(self, score_thr: float = 0.01, pre_nms_topk: int = 400, nms_iou: float = 0.45,
-                 max_per_img: int = 200, use_sigmoid: bool = False, class_agnostic: bool = False,
-                 clip: bool = True) -> None:
+    def __init__(
+        self,
+        score_thr: float = 0.01,
+        pre_nms_topk: int = 400,
+        nms_iou: float = 0.45,
+        max_per_img: int = 200,
+        use_sigmoid: bool = False,
+        class_agnostic: bool = False,
+        clip: bool = True,
+    ) -> None:
         self.score_thr = score_thr
         self.pre_nms_topk = pre_nms_topk
         self.nms_iou = nms_iou
@@ -46,10 +53,10 @@ class SSDPostprocessor:
 
     def __call__(self, cls_logits: Tensor, boxes: Tensor, img_metas: Sequence[dict]) -> list[Detections]:
         """Args:
-            cls_logits: ``[B, P, C+1]``.
-            boxes: ``[B, P, 4]`` decoded xyxy in network-input pixels.
-            img_metas: per image ``img_shape`` (network input ``(H, W)``) and optionally ``ori_shape``
-                (original ``(H, W)``); boxes are scaled from the first to the second.
+        cls_logits: ``[B, P, C+1]``.
+        boxes: ``[B, P, 4]`` decoded xyxy in network-input pixels.
+        img_metas: per image ``img_shape`` (network input ``(H, W)``) and optionally ``ori_shape``
+            (original ``(H, W)``); boxes are scaled from the first to the second.
         """
         bsz, p, _ = boxes.shape
         if len(img_metas) != bsz:
@@ -68,8 +75,9 @@ class SSDPostprocessor:
         order = flat.masked_fill(~valid, float("-inf")).argsort(dim=1, descending=True, stable=True)
         prefix = min(int(n_valid.max()), max(4 * self.max_per_img, 1000))
         while True:
-            kept, img_id, cls_id, cand_boxes, cand_scores = self._nms_prefix(order, prefix, n_valid, top_scores,
-                                                                            top_idx, boxes)
+            kept, img_id, cls_id, cand_boxes, cand_scores = self._nms_prefix(
+                order, prefix, n_valid, top_scores, top_idx, boxes
+            )
             counts = torch.bincount(img_id[kept], minlength=bsz)
             short = (counts < self.max_per_img) & (n_valid > prefix)
             if not bool(short.any()):
@@ -86,18 +94,22 @@ class SSDPostprocessor:
 
         out_boxes = cand_boxes[kept]
         if any("ori_shape" in m for m in img_metas):
-            ori_hw = torch.tensor([m.get("ori_shape", m["img_shape"])[:2] for m in img_metas],
-                                  dtype=boxes.dtype, device=boxes.device)
+            ori_hw = torch.tensor(
+                [m.get("ori_shape", m["img_shape"])[:2] for m in img_metas], dtype=boxes.dtype, device=boxes.device
+            )
             scale = (ori_hw / in_hw).flip(-1).repeat(1, 2)  # [B, 4] (sx, sy, sx, sy)
             out_boxes = out_boxes * scale[img_id[kept]]
             if self.clip:  # scaling can overshoot the border by a rounding error
                 out_boxes = torch.minimum(out_boxes, ori_hw.flip(-1).repeat(1, 2)[img_id[kept]])
         out_scores, out_labels = cand_scores[kept], cls_id[kept]
-        return [Detections(boxes=b, scores=s, labels=lab) for b, s, lab in zip(
-            out_boxes.split(per_image), out_scores.split(per_image), out_labels.split(per_image))]
+        return [
+            Detections(boxes=b, scores=s, labels=lab)
+            for b, s, lab in zip(out_boxes.split(per_image), out_scores.split(per_image), out_labels.split(per_image))
+        ]
 
-    def _nms_prefix(self, order: Tensor, prefix: int, n_valid: Tensor, top_scores: Tensor, top_idx: Tensor,
-                    boxes: Tensor) -> tuple[Tensor, ...]:
+    def _nms_prefix(
+        self, order: Tensor, prefix: int, n_valid: Tensor, top_scores: Tensor, top_idx: Tensor, boxes: Tensor
+    ) -> tuple[Tensor, ...]:
         """NMS over each image's ``prefix`` best candidates.
 
         Greedy NMS keeps or drops a box looking only at higher-scored boxes, so the boxes kept among an
@@ -118,6 +130,8 @@ class SSDPostprocessor:
         return kept, img_id, cls_id, cand_boxes, cand_scores
 
     def __repr__(self) -> str:
-        return (f"SSDPostprocessor(score_thr={self.score_thr}, pre_nms_topk={self.pre_nms_topk}, "
-                f"nms_iou={self.nms_iou}, max_per_img={self.max_per_img}, use_sigmoid={self.use_sigmoid}, "
-                f"class_agnostic={self.class_agnostic})")
+        return (
+            f"SSDPostprocessor(score_thr={self.score_thr}, pre_nms_topk={self.pre_nms_topk}, "
+            f"nms_iou={self.nms_iou}, max_per_img={self.max_per_img}, use_sigmoid={self.use_sigmoid}, "
+            f"class_agnostic={self.class_agnostic})"
+        )

@@ -14,8 +14,9 @@ from ssdkit.structures import PriorGrid
 CLIP_MODES = (None, "wh", "xyxy")
 
 
-def paper_scales(num_levels: int, s_min: float = 0.2, s_max: float = 0.9,
-                 first_scale: float | None = None) -> list[float]:
+def paper_scales(
+    num_levels: int, s_min: float = 0.2, s_max: float = 0.9, first_scale: float | None = None
+) -> list[float]:
     """The paper's s_k = s_min + (s_max - s_min)(k - 1)/(m - 1), plus one extrapolated s_{m+1}.
 
     With ``first_scale`` the first level gets that scale (conv4_3: 0.1 on VOC, 0.07 on COCO) and the
@@ -56,17 +57,27 @@ class SSDPriorGenerator:
             ``'xyxy'`` clamps corners to the image (Caffe ``clip: true``).
     """
 
-    def __init__(self, aspect_ratios: Sequence[Sequence[float]] = ([2], [2, 3], [2, 3], [2, 3], [2], [2]),
-                 s_min: float = 0.2, s_max: float = 0.9, first_scale: float | None = None,
-                 scales: Sequence[float] | None = None, min_sizes: Sequence[float] | None = None,
-                 max_sizes: Sequence[float | None] | None = None, steps: Sequence[float] | None = None,
-                 offset: float = 0.5, clip: str | None = None, extra_square: Sequence[bool] | None = None) -> None:
+    def __init__(
+        self,
+        aspect_ratios: Sequence[Sequence[float]] = ([2], [2, 3], [2, 3], [2, 3], [2], [2]),
+        s_min: float = 0.2,
+        s_max: float = 0.9,
+        first_scale: float | None = None,
+        scales: Sequence[float] | None = None,
+        min_sizes: Sequence[float] | None = None,
+        max_sizes: Sequence[float | None] | None = None,
+        steps: Sequence[float] | None = None,
+        offset: float = 0.5,
+        clip: str | None = None,
+        extra_square: Sequence[bool] | None = None,
+    ) -> None:
         self.aspect_ratios = [list(r) for r in aspect_ratios]
         m = len(self.aspect_ratios)
         self.extra_square = [True] * m if extra_square is None else [bool(e) for e in extra_square]
         if len(self.extra_square) != m:
-            raise ValueError(f"SSDPriorGenerator: extra_square has {len(self.extra_square)} entries but aspect_ratios "
-                             f"has {m} levels")
+            raise ValueError(
+                f"SSDPriorGenerator: extra_square has {len(self.extra_square)} entries but aspect_ratios has {m} levels"
+            )
         if clip not in CLIP_MODES:
             raise ValueError(f"SSDPriorGenerator: clip={clip!r} is not one of {CLIP_MODES}")
         if steps is not None and len(steps) != m:
@@ -75,17 +86,23 @@ class SSDPriorGenerator:
             raise ValueError("SSDPriorGenerator: give both min_sizes and max_sizes, or neither")
         if min_sizes is not None and max_sizes is not None:
             if len(min_sizes) != m or len(max_sizes) != m:
-                raise ValueError(f"SSDPriorGenerator: min_sizes ({len(min_sizes)}) and max_sizes "
-                                 f"({len(max_sizes)}) need one entry per level ({m})")
+                raise ValueError(
+                    f"SSDPriorGenerator: min_sizes ({len(min_sizes)}) and max_sizes "
+                    f"({len(max_sizes)}) need one entry per level ({m})"
+                )
             missing = [k for k in range(m) if max_sizes[k] is None and self.extra_square[k]]
             if missing:
-                raise ValueError(f"SSDPriorGenerator: max_sizes is None at levels {missing}, which have the extra "
-                                 f"square box; give a max size or set extra_square[k]=False there")
+                raise ValueError(
+                    f"SSDPriorGenerator: max_sizes is None at levels {missing}, which have the extra "
+                    f"square box; give a max size or set extra_square[k]=False there"
+                )
             self.scales = None
         elif scales is not None:
             if len(scales) != m + 1:
-                raise ValueError(f"SSDPriorGenerator: scales needs m + 1 = {m + 1} entries (the last serves the "
-                                 f"extra box of the last level), got {len(scales)}")
+                raise ValueError(
+                    f"SSDPriorGenerator: scales needs m + 1 = {m + 1} entries (the last serves the "
+                    f"extra box of the last level), got {len(scales)}"
+                )
             self.scales = [float(s) for s in scales]
         else:
             self.scales = paper_scales(m, s_min, s_max, first_scale)
@@ -95,8 +112,10 @@ class SSDPriorGenerator:
         self._in_pixels = self.min_sizes is not None
         self._sides: list[tuple[float, float | None]]
         if self.min_sizes is not None and self.max_sizes is not None:
-            self._sides = [(lo, math.sqrt(lo * hi) if self.extra_square[k] and hi is not None else None)
-                           for k, (lo, hi) in enumerate(zip(self.min_sizes, self.max_sizes))]
+            self._sides = [
+                (lo, math.sqrt(lo * hi) if self.extra_square[k] and hi is not None else None)
+                for k, (lo, hi) in enumerate(zip(self.min_sizes, self.max_sizes))
+            ]
         else:
             s = self.scales or []
             self._sides = [(s[k], math.sqrt(s[k] * s[k + 1]) if self.extra_square[k] else None) for k in range(m)]
@@ -126,8 +145,13 @@ class SSDPriorGenerator:
             pairs += [(sx * r, sy / r), (sx / r, sy * r)]
         return pairs
 
-    def __call__(self, feature_sizes: Sequence[Sequence[int]], image_size: Sequence[int],
-                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Tensor:
+    def __call__(
+        self,
+        feature_sizes: Sequence[Sequence[int]],
+        image_size: Sequence[int],
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> Tensor:
         """Priors for one input size.
 
         Args:
@@ -143,7 +167,8 @@ class SSDPriorGenerator:
             raise ValueError(
                 f"SSDPriorGenerator: got {len(sizes)} feature maps {sizes} but the prior generator "
                 f"has {self.num_levels} levels (prior_generator.aspect_ratios); the neck's outputs and the prior "
-                f"generator's levels must agree")
+                f"generator's levels must agree"
+            )
         key = (tuple(sizes), image_size, str(device), dtype)
         if key not in self._cache:
             self._cache[key] = self._generate(sizes, image_size, dtype).to(device)
@@ -164,8 +189,9 @@ class SSDPriorGenerator:
                 wh = wh.clamp(min=0, max=1)
             yield cx, cy, wh
 
-    def _generate(self, feature_sizes: list[tuple[int, int]], image_size: tuple[int, int],
-                  dtype: torch.dtype) -> Tensor:
+    def _generate(
+        self, feature_sizes: list[tuple[int, int]], image_size: tuple[int, int], dtype: torch.dtype
+    ) -> Tensor:
         h_img, w_img = image_size
         levels = []
         for cx, cy, wh in self._level_grids(feature_sizes, image_size, dtype):
@@ -179,8 +205,9 @@ class SSDPriorGenerator:
             xyxy = torch.minimum(xyxy.clamp(min=0), size.repeat(2).to(dtype))
         return xyxy
 
-    def grid(self, feature_sizes: Sequence[Sequence[int]], image_size: Sequence[int],
-             device: torch.device | str = "cpu") -> PriorGrid | None:
+    def grid(
+        self, feature_sizes: Sequence[Sequence[int]], image_size: Sequence[int], device: torch.device | str = "cpu"
+    ) -> PriorGrid | None:
         """The layout of :meth:`__call__`'s priors as regular grids (cached), for sparse matching.
 
         ``None`` with ``clip='xyxy'``: boxes clipped at the image border are no longer identical.
@@ -211,12 +238,19 @@ class SSDPriorGenerator:
                 cols["h"].append(float(wh[s, 1]) * h_img)
             base += a * fw * fh
         ints = ("base", "per_cell", "fw", "fh")
-        return PriorGrid(**{k: torch.tensor(v, dtype=torch.long if k in ints else torch.float32)
-                            for k, v in cols.items()}, num_priors=base)
+        return PriorGrid(
+            **{k: torch.tensor(v, dtype=torch.long if k in ints else torch.float32) for k, v in cols.items()},
+            num_priors=base,
+        )
 
     def __repr__(self) -> str:
-        sizes = (f"min_sizes={self.min_sizes}, max_sizes={self.max_sizes}" if self.min_sizes is not None
-                 else f"scales={[round(s, 4) for s in self.scales or []]}")
+        sizes = (
+            f"min_sizes={self.min_sizes}, max_sizes={self.max_sizes}"
+            if self.min_sizes is not None
+            else f"scales={[round(s, 4) for s in self.scales or []]}"
+        )
         squares = "" if all(self.extra_square) else f", extra_square={self.extra_square}"
-        return (f"SSDPriorGenerator(aspect_ratios={self.aspect_ratios}, {sizes}, steps={self.steps}, "
-                f"offset={self.offset}, clip={self.clip!r}{squares})")
+        return (
+            f"SSDPriorGenerator(aspect_ratios={self.aspect_ratios}, {sizes}, steps={self.steps}, "
+            f"offset={self.offset}, clip={self.clip!r}{squares})"
+        )

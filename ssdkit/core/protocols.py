@@ -29,8 +29,13 @@ class PriorGenerator(Protocol):
         """Boxes per location of each level (the head's widths are wired from it)."""
         ...
 
-    def __call__(self, feature_sizes: Sequence[Sequence[int]], image_size: Sequence[int],
-                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Tensor:
+    def __call__(
+        self,
+        feature_sizes: Sequence[Sequence[int]],
+        image_size: Sequence[int],
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> Tensor:
         """``(H_k, W_k)`` per map and the input ``(H, W)`` -> priors ``[P, 4]``, in the head's prediction order."""
         ...
 
@@ -49,8 +54,9 @@ class SparseMatcher(Protocol):
     """A matcher that can also return only its non-background entries, visiting only the priors near each
     ground truth on the priors' grid (``assign_targets`` uses it when present)."""
 
-    def match_sparse(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None,
-                     grid: PriorGrid | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def match_sparse(
+        self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor | None = None, grid: PriorGrid | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """``image [M]``, ``prior [M]``, ``code [M]`` (gt index, or -2 ignored): the dense result's entries != -1."""
         ...
 
@@ -70,8 +76,9 @@ class BoxCoder(Protocol):
 class Loss(Protocol):
     """The training loss over all priors of a batch."""
 
-    def __call__(self, cls_logits: Tensor, box_deltas: Tensor, labels: Tensor, target_deltas: Tensor
-                 ) -> dict[str, Tensor]:
+    def __call__(
+        self, cls_logits: Tensor, box_deltas: Tensor, labels: Tensor, target_deltas: Tensor
+    ) -> dict[str, Tensor]:
         """``cls_logits [B, P, C+1]``, ``box_deltas [B, P, 4]``, ``labels [B, P]`` (0 background, 1..C, -1
         ignore), ``target_deltas [B, P, 4]`` -> named scalar losses (``loss_cls``, ``loss_box``)."""
         ...

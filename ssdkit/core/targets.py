@@ -35,12 +35,15 @@ def _check_all(boxes: Sequence[Tensor], labels: Sequence[Tensor], num_classes: i
         i, _ = _image_of(counts, int(bad.nonzero()[0]))
         validate_boxes(boxes[i], f"gt_boxes of image {i}")
     i, row = _image_of(counts, int(bad_label.nonzero()[0]))
-    raise ValueError(f"gt_labels of image {i}: label {int(labels[i][row])} is out of range; valid labels are "
-                     f"0 .. {num_classes - 1} (num_classes={num_classes}, background is implicit)")
+    raise ValueError(
+        f"gt_labels of image {i}: label {int(labels[i][row])} is out of range; valid labels are "
+        f"0 .. {num_classes - 1} (num_classes={num_classes}, background is implicit)"
+    )
 
 
-def pad_ground_truth(boxes: Sequence[Tensor], labels: Sequence[Tensor], num_classes: int,
-                     check: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+def pad_ground_truth(
+    boxes: Sequence[Tensor], labels: Sequence[Tensor], num_classes: int, check: bool = True
+) -> tuple[Tensor, Tensor, Tensor]:
     """Stack per-image ground truth into padded tensors.
 
     Args:
@@ -55,8 +58,9 @@ def pad_ground_truth(boxes: Sequence[Tensor], labels: Sequence[Tensor], num_clas
         raise ValueError(f"pad_ground_truth: {len(boxes)} box tensors but {len(labels)} label tensors")
     for i, (b, lab) in enumerate(zip(boxes, labels)):
         if b.ndim != 2 or b.shape[-1] != 4 or lab.shape != b.shape[:1]:
-            raise ValueError(f"gt of image {i}: boxes must be [G, 4] with labels [G], got {tuple(b.shape)} "
-                             f"and {tuple(lab.shape)}")
+            raise ValueError(
+                f"gt of image {i}: boxes must be [G, 4] with labels [G], got {tuple(b.shape)} and {tuple(lab.shape)}"
+            )
     if check and boxes:
         _check_all(boxes, labels, num_classes)
     if not boxes:
@@ -68,8 +72,15 @@ def pad_ground_truth(boxes: Sequence[Tensor], labels: Sequence[Tensor], num_clas
     return out_boxes, out_labels, valid
 
 
-def assign_targets(matcher: Matcher | SparseMatcher, coder: BoxCoder, priors: Tensor, gt_boxes: Tensor,
-                   gt_labels: Tensor, gt_valid: Tensor, grid: PriorGrid | None = None) -> tuple[Tensor, Tensor]:
+def assign_targets(
+    matcher: Matcher | SparseMatcher,
+    coder: BoxCoder,
+    priors: Tensor,
+    gt_boxes: Tensor,
+    gt_labels: Tensor,
+    gt_valid: Tensor,
+    grid: PriorGrid | None = None,
+) -> tuple[Tensor, Tensor]:
     """Match and encode, batched.
 
     Args:

@@ -2,15 +2,27 @@
 
 from .datasets import VOC_CLASSES, CocoDataset, TiledDataset, VOCDataset
 from .transforms import (
-                         BadImageError,
-                         Expand,
-                         LoadImage,
-                         MinIoURandomCrop,
-                         PackInputs,
-                         PhotometricDistortion,
-                         RandomFlip,
-                         Resize,
+    BadImageError,
+    Expand,
+    LoadImage,
+    MinIoURandomCrop,
+    PackInputs,
+    PhotometricDistortion,
+    RandomFlip,
+    Resize,
 )
 
-__all__ = ["VOC_CLASSES", "BadImageError", "CocoDataset", "Expand", "LoadImage", "MinIoURandomCrop", "PackInputs",
-           "PhotometricDistortion", "TiledDataset", "RandomFlip", "Resize", "VOCDataset"]
+__all__ = [
+    "VOC_CLASSES",
+    "BadImageError",
+    "CocoDataset",
+    "Expand",
+    "LoadImage",
+    "MinIoURandomCrop",
+    "PackInputs",
+    "PhotometricDistortion",
+    "TiledDataset",
+    "RandomFlip",
+    "Resize",
+    "VOCDataset",
+]

@@ -19,9 +19,26 @@ import numpy as np
 from ssdkit.structures.coco import xyxy_to_coco_bbox
 from ssdkit.structures.np_boxes import np_pairwise_iou
 
-PHOTOS = ("astronaut", "coffee", "chelsea", "camera", "rocket", "immunohistochemistry", "hubble_deep_field",
-          "coins", "retina", "colorwheel", "brick", "grass", "gravel", "moon", "horse", "clock",
-          "stereo_motorcycle", "cell")
+PHOTOS = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "camera",
+    "rocket",
+    "immunohistochemistry",
+    "hubble_deep_field",
+    "coins",
+    "retina",
+    "colorwheel",
+    "brick",
+    "grass",
+    "gravel",
+    "moon",
+    "horse",
+    "clock",
+    "stereo_motorcycle",
+    "cell",
+)
 CLASSES = tuple(f"digit_{i}" for i in range(10))
 
 
@@ -69,10 +86,20 @@ def digit_pools(seed: int = 0) -> dict[str, np.ndarray]:
     return dict(train=np.sort(perm[:cut]), val=np.sort(perm[cut:]))
 
 
-def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.ndarray, targets: np.ndarray,
-                 pool: np.ndarray, size: tuple[int, int], *, min_px: float, max_frac: float, max_objects: int,
-                 aspect_range: tuple[float, float], stroke_contrast: float
-                 ) -> tuple[np.ndarray, list[tuple[list[float], int]]]:
+def render_image(
+    rng: np.random.Generator,
+    photos: list[np.ndarray],
+    digits: np.ndarray,
+    targets: np.ndarray,
+    pool: np.ndarray,
+    size: tuple[int, int],
+    *,
+    min_px: float,
+    max_frac: float,
+    max_objects: int,
+    aspect_range: tuple[float, float],
+    stroke_contrast: float,
+) -> tuple[np.ndarray, list[tuple[list[float], int]]]:
     """One image and its ``(xyxy box, class)`` objects (1 .. ``max_objects`` digits); the options are
     :func:`make_demo_dataset`'s.
 
@@ -84,7 +111,7 @@ def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.
     ph, pw = photo.shape[:2]
     side = int(min(ph, pw) * rng.uniform(0.3, 1.0))
     y0, x0 = int(rng.integers(0, ph - side + 1)), int(rng.integers(0, pw - side + 1))
-    img = cv2.resize(photo[y0:y0 + side, x0:x0 + side], (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    img = cv2.resize(photo[y0 : y0 + side, x0 : x0 + side], (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
     objects: list[tuple[list[float], int]] = []
     placed: list[np.ndarray] = []
     for _ in range(int(rng.integers(1, max_objects + 1))):
@@ -104,7 +131,7 @@ def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.
         ys, xs = np.nonzero(raw > 0.25)
         if len(xs) == 0 or xs.max() - xs.min() < 3 or ys.max() - ys.min() < 3:
             continue
-        region = img[y:y + bh, x:x + bw]
+        region = img[y : y + bh, x : x + bw]
         local = region.mean(axis=(0, 1))
         colour = np.where(local > 127, rng.uniform(0, 60, 3), rng.uniform(195, 255, 3))  # contrasting
         region[:] = region * (1 - alpha[..., None]) + colour * alpha[..., None]
@@ -114,11 +141,21 @@ def render_image(rng: np.random.Generator, photos: list[np.ndarray], digits: np.
     return np.clip(img, 0, 255).round().astype(np.uint8), objects
 
 
-def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 4000, num_val: int = 100,
-                      image_size: tuple[int, int] = (320, 320), overwrite: bool = False, min_px: float = 40.0,
-                      max_frac: float = 0.6, max_objects: int = 4, backdrop_blur: float = 8.0,
-                      backdrop_contrast: float = 0.35, aspect_range: tuple[float, float] = (0.7, 1.0),
-                      stroke_contrast: float = 2.0) -> dict:
+def make_demo_dataset(
+    out_dir: str,
+    seed: int = 0,
+    num_train: int = 4000,
+    num_val: int = 100,
+    image_size: tuple[int, int] = (320, 320),
+    overwrite: bool = False,
+    min_px: float = 40.0,
+    max_frac: float = 0.6,
+    max_objects: int = 4,
+    backdrop_blur: float = 8.0,
+    backdrop_contrast: float = 0.35,
+    aspect_range: tuple[float, float] = (0.7, 1.0),
+    stroke_contrast: float = 2.0,
+) -> dict:
     """Write ``out_dir/{train,val}/*.jpg`` and ``out_dir/annotations/instances_{train,val}.json``.
 
     The defaults make the set ``make demo`` trains from scratch on a CPU in minutes: digits sized to
@@ -133,10 +170,19 @@ def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 4000, num_va
     from sklearn.datasets import load_digits
 
     out = Path(out_dir)
-    options = dict(seed=seed, num_train=num_train, num_val=num_val, image_size=list(image_size), min_px=min_px,
-                   max_frac=max_frac, max_objects=max_objects, backdrop_blur=backdrop_blur,
-                   backdrop_contrast=backdrop_contrast, aspect_range=list(aspect_range),
-                   stroke_contrast=stroke_contrast)
+    options = dict(
+        seed=seed,
+        num_train=num_train,
+        num_val=num_val,
+        image_size=list(image_size),
+        min_px=min_px,
+        max_frac=max_frac,
+        max_objects=max_objects,
+        backdrop_blur=backdrop_blur,
+        backdrop_contrast=backdrop_contrast,
+        aspect_range=list(aspect_range),
+        stroke_contrast=stroke_contrast,
+    )
     done = all((out / "annotations" / f"instances_{s}.json").exists() for s in ("train", "val"))
     made_with = out / "options.json"
     if done and not overwrite and made_with.exists() and json.loads(made_with.read_text()) == options:
@@ -153,22 +199,46 @@ def make_demo_dataset(out_dir: str, seed: int = 0, num_train: int = 4000, num_va
         images: list[dict] = []
         anns: list[dict] = []
         for i in range(count):
-            img, objects = render_image(rng, photos, digits.images, digits.target, pools[split], image_size,
-                                       min_px=min_px, max_frac=max_frac, max_objects=max_objects,
-                                       aspect_range=aspect_range, stroke_contrast=stroke_contrast)
+            img, objects = render_image(
+                rng,
+                photos,
+                digits.images,
+                digits.target,
+                pools[split],
+                image_size,
+                min_px=min_px,
+                max_frac=max_frac,
+                max_objects=max_objects,
+                aspect_range=aspect_range,
+                stroke_contrast=stroke_contrast,
+            )
             name = f"{i:05d}.jpg"
             cv2.imwrite(str(tmp / split / name), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
             images.append(dict(id=i + 1, file_name=name, width=image_size[1], height=image_size[0]))
             for box, label in objects:
                 bbox = xyxy_to_coco_bbox(box)
-                anns.append(dict(id=len(anns) + 1, image_id=i + 1, category_id=label + 1,
-                                 bbox=bbox, area=bbox[2] * bbox[3], iscrowd=0))
+                anns.append(
+                    dict(
+                        id=len(anns) + 1,
+                        image_id=i + 1,
+                        category_id=label + 1,
+                        bbox=bbox,
+                        area=bbox[2] * bbox[3],
+                        iscrowd=0,
+                    )
+                )
         cats = [dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)]
         (tmp / "annotations" / f"instances_{split}.json").write_text(
-            json.dumps(dict(images=images, annotations=anns, categories=cats)))
+            json.dumps(dict(images=images, annotations=anns, categories=cats))
+        )
         sides = np.array([max(a["bbox"][2], a["bbox"][3]) for a in anns]) if anns else np.zeros(1)
-        summary[split] = dict(images=count, boxes=len(anns), min_px=float(sides.min()),
-                              median_px=float(np.median(sides)), max_px=float(sides.max()))
+        summary[split] = dict(
+            images=count,
+            boxes=len(anns),
+            min_px=float(sides.min()),
+            median_px=float(np.median(sides)),
+            max_px=float(sides.max()),
+        )
     (tmp / "options.json").write_text(json.dumps(options))
     if out.exists():
         shutil.rmtree(out)

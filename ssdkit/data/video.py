@@ -40,8 +40,9 @@ def unique_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
-def read_frames(paths: Sequence[Path], on_bad: Callable[[Path, str], None] | None = None
-                ) -> Iterator[tuple[str, Path, np.ndarray]]:
+def read_frames(
+    paths: Sequence[Path], on_bad: Callable[[Path, str], None] | None = None
+) -> Iterator[tuple[str, Path, np.ndarray]]:
     """``(name, path, HxWx3 uint8 BGR)`` for every image and every frame of every video; names are unique.
 
     An unreadable file raises ``ValueError``, or with ``on_bad`` is reported to it (path, reason) and skipped.

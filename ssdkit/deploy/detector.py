@@ -28,14 +28,22 @@ class DeployedDetector(BaseModel):
     when given (the config's), must equal the file's.
     """
 
-    def __init__(self, file: str, backend: str = "onnxruntime", num_classes: int | None = None,
-                 threads: int | None = None, init_cfg: dict | None = None) -> None:
+    def __init__(
+        self,
+        file: str,
+        backend: str = "onnxruntime",
+        num_classes: int | None = None,
+        threads: int | None = None,
+        init_cfg: dict | None = None,
+    ) -> None:
         super().__init__(data_preprocessor=dict(type="BaseDataPreprocessor"), init_cfg=init_cfg)
         self.info: ExportInfo = read_info(file)
         if num_classes is not None and int(num_classes) != self.info.num_classes:
-            raise ValueError(f"'{file}' was exported with {self.info.num_classes} classes but the config has "
-                             f"model.num_classes={num_classes}: use the config the file was exported from "
-                             f"({self.info.config or 'not recorded'})")
+            raise ValueError(
+                f"'{file}' was exported with {self.info.num_classes} classes but the config has "
+                f"model.num_classes={num_classes}: use the config the file was exported from "
+                f"({self.info.config or 'not recorded'})"
+            )
         self.file, self.backend = str(file), backend
         self.num_classes = self.info.num_classes
         self.runtime: Runtime = make_runtime(backend, file, self.info, threads)
@@ -47,11 +55,11 @@ class DeployedDetector(BaseModel):
             return self.runtime(images)
         parts: list[list[np.ndarray]] = []
         for start in range(0, n, fixed):
-            chunk = images[start:start + fixed]
+            chunk = images[start : start + fixed]
             short = fixed - chunk.shape[0]
             if short:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], short, axis=0)])
-            parts.append([o[:fixed - short] for o in self.runtime(chunk)])
+            parts.append([o[: fixed - short] for o in self.runtime(chunk)])
         return [np.concatenate(outs) for outs in zip(*parts)]
 
     def detections(self, images: torch.Tensor) -> list[dict[str, np.ndarray]]:
@@ -59,9 +67,11 @@ class DeployedDetector(BaseModel):
         ``labels``, best first."""
         h, w = images.shape[-2:]
         if (int(h), int(w)) != tuple(self.info.input_size):
-            raise ValueError(f"images are {int(h)}x{int(w)} but '{self.file}' was exported for "
-                             f"{self.info.input_size[0]}x{self.info.input_size[1]}: the config's test pipeline must "
-                             f"Resize to the exported size (or export again with --input-size)")
+            raise ValueError(
+                f"images are {int(h)}x{int(w)} but '{self.file}' was exported for "
+                f"{self.info.input_size[0]}x{self.info.input_size[1]}: the config's test pipeline must "
+                f"Resize to the exported size (or export again with --input-size)"
+            )
         if self.info.mode == "raw":
             from .raw_nms import postprocess_raw
 
@@ -69,11 +79,19 @@ class DeployedDetector(BaseModel):
             # numpy NMS: torchvision's float32 IoU, as PyTorch decides (OpenCV's float64 IoU may decide a pair
             # within an ulp of nms_iou the other way; postprocess_raw(method='opencv') is there for OpenCV users)
             info = self.info
-            return postprocess_raw(boxes, scores, score_thr=info.score_thr, pre_nms_topk=info.pre_nms_topk,
-                                   nms_iou=info.nms_iou, max_per_img=info.max_per_img)
+            return postprocess_raw(
+                boxes,
+                scores,
+                score_thr=info.score_thr,
+                pre_nms_topk=info.pre_nms_topk,
+                nms_iou=info.nms_iou,
+                max_per_img=info.max_per_img,
+            )
         dets, labels, num = self.run(np.ascontiguousarray(images.permute(0, 2, 3, 1).cpu().numpy()))
-        return [dict(boxes=d[:k, :4], scores=d[:k, 4], labels=lab[:k].astype(np.int64))
-                for d, lab, k in zip(dets, labels, num.astype(np.int64))]
+        return [
+            dict(boxes=d[:k, :4], scores=d[:k, 4], labels=lab[:k].astype(np.int64))
+            for d, lab, k in zip(dets, labels, num.astype(np.int64))
+        ]
 
     def forward(self, inputs, data_samples: list[DetSample] | None = None, mode: str = "predict"):
         if mode != "predict":
@@ -87,7 +105,9 @@ class DeployedDetector(BaseModel):
             oh, ow = sample.metainfo.get("ori_shape", (ih, iw))[:2]
             scale = np.array([ow / iw, oh / ih, ow / iw, oh / ih], np.float32)
             boxes = np.minimum(det["boxes"].reshape(-1, 4) * scale, np.array([ow, oh, ow, oh], np.float32))
-            sample.pred_instances = InstanceData(bboxes=torch.from_numpy(np.ascontiguousarray(boxes)),
-                                                 scores=torch.from_numpy(np.ascontiguousarray(det["scores"])),
-                                                 labels=torch.from_numpy(np.ascontiguousarray(det["labels"])))
+            sample.pred_instances = InstanceData(
+                bboxes=torch.from_numpy(np.ascontiguousarray(boxes)),
+                scores=torch.from_numpy(np.ascontiguousarray(det["scores"])),
+                labels=torch.from_numpy(np.ascontiguousarray(det["labels"])),
+            )
         return data_samples

@@ -30,8 +30,9 @@ def require(package: str, what: str):
     try:
         return importlib.import_module(package)
     except ImportError as err:
-        raise ImportError(f"{what} needs the Python package '{package}', which is not installed: "
-                          f"pip install 'ssdkit[deploy]'") from err
+        raise ImportError(
+            f"{what} needs the Python package '{package}', which is not installed: pip install 'ssdkit[deploy]'"
+        ) from err
 
 
 @dataclass
@@ -76,9 +77,18 @@ def read_info(path: str | os.PathLike) -> ExportInfo:
     return ExportInfo(**info)
 
 
-def export_onnx(model: Any, out: str | os.PathLike, input_size: tuple[int, int], mode: str = "end2end",
-                batch: int | None = 1, opset: int = DEFAULT_OPSET, score_thr: float | None = None,
-                max_per_img: int | None = None, classes: list[str] | None = None, config: str = "") -> ExportInfo:
+def export_onnx(
+    model: Any,
+    out: str | os.PathLike,
+    input_size: tuple[int, int],
+    mode: str = "end2end",
+    batch: int | None = 1,
+    opset: int = DEFAULT_OPSET,
+    score_thr: float | None = None,
+    max_per_img: int | None = None,
+    classes: list[str] | None = None,
+    config: str = "",
+) -> ExportInfo:
     """Write ``model`` (an :class:`~ssdkit.models.SSD` in eval mode) at ``input_size`` (H, W) to ``out``.
 
     ``batch`` a fixed batch size, or ``None`` for a dynamic one. The file is checked with ``onnx.checker`` and
@@ -100,14 +110,24 @@ def export_onnx(model: Any, out: str | os.PathLike, input_size: tuple[int, int],
         graph = DeployGraph(model, input_size, mode, score_thr, max_per_img).eval()
         h, w = graph.input_size
         n = batch or 2
-        example = (torch.zeros(n, h, w, 3, dtype=torch.uint8) if mode == "end2end"
-                   else torch.zeros(n, 3, h, w, dtype=torch.float32))
+        example = (
+            torch.zeros(n, h, w, 3, dtype=torch.uint8)
+            if mode == "end2end"
+            else torch.zeros(n, 3, h, w, dtype=torch.float32)
+        )
         outputs = ["dets", "labels", "num_dets"] if mode == "end2end" else ["boxes", "scores"]
         dynamic = None if batch else {"images": {0: torch.export.Dim("batch", min=1, max=1024)}}
         with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-            program = torch.onnx.export(graph, (example,), dynamo=True, input_names=["images"],
-                                        output_names=outputs, dynamic_shapes=dynamic, opset_version=opset,
-                                        custom_translation_table=TRANSLATION)
+            program = torch.onnx.export(
+                graph,
+                (example,),
+                dynamo=True,
+                input_names=["images"],
+                output_names=outputs,
+                dynamic_shapes=dynamic,
+                opset_version=opset,
+                custom_translation_table=TRANSLATION,
+            )
             if program is None:
                 raise RuntimeError("torch.onnx.export returned no program")
             program.save(os.path.join(tmp, "model.onnx"), external_data=False)
@@ -116,12 +136,22 @@ def export_onnx(model: Any, out: str | os.PathLike, input_size: tuple[int, int],
         if hasattr(model, "set_channels_last"):
             model.set_channels_last(bool(was_nhwc))
     names = list(classes) if classes else [str(i) for i in range(int(model.num_classes))]
-    info = ExportInfo(mode=mode, input_size=(h, w), batch=batch, classes=names, score_thr=graph.score_thr,
-                      max_per_img=graph.max_per_img, outputs=outputs, config=config,
-                      pre_nms_topk=graph.pre_nms_topk, nms_iou=graph.nms_iou,
-                      input_layout="NHWC uint8 BGR" if mode == "end2end" else "NCHW float32 BGR 0..255")
+    info = ExportInfo(
+        mode=mode,
+        input_size=(h, w),
+        batch=batch,
+        classes=names,
+        score_thr=graph.score_thr,
+        max_per_img=graph.max_per_img,
+        outputs=outputs,
+        config=config,
+        pre_nms_topk=graph.pre_nms_topk,
+        nms_iou=graph.nms_iou,
+        input_layout="NHWC uint8 BGR" if mode == "end2end" else "NCHW float32 BGR 0..255",
+    )
     proto.metadata_props.add(key=META_KEY, value=json.dumps(asdict(info)))
     onnx.checker.check_model(proto)
+
     def write(f: IO[Any]) -> None:
         f.write(proto.SerializeToString())
 

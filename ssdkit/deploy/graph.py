@@ -41,15 +41,23 @@ class DeployGraph(nn.Module):
     priors: Tensor
     limit: Tensor
 
-    def __init__(self, model: Any, input_size: tuple[int, int], mode: str = "end2end",
-                 score_thr: float | None = None, max_per_img: int | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        input_size: tuple[int, int],
+        mode: str = "end2end",
+        score_thr: float | None = None,
+        max_per_img: int | None = None,
+    ) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"export mode {mode!r}; valid: {list(MODES)}")
         post = model.postprocessor
         if getattr(post, "class_agnostic", False):
-            raise ValueError("export: the postprocessor has class_agnostic=True, but ONNX NonMaxSuppression is per "
-                             "class; export --mode raw and run postprocess_raw, or set class_agnostic=False")
+            raise ValueError(
+                "export: the postprocessor has class_agnostic=True, but ONNX NonMaxSuppression is per "
+                "class; export --mode raw and run postprocess_raw, or set class_agnostic=False"
+            )
         self.mode = mode
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.model: Any = copy.deepcopy(model)  # the rewrite below is exact but stays out of the caller's model

@@ -44,8 +44,13 @@ def _translate(boxes, scores, max_per_class: int, iou: float, score_thr: float):
     from onnxscript import opset18
 
     op: Any = opset18
-    return op.NonMaxSuppression(boxes, scores, op.Constant(value_ints=[max_per_class]),
-                                op.Constant(value_floats=[iou]), op.Constant(value_floats=[score_thr]))
+    return op.NonMaxSuppression(
+        boxes,
+        scores,
+        op.Constant(value_ints=[max_per_class]),
+        op.Constant(value_floats=[iou]),
+        op.Constant(value_floats=[score_thr]),
+    )
 
 
 #: ``custom_translation_table`` entry for ``torch.onnx.export``

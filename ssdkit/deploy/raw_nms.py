@@ -18,8 +18,15 @@ import numpy as np
 METHODS = ("numpy", "opencv")
 
 
-def postprocess_raw(boxes: np.ndarray, scores: np.ndarray, score_thr: float = 0.01, pre_nms_topk: int = 400,
-                    nms_iou: float = 0.45, max_per_img: int = 200, method: str = "numpy") -> list[dict]:
+def postprocess_raw(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    score_thr: float = 0.01,
+    pre_nms_topk: int = 400,
+    nms_iou: float = 0.45,
+    max_per_img: int = 200,
+    method: str = "numpy",
+) -> list[dict]:
     """Per-class NMS of raw outputs, as ``SSDPostprocessor`` (its defaults; softmax scores, per-class NMS).
 
     Args:
@@ -76,7 +83,7 @@ def postprocess_raw(boxes: np.ndarray, scores: np.ndarray, score_thr: float = 0.
     first = np.searchsorted(img, np.arange(bsz + 1))  # each image's first entry, and the end
     out = []
     for i in range(bsz):
-        take = order[first[i]:min(first[i + 1], first[i] + max(max_per_img, 0))]
+        take = order[first[i] : min(first[i + 1], first[i] + max(max_per_img, 0))]
         out.append(dict(boxes=cand_boxes[take], scores=cand_scores[take], labels=cls[take].astype(np.int64)))
     return out
 
@@ -89,8 +96,10 @@ def _check_inputs(boxes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np
         raise ValueError(f"postprocess_raw: boxes must be [B, P, 4] or [P, 4] (xyxy), got shape {boxes.shape}")
     if scores.ndim != boxes.ndim or scores.shape[:-1] != boxes.shape[:-1] or scores.shape[-1] < 2:
         want = "[B, P, C+1]" if boxes.ndim == 3 else "[P, C+1]"
-        raise ValueError(f"postprocess_raw: scores must be {want} with C >= 1 to match boxes {boxes.shape} "
-                         f"(column 0 background), got shape {scores.shape}")
+        raise ValueError(
+            f"postprocess_raw: scores must be {want} with C >= 1 to match boxes {boxes.shape} "
+            f"(column 0 background), got shape {scores.shape}"
+        )
     if boxes.ndim == 2:
         boxes, scores = boxes[None], scores[None]
     return boxes.astype(np.float32, copy=False), scores.astype(np.float32, copy=False)
@@ -108,7 +117,7 @@ def _candidates(scores: np.ndarray, score_thr: float, k: int) -> tuple[np.ndarra
     if k == p:
         prior, score = np.broadcast_to(np.arange(p), fg.shape), fg
     else:  # the k best of each row, unordered (a tie at the k-th place: either)
-        prior = np.argpartition(fg, p - k, axis=-1)[..., p - k:] if k else np.zeros((*fg.shape[:2], 0), np.intp)
+        prior = np.argpartition(fg, p - k, axis=-1)[..., p - k :] if k else np.zeros((*fg.shape[:2], 0), np.intp)
         score = np.take_along_axis(fg, prior, -1)
     order = np.lexsort((prior, -score), axis=-1)  # by decreasing score, equal scores by prior
     prior, score = np.take_along_axis(prior, order, -1), np.take_along_axis(score, order, -1)
@@ -193,7 +202,7 @@ def _opencv_nms(boxes: np.ndarray, scores: np.ndarray, group: np.ndarray, iou_th
     one_class = np.zeros(group.size, dtype=np.int32)
     nms: Any = cv2.dnn.NMSBoxesBatched  # its stubs ask for sequences; it takes numpy arrays as they are
     for start, end in zip(*_runs(group)):
-        kept = nms(xywh[start:end], scores[start:end], one_class[:end - start], float("-inf"), float(iou_thr), 1.0, 0)
+        kept = nms(xywh[start:end], scores[start:end], one_class[: end - start], float("-inf"), float(iou_thr), 1.0, 0)
         keep[idx[start + np.asarray(kept, dtype=np.int64).reshape(-1)]] = True
     return keep
 

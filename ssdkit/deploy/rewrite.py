@@ -35,7 +35,7 @@ def centre_tap(conv: nn.Conv2d) -> nn.Conv2d:
     kh, kw = conv.kernel_size
     one = nn.Conv2d(conv.in_channels, conv.out_channels, 1, groups=conv.groups, bias=conv.bias is not None)
     with torch.no_grad():
-        one.weight.copy_(conv.weight[:, :, kh // 2:kh // 2 + 1, kw // 2:kw // 2 + 1])
+        one.weight.copy_(conv.weight[:, :, kh // 2 : kh // 2 + 1, kw // 2 : kw // 2 + 1])
         if conv.bias is not None and one.bias is not None:
             one.bias.copy_(conv.bias)
     return one.to(conv.weight.device, conv.weight.dtype)

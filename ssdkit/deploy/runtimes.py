@@ -47,8 +47,9 @@ class OpenVINORuntime(Runtime):
 
     name = "openvino"
 
-    def __init__(self, path: str | os.PathLike, info: ExportInfo, threads: int | None = None,
-                 precision: str | None = "f32") -> None:
+    def __init__(
+        self, path: str | os.PathLike, info: ExportInfo, threads: int | None = None, precision: str | None = "f32"
+    ) -> None:
         super().__init__(path, info)
         ov = require("openvino", "backend='openvino'")
         config: dict = {"PERFORMANCE_HINT": "LATENCY"}
@@ -72,8 +73,10 @@ class OpenCVRuntime(Runtime):
     def __init__(self, path: str | os.PathLike, info: ExportInfo, threads: int | None = None) -> None:
         super().__init__(path, info)
         if info.mode != "raw":
-            raise ValueError(f"backend='opencv' runs raw exports only (OpenCV DNN has no NonMaxSuppression), and "
-                             f"'{path}' is {info.mode}: export it with --mode raw")
+            raise ValueError(
+                f"backend='opencv' runs raw exports only (OpenCV DNN has no NonMaxSuppression), and "
+                f"'{path}' is {info.mode}: export it with --mode raw"
+            )
         import cv2
 
         if threads:
@@ -89,6 +92,7 @@ def make_runtime(backend: str, path: str | os.PathLike, info: ExportInfo, thread
     """The runtime called ``backend`` (one of :data:`BACKENDS`) on the file at ``path``."""
     kinds = {"onnxruntime": OnnxRuntime, "openvino": OpenVINORuntime, "opencv": OpenCVRuntime}
     if backend not in kinds:
-        raise ValueError(f"backend {backend!r}; valid: 'pytorch' (a checkpoint) or an exported file's runtime: "
-                         f"{list(BACKENDS)}")
+        raise ValueError(
+            f"backend {backend!r}; valid: 'pytorch' (a checkpoint) or an exported file's runtime: {list(BACKENDS)}"
+        )
     return kinds[backend](path, info, threads)

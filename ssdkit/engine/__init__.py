@@ -5,6 +5,16 @@ from .checks import ConfigError, check_config, check_model, wire_num_classes
 from .recipe import wire_expand_fill
 from .runner import build_runner, exit_distributed_worker, finish_distributed, prepare_config, register_all
 
-__all__ = ["ConfigError", "build_runner", "check_config", "check_model", "exit_distributed_worker",
-           "finish_distributed", "install_safe_checkpoints", "prepare_config", "register_all", "wire_expand_fill",
-           "wire_num_classes"]
+__all__ = [
+    "ConfigError",
+    "build_runner",
+    "check_config",
+    "check_model",
+    "exit_distributed_worker",
+    "finish_distributed",
+    "install_safe_checkpoints",
+    "prepare_config",
+    "register_all",
+    "wire_expand_fill",
+    "wire_num_classes",
+]

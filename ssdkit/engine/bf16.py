@@ -39,9 +39,11 @@ def native_bf16(device_type: str) -> bool:
     if device_type != "cpu" or not torch.backends.mkldnn.is_available():
         return False
     isa_cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "ALL").upper()
-    return (torch.backends.cpu.get_cpu_capability().startswith("AVX512")
-            and any(k in isa_cap for k in _BF16_ISAS)
-            and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()))
+    return (
+        torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+        and any(k in isa_cap for k in _BF16_ISAS)
+        and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    )
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -64,12 +66,16 @@ class BF16OptimWrapper(OptimWrapper):
             native = native_bf16(device_type)
             ok = native or not self.fallback_fp32
             if not ok:
-                msg = (f"BF16OptimWrapper: this {device_type} has no native bfloat16 "
-                       f"(CPU: avx512_bf16/AMX; CUDA: compute capability >= 8.0); training in float32")
+                msg = (
+                    f"BF16OptimWrapper: this {device_type} has no native bfloat16 "
+                    f"(CPU: avx512_bf16/AMX; CUDA: compute capability >= 8.0); training in float32"
+                )
                 warnings.warn(msg)
             else:
-                msg = (f"BF16OptimWrapper: training under bfloat16 autocast on {device_type} "
-                       f"({'native bf16' if native else 'emulated: fallback_fp32=False'})")
+                msg = (
+                    f"BF16OptimWrapper: training under bfloat16 autocast on {device_type} "
+                    f"({'native bf16' if native else 'emulated: fallback_fp32=False'})"
+                )
             print_log(msg, logger="current", level=logging.INFO if ok else logging.WARNING)
             self._enabled[device_type] = ok
         return self._enabled[device_type]
@@ -77,6 +83,8 @@ class BF16OptimWrapper(OptimWrapper):
     @contextmanager
     def optim_context(self, model: torch.nn.Module):
         device_type = next(model.parameters()).device.type
-        with super().optim_context(model), torch.autocast(
-                device_type, dtype=torch.bfloat16, enabled=self.autocast_enabled(device_type)):
+        with (
+            super().optim_context(model),
+            torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.autocast_enabled(device_type)),
+        ):
             yield

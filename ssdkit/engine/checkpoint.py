@@ -40,7 +40,8 @@ def safe_load_from_local(filename: str, map_location=None):
         raise pickle.UnpicklingError(
             f"refusing to load checkpoint '{filename}': it holds objects outside the allow-list of tensors, "
             f"containers and mmengine's logging types ({detail.strip()}). Only load checkpoints you trust; "
-            f"convert foreign weights with tools/convert_torchvision.py") from None
+            f"convert foreign weights with tools/convert_torchvision.py"
+        ) from None
 
 
 _NUMBERED = re.compile(r"(?:iter|epoch)_(\d+)\.pth")

@@ -23,7 +23,14 @@ class ConfigError(ValueError):
 LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 #: top-level keys something reads after the config is loaded: mmengine's Runner, and ssdkit's tools
 READ_AFTER_LOADING = (set(inspect.signature(Runner.__init__).parameters) - {"self"}) | {
-    "model_wrapper_cfg", "compile", "strategy", "custom_imports", "sync_bn", "launcher", "input_size"}
+    "model_wrapper_cfg",
+    "compile",
+    "strategy",
+    "custom_imports",
+    "sync_bn",
+    "launcher",
+    "input_size",
+}
 LOADER_KEYS = (set(inspect.signature(DataLoader.__init__).parameters) - {"self"}) | {"num_batch_per_epoch"}
 
 
@@ -72,8 +79,11 @@ def wire_num_classes(cfg: Config) -> Config:
     """``model.num_classes`` from the training data's classes; a config that states another count is an error
     naming both (the val/test data must have the same classes)."""
     model = cfg.get("model") or {}
-    found = {loader: dataset_classes(cfg[loader]["dataset"]) for loader in LOADERS
-             if isinstance(cfg.get(loader), dict) and isinstance(cfg[loader].get("dataset"), dict)}
+    found = {
+        loader: dataset_classes(cfg[loader]["dataset"])
+        for loader in LOADERS
+        if isinstance(cfg.get(loader), dict) and isinstance(cfg[loader].get("dataset"), dict)
+    }
     known = {k: v for k, v in found.items() if v is not None}
     detector = DETECTORS.get(model.get("type", "SSD")) if isinstance(model.get("type", "SSD"), str) else model["type"]
     if not known or detector is None or "num_classes" not in inspect.signature(detector).parameters:
@@ -81,15 +91,19 @@ def wire_num_classes(cfg: Config) -> Config:
     first, classes = next(iter(known.items()))
     for loader, other in known.items():
         if other != classes:
-            raise ConfigError(f"{loader}.dataset has classes {list(other)} but {first}.dataset {list(classes)}; "
-                              f"give both datasets the same metainfo=dict(classes=...)")
+            raise ConfigError(
+                f"{loader}.dataset has classes {list(other)} but {first}.dataset {list(classes)}; "
+                f"give both datasets the same metainfo=dict(classes=...)"
+            )
     stated = model.get("num_classes")
     if stated is None:
         model["num_classes"] = len(classes)
     elif stated != len(classes):
-        raise ConfigError(f"model.num_classes={stated} but {first}.dataset has {len(classes)} classes "
-                          f"{list(classes)[:8]}{' ...' if len(classes) > 8 else ''}; remove model.num_classes "
-                          f"(ssdkit takes it from the dataset's classes) or fix the dataset's classes")
+        raise ConfigError(
+            f"model.num_classes={stated} but {first}.dataset has {len(classes)} classes "
+            f"{list(classes)[:8]}{' ...' if len(classes) > 8 else ''}; remove model.num_classes "
+            f"(ssdkit takes it from the dataset's classes) or fix the dataset's classes"
+        )
     return cfg
 
 
@@ -102,8 +116,11 @@ def warn_unread_options(cfg_before: Config, options: dict) -> None:
         old = cfg_before[key]
         readers = [path for path, value in _leaves(cfg_before._cfg_dict, "") if value == old and path != key]
         hint = f"; set the keys that took its value instead: {', '.join(readers[:6])}" if readers else ""
-        warnings.warn(f"--cfg-options {key}=...: '{key}' is a top-level variable of the config, already "
-                      f"substituted when the config loaded, so this changes nothing{hint}", stacklevel=2)
+        warnings.warn(
+            f"--cfg-options {key}=...: '{key}' is a top-level variable of the config, already "
+            f"substituted when the config loaded, so this changes nothing{hint}",
+            stacklevel=2,
+        )
 
 
 def _leaves(node: Any, path: str):
@@ -120,21 +137,26 @@ def _leaves(node: Any, path: str):
 def _check_dataset(ds: Any, where: str, needs_pipeline: bool = True) -> None:
     if not isinstance(ds, dict):
         return
-    inherited = (" It looks inherited from a base config's dataset: replace the whole dataset with "
-                 f"{where.split('.')[0]} = dict(dataset=dict(_delete_=True, type=...))")
+    inherited = (
+        " It looks inherited from a base config's dataset: replace the whole dataset with "
+        f"{where.split('.')[0]} = dict(dataset=dict(_delete_=True, type=...))"
+    )
     keys = _check_arguments(DATASETS, ds, where, {"datasets": inherited, "dataset": inherited})
     own_pipeline = keys is None or "pipeline" in keys  # a wrapper with its own pipeline (TiledDataset)
     for sub in ("datasets", "dataset"):
         if sub in ds and keys is not None and sub in keys:
             children = ds[sub] if isinstance(ds[sub], (list, tuple)) else [ds[sub]]
             for i, child in enumerate(children):
-                _check_dataset(child, f"{where}.{sub}" + (f"[{i}]" if sub == "datasets" else ""),
-                               needs_pipeline=not own_pipeline)
+                _check_dataset(
+                    child, f"{where}.{sub}" + (f"[{i}]" if sub == "datasets" else ""), needs_pipeline=not own_pipeline
+                )
             if not own_pipeline:
                 return
     if needs_pipeline and not ds.get("pipeline"):
-        raise ConfigError(f"{where}.pipeline is missing or empty: a dataset needs its transforms, e.g. "
-                          f"pipeline={{{{_base_.train_pipeline_300}}}} (configs/_base_/datasets/ssd_pipelines.py)")
+        raise ConfigError(
+            f"{where}.pipeline is missing or empty: a dataset needs its transforms, e.g. "
+            f"pipeline={{{{_base_.train_pipeline_300}}}} (configs/_base_/datasets/ssd_pipelines.py)"
+        )
 
 
 def _check_arguments(registry, part: Any, where: str, hints: dict[str, str] | None = None) -> set[str] | None:
@@ -150,8 +172,9 @@ def _check_arguments(registry, part: Any, where: str, hints: dict[str, str] | No
     for key in part:
         if key not in ("type", "_scope_") and keys is not None and key not in keys:
             hint = (hints or {}).get(key) or _suggest(key, sorted(keys))
-            raise ConfigError(f"{where}.{key}: {cls.__name__} takes no argument '{key}' (it takes "
-                              f"{', '.join(sorted(keys))}).{hint}")
+            raise ConfigError(
+                f"{where}.{key}: {cls.__name__} takes no argument '{key}' (it takes {', '.join(sorted(keys))}).{hint}"
+            )
     return keys
 
 
@@ -168,8 +191,10 @@ def check_config(cfg: Config) -> None:
             continue
         for key in dl:
             if key not in LOADER_KEYS:
-                raise ConfigError(f"{loader}.{key}: not a dataloader setting.{_suggest(key, sorted(LOADER_KEYS))} "
-                                  f"Valid: {', '.join(sorted(LOADER_KEYS))}")
+                raise ConfigError(
+                    f"{loader}.{key}: not a dataloader setting.{_suggest(key, sorted(LOADER_KEYS))} "
+                    f"Valid: {', '.join(sorted(LOADER_KEYS))}"
+                )
         _check_dataset(dl.get("dataset"), f"{loader}.dataset")
     for key in ("val_evaluator", "test_evaluator"):
         parts = cfg.get(key)

@@ -23,8 +23,9 @@ def add_config_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--launcher", choices=["none", "pytorch"], default="none")
 
 
-def load_config(path: str, cfg_options: dict | None = None, launcher: str = "none",
-                work_dir: str | None = None) -> Config:
+def load_config(
+    path: str, cfg_options: dict | None = None, launcher: str = "none", work_dir: str | None = None
+) -> Config:
     """``path`` with ``cfg_options`` merged, ``launcher`` set and ``work_dir`` (default ``work_dirs/<config name>``).
 
     ``custom_imports`` resolve against the working directory and a checkout's ``plugins/`` folder
@@ -32,8 +33,9 @@ def load_config(path: str, cfg_options: dict | None = None, launcher: str = "non
     """
     add_plugin_search_path()
     if not Path(path).is_file():
-        raise FileNotFoundError(f"config file '{path}' does not exist (configs live in configs/, e.g. "
-                                f"configs/ssd300_vgg16_voc0712.py)")
+        raise FileNotFoundError(
+            f"config file '{path}' does not exist (configs live in configs/, e.g. configs/ssd300_vgg16_voc0712.py)"
+        )
     cfg = Config.fromfile(path)
     if cfg_options:
         warn_unread_options(cfg, cfg_options)

@@ -47,8 +47,10 @@ class EvalProgressBarHook(Hook):
         rate = self.done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else 0.0
         filled = int(self.width * min(self.done / max(self.total, 1), 1.0))
-        sys.stdout.write(f"\r[{'>' * filled}{' ' * (self.width - filled)}] {self.done}/{self.total}, "
-                         f"{rate:.1f} images/s, elapsed: {elapsed:.0f}s, ETA: {eta:.0f}s")
+        sys.stdout.write(
+            f"\r[{'>' * filled}{' ' * (self.width - filled)}] {self.done}/{self.total}, "
+            f"{rate:.1f} images/s, elapsed: {elapsed:.0f}s, ETA: {eta:.0f}s"
+        )
         if self.log_interval and (batch_idx + 1) % self.log_interval == 0:
             sys.stdout.write("\n")  # the logger prints its Iter line next
         sys.stdout.flush()
@@ -97,7 +99,8 @@ class DrawDetectionsHook(Hook):
                 continue
             p = sample.pred_instances
             keep = p.scores >= self.score_thr
-            drawn = draw_boxes(img, p.bboxes[keep].cpu().numpy(), p.labels[keep].tolist(), names,
-                               p.scores[keep].tolist())
+            drawn = draw_boxes(
+                img, p.bboxes[keep].cpu().numpy(), p.labels[keep].tolist(), names, p.scores[keep].tolist()
+            )
             cv2.imwrite(str(self.out_dir / f"{Path(sample.metainfo['img_path']).stem}.jpg"), drawn)
             self.count += 1

@@ -33,8 +33,10 @@ def wire_expand_fill(cfg: Config) -> Config:
     if "backbone" not in model:
         unfilled = [path for path, d in _dicts(cfg._cfg_dict, "") if _is_expand(d) and d.get("mean") is None]
         if unfilled:
-            raise ValueError(f"{cfg.filename}: {unfilled[0]} has no mean and the config has no model.backbone to take "
-                             f"it from; state {unfilled[0]}.mean (the model's input mean, RGB 0..255)")
+            raise ValueError(
+                f"{cfg.filename}: {unfilled[0]} has no mean and the config has no model.backbone to take "
+                f"it from; state {unfilled[0]}.mean (the model's input mean, RGB 0..255)"
+            )
         return cfg
     pre = wire_input_norm(model.get("data_preprocessor"), model["backbone"]) or {}
     mean = [float(v) for v in (pre.get("mean") or (0.0, 0.0, 0.0))]
@@ -48,7 +50,9 @@ def wire_expand_fill(cfg: Config) -> Config:
         stated_bgr = list(d["mean"])[::-1] if d.get("mean_is_rgb", True) else list(d["mean"])
         wanted_bgr = mean[::-1] if rgb else mean
         if not all(math.isclose(float(a), b, abs_tol=0.5) for a, b in zip(stated_bgr, wanted_bgr)):
-            raise ValueError(f"{path}.mean={list(d['mean'])} (mean_is_rgb={d.get('mean_is_rgb', True)}) differs from "
-                             f"the model's input mean {mean} ({'RGB' if rgb else 'BGR'}): Expand fills with the "
-                             f"mean so the canvas is 0 after normalisation; remove {path}.mean (ssdkit fills it)")
+            raise ValueError(
+                f"{path}.mean={list(d['mean'])} (mean_is_rgb={d.get('mean_is_rgb', True)}) differs from "
+                f"the model's input mean {mean} ({'RGB' if rgb else 'BGR'}): Expand fills with the "
+                f"mean so the canvas is 0 after normalisation; remove {path}.mean (ssdkit fills it)"
+            )
     return cfg

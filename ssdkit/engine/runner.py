@@ -104,8 +104,10 @@ def build_runner(cfg: Config) -> Runner:
     if "OMP_NUM_THREADS" in os.environ and cfg.get("launcher", "none") == "pytorch":
         torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
     runner = Runner.from_cfg(cfg)
-    runner.logger.info(f"{describe_cpu()}; allocator settings {'on' if tuned else 'off'} (ssdkit.utils.allocator)"
-                       f"{memory_and_kernels(runner.model)}")
+    runner.logger.info(
+        f"{describe_cpu()}; allocator settings {'on' if tuned else 'off'} (ssdkit.utils.allocator)"
+        f"{memory_and_kernels(runner.model)}"
+    )
     return runner
 
 

@@ -33,8 +33,16 @@ def safe_globals() -> list:
     multiarray = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core") else "numpy.core.multiarray")
     reconstruct, scalar = multiarray._reconstruct, multiarray.scalar
     dtypes = [type(np.dtype(t)) for t in (np.float64, np.float32, np.int64, np.int32, np.bool_, np.uint8)]
-    return [HistoryBuffer, np.ndarray, np.dtype, reconstruct, scalar, *dtypes,
-            (history_buffer_getattr, "builtins.getattr"), (history_buffer_getattr, "__builtin__.getattr")]
+    return [
+        HistoryBuffer,
+        np.ndarray,
+        np.dtype,
+        reconstruct,
+        scalar,
+        *dtypes,
+        (history_buffer_getattr, "builtins.getattr"),
+        (history_buffer_getattr, "__builtin__.getattr"),
+    ]
 
 
 def allow_mmengine_checkpoints() -> None:

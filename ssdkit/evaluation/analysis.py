@@ -22,12 +22,42 @@ from .errors import KINDS, classify_detections, false_positives, missed_objects
 from .samples import unpack
 from .voc_ap import ClassPR, average_precision, class_pr, match_class
 
-FILES = ("pr_curves.png", "pr_curves.csv", "confusion_matrix.png", "confusion_matrix.csv", "false_positives.csv",
-         "missed.csv")
-FP_COLUMNS = ("rank", "img_id", "img_path", "class", "label", "score", "x1", "y1", "x2", "y2", "kind", "best_iou",
-              "best_gt_class")
-MISSED_COLUMNS = ("img_id", "img_path", "class", "label", "x1", "y1", "x2", "y2", "area", "best_score",
-                  "best_score_iou")
+FILES = (
+    "pr_curves.png",
+    "pr_curves.csv",
+    "confusion_matrix.png",
+    "confusion_matrix.csv",
+    "false_positives.csv",
+    "missed.csv",
+)
+FP_COLUMNS = (
+    "rank",
+    "img_id",
+    "img_path",
+    "class",
+    "label",
+    "score",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "kind",
+    "best_iou",
+    "best_gt_class",
+)
+MISSED_COLUMNS = (
+    "img_id",
+    "img_path",
+    "class",
+    "label",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "area",
+    "best_score",
+    "best_score_iou",
+)
 
 
 def csv_text(header: Sequence[str], rows: Sequence[Sequence]) -> str:
@@ -70,8 +100,16 @@ class DetectionAnalysis(BaseMetric):
 
     default_prefix = "analysis"
 
-    def __init__(self, out_dir: str, iou_threshold: float = 0.5, score_thr: float = 0.3, top_k: int = 50,
-                 ap_mode: str = "area", collect_device: str = "cpu", prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        out_dir: str,
+        iou_threshold: float = 0.5,
+        score_thr: float = 0.3,
+        top_k: int = 50,
+        ap_mode: str = "area",
+        collect_device: str = "cpu",
+        prefix: str | None = None,
+    ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if ap_mode not in ("11points", "area"):
             raise ValueError(f"DetectionAnalysis: ap_mode={ap_mode!r}; valid: '11points', 'area'")
@@ -87,16 +125,20 @@ class DetectionAnalysis(BaseMetric):
         for s in data_samples:
             item = unpack(s)
             if "gt" not in item:
-                raise KeyError("DetectionAnalysis: evaluated sample has no gt_instances (the test pipeline must "
-                               "keep them)")
+                raise KeyError(
+                    "DetectionAnalysis: evaluated sample has no gt_instances (the test pipeline must keep them)"
+                )
             self.results.append(item)
 
     def class_names(self, results: list[dict]) -> list[str]:
         names = (self.dataset_meta or {}).get("classes")
         if names:
             return [str(n) for n in names]
-        top = max([int(r["gt"][1].max()) for r in results if len(r["gt"][1])]
-                  + [int(r["pred"][2].max()) for r in results if len(r["pred"][2])] + [-1])
+        top = max(
+            [int(r["gt"][1].max()) for r in results if len(r["gt"][1])]
+            + [int(r["pred"][2].max()) for r in results if len(r["pred"][2])]
+            + [-1]
+        )
         return [str(i) for i in range(top + 1)]
 
     def compute_metrics(self, results: list) -> dict[str, int]:
@@ -109,8 +151,7 @@ class DetectionAnalysis(BaseMetric):
         rows = []
         for name, pr in zip(names, curves):
             rows += [(name, pr.num_gts, pr.recall[i], pr.precision[i], pr.scores[i]) for i in curve_points(pr)]
-        atomic_write_text(out / "pr_curves.csv", csv_text(("class", "num_gts", "recall", "precision", "score"),
-                                                          rows))
+        atomic_write_text(out / "pr_curves.csv", csv_text(("class", "num_gts", "recall", "precision", "score"), rows))
 
         matches = match_across_classes(results, self.iou_threshold, self.score_thr)
         matrix = confusion_matrix(results, c, self.iou_threshold, self.score_thr, matches)
@@ -120,43 +161,68 @@ class DetectionAnalysis(BaseMetric):
 
         classified = classify_detections(results, self.iou_threshold, per_class)
         fps = false_positives(results, self.iou_threshold, self.top_k, names, classified)
-        atomic_write_text(out / "false_positives.csv",
-                          csv_text(FP_COLUMNS, [[i + 1, *(_cell(k, row[k]) for k in FP_COLUMNS[1:])]
-                                                for i, row in enumerate(fps)]))
+        atomic_write_text(
+            out / "false_positives.csv",
+            csv_text(FP_COLUMNS, [[i + 1, *(_cell(k, row[k]) for k in FP_COLUMNS[1:])] for i, row in enumerate(fps)]),
+        )
         missed = missed_objects(results, self.iou_threshold, self.score_thr, names, matches[1])
-        atomic_write_text(out / "missed.csv", csv_text(MISSED_COLUMNS, [[_cell(k, row[k]) for k in MISSED_COLUMNS]
-                                                                        for row in missed]))
+        atomic_write_text(
+            out / "missed.csv", csv_text(MISSED_COLUMNS, [[_cell(k, row[k]) for k in MISSED_COLUMNS] for row in missed])
+        )
 
         counted = [a for a in aps if a is not None]
         m_ap = float(np.mean(counted)) if counted else 0.0
-        plot_pr_curves(names, [p.recall for p in curves], [p.precision for p in curves], aps, out / "pr_curves.png",
-                       num_gts=[p.num_gts for p in curves],
-                       title=f"PR at IoU {self.iou_threshold}: mAP {m_ap:.3f} ({self.ap_mode})")
-        plot_confusion_matrix(matrix, labels, out / "confusion_matrix.png",
-                              title=f"IoU >= {self.iou_threshold}, score >= {self.score_thr} (colour: row fraction)")
+        plot_pr_curves(
+            names,
+            [p.recall for p in curves],
+            [p.precision for p in curves],
+            aps,
+            out / "pr_curves.png",
+            num_gts=[p.num_gts for p in curves],
+            title=f"PR at IoU {self.iou_threshold}: mAP {m_ap:.3f} ({self.ap_mode})",
+        )
+        plot_confusion_matrix(
+            matrix,
+            labels,
+            out / "confusion_matrix.png",
+            title=f"IoU >= {self.iou_threshold}, score >= {self.score_thr} (colour: row fraction)",
+        )
 
-        summary = dict(missed=int(matrix[:c, c].sum()), false_alarms=int(matrix[c, :c].sum()),
-                       confused=int(matrix[:c, :c].sum() - np.trace(matrix[:c, :c])))
+        summary = dict(
+            missed=int(matrix[:c, c].sum()),
+            false_alarms=int(matrix[c, :c].sum()),
+            confused=int(matrix[:c, :c].sum() - np.trace(matrix[:c, :c])),
+        )
         self._log(matrix, classified, results, fps, missed, summary)
         return summary
 
-    def _log(self, matrix: np.ndarray, classified: list[dict], results: list[dict], fps: list[dict],
-             missed: list[dict], summary: dict[str, int]) -> None:
+    def _log(
+        self,
+        matrix: np.ndarray,
+        classified: list[dict],
+        results: list[dict],
+        fps: list[dict],
+        missed: list[dict],
+        summary: dict[str, int],
+    ) -> None:
         c = len(matrix) - 1
         gts = int(matrix[:c].sum())
         kinds = np.zeros(len(KINDS), np.int64)
         for r, cl in zip(results, classified):
             k = cl["kind"][(cl["flags"] == 0) & (r["pred"][1] >= self.score_thr)]
             kinds += np.bincount(k.astype(np.int64), minlength=len(KINDS))
-        lines = [f"detection analysis (IoU {self.iou_threshold}, score >= {self.score_thr}) in {self.out_dir}:",
-                 f"  of {gts} objects: {int(np.trace(matrix[:c, :c]))} found as their class, {summary['confused']} "
-                 f"as another class, {summary['missed']} missed; {summary['false_alarms']} false alarms",
-                 "  false positives by kind (VOC matching): "
-                 + ", ".join(f"{n} {int(v)}" for n, v in zip(KINDS, kinds))]
+        lines = [
+            f"detection analysis (IoU {self.iou_threshold}, score >= {self.score_thr}) in {self.out_dir}:",
+            f"  of {gts} objects: {int(np.trace(matrix[:c, :c]))} found as their class, {summary['confused']} "
+            f"as another class, {summary['missed']} missed; {summary['false_alarms']} false alarms",
+            "  false positives by kind (VOC matching): " + ", ".join(f"{n} {int(v)}" for n, v in zip(KINDS, kinds)),
+        ]
         for row in fps[:3]:
             gt = f" with {row['best_gt_class']}" if row["best_gt_class"] else ""
-            lines.append(f"  fp {row['score']:.3f} {row['class']} ({row['kind']}, best IoU {row['best_iou']:.2f}{gt}) "
-                         f"in image {row['img_id']}")
+            lines.append(
+                f"  fp {row['score']:.3f} {row['class']} ({row['kind']}, best IoU {row['best_iou']:.2f}{gt}) "
+                f"in image {row['img_id']}"
+            )
         for row in missed[:3]:
             lines.append(f"  missed {row['class']} of {row['area']:.0f} px^2 in image {row['img_id']}")
         lines.append(f"  files: {', '.join(FILES)}")

@@ -36,8 +36,14 @@ class CocoMetric(BaseMetric):
 
     default_prefix = "coco"
 
-    def __init__(self, ann_file: str | None = None, cat_ids: Sequence[int] | None = None,
-                 outfile_prefix: str | None = None, collect_device: str = "cpu", prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        ann_file: str | None = None,
+        cat_ids: Sequence[int] | None = None,
+        outfile_prefix: str | None = None,
+        collect_device: str = "cpu",
+        prefix: str | None = None,
+    ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.ann_file, self.cat_ids, self.outfile_prefix = ann_file, cat_ids, outfile_prefix
 
@@ -58,16 +64,32 @@ class CocoMetric(BaseMetric):
             boxes, labels, ignore = r["gt"]
             for b, lab, ig in zip(boxes, labels, ignore):
                 bbox = xyxy_to_coco_bbox(b)
-                anns.append(dict(id=len(anns) + 1, image_id=r["img_id"], category_id=self._cat(int(lab)),
-                                 bbox=bbox, area=bbox[2] * bbox[3], iscrowd=int(ig)))
-        return quiet_coco(dict(images=images, annotations=anns,
-                               categories=[dict(id=self._cat(i)) for i in range(self._num_labels(results))]))
+                anns.append(
+                    dict(
+                        id=len(anns) + 1,
+                        image_id=r["img_id"],
+                        category_id=self._cat(int(lab)),
+                        bbox=bbox,
+                        area=bbox[2] * bbox[3],
+                        iscrowd=int(ig),
+                    )
+                )
+        return quiet_coco(
+            dict(
+                images=images,
+                annotations=anns,
+                categories=[dict(id=self._cat(i)) for i in range(self._num_labels(results))],
+            )
+        )
 
     def _num_labels(self, results: list[dict]) -> int:
         if self.cat_ids is not None:
             return len(self.cat_ids)
-        return 1 + max([int(r["gt"][1].max()) for r in results if len(r["gt"][1])] +
-                       [int(r["pred"][2].max()) for r in results if len(r["pred"][2])] + [0])
+        return 1 + max(
+            [int(r["gt"][1].max()) for r in results if len(r["gt"][1])]
+            + [int(r["pred"][2].max()) for r in results if len(r["pred"][2])]
+            + [0]
+        )
 
     def _cat(self, label: int) -> int:
         return int(self.cat_ids[label]) if self.cat_ids is not None else label + 1
@@ -78,9 +100,11 @@ class CocoMetric(BaseMetric):
         gt = self._gt(results)
         if self.cat_ids is None:
             self.cat_ids = sorted(gt.getCatIds())
-        dets = [dict(image_id=r["img_id"], category_id=self._cat(int(lab)), score=float(s),
-                     bbox=xyxy_to_coco_bbox(b))
-                for r in results for b, s, lab in zip(*r["pred"])]
+        dets = [
+            dict(image_id=r["img_id"], category_id=self._cat(int(lab)), score=float(s), bbox=xyxy_to_coco_bbox(b))
+            for r in results
+            for b, s, lab in zip(*r["pred"])
+        ]
         if self.outfile_prefix:
             atomic_write_text(f"{self.outfile_prefix}.bbox.json", json.dumps(dets))
         img_ids = sorted({r["img_id"] for r in results})

@@ -25,8 +25,9 @@ def _chunks(sizes: list[tuple[int, int]], budget: int = CHUNK_ELEMENTS) -> Itera
         yield range(start, len(sizes))
 
 
-def match_across_classes(results: list[dict], iou_threshold: float = 0.5, score_thr: float = 0.3
-                         ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def match_across_classes(
+    results: list[dict], iou_threshold: float = 0.5, score_thr: float = 0.3
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Match each image's detections to its gts regardless of class (the rules of :func:`confusion_matrix`).
 
     Args:
@@ -45,13 +46,23 @@ def match_across_classes(results: list[dict], iou_threshold: float = 0.5, score_
         idx = np.flatnonzero(scores >= score_thr)
         kept.append(idx[np.argsort(-scores[idx], kind="stable")])
     for chunk in _chunks([(len(k), len(results[i]["gt"][1])) for i, k in enumerate(kept)]):
-        _match_chunk([results[i] for i in chunk], [kept[i] for i in chunk], iou_threshold,
-                     [det_gt[i] for i in chunk], [gt_det[i] for i in chunk])
+        _match_chunk(
+            [results[i] for i in chunk],
+            [kept[i] for i in chunk],
+            iou_threshold,
+            [det_gt[i] for i in chunk],
+            [gt_det[i] for i in chunk],
+        )
     return det_gt, gt_det
 
 
-def _match_chunk(results: list[dict], kept: list[np.ndarray], iou_threshold: float, det_gt: list[np.ndarray],
-                 gt_det: list[np.ndarray]) -> None:
+def _match_chunk(
+    results: list[dict],
+    kept: list[np.ndarray],
+    iou_threshold: float,
+    det_gt: list[np.ndarray],
+    gt_det: list[np.ndarray],
+) -> None:
     """:func:`match_across_classes` on a few images at once, writing into ``det_gt`` and ``gt_det``; rounds run
     over detection rank, vectorised over images."""
     n = len(results)
@@ -69,8 +80,8 @@ def _match_chunk(results: list[dict], kept: list[np.ndarray], iou_threshold: flo
     for i, (r, k) in enumerate(zip(results, kept)):
         pb, _, pl = r["pred"]
         gb, gl, gi = r["gt"]
-        dets[i, :len(k)], det_label[i, :len(k)], d_valid[i, :len(k)] = pb[k], pl[k], True
-        gts[i, :len(gl)], gt_label[i, :len(gl)], ign[i, :len(gl)], g_valid[i, :len(gl)] = gb, gl, gi, True
+        dets[i, : len(k)], det_label[i, : len(k)], d_valid[i, : len(k)] = pb[k], pl[k], True
+        gts[i, : len(gl)], gt_label[i, : len(gl)], ign[i, : len(gl)], g_valid[i, : len(gl)] = gb, gl, gi, True
     iou = np.where(g_valid[:, None, :], np_pairwise_iou(dets, gts), -1.0)  # [n, D, G]
     close = iou >= iou_threshold
     taken = np.zeros((n, g_max), bool)
@@ -87,13 +98,18 @@ def _match_chunk(results: list[dict], kept: list[np.ndarray], iou_threshold: flo
         taken[rows[matched], g[matched]] = True
         took[:, rank] = np.where(matched, g, np.where(on_ignored, -2, -1))
     for i, k in enumerate(kept):
-        det_gt[i][k] = took[i, :len(k)]
-        m = took[i, :len(k)] >= 0
-        gt_det[i][took[i, :len(k)][m]] = k[m]
+        det_gt[i][k] = took[i, : len(k)]
+        m = took[i, : len(k)] >= 0
+        gt_det[i][took[i, : len(k)][m]] = k[m]
 
 
-def confusion_matrix(results: list[dict], num_classes: int, iou_threshold: float = 0.5, score_thr: float = 0.3,
-                     matches: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> np.ndarray:
+def confusion_matrix(
+    results: list[dict],
+    num_classes: int,
+    iou_threshold: float = 0.5,
+    score_thr: float = 0.3,
+    matches: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+) -> np.ndarray:
     """``[C + 1, C + 1]`` int64 counts: rows the gt classes then background, columns the detected classes then
     background.
 
@@ -115,8 +131,10 @@ def confusion_matrix(results: list[dict], num_classes: int, iou_threshold: float
         for labels in (pl, gl):
             bad = (labels < 0) | (labels >= num_classes)
             if bad.any():
-                raise ValueError(f"confusion_matrix: image {r.get('img_id')!r} has label {int(labels[bad][0])}; "
-                                 f"valid labels are 0..{num_classes - 1} (num_classes={num_classes})")
+                raise ValueError(
+                    f"confusion_matrix: image {r.get('img_id')!r} has label {int(labels[bad][0])}; "
+                    f"valid labels are 0..{num_classes - 1} (num_classes={num_classes})"
+                )
         counted = scores >= score_thr
         pairs = dg >= 0
         np.add.at(out, (gl[dg[pairs]], pl[pairs]), 1)

@@ -32,8 +32,9 @@ def _name(label: int, class_names: Sequence[str] | None) -> str:
     return str(class_names[label]) if class_names is not None and 0 <= label < len(class_names) else str(label)
 
 
-def classify_detections(results: list[dict], iou_threshold: float = 0.5,
-                        matches: Mapping[int, ClassMatches] | None = None) -> list[dict]:
+def classify_detections(
+    results: list[dict], iou_threshold: float = 0.5, matches: Mapping[int, ClassMatches] | None = None
+) -> list[dict]:
     """Per image ``dict(flags [D] int8, kind [D] int8, best_iou [D], best_gt [D] int64)``: VOC flags (1 tp, 0 fp,
     -1 ignored), the false positives' kind (index into :data:`KINDS`, -1 for the others), and each detection's
     highest IoU with any gt and that gt's index (-1 where it overlaps none). ``matches``: ``{class:
@@ -42,8 +43,11 @@ def classify_detections(results: list[dict], iou_threshold: float = 0.5,
     labels = [r["pred"][2] for r in results]
     present = np.unique(np.concatenate(labels)) if labels else np.zeros(0, np.int64)
     for c in present:
-        m = matches[int(c)] if matches is not None and int(c) in matches else match_class(results, int(c),
-                                                                                           iou_threshold)
+        m = (
+            matches[int(c)]
+            if matches is not None and int(c) in matches
+            else match_class(results, int(c), iou_threshold)
+        )
         for f, o, mf in zip(flags, m.order, m.flags):
             f[o] = mf
     out = []
@@ -61,18 +65,24 @@ def classify_detections(results: list[dict], iou_threshold: float = 0.5,
         iou_other = np.where(same, 0.0, iou).max(axis=1)
         best_gt = iou.argmax(axis=1)
         best_iou = iou[np.arange(len(pl)), best_gt]
-        rule = np.select([iou_same >= iou_threshold, np.maximum(iou_same, iou_other) < MIN_OVERLAP,
-                          iou_same >= iou_other],
-                         [KINDS.index("duplicate"), KINDS.index("background"), KINDS.index("localisation")],
-                         KINDS.index("confusion"))
+        rule = np.select(
+            [iou_same >= iou_threshold, np.maximum(iou_same, iou_other) < MIN_OVERLAP, iou_same >= iou_other],
+            [KINDS.index("duplicate"), KINDS.index("background"), KINDS.index("localisation")],
+            KINDS.index("confusion"),
+        )
         kind[f == 0] = rule[f == 0]
         best_gt = np.where(best_iou > 0, best_gt, -1).astype(np.int64)
         out.append(dict(flags=f, kind=kind, best_iou=best_iou, best_gt=best_gt))
     return out
 
 
-def false_positives(results: list[dict], iou_threshold: float = 0.5, top_k: int | None = 50,
-                    class_names: Sequence[str] | None = None, classified: list[dict] | None = None) -> list[dict]:
+def false_positives(
+    results: list[dict],
+    iou_threshold: float = 0.5,
+    top_k: int | None = 50,
+    class_names: Sequence[str] | None = None,
+    classified: list[dict] | None = None,
+) -> list[dict]:
     """The ``top_k`` highest-scoring false positives over all images and classes (all without ``top_k=None``), by
     decreasing score (stable: image order, then detection order), as rows ``dict(img_id, img_path, class, label,
     score, x1, y1, x2, y2, kind, best_iou, best_gt_class)`` (``best_gt_class`` ``''`` in an image without gts).
@@ -88,15 +98,32 @@ def false_positives(results: list[dict], iou_threshold: float = 0.5, top_k: int 
         r, c = results[i], classified[i]
         x1, y1, x2, y2 = (float(v) for v in r["pred"][0][d])
         label, g = int(r["pred"][2][d]), int(c["best_gt"][d])
-        rows.append({"img_id": r["img_id"], "img_path": r.get("img_path"), "class": _name(label, class_names),
-                     "label": label, "score": float(r["pred"][1][d]), "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                     "kind": KINDS[int(c["kind"][d])], "best_iou": float(c["best_iou"][d]),
-                     "best_gt_class": _name(int(r["gt"][1][g]), class_names) if g >= 0 else ""})
+        rows.append(
+            {
+                "img_id": r["img_id"],
+                "img_path": r.get("img_path"),
+                "class": _name(label, class_names),
+                "label": label,
+                "score": float(r["pred"][1][d]),
+                "x1": x1,
+                "y1": y1,
+                "x2": x2,
+                "y2": y2,
+                "kind": KINDS[int(c["kind"][d])],
+                "best_iou": float(c["best_iou"][d]),
+                "best_gt_class": _name(int(r["gt"][1][g]), class_names) if g >= 0 else "",
+            }
+        )
     return rows
 
 
-def missed_objects(results: list[dict], iou_threshold: float = 0.5, score_thr: float = 0.3,
-                   class_names: Sequence[str] | None = None, gt_det: list[np.ndarray] | None = None) -> list[dict]:
+def missed_objects(
+    results: list[dict],
+    iou_threshold: float = 0.5,
+    score_thr: float = 0.3,
+    class_names: Sequence[str] | None = None,
+    gt_det: list[np.ndarray] | None = None,
+) -> list[dict]:
     """Every non-ignored gt that no detection with ``score >= score_thr`` took (module docstring), largest area
     first (stable), as rows ``dict(img_id, img_path, class, label, x1, y1, x2, y2, area, best_score,
     best_score_iou)``: the highest score of a detection of its class (any score) overlapping it at IoU >= 0.1, and
@@ -117,9 +144,20 @@ def missed_objects(results: list[dict], iou_threshold: float = 0.5, score_thr: f
         found = near.any(axis=1)
         for j, g in enumerate(missed):
             x1, y1, x2, y2 = (float(v) for v in gb[g])
-            rows.append({"img_id": r["img_id"], "img_path": r.get("img_path"), "class": _name(int(gl[g]), class_names),
-                         "label": int(gl[g]), "x1": x1, "y1": y1, "x2": x2, "y2": y2, "area": (x2 - x1) * (y2 - y1),
-                         "best_score": float(ps[best[j]]) if found[j] else None,
-                         "best_score_iou": float(iou[j, best[j]]) if found[j] else None})
+            rows.append(
+                {
+                    "img_id": r["img_id"],
+                    "img_path": r.get("img_path"),
+                    "class": _name(int(gl[g]), class_names),
+                    "label": int(gl[g]),
+                    "x1": x1,
+                    "y1": y1,
+                    "x2": x2,
+                    "y2": y2,
+                    "area": (x2 - x1) * (y2 - y1),
+                    "best_score": float(ps[best[j]]) if found[j] else None,
+                    "best_score_iou": float(iou[j, best[j]]) if found[j] else None,
+                }
+            )
     order = np.argsort([-row["area"] for row in rows], kind="stable")
     return [rows[i] for i in order]

@@ -9,8 +9,9 @@ import numpy as np
 from ssdkit.structures.np_boxes import np_pairwise_iou
 
 
-def match_detections(det_boxes: list[np.ndarray], gt_boxes: list[np.ndarray], gt_ignore: list[np.ndarray],
-                     iou_threshold: float = 0.5) -> list[np.ndarray]:
+def match_detections(
+    det_boxes: list[np.ndarray], gt_boxes: list[np.ndarray], gt_ignore: list[np.ndarray], iou_threshold: float = 0.5
+) -> list[np.ndarray]:
     """Greedy VOC matching of one class, all images at once.
 
     Args:
@@ -33,8 +34,8 @@ def match_detections(det_boxes: list[np.ndarray], gt_boxes: list[np.ndarray], gt
     d_valid = np.zeros((n, d_max), bool)
     g_valid = np.zeros((n, max(g_max, 1)), bool)
     for i, (d, g, ig) in enumerate(zip(det_boxes, gt_boxes, gt_ignore)):
-        dets[i, :len(d)], d_valid[i, :len(d)] = d, True
-        gts[i, :len(g)], ign[i, :len(g)], g_valid[i, :len(g)] = g, ig, True
+        dets[i, : len(d)], d_valid[i, : len(d)] = d, True
+        gts[i, : len(g)], ign[i, : len(g)], g_valid[i, : len(g)] = g, ig, True
     iou = np.where(g_valid[:, None, :], np_pairwise_iou(dets, gts), -1.0)  # [n, D, G]
     best = iou.argmax(axis=2)
     best_iou = np.take_along_axis(iou, best[..., None], 2)[..., 0]
@@ -48,14 +49,15 @@ def match_detections(det_boxes: list[np.ndarray], gt_boxes: list[np.ndarray], gt
         tp = hit & ~ignored & ~taken[rows, g]
         taken[rows[tp], g[tp]] = True
         result[:, r] = np.where(ignored, -1, tp.astype(np.int8))
-    return [result[i, :len(d)] for i, d in enumerate(det_boxes)]
+    return [result[i, : len(d)] for i, d in enumerate(det_boxes)]
 
 
 def average_precision(recall: np.ndarray, precision: np.ndarray, mode: str = "area") -> float:
     """VOC AP: ``'11points'`` (VOC2007) or ``'area'`` under the monotone precision envelope (VOC2010+)."""
     if mode == "11points":
-        return float(np.mean([precision[recall >= t].max() if (recall >= t).any() else 0.0
-                              for t in np.linspace(0, 1, 11)]))
+        return float(
+            np.mean([precision[recall >= t].max() if (recall >= t).any() else 0.0 for t in np.linspace(0, 1, 11)])
+        )
     if mode != "area":
         raise ValueError(f"VOC AP mode={mode!r}; valid: '11points', 'area'")
     r = np.concatenate(([0.0], recall, [1.0]))
@@ -99,16 +101,14 @@ def match_class(results: list[dict], c: int, iou_threshold: float = 0.5) -> Clas
     return ClassMatches(order, match_detections(det_boxes, gt_boxes, gt_ignore, iou_threshold), num_gts)
 
 
-def class_pr(results: list[dict], c: int, iou_threshold: float = 0.5, matches: ClassMatches | None = None
-             ) -> ClassPR:
+def class_pr(results: list[dict], c: int, iou_threshold: float = 0.5, matches: ClassMatches | None = None) -> ClassPR:
     """Class ``c``'s precision-recall points, VOC style: every detection of all images ranked by score (stable:
     image order, then score order within an image, breaks ties), ignored detections (on difficult / crowd gts)
     dropped; ``recall = tp / num_gts`` (``/ 1`` without gts), ``precision = tp / (tp + fp)``. ``matches``:
     ``match_class(results, c, iou_threshold)``, if already computed."""
     m = match_class(results, c, iou_threshold) if matches is None else matches
     flags = np.concatenate(m.flags) if m.flags else np.zeros(0, np.int8)
-    scores = (np.concatenate([r["pred"][1][o] for r, o in zip(results, m.order)]) if m.order
-              else np.zeros(0))
+    scores = np.concatenate([r["pred"][1][o] for r, o in zip(results, m.order)]) if m.order else np.zeros(0)
     order = np.argsort(-scores, kind="stable")
     flags, scores = flags[order], scores[order]
     counted = flags >= 0

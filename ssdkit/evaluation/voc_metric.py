@@ -26,8 +26,14 @@ class VOCMetric(BaseMetric):
 
     default_prefix = "pascal_voc"
 
-    def __init__(self, iou_threshold: float = 0.5, mode: str = "11points", num_classes: int | None = None,
-                 collect_device: str = "cpu", prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        iou_threshold: float = 0.5,
+        mode: str = "11points",
+        num_classes: int | None = None,
+        collect_device: str = "cpu",
+        prefix: str | None = None,
+    ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if mode not in ("11points", "area"):
             raise ValueError(f"VOCMetric: mode={mode!r}; valid: '11points', 'area'")
@@ -52,8 +58,7 @@ class VOCMetric(BaseMetric):
         """AP of class ``c`` over ``results`` (each from :func:`unpack`)."""
         recall, precision, _, num_gts = class_pr(results, c, self.iou_threshold)
         ap = average_precision(recall, precision, self.mode) if num_gts > 0 else 0.0
-        return dict(ap=ap, num_gts=num_gts, num_dets=int(len(recall)),
-                    recall=float(recall[-1]) if len(recall) else 0.0)
+        return dict(ap=ap, num_gts=num_gts, num_dets=int(len(recall)), recall=float(recall[-1]) if len(recall) else 0.0)
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         names = self.class_names()
@@ -61,13 +66,20 @@ class VOCMetric(BaseMetric):
         counted = [p["ap"] for p in per_class if p["num_gts"] > 0]
         m_ap = float(np.mean(counted)) if counted else 0.0
         lines = [f"{'class':16s}{'gts':>7s}{'dets':>8s}{'recall':>8s}{'AP':>8s}"]
-        lines += [f"{n:16s}{p['num_gts']:7d}{p['num_dets']:8d}{p['recall']:8.3f}{p['ap']:8.3f}"
-                  + ("  no ground truth: not in the mAP" if p["num_gts"] == 0 else "")
-                  for n, p in zip(names, per_class)]
+        lines += [
+            f"{n:16s}{p['num_gts']:7d}{p['num_dets']:8d}{p['recall']:8.3f}{p['ap']:8.3f}"
+            + ("  no ground truth: not in the mAP" if p["num_gts"] == 0 else "")
+            for n, p in zip(names, per_class)
+        ]
         left_out = len(per_class) - len(counted)
-        lines.append(f"{'mAP':16s}{'':23s}{m_ap:8.3f}  (IoU {self.iou_threshold}, {self.mode}"
-                     + (f"; over {len(counted)} of {len(per_class)} classes, {left_out} without ground truth)"
-                        if left_out else ")"))
+        lines.append(
+            f"{'mAP':16s}{'':23s}{m_ap:8.3f}  (IoU {self.iou_threshold}, {self.mode}"
+            + (
+                f"; over {len(counted)} of {len(per_class)} classes, {left_out} without ground truth)"
+                if left_out
+                else ")"
+            )
+        )
         MMLogger.get_current_instance().info("\n" + "\n".join(lines))
         out = {"mAP": m_ap}
         prefix = f"AP{round(self.iou_threshold * 100)}_"  # AP50_ at IoU 0.5, AP75_ at 0.75

@@ -27,15 +27,17 @@ def backbone_input_norm(backbone: dict) -> tuple[InputNorm | None, str]:
     if source is None:
         return None, ""
     kind = backbone.get("type")
-    return source.norm, (f"{getattr(kind, '__name__', kind)}(pretrained={backbone.get('pretrained')!r}) "
-                         f"({source.origin})")
+    return source.norm, (
+        f"{getattr(kind, '__name__', kind)}(pretrained={backbone.get('pretrained')!r}) ({source.origin})"
+    )
 
 
 def _agree(stated, wanted) -> bool:
     if isinstance(wanted, bool):
         return bool(stated) == wanted
-    return len(stated) == len(wanted) and all(math.isclose(float(a), b, rel_tol=1e-3, abs_tol=1e-2)
-                                              for a, b in zip(stated, wanted))
+    return len(stated) == len(wanted) and all(
+        math.isclose(float(a), b, rel_tol=1e-3, abs_tol=1e-2) for a, b in zip(stated, wanted)
+    )
 
 
 def wire_input_norm(preprocessor: dict | None, backbone: dict, where: str = "model.data_preprocessor") -> dict | None:
@@ -52,8 +54,10 @@ def wire_input_norm(preprocessor: dict | None, backbone: dict, where: str = "mod
     wrong = {k: cfg[k] for k in NORM_KEYS if cfg.get(k) is not None and not _agree(cfg[k], wanted[k])}
     if wrong:
         stated = ", ".join(f"{k}={cfg[k]!r}" for k in NORM_KEYS if cfg.get(k) is not None)
-        raise ValueError(f"{where} states {stated}, but the backbone weights {label} were trained on "
-                         f"{norm.describe()} (bgr_to_rgb={norm.rgb}); remove {', '.join(wrong)} from {where} "
-                         f"(ssdkit takes the normalisation from the weights) or choose weights trained on yours")
+        raise ValueError(
+            f"{where} states {stated}, but the backbone weights {label} were trained on "
+            f"{norm.describe()} (bgr_to_rgb={norm.rgb}); remove {', '.join(wrong)} from {where} "
+            f"(ssdkit takes the normalisation from the weights) or choose weights trained on yours"
+        )
     cfg.update(wanted)
     return cfg

@@ -37,8 +37,17 @@ def init_convs_(module: nn.Module, init: str, owner: str) -> None:
                     nn.init.zeros_(m.bias)
 
 
-def conv_bn_act(cin: int, cout: int, kernel_size: int, stride: int = 1, padding: int | None = None, groups: int = 1,
-                norm: bool = True, act: str = "relu", norm_cfg: dict | None = None) -> list[nn.Module]:
+def conv_bn_act(
+    cin: int,
+    cout: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int | None = None,
+    groups: int = 1,
+    norm: bool = True,
+    act: str = "relu",
+    norm_cfg: dict | None = None,
+) -> list[nn.Module]:
     """``[conv, BatchNorm, activation]`` (the conv without bias), or ``[conv with bias, activation]`` without
     ``norm``; a list, so callers keep flat ``nn.Sequential`` keys. ``padding`` defaults to ``kernel_size // 2``;
     ``norm_cfg`` holds BatchNorm2d's ``eps`` / ``momentum`` (SSDLite: 0.001 / 0.03)."""

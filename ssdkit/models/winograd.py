@@ -39,9 +39,15 @@ def winograd_eligible(conv: nn.Module) -> bool:
     if type(conv) not in (nn.Conv2d, WinogradConv2d):
         return False
     assert isinstance(conv, nn.Conv2d)
-    return bool(conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.dilation == (1, 1)
-                and conv.groups == 1 and conv.padding_mode == "zeros" and isinstance(conv.padding, tuple)
-                and all(isinstance(p, int) and 0 <= p <= 2 for p in conv.padding))
+    return bool(
+        conv.kernel_size == (3, 3)
+        and conv.stride == (1, 1)
+        and conv.dilation == (1, 1)
+        and conv.groups == 1
+        and conv.padding_mode == "zeros"
+        and isinstance(conv.padding, tuple)
+        and all(isinstance(p, int) and 0 <= p <= 2 for p in conv.padding)
+    )
 
 
 def nnpack_conv3x3(x: Tensor, weight: Tensor, bias: Tensor | None, padding: list[int]) -> Tensor:
@@ -77,8 +83,18 @@ class _WinogradConv(torch.autograd.Function):
             grad_x = nnpack_conv3x3(grad, flipped, None, [2 - p for p in ctx.padding])
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
             _, grad_w, grad_b = torch.ops.aten.convolution_backward(
-                grad, x, weight, [weight.shape[0]] if ctx.has_bias else None, [1, 1], list(ctx.padding), [1, 1],
-                False, [0, 0], 1, [False, ctx.needs_input_grad[1], ctx.has_bias and ctx.needs_input_grad[2]])
+                grad,
+                x,
+                weight,
+                [weight.shape[0]] if ctx.has_bias else None,
+                [1, 1],
+                list(ctx.padding),
+                [1, 1],
+                False,
+                [0, 0],
+                1,
+                [False, ctx.needs_input_grad[1], ctx.has_bias and ctx.needs_input_grad[2]],
+            )
         return grad_x, grad_w, grad_b, None
 
 
@@ -87,11 +103,18 @@ class WinogradConv2d(nn.Conv2d):
     (see the module docstring); made from an existing conv by :func:`use_winograd`, keeping its parameters."""
 
     def forward(self, x: Tensor) -> Tensor:
-        if (not torch.compiler.is_compiling() and not torch.jit.is_tracing()  # never in export
-                and x.device.type == "cpu" and x.dtype == torch.float32
-                and self.weight.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
-                and x.dim() == 4 and x.is_contiguous() and self.weight.is_contiguous()
-                and self._out_pixels(x) >= MIN_PIXELS):
+        if (
+            not torch.compiler.is_compiling()
+            and not torch.jit.is_tracing()  # never in export
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and self.weight.dtype == torch.float32
+            and not torch.is_autocast_enabled("cpu")
+            and x.dim() == 4
+            and x.is_contiguous()
+            and self.weight.is_contiguous()
+            and self._out_pixels(x) >= MIN_PIXELS
+        ):
             return _WinogradConv.apply(x, self.weight, self.bias, self.padding)
         return super().forward(x)
 

@@ -26,8 +26,9 @@ def collect_components(registries: dict[str, SSDRegistry] | None = None) -> dict
         entries = {}
         for name in registry.known_names():
             obj = registry.module_dict[name]
-            entries[name] = dict(origin=origin_of(obj),
-                                 object=f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}")
+            entries[name] = dict(
+                origin=origin_of(obj), object=f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}"
+            )
         listing[key] = dict(name=registry.name, scope=registry.scope, entries=entries)
     return listing
 

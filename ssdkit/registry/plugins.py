@@ -51,7 +51,8 @@ def load_plugins(force: bool = False) -> list[str]:
                 raise ImportError(
                     f"ssdkit plugin entry point '{ep.name}' ({ep.value}"
                     + (f", from package {dist.name}" if dist is not None else "")
-                    + f") in group '{ENTRY_POINT_GROUP}' failed to import: {err}") from err
+                    + f") in group '{ENTRY_POINT_GROUP}' failed to import: {err}"
+                ) from err
             names.append(ep.name)
     except BaseException:
         _loaded = False
@@ -68,12 +69,16 @@ def import_custom_modules(modules: list[str], allow_failed_imports: bool = False
             importlib.import_module(name)
         except ImportError as err:
             if allow_failed_imports:
-                print_log(f"custom_imports: failed to import '{name}' ({err}); skipped",
-                          logger="current", level=logging.WARNING)
+                print_log(
+                    f"custom_imports: failed to import '{name}' ({err}); skipped",
+                    logger="current",
+                    level=logging.WARNING,
+                )
                 continue
             raise ImportError(
                 f"custom_imports: cannot import '{name}' ({err}). Modules are imported by name from the "
-                f"working directory or installed packages, e.g. 'plugins.focal_loss'.") from err
+                f"working directory or installed packages, e.g. 'plugins.focal_loss'."
+            ) from err
 
 
 def apply_custom_imports(cfg: Mapping[str, Any]) -> list[str]:

@@ -93,8 +93,11 @@ class SSDRegistry(Registry):
                 except ModuleNotFoundError as err:
                     if not _is_missing(err, loc):
                         raise
-                    print_log(f"ssdkit {self.display_name}: location '{loc}' does not exist, skipped",
-                              logger="current", level=logging.DEBUG)
+                    print_log(
+                        f"ssdkit {self.display_name}: location '{loc}' does not exist, skipped",
+                        logger="current",
+                        level=logging.DEBUG,
+                    )
             self._imported = True
         load_plugins()
 
@@ -165,13 +168,15 @@ class SSDRegistry(Registry):
                         hints.append(f" Did you mean '{close[0]}' instead of '{given}'?")
             raise TypeError(
                 f"cannot build {self.display_name} entry '{getattr(obj, '__name__', obj)}' "
-                f"({_qualified_name(obj)}): {err}. Given: {sorted(arguments)}; it accepts: {accepted}."
-                + "".join(hints)
+                f"({_qualified_name(obj)}): {err}. Given: {sorted(arguments)}; it accepts: {accepted}." + "".join(hints)
             ) from None
 
     def _register_module(self, module: Any, module_name: Any = None, force: bool = False) -> None:
-        names = [module.__name__] if module_name is None else (
-            [module_name] if isinstance(module_name, str) else list(module_name))
+        names = (
+            [module.__name__]
+            if module_name is None
+            else ([module_name] if isinstance(module_name, str) else list(module_name))
+        )
         replace = force
         for name in names:
             existing = self._module_dict.get(name)

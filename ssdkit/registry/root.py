@@ -45,9 +45,27 @@ METRICS, HOOKS = ALL_REGISTRIES["METRICS"], ALL_REGISTRIES["HOOKS"]
 # empty but for ssdkit's own optimizer wrapper (``BF16OptimWrapper``).
 _PASSTHROUGH_LOCATIONS = {"OPTIM_WRAPPERS": ["ssdkit.engine.bf16"]}
 RUNNER_FACING_PASSTHROUGH = {
-    name: Registry(name.lower(), parent=getattr(mm, name), scope="ssdkit",
-                   locations=_PASSTHROUGH_LOCATIONS.get(name, []))
-    for name in ("RUNNERS", "RUNNER_CONSTRUCTORS", "LOOPS", "DATA_SAMPLERS", "MODEL_WRAPPERS", "WEIGHT_INITIALIZERS",
-                 "OPTIMIZERS", "OPTIM_WRAPPERS", "OPTIM_WRAPPER_CONSTRUCTORS", "PARAM_SCHEDULERS", "EVALUATOR",
-                 "VISUALIZERS", "VISBACKENDS", "LOG_PROCESSORS", "FUNCTIONS", "INFERENCERS", "STRATEGIES", "TASK_UTILS")
+    name: Registry(
+        name.lower(), parent=getattr(mm, name), scope="ssdkit", locations=_PASSTHROUGH_LOCATIONS.get(name, [])
+    )
+    for name in (
+        "RUNNERS",
+        "RUNNER_CONSTRUCTORS",
+        "LOOPS",
+        "DATA_SAMPLERS",
+        "MODEL_WRAPPERS",
+        "WEIGHT_INITIALIZERS",
+        "OPTIMIZERS",
+        "OPTIM_WRAPPERS",
+        "OPTIM_WRAPPER_CONSTRUCTORS",
+        "PARAM_SCHEDULERS",
+        "EVALUATOR",
+        "VISUALIZERS",
+        "VISBACKENDS",
+        "LOG_PROCESSORS",
+        "FUNCTIONS",
+        "INFERENCERS",
+        "STRATEGIES",
+        "TASK_UTILS",
+    )
 }

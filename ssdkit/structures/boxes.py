@@ -47,8 +47,9 @@ def paired_iou(a: Tensor, b: Tensor) -> Tensor:
     return inter / (area_a + area_b - inter)
 
 
-def batched_pairwise_iou(gt: Tensor, priors: Tensor, gt_valid: Tensor | None = None,
-                         workspace: Workspace | None = None) -> Tensor:
+def batched_pairwise_iou(
+    gt: Tensor, priors: Tensor, gt_valid: Tensor | None = None, workspace: Workspace | None = None
+) -> Tensor:
     """IoU of every ground truth with every prior, batched.
 
     Args:
@@ -104,4 +105,5 @@ def validate_boxes(boxes: Tensor, where: str = "boxes") -> None:
         i = int(degenerate.nonzero()[0])
         raise ValueError(
             f"{where}: box {i} {flat[i].tolist()} has zero or negative size (need x2 > x1 and y2 > y1, xyxy). "
-            f"Drop or fix it in the dataset (the datasets' `bad_box` option).")
+            f"Drop or fix it in the dataset (the datasets' `bad_box` option)."
+        )

@@ -37,5 +37,17 @@ class PriorGrid:
     def to(self, device: torch.device | str) -> PriorGrid:
         def t(x: Tensor) -> Tensor:
             return x.to(device)
-        return PriorGrid(t(self.base), t(self.per_cell), t(self.fw), t(self.fh), t(self.x0), t(self.y0), t(self.dx),
-                         t(self.dy), t(self.w), t(self.h), self.num_priors)
+
+        return PriorGrid(
+            t(self.base),
+            t(self.per_cell),
+            t(self.fw),
+            t(self.fh),
+            t(self.x0),
+            t(self.y0),
+            t(self.dx),
+            t(self.dy),
+            t(self.w),
+            t(self.h),
+            self.num_priors,
+        )

@@ -34,9 +34,19 @@ def cut_to_tile(boxes: np.ndarray, tile: np.ndarray, min_visible: float) -> tupl
     """Objects ``boxes [N, 4]`` (image xyxy) seen through ``tile [4]``: ``(boxes in tile coordinates [N, 4],
     visible fraction [N], kept [N] bool)``; an object is kept when at least ``min_visible`` of its area is inside."""
     x1, y1, x2, y2 = (float(v) for v in tile)
-    clipped = np.stack([np.clip(boxes[:, 0], x1, x2), np.clip(boxes[:, 1], y1, y2),
-                        np.clip(boxes[:, 2], x1, x2), np.clip(boxes[:, 3], y1, y2)], 1) if len(boxes) else \
-        np.zeros((0, 4), np.float32)
+    clipped = (
+        np.stack(
+            [
+                np.clip(boxes[:, 0], x1, x2),
+                np.clip(boxes[:, 1], y1, y2),
+                np.clip(boxes[:, 2], x1, x2),
+                np.clip(boxes[:, 3], y1, y2),
+            ],
+            1,
+        )
+        if len(boxes)
+        else np.zeros((0, 4), np.float32)
+    )
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     inside = np.clip(clipped[:, 2] - clipped[:, 0], 0, None) * np.clip(clipped[:, 3] - clipped[:, 1], 0, None)
     visible = np.where(area > 0, inside / np.maximum(area, 1e-12), 0.0)
@@ -61,15 +71,19 @@ def _ios_nms(boxes: Tensor, scores: Tensor, labels: Tensor, threshold: float) ->
     return order[~suppressed]
 
 
-def merge_detections(boxes: Tensor, scores: Tensor, labels: Tensor, iou: float = 0.5,
-                     max_dets: int | None = None, metric: str = "ios") -> tuple[Tensor, Tensor, Tensor]:
+def merge_detections(
+    boxes: Tensor, scores: Tensor, labels: Tensor, iou: float = 0.5, max_dets: int | None = None, metric: str = "ios"
+) -> tuple[Tensor, Tensor, Tensor]:
     """Detections of overlapping tiles, already in image coordinates (``[N, 4]``, ``[N]``, ``[N]``), merged
     class-wise: ``metric='ios'`` (default, SAHI's) suppresses a box mostly inside a better one, which also removes
     the partial box of an object cut by a tile's edge; ``'iou'`` is plain NMS. The ``max_dets`` best, by score."""
     if metric not in ("ios", "iou"):
         raise ValueError(f"merge metric={metric!r}; valid: 'ios', 'iou'")
-    keep = _ios_nms(boxes, scores, labels, iou) if metric == "ios" else batched_nms(boxes.float(), scores.float(),
-                                                                                    labels, iou)
+    keep = (
+        _ios_nms(boxes, scores, labels, iou)
+        if metric == "ios"
+        else batched_nms(boxes.float(), scores.float(), labels, iou)
+    )
     if max_dets is not None:
         keep = keep[:max_dets]
     return boxes[keep], scores[keep], labels[keep]

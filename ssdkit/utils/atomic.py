@@ -43,6 +43,8 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` atomically."""
+
     def write(f: IO) -> None:
         f.write(text)
+
     atomic_write(path, write, binary=False)

@@ -45,5 +45,7 @@ def describe_cpu() -> str:
     use = torch.backends.cpu.get_cpu_capability()
     threads = torch.get_num_threads()
     emulated = f" (emulated: {' '.join(capped)})" if capped else ""
-    return (f"CPU {cpu_model()}; {' '.join(sets) or 'no AVX2'}{'' if 'AMX' in sets else ', no AMX'}; "
-            f"torch uses {use}{emulated}; {threads} thread{'' if threads == 1 else 's'}")
+    return (
+        f"CPU {cpu_model()}; {' '.join(sets) or 'no AVX2'}{'' if 'AMX' in sets else ', no AMX'}; "
+        f"torch uses {use}{emulated}; {threads} thread{'' if threads == 1 else 's'}"
+    )

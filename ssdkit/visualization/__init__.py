@@ -7,5 +7,15 @@ from .curves import curves_figure, plot_curves
 from .pr_curves import plot_pr_curves, precision_envelope
 from .priors import plot_coverage_by_size, plot_level_positives, plot_prior_shapes
 
-__all__ = ["colour", "curves_figure", "draw_boxes", "plot_confusion_matrix", "plot_coverage_by_size", "plot_curves",
-           "plot_level_positives", "plot_pr_curves", "plot_prior_shapes", "precision_envelope"]
+__all__ = [
+    "colour",
+    "curves_figure",
+    "draw_boxes",
+    "plot_confusion_matrix",
+    "plot_coverage_by_size",
+    "plot_curves",
+    "plot_level_positives",
+    "plot_pr_curves",
+    "plot_prior_shapes",
+    "precision_envelope",
+]

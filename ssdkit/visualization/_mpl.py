@@ -13,8 +13,10 @@ def pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as err:
-        raise ImportError("ssdkit's analysis pictures need matplotlib, which is not installed: "
-                          "pip install 'ssdkit[analysis]' (or pip install matplotlib)") from err
+        raise ImportError(
+            "ssdkit's analysis pictures need matplotlib, which is not installed: "
+            "pip install 'ssdkit[analysis]' (or pip install matplotlib)"
+        ) from err
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 

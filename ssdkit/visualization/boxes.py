@@ -15,8 +15,13 @@ def colour(label: int) -> tuple[int, int, int]:
     return int(bgr[0]), int(bgr[1]), int(bgr[2])
 
 
-def draw_boxes(img: np.ndarray, boxes: np.ndarray, labels: Sequence[int], class_names: Sequence[str] | None = None,
-               scores: Sequence[float] | None = None) -> np.ndarray:
+def draw_boxes(
+    img: np.ndarray,
+    boxes: np.ndarray,
+    labels: Sequence[int],
+    class_names: Sequence[str] | None = None,
+    scores: Sequence[float] | None = None,
+) -> np.ndarray:
     """A copy of ``img`` (HxWx3 uint8 BGR) with ``boxes [N, 4]`` xyxy drawn and labelled; each label sits above
     its box's top-left corner, moved inside the image where that corner is near an edge."""
     out = np.ascontiguousarray(img.copy())

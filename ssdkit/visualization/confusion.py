@@ -10,9 +10,15 @@ import numpy as np
 from ._mpl import pyplot, save_figure
 
 
-def plot_confusion_matrix(matrix: np.ndarray, names: Sequence[str], out_file: str | Path, title: str = "",
-                          annotate: bool | None = None, row_label: str = "ground truth",
-                          col_label: str = "detected") -> Path:
+def plot_confusion_matrix(
+    matrix: np.ndarray,
+    names: Sequence[str],
+    out_file: str | Path,
+    title: str = "",
+    annotate: bool | None = None,
+    row_label: str = "ground truth",
+    col_label: str = "detected",
+) -> Path:
     """Draw ``matrix [K, K]`` counts (rows ground truth, columns detections, ``names [K]`` for both) normalised
     per row in colour (a row without counts stays blank), and write ``out_file``.
 
@@ -39,8 +45,15 @@ def plot_confusion_matrix(matrix: np.ndarray, names: Sequence[str], out_file: st
     if annotate:
         for (i, j), v in np.ndenumerate(m):
             if v:
-                ax.text(j, i, str(int(v)), ha="center", va="center", fontsize=7,
-                        color="white" if frac[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(int(v)),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if frac[i, j] > 0.5 else "black",
+                )
     if title:
         ax.set_title(title)
     return save_figure(fig, out_file)

@@ -43,20 +43,27 @@ def curves_figure(curves: Sequence[CurveLike], title: str | None = None) -> Figu
     runs = list(dict.fromkeys(c.run for c in curves))
     ncols = 1 if len(keys) == 1 else 2
     nrows = math.ceil(len(keys) / ncols)
-    fig, axes = pyplot().subplots(nrows, ncols, figsize=(6.4 * ncols, 3.6 * nrows), squeeze=False, sharex=True,
-                                  layout="constrained")
+    fig, axes = pyplot().subplots(
+        nrows, ncols, figsize=(6.4 * ncols, 3.6 * nrows), squeeze=False, sharex=True, layout="constrained"
+    )
     flat = list(axes.flat)
-    for ax in flat[len(keys):]:
+    for ax in flat[len(keys) :]:
         ax.remove()
     for ax, key in zip(flat, keys):
         mine = [c for c in curves if c.key == key]
         for c in mine:
             label = c.run if c.name == key else f"{c.run} ({c.name})"
             nth = [o.name for o in mine if o.run == c.run].index(c.name)  # the run's nth name for this key
-            ax.plot(c.steps, c.values, color=f"C{runs.index(c.run) % 10}",
-                    linestyle=LINESTYLES[nth % len(LINESTYLES)],
-                    marker="o" if len(c.steps) <= MARKER_MAX_POINTS else None, markersize=3, linewidth=1.2,
-                    label=label)
+            ax.plot(
+                c.steps,
+                c.values,
+                color=f"C{runs.index(c.run) % 10}",
+                linestyle=LINESTYLES[nth % len(LINESTYLES)],
+                marker="o" if len(c.steps) <= MARKER_MAX_POINTS else None,
+                markersize=3,
+                linewidth=1.2,
+                label=label,
+            )
         values = np.concatenate([c.values for c in mine])
         values = values[np.isfinite(values)]
         if key.endswith("lr") and len(values) and values.min() > 0 and values.max() >= 10 * values.min():

@@ -29,8 +29,11 @@ def _ap_bars(ax, names: Sequence[str], aps: Sequence[float | None], counts: Sequ
     n = len(names)
     y = np.arange(n)
     ax.barh(y, [a or 0.0 for a in aps], color="tab:blue", height=0.7)
-    ax.set_yticks(y, labels=[f"{name} ({g})" if g is not None else name for name, g in zip(names, counts)],
-                  fontsize=6 if n > 40 else 8)
+    ax.set_yticks(
+        y,
+        labels=[f"{name} ({g})" if g is not None else name for name, g in zip(names, counts)],
+        fontsize=6 if n > 40 else 8,
+    )
     for i, a in enumerate(aps):
         ax.text(a or 0.0, i, f" {a:.2f}" if a is not None else " no gt", va="center", fontsize=5 if n > 40 else 7)
     ax.set(xlim=(0, 1.12), ylim=(n - 0.5, -0.5), xlabel="AP")
@@ -38,9 +41,16 @@ def _ap_bars(ax, names: Sequence[str], aps: Sequence[float | None], counts: Sequ
     ax.grid(axis="x", alpha=0.3)
 
 
-def plot_pr_curves(names: Sequence[str], recalls: Sequence[np.ndarray], precisions: Sequence[np.ndarray],
-                   aps: Sequence[float | None], out_file: str | Path, num_gts: Sequence[int] | None = None,
-                   title: str = "", max_single: int = 12) -> Path:
+def plot_pr_curves(
+    names: Sequence[str],
+    recalls: Sequence[np.ndarray],
+    precisions: Sequence[np.ndarray],
+    aps: Sequence[float | None],
+    out_file: str | Path,
+    num_gts: Sequence[int] | None = None,
+    title: str = "",
+    max_single: int = 12,
+) -> Path:
     """Draw each class's interpolated PR curve (:func:`precision_envelope`) and write ``out_file``.
 
     Args:
@@ -53,14 +63,17 @@ def plot_pr_curves(names: Sequence[str], recalls: Sequence[np.ndarray], precisio
     plt = pyplot()
     n = len(names)
     if not (len(recalls) == len(precisions) == len(aps) == n) or (num_gts is not None and len(num_gts) != n):
-        raise ValueError(f"plot_pr_curves: {n} names but {len(recalls)} recalls, {len(precisions)} precisions, "
-                         f"{len(aps)} aps" + (f", {len(num_gts)} num_gts" if num_gts is not None else ""))
+        raise ValueError(
+            f"plot_pr_curves: {n} names but {len(recalls)} recalls, {len(precisions)} precisions, "
+            f"{len(aps)} aps" + (f", {len(num_gts)} num_gts" if num_gts is not None else "")
+        )
     counts: Sequence[int | None] = num_gts if num_gts is not None else [None] * n
     shown = list(range(n))
     if n > max_single:  # the classes with the most gts (as given without counts), in the given order
         shown = sorted(sorted(range(n), key=lambda i: -(counts[i] or 0))[:max_single])
-        fig, (ax, bars) = plt.subplots(1, 2, figsize=(14, max(6.5, 0.16 * n + 1.5)), layout="constrained",
-                                       gridspec_kw=dict(width_ratios=(1.4, 1)))
+        fig, (ax, bars) = plt.subplots(
+            1, 2, figsize=(14, max(6.5, 0.16 * n + 1.5)), layout="constrained", gridspec_kw=dict(width_ratios=(1.4, 1))
+        )
         ax.set_box_aspect(1)
         ax.set_anchor("N")
         _ap_bars(bars, names, aps, counts)
@@ -68,8 +81,13 @@ def plot_pr_curves(names: Sequence[str], recalls: Sequence[np.ndarray], precisio
         fig, ax = plt.subplots(figsize=(7.5, 6), layout="constrained")
     cmap = plt.get_cmap("tab20" if len(shown) > 10 else "tab10")
     for j, i in enumerate(shown):
-        ax.plot(*precision_envelope(recalls[i], precisions[i]), drawstyle="steps-pre", color=cmap(j % cmap.N),
-                lw=1.6, label=_label(names[i], aps[i], counts[i]))
+        ax.plot(
+            *precision_envelope(recalls[i], precisions[i]),
+            drawstyle="steps-pre",
+            color=cmap(j % cmap.N),
+            lw=1.6,
+            label=_label(names[i], aps[i], counts[i]),
+        )
     ax.set(xlim=(0, 1.01), ylim=(0, 1.02), xlabel="recall", ylabel="precision (interpolated)")
     ax.grid(alpha=0.3)
     if shown:

@@ -11,8 +11,13 @@ def _train(size):
         dict(type='PhotometricDistortion'),  # no channel swap: the released random_order_prob is 0
         dict(type='Expand', ratio_range=(1, 4), prob=0.5),
         # the released samplers: min_scale 0.3 (the paper's text says 0.1), any object reaching the IoU qualifies
-        dict(type='MinIoURandomCrop', min_ious=(0.1, 0.3, 0.5, 0.7, 0.9), min_crop_size=0.3, rule='any',
-             patch_sampling='scale_aspect'),
+        dict(
+            type='MinIoURandomCrop',
+            min_ious=(0.1, 0.3, 0.5, 0.7, 0.9),
+            min_crop_size=0.3,
+            rule='any',
+            patch_sampling='scale_aspect',
+        ),
         dict(type='Resize', size=(size, size), interpolation=RELEASED_INTERPOLATIONS),
         dict(type='RandomFlip', prob=0.5),
         dict(type='PackInputs'),
@@ -33,8 +38,14 @@ def _ssdlite_train(size):
     # any object reaching the IoU qualifies, 40 trials. The model resizes to the fixed input (bilinear).
     return [
         dict(type='LoadImage'),
-        dict(type='MinIoURandomCrop', min_ious=(0.1, 0.3, 0.5, 0.7, 0.9), min_crop_size=0.3, rule='any',
-             patch_sampling='sides', max_trials=40),
+        dict(
+            type='MinIoURandomCrop',
+            min_ious=(0.1, 0.3, 0.5, 0.7, 0.9),
+            min_crop_size=0.3,
+            rule='any',
+            patch_sampling='sides',
+            max_trials=40,
+        ),
         dict(type='Resize', size=(size, size)),
         dict(type='RandomFlip', prob=0.5),
         dict(type='PackInputs'),

@@ -4,21 +4,47 @@ dataset_type = 'VOCDataset'
 data_root = 'data/VOCdevkit/'
 input_size = 300
 train_dataloader = dict(
-    batch_size=32, num_workers=2, persistent_workers=True,
+    batch_size=32,
+    num_workers=2,
+    persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type='ConcatDataset', datasets=[
-        dict(type=dataset_type, data_root=data_root, year=2007, split='trainval',
-             pipeline={{_base_.train_pipeline_300}}),
-        dict(type=dataset_type, data_root=data_root, year=2012, split='trainval',
-             pipeline={{_base_.train_pipeline_300}}),
-    ]))
+    dataset=dict(
+        type='ConcatDataset',
+        datasets=[
+            dict(
+                type=dataset_type,
+                data_root=data_root,
+                year=2007,
+                split='trainval',
+                pipeline={{_base_.train_pipeline_300}},
+            ),
+            dict(
+                type=dataset_type,
+                data_root=data_root,
+                year=2012,
+                split='trainval',
+                pipeline={{_base_.train_pipeline_300}},
+            ),
+        ],
+    ),
+)
 val_dataloader = dict(
-    batch_size=8, num_workers=2, persistent_workers=True, drop_last=False,
+    batch_size=8,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type=dataset_type, data_root=data_root, year=2007, split='test', pipeline={{_base_.test_pipeline_300}},
-                 test_mode=True))
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        year=2007,
+        split='test',
+        pipeline={{_base_.test_pipeline_300}},
+        test_mode=True,
+    ),
+)
 test_dataloader = val_dataloader
 val_evaluator = dict(type='VOCMetric', iou_threshold=0.5, mode='11points')
 test_evaluator = val_evaluator

@@ -12,15 +12,23 @@ model = dict(
     # timm's mobilenetv1_100 ImageNet weights (needs `pip install 'ssdkit[timm]'`; fetched once into the Hugging
     # Face hub cache, or backbone.weights_file=PATH); they were trained with ReLU6, which they require
     backbone=dict(type='MobileNetV1', out_indices=(11, 13), activation='relu6', pretrained='timm'),
-    neck=dict(type='SSDExtraLayers', norm='BN',
-              extra_channels=((256, 512), (128, 256), (128, 256), (64, 128)),
-              strides=(2, 2, 2, 2), paddings=(1, 1, 1, 1), kernel_sizes=(3, 3, 3, 3)),
+    neck=dict(
+        type='SSDExtraLayers',
+        norm='BN',
+        extra_channels=((256, 512), (128, 256), (128, 256), (64, 128)),
+        strides=(2, 2, 2, 2),
+        paddings=(1, 1, 1, 1),
+        kernel_sizes=(3, 3, 3, 3),
+    ),
     head=dict(type='SSDHead', kernel_size=1),
     # PriorBox per level: conv11 min_size 60 with no max_size (3 boxes: 1 and 2, 1/2); conv13 .. conv17_2 min/max
     # 105/150, 150/195, 195/240, 240/285, 285/300 with ratios 2, 3 (6 boxes). As fractions of the 300 input:
-    prior_generator=dict(type='SSDPriorGenerator', aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2, 3], [2, 3]],
-                         scales=[0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 1.0],
-                         extra_square=[False, True, True, True, True, True]),
+    prior_generator=dict(
+        type='SSDPriorGenerator',
+        aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2, 3], [2, 3]],
+        scales=[0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 1.0],
+        extra_square=[False, True, True, True, True, True],
+    ),
     matcher=dict(type='SSDMatcher', iou_threshold=0.5),
     box_coder=dict(type='SSDBoxCoder', variances=(0.1, 0.1, 0.2, 0.2)),
     loss=dict(type='MultiBoxLoss', neg_pos_ratio=3, alpha=1.0),

@@ -11,8 +11,13 @@ model = dict(
     # on mean/std-normalised input) is the other choice. docs/recipes.md compares them.
     # frozen_stages=2: conv1_1 .. conv2_2 get no backward, as the released model trains (ssd_pascal.py
     # `freeze_layers = ['conv1_1', 'conv1_2', 'conv2_1', 'conv2_2']`); torchvision freezes conv1 only
-    backbone=dict(type='VGG16Atrous', out_features=('conv4_3', 'conv7'), l2_norm_scale=20.0,
-                  pretrained='IMAGENET1K_FEATURES', frozen_stages=2),
+    backbone=dict(
+        type='VGG16Atrous',
+        out_features=('conv4_3', 'conv7'),
+        l2_norm_scale=20.0,
+        pretrained='IMAGENET1K_FEATURES',
+        frozen_stages=2,
+    ),
     neck=dict(type='SSDExtraLayers'),  # conv8_2 .. conv11_2: 10, 5, 3, 1
     head=dict(type='SSDHead'),
     prior_generator=dict(
@@ -22,7 +27,8 @@ model = dict(
         # (ssd_pascal.py: min_ratio 20, max_ratio 90, step floored to 17%), and 1.05 for the last extra box;
         # at 300: min sizes 30, 60, 111, 162, 213, 264, max sizes 60 .. 315
         scales=[0.1, 0.2, 0.37, 0.54, 0.71, 0.88, 1.05],
-        steps=[8, 16, 32, 64, 100, 300]),
+        steps=[8, 16, 32, 64, 100, 300],
+    ),
     matcher=dict(type='SSDMatcher', iou_threshold=0.5),
     box_coder=dict(type='SSDBoxCoder', variances=(0.1, 0.1, 0.2, 0.2)),
     loss=dict(type='MultiBoxLoss', neg_pos_ratio=3, alpha=1.0),

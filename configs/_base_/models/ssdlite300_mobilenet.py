@@ -8,12 +8,22 @@ model = dict(
     data_preprocessor=dict(type='ImgDataPreprocessor'),
     # timm's mobilenetv1_100 ImageNet weights (`pip install 'ssdkit[timm]'`; RGB, (x / 255 - 0.5) / 0.5)
     backbone=dict(type='MobileNetV1', out_indices=(11, 13), activation='relu6', pretrained='timm'),
-    neck=dict(type='SSDExtraLayers', depthwise=True,
-              extra_channels=((256, 512), (128, 256), (128, 256), (64, 128)),
-              strides=(2, 2, 2, 2), paddings=(1, 1, 1, 1), kernel_sizes=(3, 3, 3, 3)),  # 5, 3, 2, 1
+    neck=dict(
+        type='SSDExtraLayers',
+        depthwise=True,
+        extra_channels=((256, 512), (128, 256), (128, 256), (64, 128)),
+        strides=(2, 2, 2, 2),
+        paddings=(1, 1, 1, 1),
+        kernel_sizes=(3, 3, 3, 3),
+    ),  # 5, 3, 2, 1
     head=dict(type='SSDHead', depthwise=True),
-    prior_generator=dict(type='SSDPriorGenerator', aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],
-                         s_min=0.2, s_max=0.95, clip='wh'),
+    prior_generator=dict(
+        type='SSDPriorGenerator',
+        aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],
+        s_min=0.2,
+        s_max=0.95,
+        clip='wh',
+    ),
     matcher=dict(type='SSDMatcher', iou_threshold=0.5),
     box_coder=dict(type='SSDBoxCoder'),
     loss=dict(type='MultiBoxLoss', neg_pos_ratio=3),

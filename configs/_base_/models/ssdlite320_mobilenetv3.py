@@ -6,16 +6,28 @@ model = dict(
     type='SSD',
     num_classes=80,
     data_preprocessor=dict(type='ImgDataPreprocessor'),
-    backbone=dict(type='MobileNetV3', arch='large', out_features=('stride16_expand', 'stride32'),
-                  norm_cfg=dict(eps=0.001, momentum=0.03)),
-    neck=dict(type='SSDExtraLayers', depthwise=True, norm_cfg=dict(eps=0.001, momentum=0.03), init='normal',
-              extra_channels=((256, 512), (128, 256), (128, 256), (64, 128)),
-              strides=(2, 2, 2, 2), paddings=(1, 1, 1, 1), kernel_sizes=(3, 3, 3, 3)),
+    backbone=dict(
+        type='MobileNetV3',
+        arch='large',
+        out_features=('stride16_expand', 'stride32'),
+        norm_cfg=dict(eps=0.001, momentum=0.03),
+    ),
+    neck=dict(
+        type='SSDExtraLayers',
+        depthwise=True,
+        norm_cfg=dict(eps=0.001, momentum=0.03),
+        init='normal',
+        extra_channels=((256, 512), (128, 256), (128, 256), (64, 128)),
+        strides=(2, 2, 2, 2),
+        paddings=(1, 1, 1, 1),
+        kernel_sizes=(3, 3, 3, 3),
+    ),
     head=dict(type='SSDHead', depthwise=True, norm_cfg=dict(eps=0.001, momentum=0.03), init='normal'),
     # DefaultBoxGenerator([[2, 3]] * 6, min_ratio=0.2, max_ratio=0.95): scales 0.2 + 0.15 k, then 1.0 (torchvision
     # appends 1.0 where the paper's rule extrapolates), width/height clipped to the image: 3234 priors at 320
-    prior_generator=dict(type='SSDPriorGenerator', aspect_ratios=[[2, 3]] * 6,
-                         scales=[0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 1.0], clip='wh'),
+    prior_generator=dict(
+        type='SSDPriorGenerator', aspect_ratios=[[2, 3]] * 6, scales=[0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 1.0], clip='wh'
+    ),
     matcher=dict(type='SSDMatcher', iou_threshold=0.5),
     box_coder=dict(type='SSDBoxCoder', variances=(0.1, 0.1, 0.2, 0.2)),
     loss=dict(type='MultiBoxLoss', neg_pos_ratio=3, alpha=1.0),

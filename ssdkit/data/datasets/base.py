@@ -21,8 +21,9 @@ def build_pipeline(pipeline: Sequence) -> Compose:
     return Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline])
 
 
-def parse_number(value: str | float | None, label: str, where: str, finite: bool = False,
-                 positive: bool = False) -> float:
+def parse_number(
+    value: str | float | None, label: str, where: str, finite: bool = False, positive: bool = False
+) -> float:
     """An annotation field as a number; missing, non-numeric (or non-finite / not positive, where asked) is a
     ``ValueError`` naming ``where`` (file and record) and ``label`` (the field, e.g. ``<xmin>`` or ``'width'``)."""
     if value is None:
@@ -50,8 +51,9 @@ class DetDataset(BaseDataset):
         on_bad_image: an unreadable image is an ``'error'``, or ``'skip'``-ped with a warning and a count.
     """
 
-    def __init__(self, *args, bad_box: str = "clip", on_bad_image: str = "error", pipeline: Sequence = (),
-                 **kwargs) -> None:
+    def __init__(
+        self, *args, bad_box: str = "clip", on_bad_image: str = "error", pipeline: Sequence = (), **kwargs
+    ) -> None:
         if bad_box not in BAD_BOX_MODES:
             raise ValueError(f"{type(self).__name__}: bad_box={bad_box!r}; valid: {BAD_BOX_MODES}")
         if on_bad_image not in BAD_IMAGE_MODES:
@@ -71,10 +73,14 @@ class DetDataset(BaseDataset):
         self.bad_box_count += 1
         if self.bad_box == "error" or not np.isfinite([x1, y1, x2, y2]).all():
             if not np.isfinite([x1, y1, x2, y2]).all():  # no mode can repair a NaN or infinite coordinate
-                raise ValueError(f"{where}: box {[x1, y1, x2, y2]} has a NaN or infinite coordinate; fix the "
-                                 f"annotation (bad_box cannot clip or drop it)")
-            raise ValueError(f"{where}: box {[x1, y1, x2, y2]} lies outside the {width}x{height} image or has zero "
-                             f"size (set bad_box='clip' or 'drop' to handle such boxes)")
+                raise ValueError(
+                    f"{where}: box {[x1, y1, x2, y2]} has a NaN or infinite coordinate; fix the "
+                    f"annotation (bad_box cannot clip or drop it)"
+                )
+            raise ValueError(
+                f"{where}: box {[x1, y1, x2, y2]} lies outside the {width}x{height} image or has zero "
+                f"size (set bad_box='clip' or 'drop' to handle such boxes)"
+            )
         if self.bad_box == "drop":
             return None
         x1, x2 = min(max(x1, 0.0), width), min(max(x2, 0.0), width)
@@ -85,7 +91,8 @@ class DetDataset(BaseDataset):
         if self.bad_box_count:
             MMLogger.get_current_instance().warning(
                 f"{type(self).__name__}: {self.bad_box_count} boxes outside their image or of zero size were "
-                f"{'clipped or dropped' if self.bad_box == 'clip' else 'dropped'} (bad_box='{self.bad_box}')")
+                f"{'clipped or dropped' if self.bad_box == 'clip' else 'dropped'} (bad_box='{self.bad_box}')"
+            )
 
     def prepare_data(self, idx: int):
         info = self.get_data_info(idx)
@@ -95,16 +102,20 @@ class DetDataset(BaseDataset):
         results["gt_labels"] = np.array([i["bbox_label"] for i in inst], np.int64)
         results["gt_ignore_flags"] = np.array([i["ignore_flag"] for i in inst], bool)
         if not self.pipeline.transforms:
-            raise ValueError(f"{type(self).__name__}: the dataset has no pipeline; set the dataset's `pipeline` key "
-                             f"(e.g. pipeline={{{{_base_.train_pipeline_300}}}} from configs/_base_/datasets/"
-                             f"ssd_pipelines.py, ending with PackInputs)")
+            raise ValueError(
+                f"{type(self).__name__}: the dataset has no pipeline; set the dataset's `pipeline` key "
+                f"(e.g. pipeline={{{{_base_.train_pipeline_300}}}} from configs/_base_/datasets/"
+                f"ssd_pipelines.py, ending with PackInputs)"
+            )
         try:
             return self.pipeline(results)
         except BadImageError as err:
             if self.on_bad_image == "error":
-                raise BadImageError(f"{err} (set the dataset's on_bad_image='skip' to skip such images with a "
-                                    f"warning and a count)") from err
+                raise BadImageError(
+                    f"{err} (set the dataset's on_bad_image='skip' to skip such images with a warning and a count)"
+                ) from err
             self.bad_image_count += 1
-            MMLogger.get_current_instance().warning(f"{err}; skipped ({self.bad_image_count} so far, "
-                                                    f"on_bad_image='skip')")
+            MMLogger.get_current_instance().warning(
+                f"{err}; skipped ({self.bad_image_count} so far, on_bad_image='skip')"
+            )
             return None  # mmengine's BaseDataset then draws another sample

@@ -30,8 +30,11 @@ def _check_records(dataset: dict, path: str) -> None:
     """The keys pycocotools indexes by: a record without one would fail inside it with a bare ``KeyError``."""
     if not isinstance(dataset, dict):
         raise ValueError(f"CocoDataset: '{path}' is not a COCO json object (images, annotations, categories)")
-    for section, keys in (("images", ("id",)), ("annotations", ("id", "image_id", "category_id")),
-                          ("categories", ("id",))):
+    for section, keys in (
+        ("images", ("id",)),
+        ("annotations", ("id", "image_id", "category_id")),
+        ("categories", ("id",)),
+    ):
         for k, record in enumerate(dataset.get(section) or []):
             missing = [key for key in keys if not isinstance(record, dict) or key not in record]
             if missing:
@@ -58,14 +61,17 @@ class CocoDataset(DetDataset):
     def load_data_list(self) -> list[dict]:
         path = self.ann_file
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"CocoDataset: annotation file '{path}' does not exist (ann_file is relative "
-                                    f"to data_root='{self.data_root}'); expected COCO's annotations/instances_*.json")
+            raise FileNotFoundError(
+                f"CocoDataset: annotation file '{path}' does not exist (ann_file is relative "
+                f"to data_root='{self.data_root}'); expected COCO's annotations/instances_*.json"
+            )
         try:
             with open(path) as f:
                 dataset = json.load(f)
         except json.JSONDecodeError as err:
-            raise ValueError(f"CocoDataset: '{path}' is not valid json (line {err.lineno}, column {err.colno}): "
-                             f"{err.msg}") from err
+            raise ValueError(
+                f"CocoDataset: '{path}' is not valid json (line {err.lineno}, column {err.colno}): {err.msg}"
+            ) from err
         _check_records(dataset, path)
         coco = quiet_coco(dataset)
         cat_ids = sorted(coco.getCatIds())
@@ -76,8 +82,10 @@ class CocoDataset(DetDataset):
         data = []
         for img_id in sorted(coco.getImgIds()):
             info = coco.loadImgs(img_id)[0]
-            w, h = (parse_number(info.get(key), f"'{key}'", f"CocoDataset: '{path}' image {img_id}", positive=True)
-                    for key in ("width", "height"))
+            w, h = (
+                parse_number(info.get(key), f"'{key}'", f"CocoDataset: '{path}' image {img_id}", positive=True)
+                for key in ("width", "height")
+            )
             instances = []
             for ann in coco.loadAnns(coco.getAnnIds(imgIds=img_id)):
                 where = f"CocoDataset: '{path}' annotation {ann.get('id')} (image {img_id})"
@@ -86,13 +94,22 @@ class CocoDataset(DetDataset):
                 if box is None:
                     continue
                 if ann.get("category_id") not in label_of:
-                    raise ValueError(f"{where}: category_id {ann.get('category_id')!r} is not among the json's "
-                                     f"categories {cat_ids}")
-                instances.append(dict(bbox=box, bbox_label=label_of[ann["category_id"]],
-                                      ignore_flag=bool(ann.get("iscrowd", 0))))
+                    raise ValueError(
+                        f"{where}: category_id {ann.get('category_id')!r} is not among the json's categories {cat_ids}"
+                    )
+                instances.append(
+                    dict(bbox=box, bbox_label=label_of[ann["category_id"]], ignore_flag=bool(ann.get("iscrowd", 0)))
+                )
             if self.filter_empty_gt and not self.test_mode and not any(not i["ignore_flag"] for i in instances):
                 continue
-            data.append(dict(img_id=img_id, img_path=os.path.join(img_dir, info["file_name"]), width=w, height=h,
-                             instances=instances))
+            data.append(
+                dict(
+                    img_id=img_id,
+                    img_path=os.path.join(img_dir, info["file_name"]),
+                    width=w,
+                    height=h,
+                    instances=instances,
+                )
+            )
         self.log_load_summary()
         return data

@@ -31,16 +31,28 @@ class TiledDataset(Dataset):
     Samples carry ``img_id`` ``'<image id>@<x>,<y>'``, ``img_path``, and ``tile`` (xyxy in the image).
     """
 
-    def __init__(self, dataset: dict, tile_size: int = 512, overlap: float = 0.2, min_visible: float = 0.5,
-                 cut: str = "drop", empty_ratio: float = 0.1, pipeline: Sequence = (), cache_images: int = 2,
-                 seed: int = 0, test_mode: bool = False) -> None:
+    def __init__(
+        self,
+        dataset: dict,
+        tile_size: int = 512,
+        overlap: float = 0.2,
+        min_visible: float = 0.5,
+        cut: str = "drop",
+        empty_ratio: float = 0.1,
+        pipeline: Sequence = (),
+        cache_images: int = 2,
+        seed: int = 0,
+        test_mode: bool = False,
+    ) -> None:
         if cut not in CUT_POLICIES:
             raise ValueError(f"TiledDataset: cut={cut!r}; valid: {list(CUT_POLICIES)}")
         if not 0 < min_visible <= 1:
             raise ValueError(f"TiledDataset: min_visible={min_visible} must be in (0, 1]")
         if any(isinstance(t, dict) and t.get("type") in ("LoadImage", "LoadImageArray") for t in pipeline):
-            raise ValueError("TiledDataset: pipeline must not load images (tiles are cut from the decoded image); "
-                             "start it after LoadImage, e.g. with Resize")
+            raise ValueError(
+                "TiledDataset: pipeline must not load images (tiles are cut from the decoded image); "
+                "start it after LoadImage, e.g. with Resize"
+            )
         self.inner = DATASETS.build(dict(dataset, pipeline=[], test_mode=test_mode))
         self.tile_size, self.overlap, self.min_visible, self.cut = tile_size, overlap, min_visible, cut
         self.pipeline = build_pipeline(pipeline)
@@ -59,8 +71,10 @@ class TiledDataset(Dataset):
         for i in range(len(self.inner)):
             info = self.inner.get_data_info(i)
             if not np.isfinite([info["width"], info["height"]]).all():
-                raise ValueError(f"TiledDataset: image '{info['img_path']}' has no size in its annotation; tiling "
-                                 f"needs each image's width and height")
+                raise ValueError(
+                    f"TiledDataset: image '{info['img_path']}' has no size in its annotation; tiling "
+                    f"needs each image's width and height"
+                )
             boxes = np.array([o["bbox"] for o in info["instances"]], np.float32).reshape(-1, 4)
             for tile in tile_grid(int(info["height"]), int(info["width"]), self.tile_size, self.overlap):
                 _, _, keep = cut_to_tile(boxes, tile, self.min_visible)
@@ -95,9 +109,16 @@ class TiledDataset(Dataset):
         local, visible, keep = cut_to_tile(boxes, tile, self.min_visible)
         flags = np.array([o["ignore_flag"] for o in inst], bool).reshape(-1) | ~keep
         take = np.flatnonzero(keep | ((visible > 0) & (self.cut == "ignore")))
-        return dict(img_id=f"{info['img_id']}@{x1},{y1}", img_path=info["img_path"], tile=tile, width=x2 - x1,
-                    height=y2 - y1, instances=[dict(bbox=local[j].tolist(), bbox_label=inst[j]["bbox_label"],
-                                                    ignore_flag=bool(flags[j])) for j in take])
+        return dict(
+            img_id=f"{info['img_id']}@{x1},{y1}",
+            img_path=info["img_path"],
+            tile=tile,
+            width=x2 - x1,
+            height=y2 - y1,
+            instances=[
+                dict(bbox=local[j].tolist(), bbox_label=inst[j]["bbox_label"], ignore_flag=bool(flags[j])) for j in take
+            ],
+        )
 
     def sample(self, k: int) -> dict:
         """Tile ``k`` before the pipeline: ``img`` (the tile, BGR), its objects in tile coordinates."""
@@ -105,11 +126,17 @@ class TiledDataset(Dataset):
         x1, y1, x2, y2 = (int(v) for v in info["tile"])
         crop = np.ascontiguousarray(self._image(info["img_path"])[y1:y2, x1:x2])
         inst = info["instances"]
-        return dict(img=crop, img_id=info["img_id"], img_path=info["img_path"], tile=info["tile"],
-                    ori_shape=crop.shape[:2], img_shape=crop.shape[:2],
-                    gt_bboxes=np.array([o["bbox"] for o in inst], np.float32).reshape(-1, 4),
-                    gt_labels=np.array([o["bbox_label"] for o in inst], np.int64).reshape(-1),
-                    gt_ignore_flags=np.array([o["ignore_flag"] for o in inst], bool).reshape(-1))
+        return dict(
+            img=crop,
+            img_id=info["img_id"],
+            img_path=info["img_path"],
+            tile=info["tile"],
+            ori_shape=crop.shape[:2],
+            img_shape=crop.shape[:2],
+            gt_bboxes=np.array([o["bbox"] for o in inst], np.float32).reshape(-1, 4),
+            gt_labels=np.array([o["bbox_label"] for o in inst], np.int64).reshape(-1),
+            gt_ignore_flags=np.array([o["ignore_flag"] for o in inst], bool).reshape(-1),
+        )
 
     def __getitem__(self, k: int):
         return self.pipeline(self.sample(k))

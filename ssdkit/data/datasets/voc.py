@@ -10,9 +10,28 @@ from ssdkit.registry import DATASETS
 
 from .base import DetDataset, parse_number
 
-VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-               "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
-               "tvmonitor")
+VOC_CLASSES = (
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
+)
 LAYOUT = "VOCdevkit/VOC<year>/{ImageSets/Main/<split>.txt, Annotations/<id>.xml, JPEGImages/<id>.jpg}"
 
 
@@ -39,9 +58,17 @@ class VOCDataset(DetDataset):
 
     METAINFO = dict(classes=VOC_CLASSES)
 
-    def __init__(self, data_root: str, year: int | None = 2007, split: str = "trainval",
-                 classes: Sequence[str] | None = None, img_suffix: str = ".jpg", drop_difficult: bool = False,
-                 unknown_class: str = "error", **kwargs) -> None:
+    def __init__(
+        self,
+        data_root: str,
+        year: int | None = 2007,
+        split: str = "trainval",
+        classes: Sequence[str] | None = None,
+        img_suffix: str = ".jpg",
+        drop_difficult: bool = False,
+        unknown_class: str = "error",
+        **kwargs,
+    ) -> None:
         self.year, self.split, self.img_suffix = year, split, img_suffix
         self.drop_difficult, self.unknown_class = drop_difficult, unknown_class
         if unknown_class not in ("error", "skip"):
@@ -64,7 +91,8 @@ class VOCDataset(DetDataset):
                     f"VOCDataset: '{need}' does not exist. Expected the layout {LAYOUT} under data_root="
                     f"'{self.data_root}'. Get VOC from the PASCAL VOC site (VOCtrainval_06-Nov-2007.tar, "
                     f"VOCtest_06-Nov-2007.tar, VOCtrainval_11-May-2012.tar) and unpack under data/; "
-                    f"`make demo` needs no download")
+                    f"`make demo` needs no download"
+                )
         with open(split_file) as f:
             ids = [line.split()[0] for line in f if line.strip()]
         class_index = {c: i for i, c in enumerate(self.metainfo["classes"])}
@@ -89,16 +117,20 @@ class VOCDataset(DetDataset):
         width = _number(size, "width", f"VOCDataset: '{xml_path}'") if size is not None else float("inf")
         height = _number(size, "height", f"VOCDataset: '{xml_path}'") if size is not None else float("inf")
         if not (width > 0 and height > 0):  # NaN fails too
-            raise ValueError(f"VOCDataset: '{xml_path}': <size> has <width> {width} and <height> {height}, expected "
-                             f"positive numbers (or leave <size> out)")
+            raise ValueError(
+                f"VOCDataset: '{xml_path}': <size> has <width> {width} and <height> {height}, expected "
+                f"positive numbers (or leave <size> out)"
+            )
         instances = []
         for k, obj in enumerate(tree.findall("object")):
             name = (obj.findtext("name") or "").strip()
             if name not in class_index:
                 if self.unknown_class == "skip":
                     continue
-                raise ValueError(f"VOCDataset: '{xml_path}' object {k} has class '{name}', not in the class list "
-                                 f"{list(class_index)} (set classes=... or unknown_class='skip')")
+                raise ValueError(
+                    f"VOCDataset: '{xml_path}' object {k} has class '{name}', not in the class list "
+                    f"{list(class_index)} (set classes=... or unknown_class='skip')"
+                )
             difficult = (obj.findtext("difficult") or "0").strip() == "1"
             if difficult and self.drop_difficult and not self.test_mode:
                 continue

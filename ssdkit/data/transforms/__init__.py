@@ -5,5 +5,15 @@ from .geometric import Expand, MinIoURandomCrop, RandomFlip, Resize, resize_in
 from .loading import BadImageError, LoadImage, LoadImageArray
 from .photometric import PhotometricDistortion
 
-__all__ = ["BadImageError", "Expand", "LoadImage", "LoadImageArray", "MinIoURandomCrop", "PackInputs",
-           "PhotometricDistortion", "RandomFlip", "Resize", "resize_in"]
+__all__ = [
+    "BadImageError",
+    "Expand",
+    "LoadImage",
+    "LoadImageArray",
+    "MinIoURandomCrop",
+    "PackInputs",
+    "PhotometricDistortion",
+    "RandomFlip",
+    "Resize",
+    "resize_in",
+]

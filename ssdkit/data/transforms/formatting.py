@@ -26,5 +26,6 @@ class PackInputs:
         sample.gt_instances = InstanceData(
             bboxes=torch.as_tensor(results["gt_bboxes"], dtype=torch.float32).reshape(-1, 4),
             labels=torch.as_tensor(results["gt_labels"], dtype=torch.long),
-            ignore_flags=torch.as_tensor(results["gt_ignore_flags"], dtype=torch.bool))
+            ignore_flags=torch.as_tensor(results["gt_ignore_flags"], dtype=torch.bool),
+        )
         return dict(inputs=inputs, data_samples=sample)

@@ -12,13 +12,18 @@ from ssdkit.structures.np_boxes import np_pairwise_iou
 
 from .base import RandomTransform, keep_boxes
 
-INTERPOLATIONS = {"nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
-                  "area": cv2.INTER_AREA, "lanczos": cv2.INTER_LANCZOS4}
+INTERPOLATIONS = {
+    "nearest": cv2.INTER_NEAREST,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "area": cv2.INTER_AREA,
+    "lanczos": cv2.INTER_LANCZOS4,
+}
 
 
 @TRANSFORMS.register_module()
 class Expand(RandomTransform):
-    """"Zoom out": place the image at a random spot of a canvas ``ratio`` times larger (ratio drawn
+    """ "Zoom out": place the image at a random spot of a canvas ``ratio`` times larger (ratio drawn
     from ``ratio_range``) filled with ``mean``; applied with probability ``prob``.
 
     ``mean`` is the model's input mean (0..255, RGB if ``mean_is_rgb``), so the canvas is 0 after
@@ -26,12 +31,20 @@ class Expand(RandomTransform):
     ssdkit (:func:`ssdkit.engine.wire_expand_fill`) fills it from the model's data preprocessor.
     """
 
-    def __init__(self, mean: Sequence[float] | None = None, mean_is_rgb: bool = True,
-                 ratio_range: tuple[float, float] = (1, 4), prob: float = 0.5, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        mean: Sequence[float] | None = None,
+        mean_is_rgb: bool = True,
+        ratio_range: tuple[float, float] = (1, 4),
+        prob: float = 0.5,
+        seed: int | None = None,
+    ) -> None:
         super().__init__(seed)
         if mean is None or len(mean) != 3:
-            raise ValueError(f"Expand: mean={mean!r}; give the model's input mean (3 values on 0..255 pixels). A "
-                             f"config loaded through ssdkit (tools/train.py, build_runner) gets it from the model")
+            raise ValueError(
+                f"Expand: mean={mean!r}; give the model's input mean (3 values on 0..255 pixels). A "
+                f"config loaded through ssdkit (tools/train.py, build_runner) gets it from the model"
+            )
         self.fill = np.array(mean[::-1] if mean_is_rgb else mean, np.float32)  # the image is BGR
         self.ratio_range, self.prob = ratio_range, prob
 
@@ -44,8 +57,9 @@ class Expand(RandomTransform):
         nh, nw = int(h * ratio), int(w * ratio)
         top, left = int(self.uniform(0, nh - h)), int(self.uniform(0, nw - w))
         fill = [float(v) for v in (self.fill.round() if img.dtype == np.uint8 else self.fill)]
-        results["img"] = cv2.copyMakeBorder(img, top, nh - h - top, left, nw - w - left, cv2.BORDER_CONSTANT,
-                                            value=fill)
+        results["img"] = cv2.copyMakeBorder(
+            img, top, nh - h - top, left, nw - w - left, cv2.BORDER_CONSTANT, value=fill
+        )
         results["img_shape"] = (nh, nw)
         results["gt_bboxes"] = results["gt_bboxes"] + np.array([left, top, left, top], np.float32)
         return results
@@ -70,9 +84,16 @@ class MinIoURandomCrop(RandomTransform):
 
     RULES, SAMPLINGS = ("any", "all"), ("scale_aspect", "sides")
 
-    def __init__(self, min_ious: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9), min_crop_size: float = 0.1,
-                 aspect_range: tuple[float, float] = (0.5, 2.0), max_trials: int = 50, rule: str = "any",
-                 patch_sampling: str = "scale_aspect", seed: int | None = None) -> None:
+    def __init__(
+        self,
+        min_ious: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9),
+        min_crop_size: float = 0.1,
+        aspect_range: tuple[float, float] = (0.5, 2.0),
+        max_trials: int = 50,
+        rule: str = "any",
+        patch_sampling: str = "scale_aspect",
+        seed: int | None = None,
+    ) -> None:
         super().__init__(seed)
         if rule not in self.RULES:
             raise ValueError(f"MinIoURandomCrop: rule={rule!r}; valid: {list(self.RULES)}")
@@ -88,8 +109,8 @@ class MinIoURandomCrop(RandomTransform):
         lo = self.min_crop_size
         if self.patch_sampling == "scale_aspect":
             scale = lo + u[:, 0] * (1 - lo)
-            a_lo = np.maximum(self.aspect_range[0], scale ** 2)
-            a_hi = np.minimum(self.aspect_range[1], 1 / scale ** 2)
+            a_lo = np.maximum(self.aspect_range[0], scale**2)
+            a_hi = np.minimum(self.aspect_range[1], 1 / scale**2)
             aspect = a_lo + u[:, 1] * (a_hi - a_lo)
             cw, ch = np.minimum(scale * np.sqrt(aspect), 1) * w, np.minimum(scale / np.sqrt(aspect), 1) * h
             aspect_ok = np.ones(self.max_trials, bool)
@@ -146,14 +167,19 @@ class Resize(RandomTransform):
     SSD trains with ``['linear', 'area', 'nearest', 'cubic', 'lanczos']``).
     """
 
-    def __init__(self, size: tuple[int, int] | int = (300, 300), interpolation: str | Sequence[str] = "linear",
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        size: tuple[int, int] | int = (300, 300),
+        interpolation: str | Sequence[str] = "linear",
+        seed: int | None = None,
+    ) -> None:
         super().__init__(seed)
         modes = [interpolation] if isinstance(interpolation, str) else list(interpolation)
         bad = [m for m in modes if m not in INTERPOLATIONS]
         if bad or not modes:
-            raise ValueError(f"Resize: interpolation={interpolation!r}; valid: {list(INTERPOLATIONS)} or a list of "
-                             f"them")
+            raise ValueError(
+                f"Resize: interpolation={interpolation!r}; valid: {list(INTERPOLATIONS)} or a list of them"
+            )
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         self.modes = [INTERPOLATIONS[m] for m in modes]
 

@@ -22,9 +22,15 @@ class PhotometricDistortion(RandomTransform):
     Works in float32 and returns uint8 (rounded), so the geometric steps after it move 4x fewer bytes.
     """
 
-    def __init__(self, brightness_delta: float = 32, contrast_range: tuple[float, float] = (0.5, 1.5),
-                 saturation_range: tuple[float, float] = (0.5, 1.5), hue_delta: float = 18,
-                 channel_swap_prob: float = 0.0, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        brightness_delta: float = 32,
+        contrast_range: tuple[float, float] = (0.5, 1.5),
+        saturation_range: tuple[float, float] = (0.5, 1.5),
+        hue_delta: float = 18,
+        channel_swap_prob: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
         super().__init__(seed)
         self.brightness_delta, self.contrast_range = brightness_delta, contrast_range
         self.saturation_range, self.hue_delta, self.channel_swap_prob = saturation_range, hue_delta, channel_swap_prob

@@ -9,6 +9,19 @@ from .vgg import VGG16Atrous
 from .vgg_convert import VGG16_WEIGHTS, torchvision_ssd_backbone_to_atrous, vgg16_features_to_atrous, vgg16_to_atrous
 from .weights import InputNorm, WeightsSource
 
-__all__ = ["VGG16_WEIGHTS", "InputNorm", "L2Norm", "MobileNetV1", "MobileNetV2", "MobileNetV3", "VGG16Atrous",
-           "WeightsSource", "torchvision_ssd_backbone_to_atrous", "vgg16_features_to_atrous", "vgg16_to_atrous",
-           "MOBILENETV1_WEIGHTS", "TimmBackbone", "timm_mobilenetv1_to_ssdkit"]
+__all__ = [
+    "VGG16_WEIGHTS",
+    "InputNorm",
+    "L2Norm",
+    "MobileNetV1",
+    "MobileNetV2",
+    "MobileNetV3",
+    "VGG16Atrous",
+    "WeightsSource",
+    "torchvision_ssd_backbone_to_atrous",
+    "vgg16_features_to_atrous",
+    "vgg16_to_atrous",
+    "MOBILENETV1_WEIGHTS",
+    "TimmBackbone",
+    "timm_mobilenetv1_to_ssdkit",
+]

@@ -41,5 +41,7 @@ def load_every_layer(module: nn.Module, state_dict: Mapping[str, Tensor], who: s
     naming ``who`` (the backbone and its weights), the keys, and ``hint``."""
     result = module.load_state_dict(state_dict, strict=False)
     if result.missing_keys or result.unexpected_keys:
-        raise RuntimeError(f"{who} left {result.missing_keys} unset and brought unexpected {result.unexpected_keys}"
-                           f"{': ' + hint if hint else ''}")
+        raise RuntimeError(
+            f"{who} left {result.missing_keys} unset and brought unexpected {result.unexpected_keys}"
+            f"{': ' + hint if hint else ''}"
+        )

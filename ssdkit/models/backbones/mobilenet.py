@@ -42,9 +42,17 @@ class MobileNetV1(FrozenStagesMixin, BaseModule):
 
     WEIGHTS: WeightsTable = MOBILENETV1_WEIGHTS
 
-    def __init__(self, out_indices: Sequence[int] = (11, 13), width_mult: float = 1.0, activation: str = "relu6",
-                 frozen_stages: int = -1, norm_eval: bool = False, pretrained: str | None = None,
-                 weights_file: str | None = None, init_cfg: dict | list | None = None) -> None:
+    def __init__(
+        self,
+        out_indices: Sequence[int] = (11, 13),
+        width_mult: float = 1.0,
+        activation: str = "relu6",
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
+        pretrained: str | None = None,
+        weights_file: str | None = None,
+        init_cfg: dict | list | None = None,
+    ) -> None:
         super().__init__(init_cfg)
         if activation not in ACTIVATIONS:
             raise ValueError(f"MobileNetV1: activation={activation!r}; valid: {list(ACTIVATIONS)}")
@@ -63,8 +71,12 @@ class MobileNetV1(FrozenStagesMixin, BaseModule):
         blocks = []
         for s, c in zip(STRIDES, CHANNELS):
             cout = _width(c, width_mult)
-            blocks.append(nn.Sequential(nn.Sequential(*conv_bn_act(cin, cin, 3, s, groups=cin, act=activation)),
-                                        nn.Sequential(*conv_bn_act(cin, cout, 1, act=activation))))
+            blocks.append(
+                nn.Sequential(
+                    nn.Sequential(*conv_bn_act(cin, cin, 3, s, groups=cin, act=activation)),
+                    nn.Sequential(*conv_bn_act(cin, cout, 1, act=activation)),
+                )
+            )
             cin = cout
         self.blocks = nn.ModuleList(blocks)
         self.out_indices = sorted(out_indices)
@@ -85,7 +97,7 @@ class MobileNetV1(FrozenStagesMixin, BaseModule):
             load_every_layer(self, sd, f"MobileNetV1: weights {self.weights.name}")
 
     def frozen_modules(self) -> list[nn.Module]:
-        return [self.stem, *self.blocks][:self.frozen_stages + 1 if self.frozen_stages >= 0 else 0]
+        return [self.stem, *self.blocks][: self.frozen_stages + 1 if self.frozen_stages >= 0 else 0]
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """``[B, 3, H, W]`` -> outputs of the ``out_indices`` blocks."""

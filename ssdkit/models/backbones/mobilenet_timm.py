@@ -29,11 +29,14 @@ def timm_mobilenetv1_to_ssdkit(state_dict: Mapping[str, Tensor]) -> dict[str, Te
     ``blocks.{i}.0.0 / .0.1 / .1.0 / .1.1``, ``i`` counting timm's blocks in stage order (stages of 1, 2, 2, 6, 2
     blocks -> 0 .. 12). The classifier is dropped; any other key is an error naming it.
     """
-    found = sorted({(int(m[1]), int(m[2])) for k in state_dict
-                    if (m := re.fullmatch(r"blocks\.(\d+)\.(\d+)\.conv_dw\.weight", k))})
+    found = sorted(
+        {(int(m[1]), int(m[2])) for k in state_dict if (m := re.fullmatch(r"blocks\.(\d+)\.(\d+)\.conv_dw\.weight", k))}
+    )
     if "conv_stem.weight" not in state_dict or not found:
-        raise KeyError(f"timm mobilenetv1 state dict: no conv_stem.weight / blocks.S.J.conv_dw.weight "
-                       f"(found e.g. {list(state_dict)[:4]})")
+        raise KeyError(
+            f"timm mobilenetv1 state dict: no conv_stem.weight / blocks.S.J.conv_dw.weight "
+            f"(found e.g. {list(state_dict)[:4]})"
+        )
     rename = {"conv_stem": "stem.0", "bn1": "stem.1"}
     for i, (s, j) in enumerate(found):
         rename.update({f"blocks.{s}.{j}.{theirs}": f"blocks.{i}.{ours}" for theirs, ours in _PARTS})
@@ -62,8 +65,11 @@ def timm_mobilenetv1_weights() -> WeightsSource:
     return WeightsSource(
         name="timm",
         origin=f"timm {timm_weights_label(cfg)}, ImageNet-1k",
-        norm=timm_input_norm(cfg), load=_timm_mobilenetv1, load_file=_timm_mobilenetv1,
-        requires=dict(activation="relu6", width_mult=1.0))
+        norm=timm_input_norm(cfg),
+        load=_timm_mobilenetv1,
+        load_file=_timm_mobilenetv1,
+        requires=dict(activation="relu6", width_mult=1.0),
+    )
 
 
 #: ``MobileNetV1(pretrained=...)``: timm's ImageNet MobileNetV1 (``'timm'``).

@@ -38,8 +38,16 @@ class _TorchvisionMobileNet(FrozenStagesMixin, BaseModule):
 
     features: nn.Sequential
 
-    def _setup(self, tv: nn.Module, out_features: Sequence[str], frozen_stages: int, norm_eval: bool,
-               pretrained: str | None, weights: WeightsSource | None, init: str) -> None:
+    def _setup(
+        self,
+        tv: nn.Module,
+        out_features: Sequence[str],
+        frozen_stages: int,
+        norm_eval: bool,
+        pretrained: str | None,
+        weights: WeightsSource | None,
+        init: str,
+    ) -> None:
         name = type(self).__name__
         bad = [f for f in out_features if f not in TAPS]
         if bad or not out_features:
@@ -56,8 +64,12 @@ class _TorchvisionMobileNet(FrozenStagesMixin, BaseModule):
             last_at[stride] = i
             first_at.setdefault(stride, i)
         self.out_features = [f for f in TAPS if f in out_features]
-        self._tap_index = {"stride8": last_at[8], "stride16": last_at[16], "stride16_expand": first_at[32],
-                           "stride32": last_at[32]}
+        self._tap_index = {
+            "stride8": last_at[8],
+            "stride16": last_at[16],
+            "stride16_expand": first_at[32],
+            "stride32": last_at[32],
+        }
         expand = _layers(self.features[first_at[32]])[0]
         width = {f: self.features[self._tap_index[f]] for f in ("stride8", "stride16", "stride32")}
         channels = {f: int(getattr(block, "out_channels")) for f, block in width.items()}
@@ -71,8 +83,9 @@ class _TorchvisionMobileNet(FrozenStagesMixin, BaseModule):
         """Load the ``pretrained`` ImageNet weights (torchvision's loader and cache); the classifier is dropped."""
         super().init_weights()
         if self.weights is not None:
-            load_every_layer(self, self.weights.load(), f"{type(self).__name__}: weights {self.weights.name}",
-                             "is reduced_tail set?")
+            load_every_layer(
+                self, self.weights.load(), f"{type(self).__name__}: weights {self.weights.name}", "is reduced_tail set?"
+            )
 
     def stages(self) -> list[nn.Module]:
         """The stem, then one stage per stride (blocks up to each stride change)."""
@@ -80,7 +93,7 @@ class _TorchvisionMobileNet(FrozenStagesMixin, BaseModule):
         return [self.features[a:b] for a, b in zip(cuts, cuts[1:])]
 
     def frozen_modules(self) -> list[nn.Module]:
-        return self.stages()[:max(self.frozen_stages, 0)]
+        return self.stages()[: max(self.frozen_stages, 0)]
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """``[B, 3, H, W]`` -> the ``out_features`` maps (320: stride16_expand 20x20, stride32 10x10)."""
@@ -118,15 +131,30 @@ class MobileNetV2(_TorchvisionMobileNet):
 
     WEIGHTS = _table("mobilenet_v2", ("IMAGENET1K_V1", "IMAGENET1K_V2"))
 
-    def __init__(self, out_features: Sequence[str] = ("stride16_expand", "stride32"), width_mult: float = 1.0,
-                 norm_cfg: dict | None = None, frozen_stages: int = -1, norm_eval: bool = False,
-                 pretrained: str | None = None, init: str = "default", init_cfg: dict | list | None = None) -> None:
+    def __init__(
+        self,
+        out_features: Sequence[str] = ("stride16_expand", "stride32"),
+        width_mult: float = 1.0,
+        norm_cfg: dict | None = None,
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
+        pretrained: str | None = None,
+        init: str = "default",
+        init_cfg: dict | list | None = None,
+    ) -> None:
         super().__init__(init_cfg)
         from torchvision.models import mobilenet_v2
 
         norm = partial(nn.BatchNorm2d, **(norm_cfg or {}))
-        self._setup(mobilenet_v2(weights=None, width_mult=width_mult, norm_layer=norm), out_features, frozen_stages,
-                    norm_eval, pretrained, weights_source("MobileNetV2", pretrained, self.WEIGHTS), init)
+        self._setup(
+            mobilenet_v2(weights=None, width_mult=width_mult, norm_layer=norm),
+            out_features,
+            frozen_stages,
+            norm_eval,
+            pretrained,
+            weights_source("MobileNetV2", pretrained, self.WEIGHTS),
+            init,
+        )
 
 
 @BACKBONES.register_module()
@@ -146,27 +174,46 @@ class MobileNetV3(_TorchvisionMobileNet):
     """
 
     ARCHS = ("large", "small")
-    WEIGHTS_BY_ARCH = {"large": _table("mobilenet_v3_large", ("IMAGENET1K_V1", "IMAGENET1K_V2")),
-                       "small": _table("mobilenet_v3_small", ("IMAGENET1K_V1",))}
+    WEIGHTS_BY_ARCH = {
+        "large": _table("mobilenet_v3_large", ("IMAGENET1K_V1", "IMAGENET1K_V2")),
+        "small": _table("mobilenet_v3_small", ("IMAGENET1K_V1",)),
+    }
 
-    def __init__(self, arch: str = "large", out_features: Sequence[str] = ("stride16_expand", "stride32"),
-                 reduced_tail: bool = False, width_mult: float = 1.0, norm_cfg: dict | None = None,
-                 frozen_stages: int = -1, norm_eval: bool = False, pretrained: str | None = None,
-                 init: str = "default", init_cfg: dict | list | None = None) -> None:
+    def __init__(
+        self,
+        arch: str = "large",
+        out_features: Sequence[str] = ("stride16_expand", "stride32"),
+        reduced_tail: bool = False,
+        width_mult: float = 1.0,
+        norm_cfg: dict | None = None,
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
+        pretrained: str | None = None,
+        init: str = "default",
+        init_cfg: dict | list | None = None,
+    ) -> None:
         super().__init__(init_cfg)
         from torchvision.models import mobilenet_v3_large, mobilenet_v3_small
 
         if arch not in self.ARCHS:
             raise ValueError(f"MobileNetV3: arch={arch!r}; valid: {list(self.ARCHS)}")
         if reduced_tail and pretrained is not None:
-            raise ValueError(f"MobileNetV3: pretrained={pretrained!r} holds the full tail; set reduced_tail=False, "
-                             f"or pretrained=None to train the reduced tail from scratch (torchvision's SSDLite)")
+            raise ValueError(
+                f"MobileNetV3: pretrained={pretrained!r} holds the full tail; set reduced_tail=False, "
+                f"or pretrained=None to train the reduced tail from scratch (torchvision's SSDLite)"
+            )
         self.arch = arch
         build = mobilenet_v3_large if arch == "large" else mobilenet_v3_small
         norm = partial(nn.BatchNorm2d, **{"eps": 0.001, "momentum": 0.01, **(norm_cfg or {})})
-        self._setup(build(weights=None, width_mult=width_mult, reduced_tail=reduced_tail, norm_layer=norm),
-                    out_features, frozen_stages, norm_eval, pretrained,
-                    self.weights_for(dict(arch=arch, pretrained=pretrained)), init)
+        self._setup(
+            build(weights=None, width_mult=width_mult, reduced_tail=reduced_tail, norm_layer=norm),
+            out_features,
+            frozen_stages,
+            norm_eval,
+            pretrained,
+            self.weights_for(dict(arch=arch, pretrained=pretrained)),
+            init,
+        )
 
     @classmethod
     def weights_for(cls, cfg: Mapping[str, object]) -> WeightsSource | None:

@@ -21,8 +21,7 @@ from .common import FrozenStagesMixin, load_every_layer
 from .weights import InputNorm, WeightsSource
 
 #: ``TimmBackbone``'s own arguments; every other config key goes to ``timm.create_model``.
-OWN_ARGS = ("type", "model_name", "out_indices", "pretrained", "weights_file", "frozen_stages", "norm_eval",
-            "init_cfg")
+OWN_ARGS = ("type", "model_name", "out_indices", "pretrained", "weights_file", "frozen_stages", "norm_eval", "init_cfg")
 DEFAULT_OUT_INDICES = (3, 4)  # stride 16 and 32 on timm's usual five levels (2, 4, 8, 16, 32)
 
 
@@ -31,8 +30,9 @@ def import_timm(who: str) -> ModuleType:
     try:
         import timm
     except ImportError as err:
-        raise ImportError(f"{who} needs timm, which is not installed: pip install 'ssdkit[timm]' (or "
-                          f"pip install timm)") from err
+        raise ImportError(
+            f"{who} needs timm, which is not installed: pip install 'ssdkit[timm]' (or pip install timm)"
+        ) from err
     return timm
 
 
@@ -43,8 +43,9 @@ def timm_pretrained_cfg(model_name: str, overlay: Mapping[str, Any] | None = Non
     arch, tag = timm.models.split_model_name_tag(model_name)
     if not timm.is_model(arch):
         raise ValueError(f"{who}: timm has no model {arch!r} (timm.list_models('*{arch[:6]}*') lists near names)")
-    return timm.models.resolve_pretrained_cfg(arch, pretrained_cfg=tag or None,
-                                              pretrained_cfg_overlay=dict(overlay or {}))
+    return timm.models.resolve_pretrained_cfg(
+        arch, pretrained_cfg=tag or None, pretrained_cfg_overlay=dict(overlay or {})
+    )
 
 
 def timm_input_norm(pretrained_cfg) -> InputNorm:
@@ -70,20 +71,25 @@ def missing_weights_message(pretrained_cfg, err: BaseException, fix: str) -> str
 
         repo = pretrained_cfg.hf_hub_id
         folder = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo, repo_type="model")
-        return (f"{head} timm reads them from the Hugging Face hub cache, {folder} (the cache is $HF_HUB_CACHE, "
-                f"else $HF_HOME/hub, else ~/.cache/huggingface/hub). On a machine with internet run "
-                f"`hf download {repo} model.safetensors` (or timm.create_model('{name}', pretrained=True)) and copy "
-                f"its {folder.name} folder into that cache here (with HF_HUB_OFFLINE=1 set, timm reads it without "
-                f"asking the hub first); or download model.safetensors from https://huggingface.co/{repo} and {fix}")
+        return (
+            f"{head} timm reads them from the Hugging Face hub cache, {folder} (the cache is $HF_HUB_CACHE, "
+            f"else $HF_HOME/hub, else ~/.cache/huggingface/hub). On a machine with internet run "
+            f"`hf download {repo} model.safetensors` (or timm.create_model('{name}', pretrained=True)) and copy "
+            f"its {folder.name} folder into that cache here (with HF_HUB_OFFLINE=1 set, timm reads it without "
+            f"asking the hub first); or download model.safetensors from https://huggingface.co/{repo} and {fix}"
+        )
     import torch
 
     file = str(pretrained_cfg.url).rsplit("/", 1)[-1]
-    return (f"{head} On an offline machine copy {file} ({pretrained_cfg.url}) into {torch.hub.get_dir()}/checkpoints, "
-            f"where timm's loader reads it; or {fix}")
+    return (
+        f"{head} On an offline machine copy {file} ({pretrained_cfg.url}) into {torch.hub.get_dir()}/checkpoints, "
+        f"where timm's loader reads it; or {fix}"
+    )
 
 
-def create_timm_model(model_name: str, who: str, pretrained: bool = False, file: str | None = None,
-                      **kwargs: Any) -> nn.Module:
+def create_timm_model(
+    model_name: str, who: str, pretrained: bool = False, file: str | None = None, **kwargs: Any
+) -> nn.Module:
     """``timm.create_model(model_name, pretrained, **kwargs)``; weights from ``file`` (timm's format: a
     ``model.safetensors`` or ``.pth``) instead of the hub when given. A failed fetch names the file and the cache."""
     timm = import_timm(who)
@@ -98,14 +104,14 @@ def create_timm_model(model_name: str, who: str, pretrained: bool = False, file:
         if not pretrained:
             raise
         if file is not None:
-            raise RuntimeError(f"{who}: timm could not load weights_file={file!r} into {model_name} "
-                               f"({type(err).__name__}: {err})") from err
+            raise RuntimeError(
+                f"{who}: timm could not load weights_file={file!r} into {model_name} ({type(err).__name__}: {err})"
+            ) from err
         cfg = timm_pretrained_cfg(model_name, overlay, who)
         raise RuntimeError(missing_weights_message(cfg, err, "pass its path as backbone.weights_file=PATH")) from err
 
 
-def _timm_features_state_dict(model_name: str, kwargs: Mapping[str, Any], file: str | None = None
-                              ) -> dict[str, Tensor]:
+def _timm_features_state_dict(model_name: str, kwargs: Mapping[str, Any], file: str | None = None) -> dict[str, Tensor]:
     """The pretrained ``features_only`` model's state dict, in ``TimmBackbone``'s keys (``model.*``)."""
     net = create_timm_model(model_name, f"TimmBackbone({model_name!r})", pretrained=True, file=file, **kwargs)
     return {f"model.{k}": v for k, v in net.state_dict().items()}
@@ -145,9 +151,17 @@ class TimmBackbone(FrozenStagesMixin, BaseModule):
         **model_kwargs: further ``timm.create_model`` arguments (``drop_path_rate=0.1``, ``output_stride=16``).
     """
 
-    def __init__(self, model_name: str, out_indices: Sequence[int] = DEFAULT_OUT_INDICES, pretrained: bool = False,
-                 weights_file: str | None = None, frozen_stages: int = -1, norm_eval: bool = False,
-                 init_cfg: dict | list | None = None, **model_kwargs: Any) -> None:
+    def __init__(
+        self,
+        model_name: str,
+        out_indices: Sequence[int] = DEFAULT_OUT_INDICES,
+        pretrained: bool = False,
+        weights_file: str | None = None,
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
+        init_cfg: dict | list | None = None,
+        **model_kwargs: Any,
+    ) -> None:
         super().__init__(init_cfg)
         who = f"TimmBackbone({model_name!r})"
         if "features_only" in model_kwargs:
@@ -157,17 +171,21 @@ class TimmBackbone(FrozenStagesMixin, BaseModule):
         self.model_name = model_name
         self.pretrained = bool(pretrained)
         self.weights_file = weights_file
-        self.weights = self.weights_for(dict(model_name=model_name, out_indices=tuple(out_indices),
-                                             pretrained=pretrained, **model_kwargs))
+        self.weights = self.weights_for(
+            dict(model_name=model_name, out_indices=tuple(out_indices), pretrained=pretrained, **model_kwargs)
+        )
         self.input_norm = self.weights.norm if self.weights else None
         try:
-            self.model = create_timm_model(model_name, who, features_only=True, out_indices=tuple(out_indices),
-                                           **model_kwargs)
+            self.model = create_timm_model(
+                model_name, who, features_only=True, out_indices=tuple(out_indices), **model_kwargs
+            )
         except (IndexError, AssertionError) as err:  # timm's words for an out_index past its feature levels
             every: Any = create_timm_model(model_name, who, features_only=True, **model_kwargs).feature_info
-            raise ValueError(f"{who}: out_indices={tuple(out_indices)}; timm's feature levels 0 .. "
-                             f"{len(every.info) - 1} have strides {every.reduction()} and channels "
-                             f"{every.channels()}") from err
+            raise ValueError(
+                f"{who}: out_indices={tuple(out_indices)}; timm's feature levels 0 .. "
+                f"{len(every.info) - 1} have strides {every.reduction()} and channels "
+                f"{every.channels()}"
+            ) from err
         info: Any = self.model.feature_info  # timm's FeatureInfo
         self.out_channels: list[int] = list(info.channels())
         self.strides: list[int] = list(info.reduction())
@@ -176,8 +194,7 @@ class TimmBackbone(FrozenStagesMixin, BaseModule):
             raise ValueError(f"{who}: frozen_stages={frozen_stages}, but timm lists {levels} feature levels")
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
-        self._frozen = (_frozen_modules(self.model, info.info[frozen_stages - 1]["module"])
-                        if frozen_stages > 0 else [])
+        self._frozen = _frozen_modules(self.model, info.info[frozen_stages - 1]["module"]) if frozen_stages > 0 else []
         self._freeze()
 
     @classmethod
@@ -187,8 +204,10 @@ class TimmBackbone(FrozenStagesMixin, BaseModule):
         if not cfg.get("pretrained"):
             return None
         if cfg.get("pretrained") is not True:
-            raise ValueError(f"TimmBackbone: pretrained={cfg.get('pretrained')!r}; valid: False, True (choose other "
-                             f"weights with a tag in model_name, e.g. 'efficientnet_b0.ra_in1k')")
+            raise ValueError(
+                f"TimmBackbone: pretrained={cfg.get('pretrained')!r}; valid: False, True (choose other "
+                f"weights with a tag in model_name, e.g. 'efficientnet_b0.ra_in1k')"
+            )
         if "model_name" not in cfg:
             raise ValueError("TimmBackbone: model_name is required")
         name = str(cfg["model_name"])
@@ -198,8 +217,13 @@ class TimmBackbone(FrozenStagesMixin, BaseModule):
         if not (pcfg.hf_hub_id or pcfg.url or pcfg.file):
             raise ValueError(f"TimmBackbone: timm has no pretrained weights for {name!r}; set pretrained=False")
         load = partial(_timm_features_state_dict, name, kwargs)  # load() from the hub, load(file) from a file
-        return WeightsSource(name=name, origin=f"timm {name} ({timm_weights_label(pcfg)})",
-                             norm=timm_input_norm(pcfg), load=load, load_file=load)
+        return WeightsSource(
+            name=name,
+            origin=f"timm {name} ({timm_weights_label(pcfg)})",
+            norm=timm_input_norm(pcfg),
+            load=load,
+            load_file=load,
+        )
 
     def init_weights(self) -> None:
         """Load the ``pretrained`` weights (from ``weights_file`` when given) into the whole features model."""

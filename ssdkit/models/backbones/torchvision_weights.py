@@ -28,9 +28,11 @@ def fetch_torchvision_state_dict(arch: str, name: str, local_hint: str = "") -> 
         return weights.get_state_dict(progress=True)
     except Exception as err:  # offline, proxy, corrupt cache: all end here
         file = weights.url.rsplit("/", 1)[-1]
-        raise RuntimeError(f"could not fetch torchvision's {type(weights).__name__}.{name} ({err}). On an offline "
-                           f"machine copy {file} into {torch.hub.get_dir()}/checkpoints, where torchvision's loader "
-                           f"reads it{'; ' + local_hint if local_hint else ''}") from err
+        raise RuntimeError(
+            f"could not fetch torchvision's {type(weights).__name__}.{name} ({err}). On an offline "
+            f"machine copy {file} into {torch.hub.get_dir()}/checkpoints, where torchvision's loader "
+            f"reads it{'; ' + local_hint if local_hint else ''}"
+        ) from err
 
 
 def torchvision_norm(arch: str, name: str) -> InputNorm:
@@ -40,15 +42,24 @@ def torchvision_norm(arch: str, name: str) -> InputNorm:
 
 
 def _features_only(arch: str, name: str) -> dict[str, Tensor]:
-    sd = fetch_torchvision_state_dict(arch, name, "or set pretrained=None and init_cfg=dict(type='Pretrained', "
-                                                  "checkpoint=PATH, prefix='features.') on the backbone")
+    sd = fetch_torchvision_state_dict(
+        arch,
+        name,
+        "or set pretrained=None and init_cfg=dict(type='Pretrained', "
+        "checkpoint=PATH, prefix='features.') on the backbone",
+    )
     return {k: v for k, v in sd.items() if k.startswith("features.")}
 
 
-def torchvision_weights(arch: str, name: str,
-                        convert: Callable[[Mapping[str, Tensor]], dict[str, Tensor]] | None = None) -> WeightsSource:
+def torchvision_weights(
+    arch: str, name: str, convert: Callable[[Mapping[str, Tensor]], dict[str, Tensor]] | None = None
+) -> WeightsSource:
     """A ``WeightsSource`` for torchvision's ``<arch>`` ``<name>`` weights; by default their ``features.*`` keys."""
-    load = partial(_features_only, arch, name) if convert is None else (
-        lambda: convert(fetch_torchvision_state_dict(arch, name)))
-    return WeightsSource(name=name, origin=f"torchvision {arch} {name} (ImageNet-1k)",
-                         norm=torchvision_norm(arch, name), load=load)
+    load = (
+        partial(_features_only, arch, name)
+        if convert is None
+        else (lambda: convert(fetch_torchvision_state_dict(arch, name)))
+    )
+    return WeightsSource(
+        name=name, origin=f"torchvision {arch} {name} (ImageNet-1k)", norm=torchvision_norm(arch, name), load=load
+    )

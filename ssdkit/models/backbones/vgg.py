@@ -44,9 +44,15 @@ class VGG16Atrous(FrozenStagesMixin, BaseModule):
 
     WEIGHTS = VGG16_WEIGHTS
 
-    def __init__(self, out_features: Sequence[str] = ("conv4_3", "conv7"), l2_norm_scale: float | None = 20.0,
-                 frozen_stages: int = -1, norm_eval: bool = False, pretrained: str | None = None,
-                 init_cfg: dict | list | None = None) -> None:
+    def __init__(
+        self,
+        out_features: Sequence[str] = ("conv4_3", "conv7"),
+        l2_norm_scale: float | None = 20.0,
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
+        pretrained: str | None = None,
+        init_cfg: dict | list | None = None,
+    ) -> None:
         super().__init__(init_cfg)
         self.pretrained = pretrained
         self.weights = weights_source(type(self).__name__, pretrained, self.WEIGHTS)
@@ -81,8 +87,10 @@ class VGG16Atrous(FrozenStagesMixin, BaseModule):
             result = self.load_state_dict(self.weights.load(), strict=False)
             fresh = {k.split(".")[0] for k in result.missing_keys} - {"l2_norm"}
             if fresh != set(self.weights.fresh) or result.unexpected_keys:
-                raise RuntimeError(f"VGG16Atrous: weights {self.weights.name} left {result.missing_keys} unset and "
-                                   f"brought unexpected {result.unexpected_keys}")
+                raise RuntimeError(
+                    f"VGG16Atrous: weights {self.weights.name} left {result.missing_keys} unset and "
+                    f"brought unexpected {result.unexpected_keys}"
+                )
             for name in self.weights.fresh:
                 xavier_init_(getattr(self, name))
 
@@ -92,15 +100,15 @@ class VGG16Atrous(FrozenStagesMixin, BaseModule):
         return blocks + [nn.ModuleList([self.conv6, self.conv7])]
 
     def frozen_modules(self) -> list[nn.Module]:
-        return self.stages()[:max(self.frozen_stages, 0)]
+        return self.stages()[: max(self.frozen_stages, 0)]
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """``[B, 3, H, W]`` -> the ``out_features`` maps (300: conv4_3 38x38, conv5_3 19x19, conv7 19x19)."""
         outs = []
-        x = self.layers[:CONV4_3 + 1](x)
+        x = self.layers[: CONV4_3 + 1](x)
         if "conv4_3" in self.out_features:
             outs.append(self.l2_norm(x) if self.l2_norm is not None else x)
-        x = self.layers[CONV4_3 + 1:](x)
+        x = self.layers[CONV4_3 + 1 :](x)
         if "conv5_3" in self.out_features:
             outs.append(x)
         if "conv7" in self.out_features:

@@ -36,8 +36,10 @@ def vgg16_to_atrous(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     fc6_w, fc6_b = _take(state_dict, "classifier.0.weight", src), _take(state_dict, "classifier.0.bias", src)
     fc7_w, fc7_b = _take(state_dict, "classifier.3.weight", src), _take(state_dict, "classifier.3.bias", src)
     if not all(bool(torch.isfinite(t).all()) for t in (fc6_w, fc6_b, fc7_w, fc7_b)):
-        raise ValueError(f"{src}: fc6/fc7 (classifier.0, classifier.3) hold NaN or infinite values, as torchvision's "
-                         f"IMAGENET1K_FEATURES file does; convert it as 'vgg16_features' (convolutions only)")
+        raise ValueError(
+            f"{src}: fc6/fc7 (classifier.0, classifier.3) hold NaN or infinite values, as torchvision's "
+            f"IMAGENET1K_FEATURES file does; convert it as 'vgg16_features' (convolutions only)"
+        )
     out["conv6.weight"] = fc6_w.view(4096, 512, 7, 7)[::4, :, ::3, ::3].contiguous()
     out["conv6.bias"] = fc6_b[::4].contiguous()
     out["conv7.weight"] = fc7_w.view(4096, 4096, 1, 1)[::4, ::4].contiguous()
@@ -69,17 +71,23 @@ def vgg16_features_to_atrous(state_dict: Mapping[str, Tensor]) -> dict[str, Tens
     """torchvision ``vgg16`` ``features`` only (``IMAGENET1K_FEATURES``: its classifier holds NaNs) ->
     ``VGG16Atrous`` conv1_1 .. conv5_3; conv6, conv7 and ``l2_norm.weight`` have no source."""
     src = "torchvision vgg16 features state dict"
-    return {f"layers.{i}.{p}": _take(state_dict, f"features.{i}.{p}", src) for i in CONV_INDICES
-            for p in ("weight", "bias")}
+    return {
+        f"layers.{i}.{p}": _take(state_dict, f"features.{i}.{p}", src) for i in CONV_INDICES for p in ("weight", "bias")
+    }
 
 
 def _torchvision_vgg16(name: str, convert: Callable[[Mapping[str, Tensor]], dict[str, Tensor]]) -> dict[str, Tensor]:
     """``VGG16_Weights.<name>`` through torchvision's own loader (the user's torch hub cache), converted."""
     tool = "vgg16_features" if name.endswith("FEATURES") else "vgg16"
-    return convert(fetch_torchvision_state_dict(
-        "vgg16", name, f"or convert a local file with `python tools/convert_torchvision.py {tool} SRC.pth DST.pth` and "
-                       f"set backbone.pretrained=None, backbone.init_cfg=dict(type='Pretrained', checkpoint='DST.pth') "
-                       f"and model.data_preprocessor to the weights' normalisation (docs/recipes.md)"))
+    return convert(
+        fetch_torchvision_state_dict(
+            "vgg16",
+            name,
+            f"or convert a local file with `python tools/convert_torchvision.py {tool} SRC.pth DST.pth` and "
+            f"set backbone.pretrained=None, backbone.init_cfg=dict(type='Pretrained', checkpoint='DST.pth') "
+            f"and model.data_preprocessor to the weights' normalisation (docs/recipes.md)",
+        )
+    )
 
 
 #: ``VGG16Atrous(pretrained=...)``: torchvision's two VGG16 weights, each with the normalisation it was trained on
@@ -88,14 +96,16 @@ VGG16_WEIGHTS: dict[str, WeightsSource] = {
     "IMAGENET1K_FEATURES": WeightsSource(
         name="IMAGENET1K_FEATURES",
         origin="torchvision VGG16_Weights.IMAGENET1K_FEATURES: the Caffe VGG16 the SSD paper starts from, as "
-               "amdegroot/ssd.pytorch ported it and torchvision's ssd300_vgg16 uses it; convolutions only",
+        "amdegroot/ssd.pytorch ported it and torchvision's ssd300_vgg16 uses it; convolutions only",
         norm=torchvision_norm("vgg16", "IMAGENET1K_FEATURES"),
         load=partial(_torchvision_vgg16, "IMAGENET1K_FEATURES", vgg16_features_to_atrous),
-        fresh=("conv6", "conv7")),
+        fresh=("conv6", "conv7"),
+    ),
     "IMAGENET1K_V1": WeightsSource(
         name="IMAGENET1K_V1",
         origin="torchvision VGG16_Weights.IMAGENET1K_V1: torchvision's own ImageNet VGG16; fc6/fc7 subsampled "
-               "into conv6/conv7 as the paper does",
+        "into conv6/conv7 as the paper does",
         norm=torchvision_norm("vgg16", "IMAGENET1K_V1"),
-        load=partial(_torchvision_vgg16, "IMAGENET1K_V1", vgg16_to_atrous)),
+        load=partial(_torchvision_vgg16, "IMAGENET1K_V1", vgg16_to_atrous),
+    ),
 }

@@ -39,8 +39,10 @@ class InputNorm:
 
     def describe(self) -> str:
         order = "RGB" if self.rgb else "BGR"
-        return (f"{order} 0..255 input, mean={[round(v, 3) for v in self.mean_255]}, "
-                f"std={[round(v, 3) for v in self.std_255]}")
+        return (
+            f"{order} 0..255 input, mean={[round(v, 3) for v in self.mean_255]}, "
+            f"std={[round(v, 3) for v in self.std_255]}"
+        )
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,11 @@ class WeightsSource:
         if wrong:
             want = [f"{k}={self.requires[k]!r}" for k in wrong]
             got = ", ".join(f"{k}={v!r}" for k, v in wrong.items())
-            raise ValueError(f"{backbone}: the weights pretrained={self.name!r} ({self.origin}) were trained with "
-                             f"{', '.join(want)}, not {got}; set {' and '.join('backbone.' + w for w in want)}, "
-                             f"or backbone.pretrained=None")
+            raise ValueError(
+                f"{backbone}: the weights pretrained={self.name!r} ({self.origin}) were trained with "
+                f"{', '.join(want)}, not {got}; set {' and '.join('backbone.' + w for w in want)}, "
+                f"or backbone.pretrained=None"
+            )
 
 
 #: A backbone's ``WEIGHTS`` table: name -> source, or a function making it on first use (for a source whose
@@ -82,8 +86,10 @@ def weights_source(backbone: str, pretrained: object, table: WeightsTable) -> We
     if pretrained is None:
         return None
     if not isinstance(pretrained, str) or pretrained not in table:
-        raise ValueError(f"{backbone}: pretrained={pretrained!r}; valid: None, {', '.join(map(repr, table))} (for a "
-                         f"local file use init_cfg=dict(type='Pretrained', checkpoint=PATH))")
+        raise ValueError(
+            f"{backbone}: pretrained={pretrained!r}; valid: None, {', '.join(map(repr, table))} (for a "
+            f"local file use init_cfg=dict(type='Pretrained', checkpoint=PATH))"
+        )
     entry = table[pretrained]
     return entry if isinstance(entry, WeightsSource) else entry()
 

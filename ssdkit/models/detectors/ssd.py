@@ -36,8 +36,10 @@ def _wired(cfg: dict, key: str, value, where: str) -> dict:
     given = cfg.get(key)
     same = given is None or (list(given) == value if isinstance(value, list) else given == value)
     if not same:
-        raise ValueError(f"config key {where}.{key}={given!r} contradicts the value wired from the other parts "
-                         f"({value!r}); remove the key from the config (ssdkit derives it)")
+        raise ValueError(
+            f"config key {where}.{key}={given!r} contradicts the value wired from the other parts "
+            f"({value!r}); remove the key from the config (ssdkit derives it)"
+        )
     cfg[key] = value
     return cfg
 
@@ -81,11 +83,22 @@ class SSD(BaseModel):
       * ``'predict'``: the samples with ``pred_instances`` in original-image pixels.
     """
 
-    def __init__(self, backbone: dict, neck: dict, head: dict, prior_generator: dict, num_classes: int,
-                 matcher: dict | None = None, box_coder: dict | None = None, loss: dict | None = None,
-                 postprocessor: dict | None = None, data_preprocessor: dict | None = None,
-                 channels_last: bool | str = "auto", winograd: bool | str = "auto",
-                 init_cfg: dict | list | None = None) -> None:
+    def __init__(
+        self,
+        backbone: dict,
+        neck: dict,
+        head: dict,
+        prior_generator: dict,
+        num_classes: int,
+        matcher: dict | None = None,
+        box_coder: dict | None = None,
+        loss: dict | None = None,
+        postprocessor: dict | None = None,
+        data_preprocessor: dict | None = None,
+        channels_last: bool | str = "auto",
+        winograd: bool | str = "auto",
+        init_cfg: dict | list | None = None,
+    ) -> None:
         super().__init__(data_preprocessor=wire_input_norm(data_preprocessor, backbone), init_cfg=init_cfg)
         self.num_classes = num_classes
         self.backbone = BACKBONES.build(backbone)
@@ -96,10 +109,10 @@ class SSD(BaseModel):
             raise ValueError(
                 f"model.neck gives {levels} prediction maps (out_channels {self.neck.out_channels}) but "
                 f"model.prior_generator has {self.prior_generator.num_levels} levels "
-                f"(model.prior_generator.aspect_ratios); make them agree")
+                f"(model.prior_generator.aspect_ratios); make them agree"
+            )
         head = _wired(head, "in_channels", list(self.neck.out_channels), "model.head")
-        head = _wired(head, "num_priors_per_location", list(self.prior_generator.num_priors_per_location),
-                      "model.head")
+        head = _wired(head, "num_priors_per_location", list(self.prior_generator.num_priors_per_location), "model.head")
         self.head = HEADS.build(_wired(head, "num_classes", num_classes, "model.head"))
         self.matcher: Matcher | SparseMatcher = MATCHERS.build(matcher or dict(type="SSDMatcher"))
         self.box_coder: BoxCoder = BOX_CODERS.build(box_coder or dict(type="SSDBoxCoder"))
@@ -108,17 +121,20 @@ class SSD(BaseModel):
         if winograd not in (True, False, "auto"):
             raise ValueError(f"model.winograd={winograd!r}: valid values are True, False and 'auto'")
         if winograd is True and not winograd_available():
-            raise ValueError(f"model.winograd=True, but NNPACK's Winograd kernels need an x86 CPU with PyTorch at "
-                             f"AVX2 (this one: {torch.backends.cpu.get_cpu_capability()}, NNPACK "
-                             f"{'present' if torch._nnpack_available() else 'absent'}); use 'auto' or False")
+            raise ValueError(
+                f"model.winograd=True, but NNPACK's Winograd kernels need an x86 CPU with PyTorch at "
+                f"AVX2 (this one: {torch.backends.cpu.get_cpu_capability()}, NNPACK "
+                f"{'present' if torch._nnpack_available() else 'absent'}); use 'auto' or False"
+            )
         on = winograd is True or (winograd == "auto" and winograd_available())
         self.winograd_convs = use_winograd(self) if on else 0  # how many convs it applies to
         if channels_last not in (True, False, "auto"):
             raise ValueError(f"model.channels_last={channels_last!r}: valid values are True, False and 'auto'")
         self.auto_memory_format = channels_last == "auto"
         self.channels_last = False
-        self.set_channels_last(self._auto_channels_last(self.training) if self.auto_memory_format
-                               else bool(channels_last))
+        self.set_channels_last(
+            self._auto_channels_last(self.training) if self.auto_memory_format else bool(channels_last)
+        )
 
     def _auto_channels_last(self, training: bool) -> bool:
         return prefer_channels_last(self.backbone, training, winograd=self.winograd_convs > 0)
@@ -150,7 +166,8 @@ class SSD(BaseModel):
                 raise FloatingPointError(
                     f"{name} = {value.item() if value.numel() == 1 else value} at iteration "
                     f"{it if it is None else it + 1}; batch image ids: {ids}. Training stopped before the update; "
-                    f"the last checkpoint is intact (try a lower lr, a longer warm-up, or check these images)")
+                    f"the last checkpoint is intact (try a lower lr, a longer warm-up, or check these images)"
+                )
         parsed, log_vars = self.parse_losses(losses)
         optim_wrapper.update_params(parsed)
         return log_vars
@@ -166,8 +183,9 @@ class SSD(BaseModel):
     def priors_for(self, feats: Sequence[Tensor], inputs: Tensor, dtype: torch.dtype | None = None) -> Tensor:
         """``[P, 4]`` priors for these maps and this input size (cached by the generator), in ``dtype``
         (default the maps' dtype)."""
-        return self.prior_generator([f.shape[-2:] for f in feats], inputs.shape[-2:], inputs.device,
-                                    dtype or feats[0].dtype)
+        return self.prior_generator(
+            [f.shape[-2:] for f in feats], inputs.shape[-2:], inputs.device, dtype or feats[0].dtype
+        )
 
     def grid_for(self, feats: Sequence[Tensor], inputs: Tensor) -> PriorGrid | None:
         """The priors' grid layout when the prior generator describes one (enables sparse matching)."""
@@ -187,8 +205,10 @@ class SSD(BaseModel):
             cls_logits, box_deltas = cls_logits.float(), box_deltas.float()
         priors = self.priors_for(feats, inputs, cls_logits.dtype)
         if cls_logits.shape[1] != priors.shape[0]:
-            raise RuntimeError(f"head gives {cls_logits.shape[1]} predictions but the prior generator "
-                               f"{priors.shape[0]} priors for maps {[tuple(f.shape[-2:]) for f in feats]}")
+            raise RuntimeError(
+                f"head gives {cls_logits.shape[1]} predictions but the prior generator "
+                f"{priors.shape[0]} priors for maps {[tuple(f.shape[-2:]) for f in feats]}"
+            )
         if mode == "loss":
             return self.loss(cls_logits, box_deltas, priors, gt, self.grid_for(feats, inputs))
         if mode == "predict":
@@ -212,27 +232,40 @@ class SSD(BaseModel):
             ids = [s.metainfo.get("img_id", s.metainfo.get("img_path", i)) for i, s in enumerate(data_samples)]
             raise ValueError(f"{err} (batch image ids, in order: {ids})") from err
 
-    def loss(self, cls_logits: Tensor, box_deltas: Tensor, priors: Tensor,
-             gt: tuple[Tensor, Tensor, Tensor], grid: PriorGrid | None = None) -> dict[str, Tensor]:
+    def loss(
+        self,
+        cls_logits: Tensor,
+        box_deltas: Tensor,
+        priors: Tensor,
+        gt: tuple[Tensor, Tensor, Tensor],
+        grid: PriorGrid | None = None,
+    ) -> dict[str, Tensor]:
         """Match, encode and apply the loss; ``gt`` from :meth:`ground_truth`, ``grid`` the priors' layout."""
         with torch.no_grad():
             t_labels, t_deltas = assign_targets(self.matcher, self.box_coder, priors, *gt, grid=grid)
         return self.loss_fn(cls_logits, box_deltas, t_labels, t_deltas)
 
     @torch.no_grad()
-    def predict(self, cls_logits: Tensor, box_deltas: Tensor, priors: Tensor, inputs: Tensor,
-                data_samples: list[DetSample]) -> list[DetSample]:
+    def predict(
+        self, cls_logits: Tensor, box_deltas: Tensor, priors: Tensor, inputs: Tensor, data_samples: list[DetSample]
+    ) -> list[DetSample]:
         boxes = self.box_coder.decode(box_deltas, priors.unsqueeze(0))
         return self.postprocess(cls_logits, boxes, inputs, data_samples)
 
     @torch.no_grad()
-    def postprocess(self, cls_logits: Tensor, boxes: Tensor, inputs: Tensor,
-                    data_samples: list[DetSample]) -> list[DetSample]:
+    def postprocess(
+        self, cls_logits: Tensor, boxes: Tensor, inputs: Tensor, data_samples: list[DetSample]
+    ) -> list[DetSample]:
         """Score threshold, top-k, NMS and scaling to the original image (the postprocessor) of ``cls_logits
         [B, P, C+1]`` and decoded ``boxes [B, P, 4]`` (input pixels); sets each sample's ``pred_instances``."""
         h, w = inputs.shape[-2:]
-        metas = [dict(img_shape=s.metainfo.get("img_shape", (h, w)), ori_shape=s.metainfo.get(
-            "ori_shape", s.metainfo.get("img_shape", (h, w)))) for s in data_samples]
+        metas = [
+            dict(
+                img_shape=s.metainfo.get("img_shape", (h, w)),
+                ori_shape=s.metainfo.get("ori_shape", s.metainfo.get("img_shape", (h, w))),
+            )
+            for s in data_samples
+        ]
         for sample, det in zip(data_samples, self.postprocessor(cls_logits, boxes, metas)):
             sample.pred_instances = InstanceData(bboxes=det["boxes"], scores=det["scores"], labels=det["labels"])
         return data_samples

@@ -14,13 +14,15 @@ from ssdkit.registry import HEADS
 from ..layers import conv_bn_act, init_convs_
 
 
-def _predictor(in_ch: int, out_ch: int, depthwise: bool, kernel_size: int = 3, norm_cfg: dict | None = None
-               ) -> nn.Module:
+def _predictor(
+    in_ch: int, out_ch: int, depthwise: bool, kernel_size: int = 3, norm_cfg: dict | None = None
+) -> nn.Module:
     if not depthwise:
         return nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2)
     # SSDLite: depthwise 3x3 + BN + ReLU6, then pointwise 1x1
-    return nn.Sequential(*conv_bn_act(in_ch, in_ch, 3, groups=in_ch, act="relu6", norm_cfg=norm_cfg),
-                         nn.Conv2d(in_ch, out_ch, 1))
+    return nn.Sequential(
+        *conv_bn_act(in_ch, in_ch, 3, groups=in_ch, act="relu6", norm_cfg=norm_cfg), nn.Conv2d(in_ch, out_ch, 1)
+    )
 
 
 def _last_conv(predictor: nn.Module) -> tuple[str, nn.Conv2d]:
@@ -53,25 +55,41 @@ class SSDHead(BaseModule):
             first steps from learning that almost every prior is background (README, "The demo").
     """
 
-    def __init__(self, in_channels: Sequence[int], num_priors_per_location: Sequence[int], num_classes: int,
-                 depthwise: bool = False, kernel_size: int = 3, init: str = "xavier", norm_cfg: dict | None = None,
-                 init_background_prob: float | None = None, init_cfg: dict | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        num_priors_per_location: Sequence[int],
+        num_classes: int,
+        depthwise: bool = False,
+        kernel_size: int = 3,
+        init: str = "xavier",
+        norm_cfg: dict | None = None,
+        init_background_prob: float | None = None,
+        init_cfg: dict | None = None,
+    ) -> None:
         super().__init__(init_cfg)
         if kernel_size not in (1, 3) or (depthwise and kernel_size != 3):
             raise ValueError(f"SSDHead: kernel_size={kernel_size!r}; valid: 3, or 1 with depthwise=False")
         if init_background_prob is not None and not 0 < init_background_prob < 1:
-            raise ValueError(f"SSDHead: init_background_prob={init_background_prob!r}; valid: None or a probability "
-                             f"strictly between 0 and 1 (e.g. 0.99)")
+            raise ValueError(
+                f"SSDHead: init_background_prob={init_background_prob!r}; valid: None or a probability "
+                f"strictly between 0 and 1 (e.g. 0.99)"
+            )
         if len(in_channels) != len(num_priors_per_location):
-            raise ValueError(f"SSDHead: {len(in_channels)} in_channels {list(in_channels)} but "
-                             f"{len(num_priors_per_location)} num_priors_per_location {list(num_priors_per_location)}")
+            raise ValueError(
+                f"SSDHead: {len(in_channels)} in_channels {list(in_channels)} but "
+                f"{len(num_priors_per_location)} num_priors_per_location {list(num_priors_per_location)}"
+            )
         self.num_classes = num_classes
         self.in_channels = list(in_channels)
         self.num_priors_per_location = list(num_priors_per_location)
-        self.cls_convs = nn.ModuleList(_predictor(c, a * (num_classes + 1), depthwise, kernel_size, norm_cfg)
-                                       for c, a in zip(in_channels, num_priors_per_location))
-        self.reg_convs = nn.ModuleList(_predictor(c, a * 4, depthwise, kernel_size, norm_cfg)
-                                       for c, a in zip(in_channels, num_priors_per_location))
+        self.cls_convs = nn.ModuleList(
+            _predictor(c, a * (num_classes + 1), depthwise, kernel_size, norm_cfg)
+            for c, a in zip(in_channels, num_priors_per_location)
+        )
+        self.reg_convs = nn.ModuleList(
+            _predictor(c, a * 4, depthwise, kernel_size, norm_cfg) for c, a in zip(in_channels, num_priors_per_location)
+        )
         self.init_background_prob = init_background_prob
         init_convs_(self, init, "SSDHead")
         self.init_class_biases()
@@ -95,8 +113,9 @@ class SSDHead(BaseModule):
         super().init_weights()
         self.init_class_biases()
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs) -> None:
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
         """Refuse a checkpoint made for another class count, naming the key and the config fix."""
         for k, a in enumerate(self.num_priors_per_location):
             last, _ = _last_conv(self.cls_convs[k])
@@ -109,9 +128,11 @@ class SSDHead(BaseModule):
                 raise ValueError(
                     f"checkpoint key '{key}' holds {found} for {a} priors per location, but model.num_classes="
                     f"{self.num_classes}: set model.num_classes to the checkpoint's class count, or fine-tune "
-                    f"from it with model.init_cfg limited to the backbone/neck")
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                                      error_msgs)
+                    f"from it with model.init_cfg limited to the backbone/neck"
+                )
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     def forward(self, feats: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """``feats``: per level ``[B, C_k, H_k, W_k]`` -> ``cls_logits [B, P, C+1]``, ``box_deltas [B, P, 4]``."""

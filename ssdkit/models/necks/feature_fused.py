@@ -42,17 +42,27 @@ class FeatureFusedNeck(BaseModule):
     'conv5_3', 'conv7'), l2_norm_scale=None)``); outputs ``[fused, conv7, extras...]``.
     """
 
-    def __init__(self, in_channels: Sequence[int], mode: str = "concat", fused_channels: int | None = None,
-                 conv4_3_scale: float = 20.0, conv5_3_scale: float = 10.0,
-                 extra_channels: Sequence[Sequence[int]] = SSD300_EXTRA_CHANNELS,
-                 strides: Sequence[int] = SSD300_STRIDES, paddings: Sequence[int] = SSD300_PADDINGS,
-                 kernel_sizes: Sequence[int] = SSD300_KERNELS, init_cfg: dict | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        mode: str = "concat",
+        fused_channels: int | None = None,
+        conv4_3_scale: float = 20.0,
+        conv5_3_scale: float = 10.0,
+        extra_channels: Sequence[Sequence[int]] = SSD300_EXTRA_CHANNELS,
+        strides: Sequence[int] = SSD300_STRIDES,
+        paddings: Sequence[int] = SSD300_PADDINGS,
+        kernel_sizes: Sequence[int] = SSD300_KERNELS,
+        init_cfg: dict | None = None,
+    ) -> None:
         super().__init__(init_cfg)
         if mode not in PAPER_BEST:
             raise ValueError(f"FeatureFusedNeck: mode={mode!r}; valid: {list(PAPER_BEST)}")
         if len(in_channels) != 3:
-            raise ValueError(f"FeatureFusedNeck: in_channels must be [conv4_3, conv5_3, conv7], got {list(in_channels)}"
-                             f" (backbone out_features=('conv4_3', 'conv5_3', 'conv7'))")
+            raise ValueError(
+                f"FeatureFusedNeck: in_channels must be [conv4_3, conv5_3, conv7], got {list(in_channels)}"
+                f" (backbone out_features=('conv4_3', 'conv5_3', 'conv7'))"
+            )
         c4, c5, c7 = in_channels
         self.mode = mode
         fused = fused_channels or PAPER_BEST[mode]

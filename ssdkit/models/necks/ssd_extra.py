@@ -25,16 +25,24 @@ class SSDExtraLayers(BaseModule):
     Parameter keys of the plain blocks: ``extras.layers.{i}.0`` (1x1) and ``.2`` (kxk).
     """
 
-    def __init__(self, in_channels: Sequence[int],
-                 extra_channels: Sequence[Sequence[int]] = SSD300_EXTRA_CHANNELS,
-                 strides: Sequence[int] = SSD300_STRIDES, paddings: Sequence[int] = SSD300_PADDINGS,
-                 kernel_sizes: Sequence[int] = SSD300_KERNELS, depthwise: bool = False,
-                 norm: str | None = None, init: str = "xavier", norm_cfg: dict | None = None,
-                 init_cfg: dict | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        extra_channels: Sequence[Sequence[int]] = SSD300_EXTRA_CHANNELS,
+        strides: Sequence[int] = SSD300_STRIDES,
+        paddings: Sequence[int] = SSD300_PADDINGS,
+        kernel_sizes: Sequence[int] = SSD300_KERNELS,
+        depthwise: bool = False,
+        norm: str | None = None,
+        init: str = "xavier",
+        norm_cfg: dict | None = None,
+        init_cfg: dict | None = None,
+    ) -> None:
         super().__init__(init_cfg)
         self.in_channels = list(in_channels)
-        self.extras = ExtraLayers(self.in_channels[-1], extra_channels, strides, paddings, kernel_sizes, depthwise,
-                                  norm, init, norm_cfg)
+        self.extras = ExtraLayers(
+            self.in_channels[-1], extra_channels, strides, paddings, kernel_sizes, depthwise, norm, init, norm_cfg
+        )
         self.out_channels = self.in_channels + self.extras.out_channels
 
     def forward(self, feats: Sequence[Tensor]) -> list[Tensor]:
