@@ -43,7 +43,7 @@ MODELS = [
     "tv:ssd300_vgg16+recipe",
     "ssd300_vgg16_coco",
     "ssdlite300_mobilenet",
-    "demo/ssdlite300_mobilenet_demo",
+    "demo/ssdlite224_mobilenet_demo",
 ]
 MORE = [
     "tv:ssd300_vgg16@glibc",
@@ -51,7 +51,7 @@ MORE = [
     "ssd300_vgg16_coco+unfrozen+nhwc",
     "ssd300_vgg16_coco+unfrozen+nchw",
     "ssd300_vgg16_voc0712",
-    "demo/ssdlite300_mobilenet_demo@glibc",
+    "demo/ssdlite224_mobilenet_demo@glibc",
 ]
 BF16 = ["tv:ssd300_vgg16+bf16", "ssd300_vgg16_coco+unfrozen+bf16", "ssdlite300_mobilenet+bf16"]
 TV_CONV1 = 4  # torchvision's ssd300_vgg16 with trainable_backbone_layers=4 freezes backbone.features[:4]
@@ -173,7 +173,7 @@ def main() -> None:
                 f"SSD300-VGG16 (COCO head) / torchvision throughput, {what}: {ours['ips'] / tv['ips']:.2f}x "
                 f"(target >= 1.1x); peak memory {ours['peak_rss_mb']:.0f} vs {tv['peak_rss_mb']:.0f} MB"
             )
-    for net in ("tv:ssd300_vgg16", "ssd300_vgg16_coco+unfrozen", "demo/ssdlite300_mobilenet_demo"):
+    for net in ("tv:ssd300_vgg16", "ssd300_vgg16_coco+unfrozen", "demo/ssdlite224_mobilenet_demo"):
         if net in res and net + "@glibc" in res:
             ratio = res[net]["ips"] / res[net + "@glibc"]["ips"]
             print(f"{net}: allocator settings / glibc defaults throughput {ratio:.2f}x")

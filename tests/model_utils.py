@@ -55,7 +55,7 @@ def demo_config(data: str, work_dir: str, background_prior: bool = True, **loade
     ``loader_options`` (``batch_size=2``, ``num_workers=0`` ...) go to every loader. ``background_prior=False``
     zeroes the head's initial class biases, for tests that need an untrained model's detections: with the demo's
     ``init_background_prob=0.99`` every class scores 0.001 there, under the postprocessor's 0.01."""
-    cfg = load_config("demo/ssdlite300_mobilenet_demo")
+    cfg = load_config("demo/ssdlite224_mobilenet_demo")
     if not background_prior:
         cfg.model.head.init_background_prob = None
     cfg.work_dir = work_dir

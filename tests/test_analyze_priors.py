@@ -105,7 +105,7 @@ def _needles_config(tmp_path, train_pipeline: str = "") -> str:
     data = tmp_path / "data"
     cfg = tmp_path / "needles.py"
     cfg.write_text(
-        f"_base_ = '{ROOT}/configs/demo/ssdlite300_mobilenet_demo.py'\n"
+        f"_base_ = '{ROOT}/configs/demo/ssdlite224_mobilenet_demo.py'\n"
         "model = dict(num_classes=None)\n"
         f"train_dataloader = dict(dataset=dict(data_root='{data}/'{train_pipeline}))\n"
         f"val_dataloader = dict(dataset=dict(data_root='{data}/', "

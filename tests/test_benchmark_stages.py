@@ -24,7 +24,7 @@ from ssdkit.data.demo import make_demo_dataset
 
 from model_utils import ROOT, demo_config, load_tool
 
-DEMO = str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py")
+DEMO = str(ROOT / "configs/demo/ssdlite224_mobilenet_demo.py")
 NUM_VAL = 4
 
 

@@ -142,7 +142,7 @@ def test_amp_flag_is_float16_on_gpu_and_bfloat16_on_cpu(monkeypatch):
     demo = train.build_cfg(
         train.parse_args(
             [
-                str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"),
+                str(ROOT / "configs/demo/ssdlite224_mobilenet_demo.py"),
                 "--amp",
                 "--cfg-options",
                 "optim_wrapper.fallback_fp32=False",

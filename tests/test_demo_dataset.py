@@ -88,7 +88,7 @@ def test_train_and_val_digits_are_disjoint_and_loadable(tmp_path):
 
 
 def test_demo_config_trains_and_evaluates_with_mmengine_runner(tmp_path):
-    """configs/demo/ssdlite300_mobilenet_demo.py end to end: dataset -> pipeline -> model -> loss -> VOCMetric."""
+    """configs/demo/ssdlite224_mobilenet_demo.py end to end: dataset -> pipeline -> model -> loss -> VOCMetric."""
     from mmengine.runner import Runner
 
     import ssdkit.evaluation  # noqa: F401
@@ -116,9 +116,9 @@ def test_make_demo_dataset_tool_takes_the_configs_data_options(tmp_path):
 
     tool = load_tool("make_demo_dataset")
 
-    cfg = load_config("demo/ssdlite300_mobilenet_demo")
+    cfg = load_config("demo/ssdlite224_mobilenet_demo")
     out, opts = tool.options(
-        tool.parse_args(["--config", str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"), "--num-train", "3"])
+        tool.parse_args(["--config", str(ROOT / "configs/demo/ssdlite224_mobilenet_demo.py"), "--num-train", "3"])
     )
     assert out == cfg.data_root and opts["num_train"] == 3
     side = cfg.demo_dataset.image_size
@@ -128,7 +128,7 @@ def test_make_demo_dataset_tool_takes_the_configs_data_options(tmp_path):
     tool.main(
         [
             "--config",
-            str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"),
+            str(ROOT / "configs/demo/ssdlite224_mobilenet_demo.py"),
             "--out",
             str(tmp_path / "d"),
             "--num-train",

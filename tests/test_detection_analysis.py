@@ -327,7 +327,7 @@ def test_tools_test_writes_the_analysis(tmp_path, capsys):
     out = tmp_path / "analysis"
     metrics = load_tool("test").main(
         [
-            str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py"),
+            str(ROOT / "configs/demo/ssdlite224_mobilenet_demo.py"),
             str(ckpt),
             "--analysis-dir",
             str(out),

@@ -53,7 +53,7 @@ def test_two_cpu_processes(tmp_path):
     assert [p.name for p in work.glob("*.pth")] == ["iter_3.pth"]
     assert len([d for d in work.iterdir() if d.is_dir()]) == 1  # one log dir: only rank 0 logs
     distributed = json.loads((work / "test_metrics.json").read_text())
-    demo_cfg = str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py")
+    demo_cfg = str(ROOT / "configs/demo/ssdlite224_mobilenet_demo.py")
     single = subprocess.run(
         [
             sys.executable,

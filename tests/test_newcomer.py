@@ -16,7 +16,7 @@ from ssdkit.engine.config import load_config as load_config_file
 
 from model_utils import ROOT, demo_config, load_config
 
-DEMO = str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py")
+DEMO = str(ROOT / "configs/demo/ssdlite224_mobilenet_demo.py")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from model_utils import ROOT, load_tool
 
 train = load_tool("train")
 
-DEMO_CFG = str(ROOT / "configs/demo/ssdlite300_mobilenet_demo.py")
+DEMO_CFG = str(ROOT / "configs/demo/ssdlite224_mobilenet_demo.py")
 
 
 def test_tensorboard_logs_every_loss_term_and_lr(tmp_path):

@@ -270,7 +270,7 @@ sys.modules['timm'] = None  # as if not installed: `import timm` raises ImportEr
 sys.path.insert(0, {str(ROOT / 'tests')!r})
 import ssdkit, ssdkit.models
 from model_utils import build_model, load_config
-for name in ('ssd300_vgg16_voc0712', 'demo/ssdlite300_mobilenet_demo'):
+for name in ('ssd300_vgg16_voc0712', 'demo/ssdlite224_mobilenet_demo'):
     build_model(load_config(name))
 for make in (lambda: build_model(load_config('ssd300_mobilenet')),
              lambda: ssdkit.models.backbones.TimmBackbone('resnet18')):

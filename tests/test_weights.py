@@ -170,7 +170,7 @@ def test_wired_expand_fills_its_canvas_with_the_mean():
     assert out["img"].shape[0] > 10 and set(np.unique(out["img"]).tolist()) == {0, 128}  # 127.5 rounded
 
 
-@pytest.mark.parametrize("name", CONFIGS + ["demo/ssdlite300_mobilenet_demo"])
+@pytest.mark.parametrize("name", CONFIGS + ["demo/ssdlite224_mobilenet_demo"])
 def test_every_config_agrees_with_itself(name):
     """Each config builds (its normalisation agrees with its weights) and every Expand fills with its model's mean."""
     cfg = wire_expand_fill(load_config(name))

@@ -1,6 +1,6 @@
 """Build the bundled demo detection set (digits pasted onto photographs, COCO format).
 
-    python tools/make_demo_dataset.py --config configs/demo/ssdlite300_mobilenet_demo.py  # that config's set
+    python tools/make_demo_dataset.py --config configs/demo/ssdlite224_mobilenet_demo.py  # that config's set
     python tools/make_demo_dataset.py --out data/demo [--seed 0] [--num-train 4000] [--num-val 100] [--overwrite]
         [--image-size 320] [--min-px 40] [--max-frac 0.6] [--max-objects 4] [--aspect-range 0.7 1.0]
         [--stroke-contrast 2] [--backdrop-blur 8] [--backdrop-contrast 0.35]

@@ -30,7 +30,7 @@ model = dict(
 dataset = dict(type='VOCDataset', data_root=data_root, year=None, metainfo=dict(classes=classes))
 train_dataloader = dict(
     batch_size=16,
-    num_workers=2,
+    num_workers='auto',  # from the cores the run has (ssdkit.engine.workers)
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
@@ -38,7 +38,7 @@ train_dataloader = dict(
 )
 val_dataloader = dict(
     batch_size=8,
-    num_workers=2,
+    num_workers='auto',  # from the cores the run has (ssdkit.engine.workers)
     persistent_workers=True,
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),

@@ -86,6 +86,15 @@ def digit_pools(seed: int = 0) -> dict[str, np.ndarray]:
     return dict(train=np.sort(perm[:cut]), val=np.sort(perm[cut:]))
 
 
+def backdrop(rng: np.random.Generator, photos: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    """``[H, W, 3]`` uint8: a random square crop (0.3 .. 1 of the shorter side) of a random photo, resized."""
+    photo = photos[int(rng.integers(len(photos)))]
+    ph, pw = photo.shape[:2]
+    side = int(min(ph, pw) * rng.uniform(0.3, 1.0))
+    y0, x0 = int(rng.integers(0, ph - side + 1)), int(rng.integers(0, pw - side + 1))
+    return cv2.resize(photo[y0 : y0 + side, x0 : x0 + side], (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
 def render_image(
     rng: np.random.Generator,
     photos: list[np.ndarray],
@@ -107,11 +116,7 @@ def render_image(
     keeps the holes of 0, 6, 8 and 9 open instead of blurred shut.
     """
     h, w = size
-    photo = photos[int(rng.integers(len(photos)))]
-    ph, pw = photo.shape[:2]
-    side = int(min(ph, pw) * rng.uniform(0.3, 1.0))
-    y0, x0 = int(rng.integers(0, ph - side + 1)), int(rng.integers(0, pw - side + 1))
-    img = cv2.resize(photo[y0 : y0 + side, x0 : x0 + side], (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    img = backdrop(rng, photos, size).astype(np.float32)
     objects: list[tuple[list[float], int]] = []
     placed: list[np.ndarray] = []
     for _ in range(int(rng.integers(1, max_objects + 1))):
@@ -244,3 +249,35 @@ def make_demo_dataset(
         shutil.rmtree(out)
     os.replace(tmp, out)
     return summary
+
+
+def render_crops(
+    rng: np.random.Generator,
+    photos: list[np.ndarray],
+    digits: np.ndarray,
+    targets: np.ndarray,
+    pool: np.ndarray,
+    count: int,
+    size: int,
+    *,
+    min_frac: float = 0.25,
+    max_frac: float = 0.9,
+    background: float = 1 / 11,
+    aspect_range: tuple[float, float] = (0.7, 1.0),
+    stroke_contrast: float = 2.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` square crops for classification: ``[count, size, size, 3]`` uint8 BGR and ``[count]`` int64
+    labels, 0 for a backdrop alone (a share ``background`` of the crops), ``1 + digit`` for one digit of
+    ``min_frac`` .. ``max_frac`` of the side pasted as :func:`render_image` pastes them, from ``pool`` only."""
+    imgs = np.empty((count, size, size, 3), np.uint8)
+    labels = np.zeros(count, np.int64)
+    for i in range(count):
+        if rng.uniform() < background:
+            imgs[i] = backdrop(rng, photos, (size, size))
+            continue
+        imgs[i], objects = render_image(
+            rng, photos, digits, targets, pool, (size, size), min_px=min_frac * size, max_frac=max_frac,
+            max_objects=1, aspect_range=aspect_range, stroke_contrast=stroke_contrast,
+        )  # fmt: skip
+        labels[i] = 1 + objects[0][1] if objects else 0
+    return imgs, labels

@@ -18,6 +18,7 @@ from ssdkit.utils.cpu import describe_cpu
 from .checkpoint import install_safe_checkpoints
 from .checks import check_config, wire_num_classes
 from .recipe import wire_expand_fill
+from .workers import wire_num_workers
 
 
 def register_all() -> None:
@@ -81,11 +82,13 @@ def apply_sync_bn(cfg: Config) -> None:
 
 def prepare_config(cfg: Config) -> Config:
     """What ssdkit does to a config before anything is built from it: registries, ``model.num_classes`` from the
-    data's classes, ``Expand``'s fill from the model's input normalisation, :func:`check_config` (a bad key, path or
+    data's classes, ``Expand``'s fill from the model's input normalisation, loader processes for
+    ``num_workers='auto'`` (:mod:`ssdkit.engine.workers`), :func:`check_config` (a bad key, path or
     pipeline raises :class:`ConfigError`), and ``default_scope='ssdkit'``."""
     register_all()
     wire_num_classes(cfg)
     wire_expand_fill(cfg)
+    wire_num_workers(cfg)
     check_config(cfg)
     cfg.setdefault("default_scope", "ssdkit")
     return cfg

@@ -5,7 +5,7 @@ data_root = 'data/coco/'
 input_size = 300
 train_dataloader = dict(
     batch_size=32,
-    num_workers=2,
+    num_workers='auto',  # from the cores the run has (ssdkit.engine.workers)
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
@@ -20,7 +20,7 @@ train_dataloader = dict(
 )
 val_dataloader = dict(
     batch_size=8,
-    num_workers=2,
+    num_workers='auto',  # from the cores the run has (ssdkit.engine.workers)
     persistent_workers=True,
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),

@@ -11,6 +11,7 @@ from ssdkit.registry import BACKBONES
 
 from ..layers import ACTIVATIONS, conv_bn_act
 from .common import FrozenStagesMixin, load_every_layer
+from .mobilenet_digits import digits_weights
 from .mobilenet_timm import MOBILENETV1_WEIGHTS
 from .weights import WeightsTable, weights_source
 
@@ -36,11 +37,14 @@ class MobileNetV1(FrozenStagesMixin, BaseModule):
             loader and the Hugging Face hub cache; needs ``pip install 'ssdkit[timm]'``), which requires
             ``activation='relu6'`` and ``width_mult=1.0``. The weights carry their normalisation (RGB,
             ``(x / 255 - 0.5) / 0.5``), which the detector gives its data preprocessor.
+            ``'digits'``: the demo's digit classifier (``ssdkit.models.backbones.mobilenet_digits``; width 0.5,
+            RGB ``(x - 127.5) / 127.5``), shipped with ssdkit.
         weights_file: a local copy of those weights in timm's format (``model.safetensors`` from the hub or a
-            ``torch.save``-d timm state dict), read instead of the hub.
+            ``torch.save``-d timm state dict), read instead of the hub; for ``'digits'``, another file the
+            pretraining tool wrote.
     """
 
-    WEIGHTS: WeightsTable = MOBILENETV1_WEIGHTS
+    WEIGHTS: WeightsTable = {**MOBILENETV1_WEIGHTS, "digits": digits_weights}
 
     def __init__(
         self,
@@ -61,7 +65,9 @@ class MobileNetV1(FrozenStagesMixin, BaseModule):
         if self.weights is not None:
             self.weights.check(type(self).__name__, dict(activation=activation, width_mult=width_mult))
         if weights_file is not None and (self.weights is None or self.weights.load_file is None):
-            raise ValueError(f"MobileNetV1: weights_file={weights_file!r} is read only with pretrained='timm'")
+            raise ValueError(
+                f"MobileNetV1: weights_file={weights_file!r} is read only with pretrained='timm' or 'digits'"
+            )
         self.weights_file = weights_file
         self.input_norm = self.weights.norm if self.weights else None
         if not out_indices or any(not 1 <= i <= 13 for i in out_indices):
