@@ -30,6 +30,13 @@ def test_an_example_copied_into_a_project_folder_loads_like_the_original(tmp_pat
     assert copied.work_dir == "work_dirs/my_data"  # named after the user's file, not the temporary copy
 
 
+def test_a_copied_example_whose_base_is_another_example_finds_it(tmp_path):
+    copy = tmp_path / "tiles.py"  # _base_ = './custom_voc.py', which lives in configs/examples/
+    copy.write_text((ROOT / "configs/examples/tiles_voc.py").read_text())
+    assert f"'{ROOT}/configs/examples/custom_voc.py'" in open(resolve_bases(str(copy))).read()
+    assert load_config(str(copy)).model == load_config(str(ROOT / "configs/examples/tiles_voc.py")).model
+
+
 def test_a_base_found_nowhere_is_one_line_saying_what_to_write(tmp_path):
     cfg = tmp_path / "mine.py"
     cfg.write_text("_base_ = ['../_base_/models/no_such_model.py']\n")

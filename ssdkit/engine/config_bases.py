@@ -2,8 +2,8 @@
 
 The example configs name their bases relative to their own folder (``../_base_/models/...``). A user copies one
 to ``configs/my_data.py`` or into their own project, where those paths lead nowhere. :func:`resolve_bases` then
-looks each missing base up in ssdkit's ``configs/`` folder, by its path with the leading ``./`` and ``../`` taken
-off, and writes a copy of the config whose ``_base_`` paths are absolute.
+looks each missing base up in ssdkit's ``configs/`` folder and its subfolders, by its path with the leading ``./``
+and ``../`` taken off, and writes a copy of the config whose ``_base_`` paths are absolute.
 """
 
 from __future__ import annotations
@@ -29,12 +29,15 @@ def _base_strings(source: str) -> list[ast.Constant]:
 
 
 def _in_configs_dir(base: str) -> Path | None:
-    """``base`` under ssdkit's ``configs/`` with its leading ``./`` and ``../`` taken off, if that file exists."""
+    """``base`` with its leading ``./`` and ``../`` taken off, under ssdkit's ``configs/`` or one of its folders
+    (``configs/examples/custom_voc.py`` for ``./custom_voc.py``); None when neither has it."""
     parts = list(Path(base).parts)
     while parts and parts[0] in (".", ".."):
         parts.pop(0)
-    candidate = CONFIGS_DIR.joinpath(*parts) if parts else None
-    return candidate if candidate is not None and candidate.is_file() else None
+    if not parts or not CONFIGS_DIR.is_dir():
+        return None
+    folders = [CONFIGS_DIR, *sorted(d for d in CONFIGS_DIR.iterdir() if d.is_dir())]
+    return next((f.joinpath(*parts) for f in folders if f.joinpath(*parts).is_file()), None)
 
 
 def resolve_bases(path: str) -> str:
