@@ -1,5 +1,5 @@
-"""Detect objects in images, folders or a video; write drawn images and a json of detections (README, "The
-detection json"). Files that are not readable images are skipped with a warning and counted.
+"""Detect objects in images, folders or a video; write drawn images and a json of detections (README, "Train,
+test, infer", gives its format). Files that are not readable images are skipped with a warning and counted.
 
     python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] --out-dir D [--score-thr 0.3] [--device cpu]
                           [--tile 512 --tile-overlap 0.2] [--backend pytorch|onnxruntime|openvino|opencv]
