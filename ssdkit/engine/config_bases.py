@@ -19,12 +19,13 @@ import ssdkit
 CONFIGS_DIR = Path(ssdkit.__file__).resolve().parents[1] / "configs"
 
 
-def _base_strings(source: str) -> list[ast.Constant]:
-    """The string constants of the module-level ``_base_ = ...`` assignment (a string or a list of them)."""
+def _base_strings(source: str) -> list[tuple[ast.Constant, str]]:
+    """The string constants of the module-level ``_base_ = ...`` assignment (a string or a list of them), each with
+    its value."""
     for node in ast.parse(source).body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_base_" for t in node.targets):
             values = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
-            return [v for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+            return [(v, v.value) for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
     return []
 
 
@@ -49,20 +50,19 @@ def resolve_bases(path: str) -> str:
     """
     source = Path(path).read_text()
     folder = Path(path).resolve().parent
-    strings = _base_strings(source)
     resolved: dict[ast.Constant, Path] = {}
     moved = False
-    for const in strings:
-        if "::" in const.value:  # a package path (mmdet::...), mmengine's business
+    for const, base in _base_strings(source):
+        if "::" in base:  # a package path (mmdet::...), mmengine's business
             continue
-        here = folder / const.value
+        here = folder / base
         if here.is_file():
             resolved[const] = here.resolve()
             continue
-        found = _in_configs_dir(const.value)
+        found = _in_configs_dir(base)
         if found is None:
             raise FileNotFoundError(
-                f"config '{path}': _base_ '{const.value}' exists neither relative to the config nor in "
+                f"config '{path}': _base_ '{base}' exists neither relative to the config nor in "
                 f"{CONFIGS_DIR}; write it relative to the config's folder or as an absolute path"
             )
         resolved[const] = found
