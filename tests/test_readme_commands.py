@@ -14,6 +14,10 @@ Overrides, the only changes to what the README shows:
 - ``make demo`` runs with ``DEMO_CFG`` set to the demo config with a small set and two iterations
   (``test_make_demo_runs_as_written``, slow): the full demo takes 7-20 minutes.
 - The weights block converts files this test writes with random weights in the published files' formats and names.
+
+Time on 2 shared cores: the own-data block and the Python block about a minute (each tool start costs 5-10 s);
+the other blocks, marked slow: deploy and analysis about 3 minutes, large images 35 s, weights 30 s, torchrun 30 s,
+``make demo`` 40 s.
 """
 
 from __future__ import annotations
@@ -156,7 +160,7 @@ def test_own_data_block_and_python_as_written(own_data):
 
 @pytest.mark.slow
 def test_train_test_deploy_analysis_and_plugin_blocks_as_written(own_data):
-    """The other blocks that use configs/my_data.py (about 2.5 minutes: a dozen tool starts), in README order."""
+    """The other blocks that use configs/my_data.py (about 3 minutes: a dozen tool starts), in README order."""
     root, _ = own_data
     checks = {  # a README command -> what it must leave behind
         "--work-dir work_dirs/my_data_amp": lambda out: (root / "work_dirs/my_data_amp/iter_2.pth").exists(),
