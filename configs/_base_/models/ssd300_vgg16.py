@@ -11,9 +11,9 @@ model = dict(
     # (VGG_ILSVRC_16_layers_fc_reduced). To have them, set model.backbone.pretrained='IMAGENET1K_V1' (torchvision's
     # own VGG16, fc6/fc7 subsampled into conv6/conv7; mean/std-normalised input, which the model then takes).
     # docs/recipes.md compares them.
-    # Nothing frozen: the final released ssd_pascal.py (weiliu89/caffe, branch ssd) trains every layer; its
-    # freeze_layers (conv1_x, conv2_x) went in the commit "update script, SSD300 reaches 73.7 on VOC07 test".
-    # torchvision freezes conv1 (trainable_backbone_layers); frozen_stages=N freezes the first N VGG blocks.
+    # Nothing frozen, as the final released ssd_pascal.py (weiliu89/caffe, branch ssd) trains every layer
+    # (docs/recipes.md, "frozen layers"). torchvision freezes conv1 (trainable_backbone_layers); frozen_stages=N
+    # freezes the first N VGG blocks.
     backbone=dict(
         type='VGG16Atrous',
         out_features=('conv4_3', 'conv7'),
