@@ -1,6 +1,6 @@
 # torchvision's COCO SSDLite320-MobileNetV3-Large (21.3 box AP on val2017, 3.44 M parameters), reproduced: its
 # weights converted by `python tools/convert_torchvision.py ssdlite320_mobilenet_v3_large SRC.pth DST.pth` load here
-# and give the same detections (tests/test_convert_ssdlite.py). torchvision trained it from scratch, without ImageNet
+# and give the same detections (tests/test_convert.py). torchvision trained it from scratch, without ImageNet
 # weights, and so with the reduced tail (MobileNetV3 Table 6) and its N(0, 0.03) initialisation, on input scaled
 # to [-1, 1] (mean = std = 0.5 on 0..1 pixels, RGB); configs/ssdlite320_mobilenetv3_voc0712.py starts from ImageNet.
 _base_ = [

@@ -30,14 +30,14 @@ EXPECTED = {  # prediction-map sizes and prior counts (the paper: 8732 at 300, 2
 
 
 def readme_config_rows() -> dict[str, tuple[int, float, float]]:
-    """The README's config table: ``{config name: (priors, params M, GFLOPs)}``."""
+    """configs/README.md's model table: ``{config name: (priors, params M, GFLOPs)}``."""
     return {name: row[:3] for name, row in readme_config_table().items()}
 
 
 def readme_config_table() -> dict[str, tuple[int, float, float, str]]:
-    """The README's config table: ``{config name: (priors, params M, GFLOPs, starts from)}``."""
+    """configs/README.md's model table: ``{config name: (priors, params M, GFLOPs, starts from)}``."""
     rows = {}
-    for line in (ROOT / "README.md").read_text().splitlines():
+    for line in (ROOT / "configs/README.md").read_text().splitlines():
         m = re.match(r"\| `configs/(\S+)\.py` \|[^|]*\| \d+ \| (\d+) \| ([\d.]+) M \| ([\d.]+) \| ([^|]+) \|$", line)
         if m:
             rows[m[1]] = (int(m[2]), float(m[3]), float(m[4]), m[5])
@@ -48,9 +48,30 @@ def test_readme_lists_every_config():
     assert set(readme_config_rows()) == set(CONFIGS)
 
 
+@pytest.mark.slow
+def test_model_info_tool_prints_what_configs_readme_says():
+    """``python tools/model_info.py`` (every config, about 50 s) and configs/README.md's table: the same priors,
+    parameters and GFLOPs (the table rounds to 0.1) and the same weights."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "tools/model_info.py"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=True
+    ).stdout
+    table = readme_config_table()
+    printed = {}
+    for line in out.splitlines()[1:]:
+        name, _, _, priors, _, params, gflops, *weights = line.split(None, 7)
+        printed[name] = (int(priors), round(float(params), 1), round(float(gflops), 1), weights[0])
+    assert set(printed) == set(table)
+    for name, (priors, params, gflops, weights) in printed.items():
+        assert (priors, params, gflops) == table[name][:3], name
+        assert table[name][3].startswith(weights), name
+
+
 @pytest.mark.parametrize("name", CONFIGS)
 def test_readme_names_each_configs_weights(name):
-    """The README's "starts from" is what the config's backbone loads (``tools/model_info.py``'s weights column)."""
+    """configs/README.md's "starts from" is what the config's backbone loads (``tools/model_info.py``'s weights)."""
     source = weight_source(load_config(name).model.backbone)
     assert readme_config_table()[name][3].startswith(source)
 
@@ -78,7 +99,7 @@ def test_config_builds_and_agrees(name):
         f"{flops / 1e9:.2f} GFLOPs"
     )
     assert (priors.shape[0], round(params / 1e6, 1), round(flops / 1e9, 1)) == readme_config_rows()[name], (
-        "the README's config table is stale (python tools/model_info.py prints it)"
+        "configs/README.md's model table is stale (python tools/model_info.py prints it)"
     )
 
 

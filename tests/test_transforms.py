@@ -202,3 +202,12 @@ def test_full_training_pipeline_many_draws():
         assert out["inputs"].shape == (3, 300, 300)
         assert len(b) <= 5 and (b[:, :2] >= 0).all() and (b[:, 2:] <= 300 + 1e-3).all()
         assert ((b[:, 2:] - b[:, :2]) > 0).all()
+
+
+def test_photometric_steps_saturate_like_caffes_uint8():
+    """Caffe clips after each step: 250 + up to 32 is 255, then contrast 0.5 gives 128 at most (not 141)."""
+    bright = dict(img=np.full((4, 4, 3), 250, np.uint8))
+    only = dict(contrast_range=(0.5, 0.5), saturation_range=(1, 1), hue_delta=0)
+    out = [int(PhotometricDistortion(**only, seed=k)(dict(bright))["img"][0, 0, 0]) for k in range(100)]
+    halved = [v for v in out if v < 218]  # contrast applied (p 0.5); otherwise 250 +- 32, clipped: 218 .. 255
+    assert max(halved) == 128 and min(halved) >= 109 and max(out) == 255  # (250 - 32) * 0.5 = 109

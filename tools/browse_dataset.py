@@ -15,6 +15,7 @@ from mmengine.registry import init_default_scope
 
 import ssdkit.data  # noqa: F401
 from ssdkit.engine import wire_expand_fill
+from ssdkit.engine.config_bases import resolve_bases
 from ssdkit.registry import DATASETS
 from ssdkit.visualization import draw_boxes
 
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--split", choices=["train", "val"], default="train")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    cfg = wire_expand_fill(Config.fromfile(args.config))
+    cfg = wire_expand_fill(Config.fromfile(resolve_bases(args.config)))
     init_default_scope(cfg.get("default_scope", "ssdkit"))
     np.random.seed(args.seed)
     dataset = DATASETS.build(cfg[f"{args.split}_dataloader"]["dataset"])

@@ -1,5 +1,5 @@
-"""Detect objects in images, folders or a video; write drawn images and a json of detections (README, "The
-detection json"). Files that are not readable images are skipped with a warning and counted.
+"""Detect objects in images, folders or a video; write drawn images and a json of detections (README, "Train,
+test, infer", gives its format). Files that are not readable images are skipped with a warning and counted.
 
     python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] --out-dir D [--score-thr 0.3] [--device cpu]
                           [--tile 512 --tile-overlap 0.2] [--backend pytorch|onnxruntime|openvino|opencv]
@@ -16,11 +16,13 @@ import warnings
 from pathlib import Path
 
 import cv2
+from mmengine.config import Config
 
 from ssdkit.apis import detect, init_detector
 from ssdkit.data.video import expand_inputs, read_frames
 from ssdkit.deploy.runtimes import BACKENDS
 from ssdkit.engine.config import one_line_errors
+from ssdkit.engine.config_bases import resolve_bases
 from ssdkit.structures.records import detection_record
 from ssdkit.utils.atomic import atomic_write_text
 from ssdkit.visualization import draw_boxes
@@ -47,7 +49,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from ssdkit.engine import ConfigError
 
     with one_line_errors(FileNotFoundError, ValueError, ConfigError, ImportError):
-        model = init_detector(args.config, args.checkpoint, args.device, backend=args.backend)
+        model = init_detector(
+            Config.fromfile(resolve_bases(args.config)), args.checkpoint, args.device, backend=args.backend
+        )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []

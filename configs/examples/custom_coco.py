@@ -1,5 +1,6 @@
-# Train on your own data in COCO json layout. Copy this file, edit `data_root` (and the file names), then
-#   python tools/train.py configs/examples/custom_coco.py
+# Train on your own data in COCO json layout: copy this file, edit `data_root` (and the file names), train.
+#   cp configs/examples/custom_coco.py configs/my_data.py
+#   python tools/train.py configs/my_data.py
 #
 # data_root/
 #   annotations/train.json     COCO json: images, annotations (bbox [x, y, w, h] in pixels), categories

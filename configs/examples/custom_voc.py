@@ -1,5 +1,6 @@
-# Train on your own data in Pascal VOC layout. Copy this file, edit `data_root` and `classes`, then
-#   python tools/train.py configs/examples/custom_voc.py
+# Train on your own data in Pascal VOC layout: copy this file, edit `data_root` and `classes` in the copy, train.
+#   cp configs/examples/custom_voc.py configs/my_data.py
+#   python tools/train.py configs/my_data.py
 #
 # data_root/
 #   Annotations/<id>.xml       one VOC xml per image (objects with <name> and <bndbox>)
@@ -21,7 +22,7 @@ max_iters = 12000
 
 model = dict(
     num_classes=None,  # from the classes
-    # from scratch, as the README's iteration counts were measured, on the input the demo uses (RGB scaled to
+    # from scratch, as the README's iteration counts assume, on the input the demo uses (RGB scaled to
     # [-1, 1]); to start from timm's ImageNet MobileNetV1 instead (a download; pip install 'ssdkit[timm]') delete
     # these two lines: the base config's backbone has pretrained='timm' and its normalisation comes with the weights
     data_preprocessor=dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5], bgr_to_rgb=True),

@@ -1,10 +1,11 @@
 # Large images, small objects: train on tiles cut from a VOC-style folder of large images, detect tile by tile.
 # Copy, edit data_root, classes and the prior sizes (fractions of a tile), then
 #   python tools/train.py configs/examples/tiles_voc.py
-#   python tools/test.py configs/examples/tiles_voc.py CKPT --tile 300     # whole images, sliced, whole-image GT
-#   python tools/infer.py configs/examples/tiles_voc.py CKPT big.jpg --out-dir D --tile 300
+#   python tools/test.py configs/examples/tiles_voc.py $(cat work_dirs/tiles_voc/last_checkpoint) --tile 300
+#   python tools/infer.py configs/examples/tiles_voc.py $(cat work_dirs/tiles_voc/last_checkpoint) big.jpg \
+#       --out-dir work_dirs/tiles_voc/big --tile 300
 # Layout as configs/examples/custom_voc.py (Annotations/, JPEGImages/, ImageSets/Main/{train,val}.txt); each xml
-# needs its <size>. README, "Large images", has the measured difference slicing makes.
+# needs its <size>. docs/benchmarks.md, "Large images", has the measured difference slicing makes.
 _base_ = './custom_voc.py'  # the same model family and from-scratch recipe
 data_root = 'data/my_large_voc/'
 classes = ('object',)

@@ -13,6 +13,7 @@ from mmengine.config import Config, DictAction
 from ssdkit.registry.plugins import add_plugin_search_path
 
 from .checks import warn_unread_options
+from .config_bases import resolve_bases
 
 
 def add_config_args(ap: argparse.ArgumentParser) -> None:
@@ -29,14 +30,16 @@ def load_config(
     """``path`` with ``cfg_options`` merged, ``launcher`` set and ``work_dir`` (default ``work_dirs/<config name>``).
 
     ``custom_imports`` resolve against the working directory and a checkout's ``plugins/`` folder
-    (:func:`ssdkit.registry.plugins.add_plugin_search_path`).
+    (:func:`ssdkit.registry.plugins.add_plugin_search_path`). A ``_base_`` not found next to the config is taken
+    from ssdkit's ``configs/`` (:func:`ssdkit.engine.config_bases.resolve_bases`), so a copy of an example works
+    in ``configs/`` or in a project folder.
     """
     add_plugin_search_path()
     if not Path(path).is_file():
         raise FileNotFoundError(
             f"config file '{path}' does not exist (configs live in configs/, e.g. configs/ssd300_vgg16_voc0712.py)"
         )
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(resolve_bases(path))
     if cfg_options:
         warn_unread_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)

@@ -1,12 +1,9 @@
 """Winograd 3x3 convolutions for float32 on AVX2-only CPUs, through the NNPACK kernels PyTorch ships.
 
 oneDNN's AVX2 kernels compute a 3x3 convolution directly; NNPACK's Winograd F(6x6, 3x3) kernels need fewer
-multiplications. For SSD300-VGG16's layers at batch 8 under AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``, Zen 4), one image
-at a time, they were 1.2-2.2x faster than oneDNN for the forward pass and the input gradient on maps of 32x32
-and larger (conv1_2: 168-202 against 352-358 ms forward, 200 against 349 ms input gradient), 1.0x at 26x26 and
-0.6x at 19x19; with AVX-512, oneDNN's NHWC kernels are faster than NNPACK, so ``'auto'`` leaves them there
-(``bench/train.py`` prints the gain). For inference under AVX2, NNPACK in NCHW also beat oneDNN's NHWC
-(SSD300-VGG16, batch 8: 1775 against 2268 ms).
+multiplications, and one image at a time they are faster than oneDNN under AVX2 on maps of 32x32 and larger
+(docs/benchmarks.md, "Winograd convolutions", has the per-layer figures). With AVX-512, oneDNN's NHWC kernels are
+faster, so ``'auto'`` leaves them there.
 
 A :class:`WinogradConv2d` is an ``nn.Conv2d`` (same parameters, keys and outputs up to float32 rounding, about
 1e-6 of the outputs' scale): on a CPU float32 NCHW input of at least :data:`MIN_PIXELS` output pixels, its forward
@@ -22,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-MIN_PIXELS = 32 * 32  # smaller output maps stay on oneDNN (512 channels: 32x32 1.43x, 26x26 0.99x, 19x19 0.61x)
+MIN_PIXELS = 32 * 32  # smaller output maps stay on oneDNN, faster there (docs/benchmarks.md)
 
 
 def winograd_available() -> bool:

@@ -2,8 +2,7 @@
 
 A training step allocates and frees buffers of tens of MB. glibc's defaults give the top of the heap
 back to the OS whenever more than ``2 x`` the last large block is free, and serve large blocks by
-``mmap``; the next step faults every page back in (measured on an AVX2 EPYC, 80 demo iterations:
-17.5 s of system time and 6.2 M page faults, 1.6 s and 0.3 M with these settings, steps 15 % faster).
+``mmap``; the next step faults every page back in (docs/benchmarks.md, "Allocator", has the figures).
 :func:`tune_allocator` sets, at run time through ``mallopt``, what
 ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296:
 glibc.malloc.top_pad=268435456`` would set at start-up: blocks up to 32 MiB come from the heap, and

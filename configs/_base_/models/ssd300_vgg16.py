@@ -4,19 +4,22 @@ model = dict(
     num_classes=20,
     # mean, std and channel order come from the backbone's weights (a config that states others is an error)
     data_preprocessor=dict(type='ImgDataPreprocessor'),
-    # IMAGENET1K_FEATURES, the default closest to the paper: its conv1_1 .. conv5_3 are the Caffe VGG16 the paper
-    # and the released model fine-tune (ported by ssd.pytorch; torchvision's ssd300_vgg16 starts from them too), with
-    # that model's input (RGB 0..255 minus [123, 117, 104], std 1); conv6/conv7 start Xavier-initialised as in
-    # torchvision. 'IMAGENET1K_V1' (torchvision's own VGG16, fc6/fc7 subsampled into conv6/conv7 as the paper does,
-    # on mean/std-normalised input) is the other choice. docs/recipes.md compares them.
-    # frozen_stages=2: conv1_1 .. conv2_2 get no backward, as the released model trains (ssd_pascal.py
-    # `freeze_layers = ['conv1_1', 'conv1_2', 'conv2_1', 'conv2_2']`); torchvision freezes conv1 only
+    # IMAGENET1K_FEATURES (default): conv1_1 .. conv5_3 are the Caffe VGG16 the paper and the released model
+    # fine-tune (ported by ssd.pytorch; torchvision's ssd300_vgg16 starts from them too), with that model's input
+    # (RGB 0..255 minus [123, 117, 104], std 1). It has no fc6/fc7, so conv6/conv7 (5.8 M parameters) start from
+    # Xavier, as in torchvision: what is given up is the paper's pretrained, subsampled fc6/fc7
+    # (VGG_ILSVRC_16_layers_fc_reduced). To have them, set model.backbone.pretrained='IMAGENET1K_V1' (torchvision's
+    # own VGG16, fc6/fc7 subsampled into conv6/conv7; mean/std-normalised input, which the model then takes).
+    # docs/recipes.md compares them.
+    # Nothing frozen, as the final released ssd_pascal.py (weiliu89/caffe, branch ssd) trains every layer
+    # (docs/recipes.md, "frozen layers"). torchvision freezes conv1 (trainable_backbone_layers); frozen_stages=N
+    # freezes the first N VGG blocks.
     backbone=dict(
         type='VGG16Atrous',
         out_features=('conv4_3', 'conv7'),
         l2_norm_scale=20.0,
         pretrained='IMAGENET1K_FEATURES',
-        frozen_stages=2,
+        frozen_stages=-1,
     ),
     neck=dict(type='SSDExtraLayers'),  # conv8_2 .. conv11_2: 10, 5, 3, 1
     head=dict(type='SSDHead'),

@@ -17,7 +17,10 @@ class PhotometricDistortion(RandomTransform):
     probability ``channel_swap_prob``.
 
     Contrast comes either first or after saturation/hue (chosen at random), as the released Caffe SSD
-    (``ApplyDistort``). The released model never swaps channels (``random_order_prob: 0``, the default here);
+    (``ApplyDistort``), and each step's result is clipped to 0..255 as Caffe's uint8 steps saturate. The hue moves
+    by up to ``hue_delta`` on OpenCV's 8-bit scale of 0..180, i.e. up to 2 x ``hue_delta`` degrees, as Caffe's
+    ``AdjustHue`` (mmdetection's ``PhotoMetricDistortion`` moves it ``hue_delta`` degrees); it wraps around where
+    Caffe's saturates at hue 0. The released model never swaps channels (``random_order_prob: 0``, the default here);
     ssd.pytorch, mmdetection and torchvision's ``RandomPhotometricDistort`` swap with probability 0.5.
     Works in float32 and returns uint8 (rounded), so the geometric steps after it move 4x fewer bytes.
     """
@@ -38,11 +41,13 @@ class PhotometricDistortion(RandomTransform):
     def _contrast(self, img: np.ndarray) -> None:
         if self.uniform() < 0.5:
             img *= self.uniform(*self.contrast_range)
+            np.clip(img, 0, 255, out=img)
 
     def __call__(self, results: dict) -> dict:
         img = as_float(results["img"]).copy()
         if self.uniform() < 0.5:
             img += self.uniform(-self.brightness_delta, self.brightness_delta)
+            np.clip(img, 0, 255, out=img)
         contrast_first = self.uniform() < 0.5
         if contrast_first:
             self._contrast(img)

@@ -1,4 +1,5 @@
-"""The SSD head: per prediction map a 3x3 conv for class scores and one for box offsets."""
+"""The SSD head: per prediction map one predictor for class scores and one for box offsets (a 3x3 or 1x1 conv,
+or a depthwise 3x3 + BN + ReLU6 then a 1x1 conv)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ class SSDHead(BaseModule):
         init_background_prob: the background probability the untrained head gives every prior, set through the
             class biases (background ``log(p C / (1 - p))``, classes 0): RetinaNet's prior-probability bias
             (Lin et al. 2017) for the softmax. ``None``: zero biases (the paper). From scratch, 0.99 spares the
-            first steps from learning that almost every prior is background (README, "The demo").
+            first steps from learning that almost every prior is background (docs/demo.md).
     """
 
     def __init__(
