@@ -2,7 +2,7 @@
 ``.caffemodel`` (protobuf wire format) with random weights.
 
 Written from caffe.proto (BVLC/caffe) and chuanqi305/MobileNet-SSD's prototxts without any code of
-``ssdkit.apis.caffe_model`` / ``prototxt`` / ``convert_caffe``, so the reader is tested against an independent
+``ssdkit.convert.caffe_model`` / ``prototxt`` / ``caffe``, so the reader is tested against an independent
 writer (and OpenCV reads what this writes).
 """
 

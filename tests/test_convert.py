@@ -11,8 +11,8 @@ import torch
 from torchvision.models import vgg16
 from torchvision.models.detection import ssd300_vgg16, ssdlite320_mobilenet_v3_large
 
-from ssdkit.apis.convert import COCO_CATEGORY_IDS
-from ssdkit.models.backbones import VGG16Atrous, vgg16_to_atrous
+from ssdkit.convert import COCO_CATEGORY_IDS, vgg16_to_atrous
+from ssdkit.models.backbones import VGG16Atrous
 
 from float_tolerance import assert_same_detections, conv_depth_and_width, float32_tolerance
 from model_utils import ROOT, build_model, sample

@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 import torch
 
-from ssdkit.apis.caffe_model import CaffeFormatError, read_caffemodel
-from ssdkit.apis.convert_caffe import CaffeConversionError, convert_caffe_mobilenet_ssd, detection_output_settings
-from ssdkit.apis.prototxt import parse_prototxt
+from ssdkit.convert.caffe import CaffeConversionError, convert_caffe_mobilenet_ssd, detection_output_settings
+from ssdkit.convert.caffe_model import CaffeFormatError, read_caffemodel
+from ssdkit.convert.prototxt import parse_prototxt
 from ssdkit.data import VOC_CLASSES
 
 from float_tolerance import assert_same_detections, conv_depth_and_width, float32_tolerance
@@ -476,3 +476,11 @@ def test_missing_files_are_named(tmp_path):
         convert_caffe_mobilenet_ssd(tmp_path / "nowhere.prototxt", model_file)
     with pytest.raises((FileNotFoundError, CaffeFormatError), match=r"nowhere.caffemodel"):
         convert_caffe_mobilenet_ssd(proto, tmp_path / "nowhere.caffemodel")
+
+
+def test_the_released_backbone_geometry_is_ssdkits_mobilenetv1():
+    """The converter states the released network's conv1 .. conv13; they must be ssdkit's MobileNetV1 at width 1."""
+    from ssdkit.convert.caffe import BACKBONE_CHANNELS, BACKBONE_STRIDES
+    from ssdkit.models.backbones.mobilenet import CHANNELS, STRIDES
+
+    assert (BACKBONE_STRIDES, BACKBONE_CHANNELS) == (STRIDES, CHANNELS)

@@ -16,7 +16,8 @@ from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper
 from torch import nn
 
-from ssdkit.models.backbones import MobileNetV1, TimmBackbone, timm_mobilenetv1_to_ssdkit
+from ssdkit.convert import timm_mobilenetv1_to_ssdkit
+from ssdkit.models.backbones import MobileNetV1, TimmBackbone
 
 from float_tolerance import float32_tolerance
 from model_utils import ROOT, build_model, load_config, sample
