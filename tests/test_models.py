@@ -146,7 +146,7 @@ def test_ignore_flagged_objects_are_not_trained_on():
 def test_channels_last_auto_follows_the_cpu_and_the_network(monkeypatch):
     """'auto': NHWC on AVX-512 CPUs; on AVX2-only CPUs NHWC for depthwise (MobileNet), NCHW for dense (VGG), which
     predicts in NHWC unless it runs Winograd convs (NNPACK takes NCHW)."""
-    import ssdkit.models.detectors.ssd as ssd_module
+    import ssdkit.models.machine_policy as ssd_module
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     got = {}
