@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import torch
 
+from ssdkit.core.postprocess import NMS_DEFAULTS
 from ssdkit.data.transforms.geometric import resize_in
 from ssdkit.utils.atomic import atomic_write
 
@@ -48,8 +49,8 @@ class ExportInfo:
     input_layout: str  # 'NHWC uint8 BGR' (end2end) or 'NCHW float32 BGR 0..255' (raw)
     outputs: list[str]
     config: str = ""
-    pre_nms_topk: int = 400
-    nms_iou: float = 0.45
+    pre_nms_topk: int = NMS_DEFAULTS.pre_nms_topk
+    nms_iou: float = NMS_DEFAULTS.nms_iou
 
     @property
     def num_classes(self) -> int:

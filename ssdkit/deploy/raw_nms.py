@@ -15,16 +15,18 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ssdkit.core.postprocess import NMS_DEFAULTS
+
 METHODS = ("numpy", "opencv")
 
 
 def postprocess_raw(
     boxes: np.ndarray,
     scores: np.ndarray,
-    score_thr: float = 0.01,
-    pre_nms_topk: int = 400,
-    nms_iou: float = 0.45,
-    max_per_img: int = 200,
+    score_thr: float = NMS_DEFAULTS.score_thr,
+    pre_nms_topk: int = NMS_DEFAULTS.pre_nms_topk,
+    nms_iou: float = NMS_DEFAULTS.nms_iou,
+    max_per_img: int = NMS_DEFAULTS.max_per_img,
     method: str = "numpy",
 ) -> list[dict]:
     """Per-class NMS of raw outputs, as ``SSDPostprocessor`` (its defaults; softmax scores, per-class NMS).
