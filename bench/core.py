@@ -69,7 +69,7 @@ def main() -> None:
 
     def tv_assign():
         out = []
-        for g, lab in zip(gts, labels):
+        for g, lab in zip(gts, labels, strict=True):
             m = tv_matcher(box_iou(g, priors))
             fg = torch.where(m >= 0)[0]
             cls_t = torch.zeros(p, dtype=torch.long)
@@ -105,7 +105,7 @@ def main() -> None:
         logits = trained
         t_ours_q, t_tv_q = best_of(ours_post), best_of(tv_post)
         biggest, op = largest_tensor(ours_assign)
-        check = [a.equal(b) for a, b in zip(ours_assign(), ours_assign(on_grid=False))]
+        check = [a.equal(b) for a, b in zip(ours_assign(), ours_assign(on_grid=False), strict=True)]
     g = max(len(x) for x in gts)
     budget = args.batch * p * g
     from ssdkit.utils.cpu import describe_cpu

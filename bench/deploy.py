@@ -122,7 +122,7 @@ def prepare(keys: list[str], batches: list[int], tmp: str, calibrate: bool) -> N
         size = input_size_of(model.cfg)
         if calibrate:
             x = model.data_preprocessor(dict(inputs=list(images_for(size[0], 8)), data_samples=None), False)["inputs"]
-            calibrate_bn(model, lambda: model.head(model.extract_feats(x)))
+            calibrate_bn(model, lambda model=model, x=x: model.head(model.extract_feats(x)))
         torch.save(model.state_dict(), os.path.join(tmp, f"{key}.pt"))
         for b in batches:
             for mode in ("end2end", "raw"):

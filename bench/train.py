@@ -82,7 +82,7 @@ def worker(name: str, n: int, steps: int) -> dict:
         if "recipe" in modes:  # what _vgg_extractor does with an ImageNet backbone (weights None forces all 5 stages)
             model.backbone.features[:TV_CONV1].requires_grad_(False)
         optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-        targets = [dict(boxes=b, labels=lab + 1) for b, lab in zip(boxes, labels)]
+        targets = [dict(boxes=b, labels=lab + 1) for b, lab in zip(boxes, labels, strict=True)]
 
         def step():
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
@@ -112,7 +112,7 @@ def worker(name: str, n: int, steps: int) -> dict:
         optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
         wrapper = BF16OptimWrapper(optimizer=optim, fallback_fp32=False) if mode == "bf16" else OptimWrapper(optim)
         samples = []
-        for b, lab in zip(boxes, labels):
+        for b, lab in zip(boxes, labels, strict=True):
             s = DetSample(metainfo=dict(img_shape=(300, 300), ori_shape=(300, 300)))
             s.gt_instances = InstanceData(bboxes=b, labels=lab)
             samples.append(s)

@@ -56,7 +56,7 @@ def test_the_staged_pass_gives_test_steps_detections(model_and_loader, channels_
         model.set_channels_last(True)  # eval mode's 'auto' choice
     assert len(staged) == len(whole) == 2
     assert same_detections(staged, whole)
-    for s, w in zip(staged, whole):
+    for s, w in zip(staged, whole, strict=True):
         assert len(s.pred_instances) > 0  # random weights: many boxes pass score_thr 0.01
         assert torch.equal(s.pred_instances.bboxes, w.pred_instances.bboxes)
         assert torch.equal(s.pred_instances.scores, w.pred_instances.scores)

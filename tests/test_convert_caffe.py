@@ -127,7 +127,7 @@ def opencv_outputs(caffe):
     # a Python scalar mean would be Scalar(127.5, 0, 0, 0): only the first channel would lose its mean
     net.setInput(cv2.dnn.blobFromImages(images(), 0.007843, (SIZE, SIZE), (127.5, 127.5, 127.5)))
     names = ["mbox_loc", "mbox_conf", "mbox_conf_flatten", "mbox_priorbox", "detection_out"]
-    return dict(zip(names, (torch.from_numpy(o.copy()) for o in net.forward(names))))
+    return dict(zip(names, (torch.from_numpy(o.copy()) for o in net.forward(names)), strict=True))
 
 
 def ssdkit_outputs(model) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
@@ -179,7 +179,7 @@ def test_reader_returns_the_written_blobs(caffe):
     for name, blobs in weights.items():
         assert layers[name].type == types[name]
         assert len(layers[name].blobs) == len(blobs), name
-        for got, want in zip(layers[name].blobs, blobs):
+        for got, want in zip(layers[name].blobs, blobs, strict=True):
             expect_shape = (1,) * (4 - want.ndim) + want.shape if STYLES.get(name) == "legacy" else want.shape
             assert got.shape == expect_shape and got.dtype == np.float32, name
             np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=name)
@@ -283,7 +283,7 @@ def test_priors_are_caffe_prior_box():
     maps = [19, 10, 5, 3, 2, 1]
     priors = model.prior_generator([(m, m) for m in maps], (SIZE, SIZE)).double() / SIZE
     ref = []
-    for m, (_, lo, hi, ratios) in zip(maps, cw.MAPS):
+    for m, (_, lo, hi, ratios) in zip(maps, cw.MAPS, strict=True):
         wh = [(lo, lo)] + ([(math.sqrt(lo * hi),) * 2] if hi is not None else [])
         wh += [
             wh_

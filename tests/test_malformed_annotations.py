@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 
 import cv2
 import numpy as np
@@ -17,7 +18,7 @@ GOOD_OBJ = dict(name="dog", difficult="0", xmin="11", ymin="21", xmax="40", ymax
 BAD_VALUES = ["", "five", "nan", "inf", "-inf", "1e999", "  ", "3,5"]
 
 
-def voc_xml(objects: list[dict], size: dict | None = dict(width="80", height="60")) -> str:
+def voc_xml(objects: list[dict], size: dict | None = dict(width="80", height="60")) -> str:  # noqa: B006 (read only)
     def obj(o: dict) -> str:
         inner = "".join(f"<{k}>{v}</{k}>" for k, v in o.items() if k in ("name", "difficult") and v is not None)
         box = "".join(f"<{k}>{o[k]}</{k}>" for k in ("xmin", "ymin", "xmax", "ymax") if o.get(k) is not None)
@@ -125,7 +126,7 @@ def test_voc_malformations(tmp_path):
         (root / "Annotations/a.xml").write_text(xml)
         (root / "ImageSets/Main/train.txt").write_text("a\n")
         for mode in ("clip", "drop", "error"):
-            make = lambda: VOCDataset(str(root), year=None, split="train", bad_box=mode, pipeline=PIPE)  # noqa: E731
+            make = partial(VOCDataset, str(root), year=None, split="train", bad_box=mode, pipeline=PIPE)
             if label in VOC_BAD_BOXES:
                 check_bad_box(make, label, mode, r"a\.xml'", VOC_BAD_BOXES[label], VOC_GOOD_BOX)
                 continue
@@ -179,7 +180,8 @@ def test_coco_malformations(tmp_path):
         cv2.imwrite(str(root / "img/a.jpg"), np.full((60, 80, 3), 128, np.uint8))
         (root / "b.json").write_text(json.dumps(doc))
         for mode in ("clip", "drop", "error"):
-            make = lambda: CocoDataset(  # noqa: E731
+            make = partial(
+                CocoDataset,
                 data_root=str(root),
                 ann_file="b.json",
                 data_prefix=dict(img="img/"),

@@ -242,9 +242,9 @@ def test_channels_last_auto_follows_the_cpu_and_the_network(monkeypatch):
         assert vgg.eval().channels_last and params[0].is_contiguous(memory_format=torch.channels_last)
         eval_out = vgg(x, mode="tensor")
     assert not vgg.train().channels_last and params[0].is_contiguous()
-    assert all(a is b for a, b in zip(params, vgg.parameters()))
+    assert all(a is b for a, b in zip(params, vgg.parameters(), strict=True))
     depth, width = conv_depth_and_width([vgg.backbone, vgg.neck], vgg.head)
-    for a, b in zip(train_out, eval_out):  # no batch norm in VGG: the mode changes only the layout
+    for a, b in zip(train_out, eval_out, strict=True):  # no batch norm in VGG: the mode changes only the layout
         assert (a - b).abs().max() <= float32_tolerance(depth, width, b)
     assert build_model("ssd300_vgg16_voc0712", channels_last=True).channels_last is True
     with pytest.raises(ValueError, match="model.channels_last='yes'.*True, False and 'auto'"):

@@ -108,7 +108,7 @@ def same_detections(a: Sequence[DetSample], b: Sequence[DetSample]) -> bool:
         torch.equal(x.pred_instances.labels, y.pred_instances.labels)
         and torch.equal(x.pred_instances.scores, y.pred_instances.scores)
         and torch.equal(x.pred_instances.bboxes, y.pred_instances.bboxes)
-        for x, y in zip(a, b)
+        for x, y in zip(a, b, strict=True)
     )
 
 
@@ -141,7 +141,7 @@ class StageReport:
 
     def ms_per_image(self, stage: str) -> float:
         """Median over batches of the stage's milliseconds per image."""
-        return 1000 * statistics.median(s / n for s, n in zip(self.seconds[stage], self.images))
+        return 1000 * statistics.median(s / n for s, n in zip(self.seconds[stage], self.images, strict=True))
 
     def images_per_s(self, stage: str) -> float:
         return 1000 / self.ms_per_image(stage)

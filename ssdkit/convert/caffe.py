@@ -181,7 +181,7 @@ def _check_prior_boxes(layers: list[Message], where: str) -> None:
 
 def _same(a, b) -> bool:
     if isinstance(a, list):
-        return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-6) for x, y in zip(a, b))
+        return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-6) for x, y in zip(a, b, strict=True))
     return a == b
 
 

@@ -52,6 +52,98 @@ def _tokens(text: str, source: str) -> list[tuple[str, str, int]]:
     return out
 
 
+def _read(path_or_text: str | os.PathLike) -> tuple[str, str]:
+    """``(text, source)``: the text itself (source ``(text)``) or a file's (source its quoted path)."""
+    is_text = (
+        isinstance(path_or_text, str)
+        and ("{" in path_or_text or ":" in path_or_text)
+        and ("\n" in path_or_text or not os.path.isfile(path_or_text))
+    )
+    if is_text:
+        return str(path_or_text), "(text)"
+    path = Path(path_or_text)
+    if not path.is_file():
+        raise FileNotFoundError(f"prototxt '{path}' does not exist")
+    return path.read_text(encoding="utf-8", errors="replace"), f"'{path}'"
+
+
+class _Parser:
+    """Recursive descent over :func:`_tokens`' output; ``pos`` the next token."""
+
+    def __init__(self, toks: list, source: str) -> None:
+        self.toks, self.source, self.pos = toks, source, 0
+
+    def fail(self, msg: str) -> CaffeFormatError:
+        toks, pos = self.toks, self.pos
+        line = toks[pos][2] if pos < len(toks) else (toks[-1][2] if toks else 1)
+        return CaffeFormatError(f"prototxt {self.source}: line {line}: {msg}")
+
+    def peek(self) -> str | None:
+        return self.toks[self.pos][1] if self.pos < len(self.toks) else None
+
+    def value(self) -> Any:
+        if self.pos >= len(self.toks):
+            raise self.fail("a value is missing at the end of the file")
+        kind, tok, _ = self.toks[self.pos]
+        self.pos += 1
+        if kind == "str":
+            parts = [_unquote(tok)]
+            while self.pos < len(self.toks) and self.toks[self.pos][0] == "str":  # adjacent strings concatenate
+                parts.append(_unquote(self.toks[self.pos][1]))
+                self.pos += 1
+            return "".join(parts)
+        if kind == "word":
+            return _scalar(tok)
+        self.pos -= 1
+        raise self.fail(f"expected a value, got {tok!r}")
+
+    def nested(self) -> Message:
+        """A ``{...}`` or ``<...>`` message, its opening token next."""
+        opening = self.peek()
+        self.pos += 1
+        return self.message("}" if opening == "{" else ">")
+
+    def values(self, name: str) -> list:
+        """The values of field ``name`` after its name (and colon): a message, a ``[...]`` list, or a scalar."""
+        if self.peek() in ("{", "<"):
+            return [self.nested()]
+        if self.peek() != "[":
+            return [self.value()]
+        self.pos += 1
+        out = []
+        while self.pos < len(self.toks) and self.peek() != "]":
+            if self.peek() == ",":
+                self.pos += 1
+            else:
+                out.append(self.nested() if self.peek() in ("{", "<") else self.value())
+        if self.pos >= len(self.toks):
+            raise self.fail(f"missing ']' after field {name!r}")
+        self.pos += 1
+        return out
+
+    def message(self, close: str | None) -> Message:
+        msg: Message = {}
+        while True:
+            if self.pos >= len(self.toks):
+                if close is None:
+                    return msg
+                raise self.fail(f"missing {close!r} at the end of the file")
+            kind, tok, _ = self.toks[self.pos]
+            self.pos += 1
+            if kind == "punct" and tok == close:
+                return msg
+            if kind == "punct" and tok in ",;":
+                continue
+            if kind != "word":
+                self.pos -= 1
+                raise self.fail(f"expected a field name, got {tok!r}")
+            colon = self.peek() == ":"
+            self.pos += colon
+            if not colon and self.peek() not in ("{", "<", "["):
+                raise self.fail(f"expected ':' or '{{' after field {tok!r}")
+            msg.setdefault(tok, []).extend(self.values(tok))
+
+
 def parse_prototxt(path_or_text: str | os.PathLike) -> Message:
     """A protobuf text-format file (or text) -> ``{field: [values]}``, nested messages as such dicts.
 
@@ -59,87 +151,8 @@ def parse_prototxt(path_or_text: str | os.PathLike) -> Message:
     every field is a list, since any may repeat. ``[a, b]`` lists and ``<...>`` messages are accepted.
     A path that names no file, and text that does not parse, raise naming the source and line.
     """
-    is_text = (
-        isinstance(path_or_text, str)
-        and ("{" in path_or_text or ":" in path_or_text)
-        and ("\n" in path_or_text or not os.path.isfile(path_or_text))
-    )
-    if is_text:
-        text, source = str(path_or_text), "(text)"
-    else:
-        path = Path(path_or_text)
-        if not path.is_file():
-            raise FileNotFoundError(f"prototxt '{path}' does not exist")
-        text, source = path.read_text(encoding="utf-8", errors="replace"), f"'{path}'"
-    toks = _tokens(text, source)
-    pos = 0
-
-    def fail(msg: str) -> CaffeFormatError:
-        line = toks[pos][2] if pos < len(toks) else (toks[-1][2] if toks else 1)
-        return CaffeFormatError(f"prototxt {source}: line {line}: {msg}")
-
-    def value() -> Any:
-        nonlocal pos
-        if pos >= len(toks):
-            raise fail("a value is missing at the end of the file")
-        kind, tok, _ = toks[pos]
-        pos += 1
-        if kind == "str":
-            parts = [_unquote(tok)]
-            while pos < len(toks) and toks[pos][0] == "str":  # adjacent strings concatenate
-                parts.append(_unquote(toks[pos][1]))
-                pos += 1
-            return "".join(parts)
-        if kind == "word":
-            return _scalar(tok)
-        pos -= 1
-        raise fail(f"expected a value, got {tok!r}")
-
-    def message(close: str | None) -> Message:
-        nonlocal pos
-        msg: Message = {}
-        while True:
-            if pos >= len(toks):
-                if close is None:
-                    return msg
-                raise fail(f"missing {close!r} at the end of the file")
-            kind, tok, _ = toks[pos]
-            if kind == "punct" and tok == close:
-                pos += 1
-                return msg
-            if kind == "punct" and tok in ",;":
-                pos += 1
-                continue
-            if kind != "word":
-                raise fail(f"expected a field name, got {tok!r}")
-            name = tok
-            pos += 1
-            colon = pos < len(toks) and toks[pos][1] == ":"
-            if colon:
-                pos += 1
-            if pos < len(toks) and toks[pos][1] in ("{", "<"):
-                pos += 1
-                msg.setdefault(name, []).append(message("}" if toks[pos - 1][1] == "{" else ">"))
-            elif pos < len(toks) and toks[pos][1] == "[":
-                pos += 1
-                while pos < len(toks) and toks[pos][1] != "]":
-                    if toks[pos][1] == ",":
-                        pos += 1
-                        continue
-                    if toks[pos][1] in ("{", "<"):
-                        pos += 1
-                        msg.setdefault(name, []).append(message("}" if toks[pos - 1][1] == "{" else ">"))
-                    else:
-                        msg.setdefault(name, []).append(value())
-                if pos >= len(toks):
-                    raise fail(f"missing ']' after field {name!r}")
-                pos += 1
-            elif colon:
-                msg.setdefault(name, []).append(value())
-            else:
-                raise fail(f"expected ':' or '{{' after field {name!r}")
-
-    return message(None)
+    text, source = _read(path_or_text)
+    return _Parser(_tokens(text, source), source).message(None)
 
 
 def prototxt_layers(net: Message) -> list[Message]:

@@ -120,7 +120,9 @@ class SSDPostprocessor:
         out_scores, out_labels = cand_scores[kept], cls_id[kept]
         return [
             Detections(boxes=b, scores=s, labels=lab)
-            for b, s, lab in zip(out_boxes.split(per_image), out_scores.split(per_image), out_labels.split(per_image))
+            for b, s, lab in zip(
+                out_boxes.split(per_image), out_scores.split(per_image), out_labels.split(per_image), strict=True
+            )
         ]
 
     def _nms_prefix(

@@ -43,6 +43,60 @@ def caffe_scales(num_levels: int, min_ratio: int, max_ratio: int, first_scale: f
     return [first_scale] + [r / 100 for r in ratios]
 
 
+def _check_sizes(
+    min_sizes: Sequence[float] | None, max_sizes: Sequence[float | None] | None, extra_square: list[bool]
+) -> None:
+    """``min_sizes`` and ``max_sizes`` both given, one per level, a max size wherever the extra square is."""
+    m = len(extra_square)
+    if min_sizes is None or max_sizes is None:
+        raise ValueError("SSDPriorGenerator: give both min_sizes and max_sizes, or neither")
+    if len(min_sizes) != m or len(max_sizes) != m:
+        raise ValueError(
+            f"SSDPriorGenerator: min_sizes ({len(min_sizes)}) and max_sizes "
+            f"({len(max_sizes)}) need one entry per level ({m})"
+        )
+    missing = [k for k in range(m) if max_sizes[k] is None and extra_square[k]]
+    if missing:
+        raise ValueError(
+            f"SSDPriorGenerator: max_sizes is None at levels {missing}, which have the extra "
+            f"square box; give a max size or set extra_square[k]=False there"
+        )
+
+
+def _scales(
+    m: int,
+    scales: Sequence[float] | None,
+    min_ratio: int | None,
+    max_ratio: int | None,
+    first_scale: float | None,
+    s_min: float,
+    s_max: float,
+) -> list[float]:
+    """The ``m + 1`` scales: ``scales`` as given, else the released rule (``min_ratio``, ``max_ratio``), else the
+    paper's (``s_min``, ``s_max``)."""
+    ratios = min_ratio is not None or max_ratio is not None
+    if scales is not None and ratios:
+        raise ValueError(
+            f"SSDPriorGenerator: both scales={list(scales)} and min_ratio/max_ratio ({min_ratio}, {max_ratio}); "
+            f"give one of them"
+        )
+    if scales is not None:
+        if len(scales) != m + 1:
+            raise ValueError(
+                f"SSDPriorGenerator: scales needs m + 1 = {m + 1} entries (the last serves the "
+                f"extra box of the last level), got {len(scales)}"
+            )
+        return [float(s) for s in scales]
+    if ratios:
+        if min_ratio is None or max_ratio is None or first_scale is None:
+            raise ValueError(
+                f"SSDPriorGenerator: min_ratio={min_ratio}, max_ratio={max_ratio}, first_scale={first_scale}: "
+                f"the released SSD's rule needs all three (e.g. 20, 90, 0.1 for SSD300 on VOC)"
+            )
+        return caffe_scales(m, min_ratio, max_ratio, first_scale)
+    return paper_scales(m, s_min, s_max, first_scale)
+
+
 @PRIOR_GENERATORS.register_module()
 class SSDPriorGenerator:
     """Default boxes for every location of every prediction map.
@@ -96,42 +150,11 @@ class SSDPriorGenerator:
             raise ValueError(f"SSDPriorGenerator: clip={clip!r} is not one of {CLIP_MODES}")
         if steps is not None and len(steps) != m:
             raise ValueError(f"SSDPriorGenerator: steps has {len(steps)} entries but aspect_ratios has {m} levels")
-        if scales is not None and (min_ratio is not None or max_ratio is not None):
-            raise ValueError(
-                f"SSDPriorGenerator: both scales={list(scales)} and min_ratio/max_ratio ({min_ratio}, {max_ratio}); "
-                f"give one of them"
-            )
-        if (min_sizes is None) != (max_sizes is None):
-            raise ValueError("SSDPriorGenerator: give both min_sizes and max_sizes, or neither")
-        if min_sizes is not None and max_sizes is not None:
-            if len(min_sizes) != m or len(max_sizes) != m:
-                raise ValueError(
-                    f"SSDPriorGenerator: min_sizes ({len(min_sizes)}) and max_sizes "
-                    f"({len(max_sizes)}) need one entry per level ({m})"
-                )
-            missing = [k for k in range(m) if max_sizes[k] is None and self.extra_square[k]]
-            if missing:
-                raise ValueError(
-                    f"SSDPriorGenerator: max_sizes is None at levels {missing}, which have the extra "
-                    f"square box; give a max size or set extra_square[k]=False there"
-                )
+        if min_sizes is not None or max_sizes is not None:
+            _check_sizes(min_sizes, max_sizes, self.extra_square)
             self.scales = None
-        elif scales is not None:
-            if len(scales) != m + 1:
-                raise ValueError(
-                    f"SSDPriorGenerator: scales needs m + 1 = {m + 1} entries (the last serves the "
-                    f"extra box of the last level), got {len(scales)}"
-                )
-            self.scales = [float(s) for s in scales]
-        elif min_ratio is not None or max_ratio is not None:
-            if min_ratio is None or max_ratio is None or first_scale is None:
-                raise ValueError(
-                    f"SSDPriorGenerator: min_ratio={min_ratio}, max_ratio={max_ratio}, first_scale={first_scale}: "
-                    f"the released SSD's rule needs all three (e.g. 20, 90, 0.1 for SSD300 on VOC)"
-                )
-            self.scales = caffe_scales(m, min_ratio, max_ratio, first_scale)
         else:
-            self.scales = paper_scales(m, s_min, s_max, first_scale)
+            self.scales = _scales(m, scales, min_ratio, max_ratio, first_scale, s_min, s_max)
         self.min_sizes = None if min_sizes is None else [float(s) for s in min_sizes]
         self.max_sizes = None if max_sizes is None else [None if s is None else float(s) for s in max_sizes]
         # per level: the small square's side and the extra square's (None without one); pixels or fractions

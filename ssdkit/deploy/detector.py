@@ -60,7 +60,7 @@ class DeployedDetector(BaseModel):
             if short:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], short, axis=0)])
             parts.append([o[: fixed - short] for o in self.runtime(chunk)])
-        return [np.concatenate(outs) for outs in zip(*parts)]
+        return [np.concatenate(outs) for outs in zip(*parts, strict=True)]
 
     def detections(self, images: torch.Tensor) -> list[dict[str, np.ndarray]]:
         """uint8 ``[B, 3, H, W]`` BGR at the input size -> per image ``boxes [N, 4]`` (input pixels), ``scores``,
@@ -90,7 +90,7 @@ class DeployedDetector(BaseModel):
         dets, labels, num = self.run(np.ascontiguousarray(images.permute(0, 2, 3, 1).cpu().numpy()))
         return [
             dict(boxes=d[:k, :4], scores=d[:k, 4], labels=lab[:k].astype(np.int64))
-            for d, lab, k in zip(dets, labels, num.astype(np.int64))
+            for d, lab, k in zip(dets, labels, num.astype(np.int64), strict=True)
         ]
 
     def forward(self, inputs, data_samples: list[DetSample] | None = None, mode: str = "predict"):
@@ -100,7 +100,7 @@ class DeployedDetector(BaseModel):
         if data_samples is None:
             raise ValueError("DeployedDetector.forward(mode='predict') needs data_samples")
         h, w = images.shape[-2:]
-        for sample, det in zip(data_samples, self.detections(images)):
+        for sample, det in zip(data_samples, self.detections(images), strict=True):
             ih, iw = sample.metainfo.get("img_shape", (h, w))[:2]
             oh, ow = sample.metainfo.get("ori_shape", (ih, iw))[:2]
             scale = np.array([ow / iw, oh / ih, ow / iw, oh / ih], np.float32)

@@ -203,7 +203,7 @@ def _opencv_nms(boxes: np.ndarray, scores: np.ndarray, group: np.ndarray, iou_th
     xywh, scores, group = xywh[idx], scores[idx], group[idx]
     one_class = np.zeros(group.size, dtype=np.int32)
     nms: Any = cv2.dnn.NMSBoxesBatched  # its stubs ask for sequences; it takes numpy arrays as they are
-    for start, end in zip(*_runs(group)):
+    for start, end in zip(*_runs(group), strict=True):
         kept = nms(xywh[start:end], scores[start:end], one_class[: end - start], float("-inf"), float(iou_thr), 1.0, 0)
         keep[idx[start + np.asarray(kept, dtype=np.int64).reshape(-1)]] = True
     return keep

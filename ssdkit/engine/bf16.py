@@ -70,7 +70,7 @@ class BF16OptimWrapper(OptimWrapper):
                     f"BF16OptimWrapper: this {device_type} has no native bfloat16 "
                     f"(CPU: avx512_bf16/AMX; CUDA: compute capability >= 8.0); training in float32"
                 )
-                warnings.warn(msg)
+                warnings.warn(msg, stacklevel=2)
             else:
                 msg = (
                     f"BF16OptimWrapper: training under bfloat16 autocast on {device_type} "

@@ -96,7 +96,7 @@ class VGG16Atrous(FrozenStagesMixin, BaseModule):
 
     def stages(self) -> list[nn.Module]:
         starts = [0] + STAGE_ENDS[:-1]
-        blocks: list[nn.Module] = [self.layers[s:e] for s, e in zip(starts, STAGE_ENDS)]
+        blocks: list[nn.Module] = [self.layers[s:e] for s, e in zip(starts, STAGE_ENDS, strict=True)]
         return blocks + [nn.ModuleList([self.conv6, self.conv7])]
 
     def frozen_modules(self) -> list[nn.Module]:

@@ -273,6 +273,6 @@ class SSD(BaseModel):
             )
             for s in data_samples
         ]
-        for sample, det in zip(data_samples, self.postprocessor(cls_logits, boxes, metas)):
+        for sample, det in zip(data_samples, self.postprocessor(cls_logits, boxes, metas), strict=True):
             sample.pred_instances = InstanceData(bboxes=det["boxes"], scores=det["scores"], labels=det["labels"])
         return data_samples
