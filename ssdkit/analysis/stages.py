@@ -269,6 +269,23 @@ def time_stages(model: SSD, loader: Iterable[dict], iters: int = 20, warmup: int
     )
 
 
+def _consistency_line(report: StageReport) -> str:
+    """The stage sum against the whole ``predict`` (wall clock, and CPU time when measured), and whether the
+    staged detections equal ``test_step``'s."""
+    ratio = report.stage_sum_ratio()
+    verdict = (
+        f"within the {100 * CONSISTENCY_MARGIN:.0f}% margin"
+        if report.consistent()
+        else f"OUTSIDE the {100 * CONSISTENCY_MARGIN:.0f}% margin: timings disturbed by other work? a quiet "
+        f"machine or OMP_NUM_THREADS=1 steadies them"
+    )
+    cpu = f", in CPU time {report.stage_sum_ratio(clock='cpu'):.3f}" if report.cpu_seconds else ""
+    return (
+        f"stage sum / predict: {ratio:.3f} (median of per-batch ratios; {verdict}{cpu}); staged detections "
+        f"{'equal' if report.first_batch_equal else 'DIFFER from'} test_step's on the first batch"
+    )
+
+
 def format_report(
     report: StageReport, title: str = "", checkpoint: str | None = None, score_thr: float | None = None
 ) -> str:
@@ -304,17 +321,7 @@ def format_report(
         f"{'':>8}  {STAGE_CODE['predict']}"
     )
     lines.append("")
-    ratio = report.stage_sum_ratio()
-    verdict = (
-        f"within the {100 * CONSISTENCY_MARGIN:.0f}% margin"
-        if report.consistent()
-        else f"OUTSIDE the {100 * CONSISTENCY_MARGIN:.0f}% margin: timings disturbed by other work? a quiet "
-        f"machine or OMP_NUM_THREADS=1 steadies them"
-    )
-    lines.append(
-        f"stage sum / predict: {ratio:.3f} (median of per-batch ratios; {verdict}); staged detections "
-        f"{'equal' if report.first_batch_equal else 'DIFFER from'} test_step's on the first batch"
-    )
+    lines.append(_consistency_line(report))
     workers = (
         f"with {report.num_workers} loader workers it is the wait for a ready batch, not the pipeline's "
         f"cost (num_workers=0 measures the cost)"

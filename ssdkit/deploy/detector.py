@@ -25,7 +25,8 @@ class DeployedDetector(BaseModel):
     ``forward(inputs, data_samples, mode='predict')`` takes what the config's test pipeline makes (uint8 ``[3, H, W]``
     BGR at the exported input size), and gives each sample ``pred_instances`` in original-image pixels, as
     ``SSD.predict`` does. A fixed-batch file runs larger batches in chunks (the last one padded). ``num_classes``,
-    when given (the config's), must equal the file's.
+    when given (the config's), must equal the file's. ``precision``: OpenVINO's inference precision (``'f32'``, or
+    ``None`` for OpenVINO's own default, bfloat16 on CPUs with avx512_bf16 or AMX); the other backends run float32.
     """
 
     def __init__(
@@ -34,6 +35,7 @@ class DeployedDetector(BaseModel):
         backend: str = "onnxruntime",
         num_classes: int | None = None,
         threads: int | None = None,
+        precision: str | None = "f32",
         init_cfg: dict | None = None,
     ) -> None:
         super().__init__(data_preprocessor=dict(type="BaseDataPreprocessor"), init_cfg=init_cfg)
@@ -46,7 +48,7 @@ class DeployedDetector(BaseModel):
             )
         self.file, self.backend = str(file), backend
         self.num_classes = self.info.num_classes
-        self.runtime: Runtime = make_runtime(backend, file, self.info, threads)
+        self.runtime: Runtime = make_runtime(backend, file, self.info, threads, precision)
 
     def run(self, images: np.ndarray) -> list[np.ndarray]:
         """The runtime on a batch of graph inputs of any size (chunks of the file's fixed batch, if it has one)."""

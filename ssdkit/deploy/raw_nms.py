@@ -78,15 +78,19 @@ def postprocess_raw(
         keep = _greedy_nms(cand_boxes, group, nms_iou)
     else:
         keep = _opencv_nms(cand_boxes, cand_scores, group, nms_iou)
-    img, cls, cand_boxes, cand_scores = img[keep], cls[keep], cand_boxes[keep], cand_scores[keep]
+    return _per_image(bsz, max_per_img, img[keep], cls[keep], cand_boxes[keep], cand_scores[keep])
 
-    order = np.lexsort((-cand_scores, img))  # by image, then decreasing score; stable
-    img = img[order]
-    first = np.searchsorted(img, np.arange(bsz + 1))  # each image's first entry, and the end
+
+def _per_image(
+    bsz: int, max_per_img: int, img: np.ndarray, cls: np.ndarray, boxes: np.ndarray, scores: np.ndarray
+) -> list[dict]:
+    """The kept candidates (image ``img``, class ``cls``) as each image's best ``max_per_img`` detections."""
+    order = np.lexsort((-scores, img))  # by image, then decreasing score; stable
+    first = np.searchsorted(img[order], np.arange(bsz + 1))  # each image's first entry, and the end
     out = []
     for i in range(bsz):
         take = order[first[i] : min(first[i + 1], first[i] + max(max_per_img, 0))]
-        out.append(dict(boxes=cand_boxes[take], scores=cand_scores[take], labels=cls[take].astype(np.int64)))
+        out.append(dict(boxes=boxes[take], scores=scores[take], labels=cls[take].astype(np.int64)))
     return out
 
 
