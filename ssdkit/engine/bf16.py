@@ -1,9 +1,9 @@
 """Mixed precision without loss scaling: autocast to bfloat16, on CPU as well as on CUDA.
 
 mmengine's ``AmpOptimWrapper`` refuses to run without a GPU. On a CPU with native bfloat16
-(``avx512_bf16`` or AMX) the step runs bfloat16 kernels (``bench/train.py --quick`` prints the gain over float32).
-bf16 keeps float32's exponent range, so no loss scaler is needed. Weights, gradients and the optimizer state stay float32; the detector computes matching and
-the loss in float32.
+(``avx512_bf16`` or AMX) the step runs bfloat16 kernels (``bench/train.py --quick`` prints the gain over
+float32). bf16 keeps float32's exponent range, so no loss scaler is needed. Weights, gradients and the
+optimizer state stay float32; the detector computes matching and the loss in float32.
 """
 
 from __future__ import annotations
