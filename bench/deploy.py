@@ -33,8 +33,8 @@ The ISA line shows which instruction sets each library uses: ``ONEDNN_MAX_CPU_IS
 oneDNN kernels, ``ATEN_CPU_CAPABILITY`` PyTorch's own; ONNX Runtime has no such switch; OpenCV's is
 ``OPENCV_CPU_DISABLE`` (e.g. ``AVX512-SKX``).
 Each path's row is printed as soon as its last round is measured, the summary after. The default (SSD300-MobileNet,
-batch 1, PyTorch eager, ONNX Runtime and OpenVINO beside torchvision's SSDLite320, one round of 3 repeats) takes
-about 2 min under AVX2 emulation on a 2-core machine; ``--full`` runs both models, batches 1 and 8, every path, in 3
+batch 1, PyTorch eager, ONNX Runtime and OpenVINO beside torchvision's SSDLite320, one round of 3 repeats) is sized
+for about 2 min under AVX2 emulation on a 2-core machine; ``--full`` runs both models, batches 1 and 8, every path, in 3
 rounds of 7 repeats.
 Targets, batch 1, same run: the fastest float32 ssdkit deploy path >= 2x PyTorch eager for SSD300-MobileNet and
 >= 1.3x for SSD300-VGG16.

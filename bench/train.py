@@ -21,7 +21,8 @@ Where ``SSD(winograd='auto')`` applies (x86 CPUs with PyTorch at AVX2), ``+nowin
 printed beside the ratio.
 
 Each row is printed as soon as it is measured. The default times the same-work pair (``tv:ssd300_vgg16`` and
-``ssd300_vgg16_coco+unfrozen``, 2 steps after one warm-up): about 1.5 min under AVX2 emulation on a 2-core machine.
+``ssd300_vgg16_coco+unfrozen``, 2 steps after one warm-up) is sized for about 1.5 min under AVX2 emulation on a
+2-core machine.
 ``--quick`` adds each library's recipe, SSDLite300-MobileNet, the demo model, ``+nowino`` and the bf16 rows;
 ``--full`` also the ``@glibc``, ``+nhwc``, ``+nchw`` and VOC rows.
 """
