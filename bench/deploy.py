@@ -326,7 +326,8 @@ def measure(args: argparse.Namespace, tmp: str, jobs: list[tuple[str, str]], cap
             runs.setdefault(job, []).append(json.loads(proc.stdout.strip().splitlines()[-1]))
             if len(runs[job]) == args.rounds:
                 results[job] = combine(runs[job], f"b{min(args.batches)}")
-                emit(result_row(job, results[job], results.get((job[0], "pytorch")), sorted(args.batches)))
+                eager = results.get((model_of(job), "pytorch"))
+                emit(result_row(job, results[job], eager, sorted(args.batches)))
     return results, failed
 
 
