@@ -43,3 +43,26 @@ def largest_tensor(fn: Callable[[], object]) -> tuple[int, str]:
     with LargestTensor() as mode:
         fn()
     return mode.largest, mode.op
+
+
+#: The environment of the AVX2 emulation the default runs are sized for (each bench's default: about 2.4 min there).
+AVX2_ENV = dict(ONEDNN_MAX_CPU_ISA="AVX2", ATEN_CPU_CAPABILITY="avx2", MKL_ENABLE_INSTRUCTIONS="AVX2")
+
+
+def peak_rss_mb(field: str = "VmHWM") -> float:
+    """This process's peak resident set (``VmHWM``; ``VmRSS``: the current one) in MB, from ``/proc/self/status``.
+    Not ``getrusage``'s ``ru_maxrss``, which a worker started by ``subprocess`` inherits from its parent at the
+    fork, so a small worker of a large parent reports the parent's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def emit(line: str) -> None:
+    """Print one figure now (flushed), so a long run shows what it has measured so far."""
+    print(line, flush=True)

@@ -1,6 +1,6 @@
 """Latency of ssdkit's deployed runtimes against its PyTorch eager ``predict``, beside torchvision's SSDs, same run.
 
-    python bench/deploy.py [--models mobilenet vgg16] [--batches 1 8] [--repeats 7] [--rounds 3] [--out r.json]
+    python bench/deploy.py [--full] [--models mobilenet vgg16] [--batches 1 8] [--repeats 7] [--rounds 3] [--out r.json]
 
 SSD300-MobileNet (``configs/ssd300_mobilenet.py``) and SSD300-VGG16 (``configs/ssd300_vgg16_voc0712.py``) are built
 with random weights (seed 0) and exported once, with a fixed batch of each ``--batches`` size (no dynamic batch),
@@ -32,6 +32,10 @@ Each (model, path) runs in its own subprocess (peak RSS is its own, taken after 
 The ISA line shows which instruction sets each library uses: ``ONEDNN_MAX_CPU_ISA`` caps PyTorch's and OpenVINO's
 oneDNN kernels, ``ATEN_CPU_CAPABILITY`` PyTorch's own; ONNX Runtime has no such switch; OpenCV's is
 ``OPENCV_CPU_DISABLE`` (e.g. ``AVX512-SKX``).
+Each path's row is printed as soon as its last round is measured, the summary after. The default (SSD300-MobileNet,
+batch 1, PyTorch eager, ONNX Runtime and OpenVINO beside torchvision's SSDLite320, one round of 3 repeats) is sized
+for about 2 min under AVX2 emulation on a 2-core machine; ``--full`` runs both models, batches 1 and 8, every path, in 3
+rounds of 7 repeats.
 Targets, batch 1, same run: the fastest float32 ssdkit deploy path >= 2x PyTorch eager for SSD300-MobileNet and
 >= 1.3x for SSD300-VGG16.
 """
@@ -48,11 +52,10 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from unittest import mock
 
 import torch
 
-from common import best_of
+from common import best_of, emit, peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,16 +75,6 @@ RUNTIMES = {
 PATHS = ["pytorch", *RUNTIMES]
 LABELS = {"pytorch": "pytorch eager (f32)", **{p: r[3] for p, r in RUNTIMES.items()}}
 FLOAT32_DEPLOY = ["onnxruntime", "onnxruntime-raw", "openvino", "opencv"]  # what the targets compare
-
-
-def rss_mb(field: str = "VmRSS") -> float:
-    """This process's resident set (``VmHWM``: its peak) in MB. Not ``getrusage``'s ``ru_maxrss``, which a child
-    started by ``subprocess`` inherits from the parent at the fork (the parent here holds the exporting models)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def images_for(size: int, n: int) -> torch.Tensor:
@@ -122,79 +115,76 @@ def prepare(keys: list[str], batches: list[int], tmp: str, calibrate: bool) -> N
         size = input_size_of(model.cfg)
         if calibrate:
             x = model.data_preprocessor(dict(inputs=list(images_for(size[0], 8)), data_samples=None), False)["inputs"]
-            calibrate_bn(model, lambda: model.head(model.extract_feats(x)))
+            calibrate_bn(model, lambda model=model, x=x: model.head(model.extract_feats(x)))
         torch.save(model.state_dict(), os.path.join(tmp, f"{key}.pt"))
         for b in batches:
             for mode in ("end2end", "raw"):
                 export_onnx(model, os.path.join(tmp, f"{key}_{mode}_b{b}.onnx"), size, mode=mode, batch=b)
 
 
-def runner(name: str, path: str, tmp: str, threads: int, calibrate: bool, cache: dict):
-    """``(size, setup(images) -> (detect, make_net), note)``: ``detect()`` -> per-image score tensors or arrays,
-    ``make_net()`` -> a call of the network alone on that batch."""
-    if name.startswith("tv:"):
-        import torchvision
+def torchvision_runner(arch: str, calibrate: bool):
+    """torchvision's ``arch`` (random weights, seed 0) as ``(size, setup, note)`` (see :func:`runner`)."""
+    import torchvision
 
-        arch = name[3:]
-        size = 320 if "320" in arch else 300
-        torch.manual_seed(0)
-        model = getattr(torchvision.models.detection, arch)(weights=None, weights_backbone=None).eval()
-        if calibrate:
-            x = [im.flip(0).float().div_(255) for im in images_for(size, 8)]
-            calibrate_bn(model, lambda: model.head(list(model.backbone(model.transform(x)[0].tensors).values())))
+    size = 320 if "320" in arch else 300
+    torch.manual_seed(0)
+    model = getattr(torchvision.models.detection, arch)(weights=None, weights_backbone=None).eval()
 
-        def setup_tv(images):
-            def detect():  # BGR uint8 -> RGB float 0..1, as torchvision's transform expects
-                return [d["scores"] for d in model([im.flip(0).float().div_(255) for im in images])]
+    def rgb(images) -> list[torch.Tensor]:  # BGR uint8 -> RGB float 0..1, as torchvision's transform expects
+        return [im.flip(0).float().div_(255) for im in images]
 
-            def make_net():
-                x = model.transform([im.flip(0).float().div_(255) for im in images])[0].tensors
-                return lambda: model.head(list(model.backbone(x).values()))
+    def net_of(x: torch.Tensor):
+        return lambda: model.head(list(model.backbone(x).values()))
 
-            return detect, make_net
+    if calibrate:
+        calibrate_bn(model, net_of(model.transform(rgb(images_for(size, 8)))[0].tensors))
 
-        return size, setup_tv, ""
+    def setup(images):
+        def detect():
+            return [d["scores"] for d in model(rgb(images))]
 
+        return detect, lambda: net_of(model.transform(rgb(images))[0].tensors)
+
+    return size, setup, ""
+
+
+def eager_runner(name: str, tmp: str):
+    """ssdkit's PyTorch eager ``predict`` of model ``name`` (weights saved in ``tmp``) as ``(size, setup, note)``."""
     from ssdkit.deploy.export import input_size_of
+    from ssdkit.structures import DetSample
 
-    state = os.path.join(tmp, f"{name}.pt")
-    if path == "pytorch":
-        from ssdkit.structures import DetSample
+    model = build_ssdkit(name, os.path.join(tmp, f"{name}.pt"))
+    hw = input_size_of(model.cfg)
 
-        model = build_ssdkit(name, state)
-        hw = input_size_of(model.cfg)
+    def setup(images):
+        def detect():
+            samples = [DetSample(metainfo=dict(img_shape=hw, ori_shape=hw)) for _ in images]
+            data = model.data_preprocessor(dict(inputs=list(images), data_samples=samples), False)
+            return [s.pred_instances.scores for s in model(**data, mode="predict")]
 
-        def setup_eager(images):
-            def detect():
-                samples = [DetSample(metainfo=dict(img_shape=hw, ori_shape=hw)) for _ in images]
-                data = model.data_preprocessor(dict(inputs=list(images), data_samples=samples), False)
-                return [s.pred_instances.scores for s in model(**data, mode="predict")]
+        def make_net():
+            x = model.data_preprocessor(dict(inputs=list(images), data_samples=None), False)["inputs"]
+            return lambda: model(x, mode="tensor")
 
-            def make_net():
-                x = model.data_preprocessor(dict(inputs=list(images), data_samples=None), False)["inputs"]
-                return lambda: model(x, mode="tensor")
+        return detect, make_net
 
-            return detect, make_net
+    return hw[0], setup, "NHWC" if model.channels_last else "NCHW"
 
-        return hw[0], setup_eager, "NHWC" if model.channels_last else "NCHW"
 
-    from ssdkit.deploy import detector as detector_module
+def deployed_runner(name: str, path: str, tmp: str, threads: int, cache: dict):
+    """The exported files of model ``name`` on the runtime of ``path`` (:data:`RUNTIMES`) as ``(size, setup, note)``;
+    OpenVINO's inference precision is recorded in ``cache['note']``."""
     from ssdkit.deploy.detector import DeployedDetector
     from ssdkit.deploy.export import read_info
-    from ssdkit.deploy.runtimes import OpenVINORuntime, make_runtime
+    from ssdkit.deploy.runtimes import make_runtime
 
     backend, mode, precision, _ = RUNTIMES[path]
+    precision = precision if backend == "openvino" else "f32"  # the others run float32 only
 
-    def make(backend_: str, file: str, info, threads_: int | None = None):
-        if backend_ == "openvino":
-            return OpenVINORuntime(file, info, threads_, precision=precision)
-        return make_runtime(backend_, file, info, threads_)
-
-    def setup_runtime(images):
+    def setup(images):
         b = images.shape[0]
         file = os.path.join(tmp, f"{name}_{mode}_b{b}.onnx")
-        with mock.patch.object(detector_module, "make_runtime", make):  # OpenVINO at `precision`
-            det = DeployedDetector(file, backend, threads=threads)
+        det = DeployedDetector(file, backend, threads=threads, precision=precision)
         if backend == "openvino":
             cache["note"] = det.runtime.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
 
@@ -202,18 +192,28 @@ def runner(name: str, path: str, tmp: str, threads: int, calibrate: bool, cache:
             return [d["scores"] for d in det.detections(images)]
 
         def make_net():
-            if mode == "raw":
-                raw = det.runtime
-            else:
-                raw_file = os.path.join(tmp, f"{name}_raw_b{b}.onnx")
-                raw = make(backend, raw_file, read_info(raw_file), threads)
+            raw_file = os.path.join(tmp, f"{name}_raw_b{b}.onnx")
+            raw = (
+                det.runtime
+                if mode == "raw"
+                else make_runtime(backend, raw_file, read_info(raw_file), threads, precision)
+            )
             x = images.float().numpy()
             return lambda: raw(x)
 
         return detect, make_net
 
-    size = read_info(next(Path(tmp).glob(f"{name}_{mode}_b*.onnx"))).input_size[0]
-    return size, setup_runtime, ""
+    return read_info(next(Path(tmp).glob(f"{name}_{mode}_b*.onnx"))).input_size[0], setup, ""
+
+
+def runner(name: str, path: str, tmp: str, threads: int, calibrate: bool, cache: dict):
+    """``(size, setup(images) -> (detect, make_net), note)``: ``detect()`` -> per-image score tensors or arrays,
+    ``make_net()`` -> a call of the network alone on that batch."""
+    if name.startswith("tv:"):
+        return torchvision_runner(name[3:], calibrate)
+    if path == "pytorch":
+        return eager_runner(name, tmp)
+    return deployed_runner(name, path, tmp, threads, cache)
 
 
 def worker(name: str, path: str, tmp: str, batches: list[int], repeats: int, threads: int, calibrate: bool) -> dict:
@@ -221,7 +221,7 @@ def worker(name: str, path: str, tmp: str, batches: list[int], repeats: int, thr
     cache: dict = {}
     for module in ("ssdkit.apis.inference", "ssdkit.deploy.detector"):  # what every path imports: the baseline
         importlib.import_module(module)
-    base = rss_mb()
+    base = peak_rss_mb("VmRSS")
     size, setup, note = runner(name, path, tmp, threads, calibrate, cache)
     images = images_for(size, max(batches))
     out: dict = dict(name=name, path=path, size=size)
@@ -232,7 +232,7 @@ def worker(name: str, path: str, tmp: str, batches: list[int], repeats: int, thr
             dets = detect()
             out[f"b{b}"] = best_of(detect, n, 1)
             if i == 0:
-                out["peak_mb"], out["own_mb"], out["peak_batch"] = rss_mb("VmHWM"), rss_mb("VmHWM") - base, b
+                out["peak_mb"], out["own_mb"], out["peak_batch"] = peak_rss_mb("VmHWM"), peak_rss_mb("VmHWM") - base, b
             net = make_net()
             out[f"b{b}_net"] = best_of(net, n, 1)
         out[f"dets_b{b}"] = [int(len(d)) for d in dets]
@@ -278,165 +278,198 @@ def isa_line(tmp: str, key: str, batch: int, threads: int) -> str:
     return "; ".join(parts)
 
 
-def main() -> None:
+QUICK = dict(models=["mobilenet"], batches=[1], repeats=3, rounds=1, paths=["pytorch", "onnxruntime", "openvino"])
+FULL = dict(models=list(MODELS), batches=[1, 8], repeats=7, rounds=3, paths=PATHS)
+
+
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    ap.add_argument("--batches", nargs="+", type=int, default=[1, 8])
-    ap.add_argument("--repeats", type=int, default=7, help="timed calls at batch 1 (batch > 1: max(3, half))")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; figures are medians over rounds")
-    ap.add_argument("--paths", nargs="+", default=PATHS, choices=PATHS, help="ssdkit paths to time")
+    ap.add_argument("--full", action="store_true", help=f"{FULL} (default {QUICK})")
+    ap.add_argument("--models", nargs="+", choices=list(MODELS))
+    ap.add_argument("--batches", nargs="+", type=int)
+    ap.add_argument("--repeats", type=int, help="timed calls at batch 1 (batch > 1: max(3, half))")
+    ap.add_argument("--rounds", type=int, help="interleaved rounds; figures are medians over rounds")
+    ap.add_argument("--paths", nargs="+", choices=PATHS, help="ssdkit paths to time")
     ap.add_argument("--no-peers", action="store_true", help="leave out torchvision's models")
     ap.add_argument("--no-calibrate", action="store_true", help="keep BatchNorm's initial statistics")
     ap.add_argument("--out", help="also write the results as JSON here")
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = ap.parse_args()
+    for key, value in (FULL if args.full else QUICK).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+def worker_cmd(job: tuple[str, str], tmp: str, args: argparse.Namespace) -> list[str]:
+    cmd = [sys.executable, __file__, "--worker", job[0], job[1], tmp, "--batches", *map(str, args.batches)]
+    cmd += ["--repeats", str(args.repeats), "--threads", str(args.threads)]
+    return cmd + (["--no-calibrate"] if args.no_calibrate else [])
+
+
+def measure(args: argparse.Namespace, tmp: str, jobs: list[tuple[str, str]], capped: bool) -> tuple[dict, dict]:
+    """Every job in its own subprocess, ``args.rounds`` rotated rounds; each row printed when its last round ends.
+    Returns the combined results and the failures, by job."""
+    runs: dict[tuple[str, str], list[dict]] = {}
+    failed: dict[tuple[str, str], str] = {}
+    results: dict[tuple[str, str], dict] = {}
+    emit(header(sorted(args.batches)))
+    for r in range(args.rounds):
+        for job in jobs[r % len(jobs) :] + jobs[: r % len(jobs)]:  # rotate: no job always runs first
+            proc = subprocess.run(worker_cmd(job, tmp, args), capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+                failed[job] = lines[-1] if lines else f"exit {proc.returncode}"
+                emit(failure_row(job, failed[job], capped))
+                continue
+            runs.setdefault(job, []).append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            if len(runs[job]) == args.rounds:
+                results[job] = combine(runs[job], f"b{min(args.batches)}")
+                eager = results.get((model_of(job), "pytorch"))
+                emit(result_row(job, results[job], eager, sorted(args.batches)))
+    return results, failed
+
+
+def model_of(job: tuple[str, str]) -> str:
+    """The bench model key of a job (a torchvision peer's: the model it is the peer of)."""
+    return next(k for k, m in MODELS.items() if job[0] in (k, m[3]))
+
+
+def header(bs: list[int]) -> str:
+    head = "".join(f"{f'b{b} ms':>9s}{'net':>8s}" for b in bs)
+    return (
+        f"{'model':18s}{'path':44s}{head}{f'img/s b{bs[-1]}':>10s}{'dets/img':>9s}{'top score':>10s}"
+        f"{'peak MB':>8s}{'own MB':>7s}" + "".join(f"{f'x b{b}':>7s}" for b in bs)
+    )
+
+
+def failure_row(job: tuple[str, str], why: str, capped: bool) -> str:
+    label = job[0] if job[1] == "torchvision" else LABELS[job[1]]
+    hint = (
+        " (OpenVINO picks bf16 from CPUID, but its oneDNN, capped by ONEDNN_MAX_CPU_ISA, has no bf16 kernels)"
+        if job[1] == "openvino-default" and capped
+        else ""
+    )
+    return f"{MODELS[model_of(job)][1]:18s}{label:44s}FAILED: {why[:160]}{hint}"
+
+
+def result_row(job: tuple[str, str], res: dict, eager: dict | None, bs: list[int]) -> str:
+    """One path's row; ``x bN`` against PyTorch eager when it was measured before."""
+    label = job[0] if job[1] == "torchvision" else LABELS[job[1]]
+    if job[1] == "openvino-default":
+        label = f"openvino (end2end, OV default: {res['note']})"
+    elif job[1] == "pytorch":
+        label = f"pytorch eager (f32, {res['note']})"
+    cells = "".join(f"{res[f'b{b}'] * 1e3:9.1f}{res[f'b{b}_net'] * 1e3:8.1f}" for b in bs)
+    dets = sorted({d for b in bs for d in res[f"dets_b{b}"]})
+    dets_s = str(dets[0]) if len(dets) == 1 else f"{dets[0]}-{dets[-1]}"
+    speed = "".join(f"{eager[f'b{b}'] / res[f'b{b}']:7.2f}" if eager else f"{'':7s}" for b in bs)
+    return (
+        f"{MODELS[model_of(job)][1]:18s}{label:44s}{cells}{bs[-1] / res[f'b{bs[-1]}']:10.1f}{dets_s:>9s}"
+        f"{res['top']:10.4f}{res['peak_mb']:8.0f}{res['own_mb']:7.0f}{speed}"
+        + (f"  noisy: b{bs[0]} spread {res['spread']:.2f}x over rounds" if res["spread"] > 1.3 else "")
+    )
+
+
+def uncapped_paths(capped: list[str]) -> set[str]:
+    """Paths the ISA variables leave at the CPU's full ISA: ONNX Runtime always, OpenCV unless OPENCV_CPU_DISABLE."""
+    import cv2
+
+    if not capped:
+        return set()
+    return {"onnxruntime", "onnxruntime-raw"} | ({"opencv"} if "*AVX512" in cv2.getCPUFeaturesLine() else set())
+
+
+def target_lines(key: str, b: int, results: dict, uncapped: set[str]) -> list[str]:
+    """The fastest float32 deploy path against PyTorch eager at batch ``b`` (and among the ISA-capped paths), and
+    torchvision's peer and OpenVINO's default precision beside it."""
+    _, name, target, peer = MODELS[key]
+    eager = results.get((key, "pytorch"))
+    if not eager:
+        return []
+    cands = {p: results[(key, p)] for p in FLOAT32_DEPLOY if (key, p) in results}
+    lines = []
+    for which, pool in (("", cands), (" the ISA variables cap", {p: cands[p] for p in cands if p not in uncapped})):
+        if not pool or (which and len(pool) == len(cands)):
+            continue
+        best = min(pool, key=lambda p, pool=pool: pool[p][f"b{b}"])
+        ratio = eager[f"b{b}"] / pool[best][f"b{b}"]
+        verdict = f"(target >= {target}x): {'PASS' if ratio >= target else 'MISS'}" if b == 1 else "(no target here)"
+        caveat = " [not capped by the ISA variables: not an AVX2 figure]" if best in uncapped else ""
+        lines.append(
+            f"{'    ' if which else ''}{name} b{b}: fastest float32 deploy path{which} {LABELS[best]} "
+            f"{pool[best][f'b{b}'] * 1e3:.1f} ms = {ratio:.2f}x PyTorch eager {eager[f'b{b}'] * 1e3:.1f} ms "
+            f"{verdict}{caveat}"
+        )
+    tv = results.get((peer, "torchvision"))
+    if tv:
+        lines.append(
+            f"    {name} b{b}: torchvision {peer[3:]} / PyTorch eager latency {tv[f'b{b}'] / eager[f'b{b}']:.2f}x"
+        )
+    bf = results.get((key, "openvino-default"))
+    if bf:
+        r = eager[f"b{b}"] / bf[f"b{b}"]
+        lines.append(
+            f"    OpenVINO at its default precision ({bf['note']}, not float32): {bf[f'b{b}'] * 1e3:.1f} ms = {r:.2f}x"
+            + (f" ({'meets' if r >= target else 'misses'} {target}x, not counted)" if b == 1 else "")
+        )
+    return lines
+
+
+def main() -> None:
+    args = parse_args()
     if args.worker:
         name, path, tmp = args.worker
         print(json.dumps(worker(name, path, tmp, args.batches, args.repeats, args.threads, not args.no_calibrate)))
         return
+    from ssdkit.utils.cpu import ISA_VARS, describe_cpu
+
     load_before = os.getloadavg()
+    capped = [v for v in ISA_VARS if os.environ.get(v)]
+    uncapped = uncapped_paths(capped)
     jobs = [(key, path) for key in args.models for path in args.paths]
     jobs += [] if args.no_peers else [(MODELS[key][3], "torchvision") for key in args.models]
+    emit(describe_cpu())
     with tempfile.TemporaryDirectory(prefix="ssdkit_deploy_bench_") as tmp:
         prepare(args.models, args.batches, tmp, not args.no_calibrate)
         isa = isa_line(tmp, args.models[0], min(args.batches), args.threads)
-        runs: dict[tuple[str, str], list[dict]] = {}
-        failed: dict[tuple[str, str], str] = {}
-        for r in range(args.rounds):
-            for job in jobs[r % len(jobs) :] + jobs[: r % len(jobs)]:  # rotate: no job always runs first
-                cmd = [
-                    sys.executable,
-                    __file__,
-                    "--worker",
-                    job[0],
-                    job[1],
-                    tmp,
-                    "--batches",
-                    *map(str, args.batches),
-                    "--repeats",
-                    str(args.repeats),
-                    "--threads",
-                    str(args.threads),
-                ]
-                proc = subprocess.run(
-                    cmd + (["--no-calibrate"] if args.no_calibrate else []), capture_output=True, text=True, check=False
-                )
-                if proc.returncode != 0:
-                    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-                    failed[job] = lines[-1] if lines else f"exit {proc.returncode}"
-                    continue
-                runs.setdefault(job, []).append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    results = {job: combine(r, f"b{min(args.batches)}") for job, r in runs.items()}
-    import cv2
-
-    from ssdkit.utils.cpu import ISA_VARS, describe_cpu
-
-    capped = [v for v in ISA_VARS if os.environ.get(v)]
-    # paths the ISA variables leave at the CPU's full ISA: ONNX Runtime always, OpenCV unless OPENCV_CPU_DISABLE
-    uncapped = set()
-    if capped:
-        uncapped = {"onnxruntime", "onnxruntime-raw"} | ({"opencv"} if "*AVX512" in cv2.getCPUFeaturesLine() else set())
-    print(describe_cpu())
-    print(f"ISA: {isa}")
-    if uncapped:
-        print(
-            f"NOTE: {' '.join(capped)} cap PyTorch and OpenVINO only; these paths still use the full ISA (AVX-512 "
-            f"here): {', '.join(sorted(uncapped))}"
-        )
-    print(
+        emit(f"ISA: {isa}")
+        if uncapped:
+            emit(
+                f"NOTE: {' '.join(capped)} cap PyTorch and OpenVINO only; these paths still use the full ISA "
+                f"(AVX-512 here): {', '.join(sorted(uncapped))}"
+            )
+        results, failed = measure(args, tmp, jobs, bool(capped))
+    emit(
         f"torch {torch.__version__}; {args.threads} threads for every runtime; fixed-batch ONNX exports (opset 18) "
         f"per batch size; images at the input size (resize excluded); BatchNorm statistics "
         f"{'set on the images' if not args.no_calibrate else 'as initialised'}; {args.rounds} rounds x "
         f"{args.repeats} repeats; load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
-    bs = sorted(args.batches)
-    head = "".join(f"{f'b{b} ms':>9s}{'net':>8s}" for b in bs)
-    print(
-        f"{'model':18s}{'path':44s}{head}{f'img/s b{bs[-1]}':>10s}{'dets/img':>9s}{'top score':>10s}"
-        f"{'peak MB':>8s}{'own MB':>7s}" + "".join(f"{f'x b{b}':>7s}" for b in bs)
+    emit(
+        "x bN: PyTorch eager latency / the path's (higher is faster; blank when eager was measured later); net: the "
+        "network alone (see the docstring); own MB: the worker's peak RSS (at the largest batch) over its RSS after "
+        "importing torch and ssdkit, i.e. model, runtime library and buffers"
     )
     for key in args.models:
-        eager = results.get((key, "pytorch"))
-        for job in [(key, p) for p in args.paths] + [(MODELS[key][3], "torchvision")]:
-            label = job[0] if job[1] == "torchvision" else LABELS[job[1]]
-            if job in failed:
-                why = (
-                    " (OpenVINO picks bf16 from CPUID, but its oneDNN, capped by ONEDNN_MAX_CPU_ISA, has no bf16 "
-                    "kernels)"
-                    if job[1] == "openvino-default" and capped
-                    else ""
-                )
-                print(f"{MODELS[key][1]:18s}{label:44s}FAILED: {failed[job][:160]}{why}")
-                continue
-            res = results.get(job)
-            if res is None:
-                continue
-            if job[1] == "openvino-default":
-                label = f"openvino (end2end, OV default: {res['note']})"
-            elif job[1] == "pytorch":
-                label = f"pytorch eager (f32, {res['note']})"
-            cells = "".join(f"{res[f'b{b}'] * 1e3:9.1f}{res[f'b{b}_net'] * 1e3:8.1f}" for b in bs)
-            dets = sorted({d for b in bs for d in res[f"dets_b{b}"]})
-            dets_s = str(dets[0]) if len(dets) == 1 else f"{dets[0]}-{dets[-1]}"
-            speed = "".join(f"{eager[f'b{b}'] / res[f'b{b}']:7.2f}" if eager else f"{'':7s}" for b in bs)
-            print(
-                f"{MODELS[key][1]:18s}{label:44s}{cells}{bs[-1] / res[f'b{bs[-1]}']:10.1f}{dets_s:>9s}"
-                f"{res['top']:10.4f}{res['peak_mb']:8.0f}{res['own_mb']:7.0f}{speed}"
-                + (f"  noisy: b{bs[0]} spread {res['spread']:.2f}x over rounds" if res["spread"] > 1.3 else "")
-            )
-    print(
-        "x bN: PyTorch eager latency / the path's (higher is faster); net: the network alone (see the docstring); "
-        "own MB: the worker's peak RSS (at the largest batch) over its RSS after importing torch and ssdkit, i.e. "
-        "model, runtime library and buffers"
-    )
-    for key in args.models:
-        _, name, target, _ = MODELS[key]
-        eager = results.get((key, "pytorch"))
-        for b in bs:
-            cands = {p: results[(key, p)] for p in FLOAT32_DEPLOY if (key, p) in results}
-            if not eager or not cands:
-                continue
-            for which, pool in (
-                ("", cands),
-                (" the ISA variables cap", {p: cands[p] for p in cands if p not in uncapped}),
-            ):
-                if not pool or (which and len(pool) == len(cands)):
-                    continue
-                best = min(pool, key=lambda p: pool[p][f"b{b}"])
-                ratio = eager[f"b{b}"] / pool[best][f"b{b}"]
-                verdict = (
-                    f"(target >= {target}x): {'PASS' if ratio >= target else 'MISS'}"
-                    if b == 1
-                    else "(no target at this batch)"
-                )
-                caveat = " [not capped by the ISA variables: not an AVX2 figure]" if best in uncapped else ""
-                print(
-                    f"{'    ' if which else ''}{name} b{b}: fastest float32 deploy path{which} {LABELS[best]} "
-                    f"{pool[best][f'b{b}'] * 1e3:.1f} ms = {ratio:.2f}x PyTorch eager {eager[f'b{b}'] * 1e3:.1f} ms "
-                    f"{verdict}{caveat}"
-                )
-            bf = results.get((key, "openvino-default"))
-            if bf:
-                r = eager[f"b{b}"] / bf[f"b{b}"]
-                print(
-                    f"    OpenVINO at its default precision ({bf['note']}, not float32): "
-                    f"{bf[f'b{b}'] * 1e3:.1f} ms = {r:.2f}x"
-                    + (f" ({'meets' if r >= target else 'misses'} {target}x, not counted)" if b == 1 else "")
-                )
+        for b in sorted(args.batches):
+            for line in target_lines(key, b, results, uncapped):
+                emit(line)
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(
-                dict(
-                    cpu=describe_cpu(),
-                    isa=isa,
-                    threads=args.threads,
-                    failed={"|".join(k): v for k, v in failed.items()},
-                    results=[dict(v, job=list(k)) for k, v in results.items()],
-                ),
-                f,
-                indent=1,
-            )
+        write_json(args.out, describe_cpu(), isa, args.threads, failed, results)
+
+
+def write_json(out: str, cpu: str, isa: str, threads: int, failed: dict, results: dict) -> None:
+    record = dict(
+        cpu=cpu,
+        isa=isa,
+        threads=threads,
+        failed={"|".join(k): v for k, v in failed.items()},
+        results=[dict(v, job=list(k)) for k, v in results.items()],
+    )
+    with open(out, "w") as f:
+        json.dump(record, f, indent=1)
 
 
 if __name__ == "__main__":

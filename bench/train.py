@@ -1,6 +1,6 @@
 """Training-step throughput (images/s) and peak memory at batch 8, beside torchvision's ssd300_vgg16.
 
-    python bench/train.py [--steps 3] [--batch 8] [--no-bf16] [--quick]
+    python bench/train.py [--quick | --full] [--steps 2] [--batch 8] [--no-bf16]
 
 A full step: data preprocessing, forward, matching, loss, backward, SGD step, on the same uint8 batch
 with the same boxes. Each model runs in its own subprocess (peak RSS is its own). Target: SSD300-VGG16
@@ -18,7 +18,13 @@ Every worker, torchvision's included, runs with ssdkit's allocator settings
 so the ratio is printed for the same allocator on both sides and for each library as it comes.
 Where ``SSD(winograd='auto')`` applies (x86 CPUs with PyTorch at AVX2), ``+nowino`` rows run ssdkit with
 ``winograd=False`` (every convolution on oneDNN, as torchvision's), so the gain of NNPACK's Winograd kernels is
-printed beside the ratio. ``--quick`` skips the ``@glibc``, ``+nhwc``, ``+nchw`` and VOC rows.
+printed beside the ratio.
+
+Each row is printed as soon as it is measured. The default times the same-work pair (``tv:ssd300_vgg16`` and
+``ssd300_vgg16_coco+unfrozen``, 2 steps after one warm-up) is sized for about 1.5 min under AVX2 emulation on a
+2-core machine.
+``--quick`` adds each library's recipe, SSDLite300-MobileNet, the demo model, ``+nowino`` and the bf16 rows;
+``--full`` also the ``@glibc``, ``+nhwc``, ``+nchw`` and VOC rows.
 """
 
 from __future__ import annotations
@@ -26,14 +32,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
-from common import best_of
+from common import best_of, emit, peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,7 +87,7 @@ def worker(name: str, n: int, steps: int) -> dict:
         if "recipe" in modes:  # what _vgg_extractor does with an ImageNet backbone (weights None forces all 5 stages)
             model.backbone.features[:TV_CONV1].requires_grad_(False)
         optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-        targets = [dict(boxes=b, labels=lab + 1) for b, lab in zip(boxes, labels)]
+        targets = [dict(boxes=b, labels=lab + 1) for b, lab in zip(boxes, labels, strict=True)]
 
         def step():
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
@@ -112,7 +117,7 @@ def worker(name: str, n: int, steps: int) -> dict:
         optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
         wrapper = BF16OptimWrapper(optimizer=optim, fallback_fp32=False) if mode == "bf16" else OptimWrapper(optim)
         samples = []
-        for b, lab in zip(boxes, labels):
+        for b, lab in zip(boxes, labels, strict=True):
             s = DetSample(metainfo=dict(img_shape=(300, 300), ori_shape=(300, 300)))
             s.gt_instances = InstanceData(bboxes=b, labels=lab)
             samples.append(s)
@@ -121,45 +126,46 @@ def worker(name: str, n: int, steps: int) -> dict:
             model.train_step(dict(inputs=images, data_samples=samples), wrapper)
 
     t = best_of(step, repeats=steps, warmup=1)
-    return dict(name=name, ips=n / t, step_s=t, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return dict(name=name, ips=n / t, step_s=t, peak_rss_mb=peak_rss_mb())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--no-bf16", action="store_true", help="skip the bfloat16 rows")
-    ap.add_argument("--quick", action="store_true", help="skip the @glibc, +nhwc, +nchw and VOC rows")
-    ap.add_argument("--worker", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.batch, args.steps)))
-        return
+SAME_WORK = ["tv:ssd300_vgg16", "ssd300_vgg16_coco+unfrozen"]
+
+
+def names_for(args: argparse.Namespace) -> list[str]:
+    """The rows to measure: the same-work pair; with ``--quick`` / ``--full`` the rest (see the docstring)."""
     from ssdkit.engine.bf16 import native_bf16
     from ssdkit.models.winograd import winograd_available
-    from ssdkit.utils.cpu import describe_cpu
 
-    res = {}
-    names = MODELS + ([] if args.quick else MORE) + ([] if args.no_bf16 or not native_bf16("cpu") else BF16)
+    if not (args.quick or args.full):
+        return list(SAME_WORK)
+    names = MODELS + (MORE if args.full else []) + ([] if args.no_bf16 or not native_bf16("cpu") else BF16)
     if winograd_available():
         names[2:2] = ["ssd300_vgg16_coco+unfrozen+nowino"]
+    return names
+
+
+def measure(names: list[str], batch_size: int, steps: int) -> dict[str, dict]:
+    """Each row in its own subprocess, printed as soon as it is measured."""
+    emit(f"{'model':34s}{'step s':>8s}{'img/s':>8s}{'peak MB':>9s}")
+    res = {}
     for name in names:
         env = dict(os.environ, SSDKIT_MALLOC_TUNE="0" if name.endswith("@glibc") else "1")
         p = subprocess.run(
-            [sys.executable, __file__, "--worker", name, "--batch", str(args.batch), "--steps", str(args.steps)],
+            [sys.executable, __file__, "--worker", name, "--batch", str(batch_size), "--steps", str(steps)],
             capture_output=True,
             text=True,
             env=env,
         )
         if p.returncode:
-            print(f"{name}: failed\n{p.stderr[-1500:]}")
+            emit(f"{name}: failed\n{p.stderr[-1500:]}")
             continue
-        res[name] = json.loads(p.stdout.strip().splitlines()[-1])
-    print(describe_cpu())
-    print(f"batch {args.batch}, torch {torch.__version__}")
-    print(f"{'model':34s}{'step s':>8s}{'img/s':>8s}{'peak MB':>9s}")
-    for r in res.values():
-        print(f"{r['name']:34s}{r['step_s']:8.2f}{r['ips']:8.2f}{r['peak_rss_mb']:9.0f}")
+        r = res[name] = json.loads(p.stdout.strip().splitlines()[-1])
+        emit(f"{r['name']:34s}{r['step_s']:8.2f}{r['ips']:8.2f}{r['peak_rss_mb']:9.0f}")
+    return res
+
+
+def torchvision_ratios(res: dict[str, dict]) -> None:
     for ours_key, tv_key, what in (
         ("+unfrozen", "", "same work, same allocator (ssdkit's settings)"),
         ("+unfrozen@glibc", "@glibc", "same work, same allocator (glibc defaults)"),
@@ -169,27 +175,51 @@ def main() -> None:
     ):
         tv, ours = res.get("tv:ssd300_vgg16" + tv_key), res.get("ssd300_vgg16_coco" + ours_key)
         if tv and ours:
-            print(
+            emit(
                 f"SSD300-VGG16 (COCO head) / torchvision throughput, {what}: {ours['ips'] / tv['ips']:.2f}x "
                 f"(target >= 1.1x); peak memory {ours['peak_rss_mb']:.0f} vs {tv['peak_rss_mb']:.0f} MB"
             )
+
+
+def other_ratios(res: dict[str, dict]) -> None:
     for net in ("tv:ssd300_vgg16", "ssd300_vgg16_coco+unfrozen", "demo/ssdlite224_mobilenet_demo"):
         if net in res and net + "@glibc" in res:
             ratio = res[net]["ips"] / res[net + "@glibc"]["ips"]
-            print(f"{net}: allocator settings / glibc defaults throughput {ratio:.2f}x")
+            emit(f"{net}: allocator settings / glibc defaults throughput {ratio:.2f}x")
     wino, nowino = res.get("ssd300_vgg16_coco+unfrozen"), res.get("ssd300_vgg16_coco+unfrozen+nowino")
     tv = res.get("tv:ssd300_vgg16")
     if wino and nowino:
-        print(
+        emit(
             f"ssd300_vgg16_coco+unfrozen: Winograd (NNPACK) / oneDNN throughput {wino['ips'] / nowino['ips']:.2f}x"
             + (f"; without Winograd, / torchvision: {nowino['ips'] / tv['ips']:.2f}x" if tv else "")
         )
     nhwc, nchw = res.get("ssd300_vgg16_coco+unfrozen+nhwc"), res.get("ssd300_vgg16_coco+unfrozen+nchw")
     if nhwc and nchw:
-        print(f"ssd300_vgg16_coco: channels_last / NCHW throughput {nhwc['ips'] / nchw['ips']:.2f}x")
+        emit(f"ssd300_vgg16_coco: channels_last / NCHW throughput {nhwc['ips'] / nchw['ips']:.2f}x")
     for net in ("ssd300_vgg16_coco+unfrozen", "ssdlite300_mobilenet"):
         if net in res and net + "+bf16" in res:
-            print(f"{net}: bf16 / float32 throughput {res[net + '+bf16']['ips'] / res[net]['ips']:.2f}x")
+            emit(f"{net}: bf16 / float32 throughput {res[net + '+bf16']['ips'] / res[net]['ips']:.2f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--no-bf16", action="store_true", help="skip the bfloat16 rows")
+    ap.add_argument("--quick", action="store_true", help="also the recipe, MobileNet, demo, +nowino and bf16 rows")
+    ap.add_argument("--full", action="store_true", help="also the @glibc, +nhwc, +nchw and VOC rows")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.batch, args.steps)))
+        return
+    from ssdkit.utils.cpu import describe_cpu
+
+    emit(describe_cpu())
+    emit(f"batch {args.batch}, {args.steps} steps after one warm-up, torch {torch.__version__}")
+    res = measure(names_for(args), args.batch, args.steps)
+    torchvision_ratios(res)
+    other_ratios(res)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ model = dict(
         _delete_=True,
         type='SSDPriorGenerator',
         aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],
-        scales=[0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05],
+        first_scale=0.07,  # scales 0.07, then 0.15 .. 0.87 in steps of 0.18, and 1.05
+        min_ratio=15,
+        max_ratio=90,
         steps=[8, 16, 32, 64, 100, 300],
         clip='wh',
     ),

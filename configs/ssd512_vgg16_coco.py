@@ -6,5 +6,5 @@ _base_ = [
 ]
 # COCO's smaller objects: s_min 0.1 with conv4_3 at 0.04 (the released model's sizes).
 model = dict(
-    num_classes=80, prior_generator=dict(scales=[0.04, 0.1, 0.26, 0.42, 0.58, 0.74, 0.9, 1.06])
+    num_classes=80, prior_generator=dict(first_scale=0.04, min_ratio=10, max_ratio=90)
 )  # at 512: 20.48, 51.2 .. 460.8, and 542.72

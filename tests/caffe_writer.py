@@ -2,7 +2,7 @@
 ``.caffemodel`` (protobuf wire format) with random weights.
 
 Written from caffe.proto (BVLC/caffe) and chuanqi305/MobileNet-SSD's prototxts without any code of
-``ssdkit.apis.caffe_model`` / ``prototxt`` / ``convert_caffe``, so the reader is tested against an independent
+``ssdkit.convert.caffe_model`` / ``prototxt`` / ``caffe``, so the reader is tested against an independent
 writer (and OpenCV reads what this writes).
 """
 
@@ -297,7 +297,7 @@ def blob_proto(arr: np.ndarray, style: str = "packed") -> bytes:
     flat = np.ascontiguousarray(arr, dtype=np.float32).reshape(-1)
     if style == "legacy":
         dims = (1,) * (4 - arr.ndim) + tuple(arr.shape)
-        head = b"".join(key(f, 0) + varint(d) for f, d in zip((1, 2, 3, 4), dims))
+        head = b"".join(key(f, 0) + varint(d) for f, d in zip((1, 2, 3, 4), dims, strict=True))
     else:
         head = length_delimited(7, length_delimited(1, b"".join(varint(d) for d in arr.shape)))
     if style == "unpacked":

@@ -76,9 +76,9 @@ def test_grid_path_equals_dense_iou_and_the_matchers_own_result():
     ref = matcher(gt, ps.priors, valid)  # dense: no grid
     img, pr = (ref >= 0).nonzero(as_tuple=True)
     slots = objects.slots()
-    index = {(int(i), int(s)): k for k, (i, s) in enumerate(zip(objects.image, slots))}
-    expected = sorted((index[(int(i), int(ref[i, p]))], int(p)) for i, p in zip(img, pr))
-    assert sorted(zip(obj.tolist(), prior.tolist())) == expected
+    index = {(int(i), int(s)): k for k, (i, s) in enumerate(zip(objects.image, slots, strict=True))}
+    expected = sorted((index[(int(i), int(ref[i, p]))], int(p)) for i, p in zip(img, pr, strict=True))
+    assert sorted(zip(obj.tolist(), prior.tolist(), strict=True)) == expected
 
 
 def _thin_objects_set(root, n_img: int = 200, seed: int = 0) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import ssdkit.models  # noqa: F401
+from ssdkit.convert import vgg16_to_atrous
 from ssdkit.models.backbones import MobileNetV1, VGG16Atrous
 from ssdkit.models.necks import FeatureFusedNeck, SSDExtraLayers, bilinear_kernel
 from ssdkit.registry import BACKBONES, NECKS
@@ -19,6 +21,32 @@ def test_vgg_outputs_and_conv5_3():
     assert net.out_channels == [512, 512, 1024]
     with pytest.raises(ValueError, match="conv4_3"):
         VGG16Atrous(out_features=("conv6",))
+    assert_equals_torchvisions_vgg16(net)
+
+
+def assert_equals_torchvisions_vgg16(net: VGG16Atrous) -> None:
+    """With torchvision's VGG16 weights (random, converted): conv4_3 and conv5_3 are torchvision's ``features[:23]``
+    and ``features[:30]``, conv7 the paper's head written out here (pool5 3x3 stride 1, conv6 3x3 dilation 6,
+    ReLU, conv7 1x1, ReLU) on the subsampled fc6/fc7; on a 64x64 input every pooling divides evenly, so pool3's
+    ceil mode changes nothing."""
+    import torchvision
+
+    torch.manual_seed(0)
+    tv = torchvision.models.vgg16().eval()
+    net.eval()
+    missing = net.load_state_dict(vgg16_to_atrous(tv.state_dict()), strict=False).missing_keys
+    assert missing == ["l2_norm.weight"] or missing == []
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        conv4_3, conv5_3, conv7 = net(x)
+        want4, want5 = tv.features[:23](x), tv.features[:30](x)
+        pool5 = F.max_pool2d(want5, 3, 1, 1)
+        fc6_w, fc7_w = tv.classifier[0].weight.view(4096, 512, 7, 7), tv.classifier[3].weight.view(4096, 4096, 1, 1)
+        conv6 = F.relu(F.conv2d(pool5, fc6_w[::4, :, ::3, ::3], tv.classifier[0].bias[::4], padding=6, dilation=6))
+        want7 = F.relu(F.conv2d(conv6, fc7_w[::4, ::4], tv.classifier[3].bias[::4]))
+    torch.testing.assert_close(conv4_3, want4, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(conv5_3, want5, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(conv7, want7, rtol=1e-4, atol=1e-5)
 
 
 def test_vgg_l2norm_scale_20():

@@ -90,7 +90,7 @@ def test_predictions_under_autocast_are_decoded_in_float32():
         assert _dtypes(seen) == {torch.bfloat16}
         data = model.data_preprocessor(_batch(1), False)
         ref = [s.pred_instances for s in _float32_tail(model, data, seen[0], "predict")]
-    for g, r in zip(got, ref):
+    for g, r in zip(got, ref, strict=True):
         assert g.bboxes.dtype == torch.float32 and g.scores.dtype == torch.float32
         torch.testing.assert_close(g.bboxes, r.bboxes, rtol=0, atol=1e-4)
         torch.testing.assert_close(g.scores, r.scores, rtol=0, atol=1e-6)

@@ -11,8 +11,8 @@ import torch
 from torchvision.models import vgg16
 from torchvision.models.detection import ssd300_vgg16, ssdlite320_mobilenet_v3_large
 
-from ssdkit.apis.convert import COCO_CATEGORY_IDS
-from ssdkit.models.backbones import VGG16Atrous, vgg16_to_atrous
+from ssdkit.convert import COCO_CATEGORY_IDS, vgg16_to_atrous
+from ssdkit.models.backbones import VGG16Atrous
 
 from float_tolerance import assert_same_detections, conv_depth_and_width, float32_tolerance
 from model_utils import ROOT, build_model, sample
@@ -128,7 +128,7 @@ def test_predict_equals_torchvision_detections(tv_model, converted):
     depth, width = conv_depth_and_width([model.backbone, model.neck], model.head)
     score_tol = float32_tolerance(depth, width, torch.ones(1))
     box_tol = float32_tolerance(depth, width, torch.full((1,), float(size)))
-    for o, r in zip(ours, ref):
+    for o, r in zip(ours, ref, strict=True):
         det = o.pred_instances
         assert det.bboxes.shape[0] == r["boxes"].shape[0] > 10
         mine = dict(boxes=det.bboxes, scores=det.scores, labels=torch.tensor(COCO_CATEGORY_IDS)[det.labels])
@@ -154,7 +154,7 @@ def test_matched_sets_still_fail_on_a_real_difference():
     other = {
         k: torch.cat([v, w])
         for (k, v), w in zip(
-            other.items(), (torch.tensor([[1.0, 1, 6, 6]]), torch.tensor([0.30004]), torch.tensor([4]))
+            other.items(), (torch.tensor([[1.0, 1, 6, 6]]), torch.tensor([0.30004]), torch.tensor([4])), strict=True
         )
     }
     assert_same_detections(other, near_tie, 1e-4, 1e-2, max_per_img=3)  # the last place taken by a near tie
@@ -188,5 +188,5 @@ def test_init_cfg_loads_a_local_checkpoint(tv_model, converted):
     )
     fresh.backbone.weights = None  # no ImageNet download here; the checkpoint covers the backbone
     fresh.init_weights()
-    for (name, a), b in zip(model.state_dict().items(), fresh.state_dict().values()):
+    for (name, a), b in zip(model.state_dict().items(), fresh.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, msg=name)

@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 import torch
 
-from ssdkit.apis.caffe_model import CaffeFormatError, read_caffemodel
-from ssdkit.apis.convert_caffe import CaffeConversionError, convert_caffe_mobilenet_ssd, detection_output_settings
-from ssdkit.apis.prototxt import parse_prototxt
+from ssdkit.convert.caffe import CaffeConversionError, convert_caffe_mobilenet_ssd, detection_output_settings
+from ssdkit.convert.caffe_model import CaffeFormatError, read_caffemodel
+from ssdkit.convert.prototxt import parse_prototxt
 from ssdkit.data import VOC_CLASSES
 
 from float_tolerance import assert_same_detections, conv_depth_and_width, float32_tolerance
@@ -127,7 +127,7 @@ def opencv_outputs(caffe):
     # a Python scalar mean would be Scalar(127.5, 0, 0, 0): only the first channel would lose its mean
     net.setInput(cv2.dnn.blobFromImages(images(), 0.007843, (SIZE, SIZE), (127.5, 127.5, 127.5)))
     names = ["mbox_loc", "mbox_conf", "mbox_conf_flatten", "mbox_priorbox", "detection_out"]
-    return dict(zip(names, (torch.from_numpy(o.copy()) for o in net.forward(names))))
+    return dict(zip(names, (torch.from_numpy(o.copy()) for o in net.forward(names)), strict=True))
 
 
 def ssdkit_outputs(model) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
@@ -179,7 +179,7 @@ def test_reader_returns_the_written_blobs(caffe):
     for name, blobs in weights.items():
         assert layers[name].type == types[name]
         assert len(layers[name].blobs) == len(blobs), name
-        for got, want in zip(layers[name].blobs, blobs):
+        for got, want in zip(layers[name].blobs, blobs, strict=True):
             expect_shape = (1,) * (4 - want.ndim) + want.shape if STYLES.get(name) == "legacy" else want.shape
             assert got.shape == expect_shape and got.dtype == np.float32, name
             np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=name)
@@ -283,7 +283,7 @@ def test_priors_are_caffe_prior_box():
     maps = [19, 10, 5, 3, 2, 1]
     priors = model.prior_generator([(m, m) for m in maps], (SIZE, SIZE)).double() / SIZE
     ref = []
-    for m, (_, lo, hi, ratios) in zip(maps, cw.MAPS):
+    for m, (_, lo, hi, ratios) in zip(maps, cw.MAPS, strict=True):
         wh = [(lo, lo)] + ([(math.sqrt(lo * hi),) * 2] if hi is not None else [])
         wh += [
             wh_
@@ -476,3 +476,11 @@ def test_missing_files_are_named(tmp_path):
         convert_caffe_mobilenet_ssd(tmp_path / "nowhere.prototxt", model_file)
     with pytest.raises((FileNotFoundError, CaffeFormatError), match=r"nowhere.caffemodel"):
         convert_caffe_mobilenet_ssd(proto, tmp_path / "nowhere.caffemodel")
+
+
+def test_the_released_backbone_geometry_is_ssdkits_mobilenetv1():
+    """The converter states the released network's conv1 .. conv13; they must be ssdkit's MobileNetV1 at width 1."""
+    from ssdkit.convert.caffe import BACKBONE_CHANNELS, BACKBONE_STRIDES
+    from ssdkit.models.backbones.mobilenet import CHANNELS, STRIDES
+
+    assert (BACKBONE_STRIDES, BACKBONE_CHANNELS) == (STRIDES, CHANNELS)

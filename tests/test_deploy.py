@@ -58,7 +58,7 @@ def unit_activations(model, img: np.ndarray) -> None:
     ]
     for conv in [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]:
         seen: dict = {}
-        hook = conv.register_forward_hook(lambda mod, args, out: seen.setdefault("y", out))
+        hook = conv.register_forward_hook(lambda mod, args, out, seen=seen: seen.setdefault("y", out))
         with torch.no_grad():
             model(x, mode="tensor")
             hook.remove()
@@ -123,7 +123,7 @@ def test_runtime_gives_pytorchs_detections(demo, backend, mode):
     deployed = init_detector(demo["cfg"], str(demo["files"][mode]), backend=backend)
     got = detect(deployed, demo["images"], score_thr=0.0, batch_size=3)
     assert [len(d["scores"]) for d in ref] == [200, 200, 200]
-    for ours, theirs in zip(got, ref):
+    for ours, theirs in zip(got, ref, strict=True):
         assert_same_detections(as_torch(ours), as_torch(theirs), score_tol, box_tol, max_per_img=200)
     assert not np.allclose(ref[0]["scores"][:50], ref[1]["scores"][:50])  # the batch's images differ
     # a wrong box fails the comparison
@@ -316,5 +316,5 @@ def test_raw_files_carry_the_postprocessor_settings(demo, tmp_path):
     score_tol, box_tol = tolerances(ref_model, [cv2.imread(p) for p in demo["images"]])
     ref = detect(ref_model, demo["images"], score_thr=0.0)
     got = detect(init_detector(cfg, str(out), backend="onnxruntime"), demo["images"], score_thr=0.0)
-    for ours, theirs in zip(got, ref):
+    for ours, theirs in zip(got, ref, strict=True):
         assert_same_detections(as_torch(ours), as_torch(theirs), score_tol, box_tol, max_per_img=200)

@@ -173,8 +173,8 @@ def random_samples(n_images: int, num_classes: int, seed: int) -> list[DetSample
         samples.append(
             make_sample(
                 i,
-                list(zip(gt.tolist(), gl.tolist())),
-                list(zip(boxes.tolist(), scores.tolist(), labels.tolist())),
+                list(zip(gt.tolist(), gl.tolist(), strict=True)),
+                list(zip(boxes.tolist(), scores.tolist(), labels.tolist(), strict=True)),
                 ignore=ig.tolist(),
             )
         )
@@ -190,7 +190,10 @@ def envelope_ap(recall: list[float], precision: list[float]) -> float:
 
 
 def eleven_point_ap(recall: list[float], precision: list[float]) -> float:
-    return sum(max([p for r, p in zip(recall, precision) if r >= t / 10], default=0.0) for t in range(11)) / 11
+    return (
+        sum(max([p for r, p in zip(recall, precision, strict=True) if r >= t / 10], default=0.0) for t in range(11))
+        / 11
+    )
 
 
 @pytest.fixture(scope="module")

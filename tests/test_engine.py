@@ -77,7 +77,7 @@ def test_nan_loss_stops_before_the_update_naming_iteration_term_and_images():
     with pytest.raises(FloatingPointError, match=r"loss_box = nan at iteration .*img_nan"):
         model.train_step(dict(inputs=inputs, data_samples=samples), optim)
     after = list(model.parameters())
-    assert all(torch.equal(a, b) or (a.isnan().any() and b.isnan().any()) for a, b in zip(before, after))
+    assert all(torch.equal(a, b) or (a.isnan().any() and b.isnan().any()) for a, b in zip(before, after, strict=True))
 
 
 def test_inference_api_and_infer_tool(tmp_path):

@@ -14,7 +14,7 @@ def test_equals_torchvision_head():
     for k in range(3):
         ours.cls_convs[k].load_state_dict(tv.classification_head.module_list[k].state_dict())
         ours.reg_convs[k].load_state_dict(tv.regression_head.module_list[k].state_dict())
-    feats = [torch.randn(2, ch, s, s) for ch, s in zip(chans, [7, 4, 1])]
+    feats = [torch.randn(2, ch, s, s) for ch, s in zip(chans, [7, 4, 1], strict=True)]
     cls, box = ours(feats)
     ref = tv(feats)
     torch.testing.assert_close(cls, ref["cls_logits"])

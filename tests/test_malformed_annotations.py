@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 
 import cv2
 import numpy as np
@@ -17,7 +18,7 @@ GOOD_OBJ = dict(name="dog", difficult="0", xmin="11", ymin="21", xmax="40", ymax
 BAD_VALUES = ["", "five", "nan", "inf", "-inf", "1e999", "  ", "3,5"]
 
 
-def voc_xml(objects: list[dict], size: dict | None = dict(width="80", height="60")) -> str:
+def voc_xml(objects: list[dict], size: dict | None = dict(width="80", height="60")) -> str:  # noqa: B006 (read only)
     def obj(o: dict) -> str:
         inner = "".join(f"<{k}>{v}</{k}>" for k, v in o.items() if k in ("name", "difficult") and v is not None)
         box = "".join(f"<{k}>{o[k]}</{k}>" for k in ("xmin", "ymin", "xmax", "ymax") if o.get(k) is not None)
@@ -57,8 +58,8 @@ def voc_cases(rng: np.random.Generator) -> list[tuple[str, str, str | None]]:
         ("empty class", voc_xml([dict(GOOD_OBJ, name="")]), "class ''"),
         ("no class", voc_xml([dict(GOOD_OBJ, name=None)]), "class ''"),
         ("unknown class", voc_xml([dict(GOOD_OBJ, name="unicorn")]), "class 'unicorn'"),
-        ("swapped x", voc_xml([dict(GOOD_OBJ, xmin="40", xmax="11")]), None),
-        ("outside", voc_xml([dict(GOOD_OBJ, xmin="-30", xmax="500")]), None),
+        ("swapped x", voc_xml([GOOD_OBJ, dict(GOOD_OBJ, xmin="40", xmax="11")]), None),
+        ("outside", voc_xml([GOOD_OBJ, dict(GOOD_OBJ, xmin="-30", xmax="500")]), None),
         ("nested object", voc_xml([GOOD_OBJ]).replace("</object>", "<object><name>cat</name></object></object>"), None),
         ("no objects", voc_xml([]), None),
     ]
@@ -84,6 +85,35 @@ def check_outcome(make, label: str, file_re: str, field_hint: str | None = None,
         assert item is None or item["inputs"].shape == (3, 64, 64), label
 
 
+#: The bad boxes each ``bad_box`` mode must handle, by case label: the box ``'clip'`` makes of it (``None``: empty
+#: after clipping, so dropped), or ``'nan'`` (no mode can repair it: every mode raises). The image is 80 x 60.
+VOC_BAD_BOXES = {"swapped x": None, "outside": [0.0, 20.0, 80.0, 50.0]}  # VOC's 1-based xmin/ymin: -1
+VOC_GOOD_BOX = [10.0, 20.0, 40.0, 50.0]
+COCO_BAD_BOXES = {"negative width": None, "outside": [70.0, 50.0, 80.0, 60.0], "nan bbox": "nan"}
+COCO_GOOD_BOX = [0.0, 0.0, 20.0, 20.0]
+
+
+def check_bad_box(make, label: str, mode: str, file_re: str, clipped, good: list[float]) -> None:
+    """A bad box next to a good one: ``'error'`` raises naming the file; ``'drop'`` keeps only the good box;
+    ``'clip'`` keeps the good box and the clipped one (inside the image) unless clipping empties it. A NaN
+    coordinate raises in every mode."""
+    if mode == "error" or clipped == "nan":
+        with pytest.raises(ValueError) as err:
+            make()
+        message = str(err.value)
+        assert re.search(file_re, message), (label, mode, message)
+        assert ("NaN or infinite" if clipped == "nan" else "outside the 80.0x60.0 image") in message, (label, message)
+        return
+    ds = make()
+    boxes = [list(map(float, i["bbox"])) for i in ds.get_data_info(0)["instances"]]
+    if mode == "drop" or clipped is None:
+        assert boxes == [good], (label, mode, boxes)
+    else:
+        assert sorted(boxes) == sorted([good, clipped]), (label, mode, boxes)
+        assert all(0 <= x1 < x2 <= 80 and 0 <= y1 < y2 <= 60 for x1, y1, x2, y2 in boxes), (label, boxes)
+    assert ds.bad_box_count == 1, (label, mode)
+
+
 def test_voc_malformations(tmp_path):
     rng = np.random.default_rng(0)
     cases = voc_cases(rng)
@@ -96,8 +126,12 @@ def test_voc_malformations(tmp_path):
         (root / "Annotations/a.xml").write_text(xml)
         (root / "ImageSets/Main/train.txt").write_text("a\n")
         for mode in ("clip", "drop", "error"):
+            make = partial(VOCDataset, str(root), year=None, split="train", bad_box=mode, pipeline=PIPE)
+            if label in VOC_BAD_BOXES:
+                check_bad_box(make, label, mode, r"a\.xml'", VOC_BAD_BOXES[label], VOC_GOOD_BOX)
+                continue
             check_outcome(
-                lambda: VOCDataset(str(root), year=None, split="train", bad_box=mode, pipeline=PIPE),
+                make,
                 f"{label} ({mode})",
                 r"a\.xml'",
                 field,
@@ -108,7 +142,10 @@ def test_voc_malformations(tmp_path):
 def coco_doc() -> dict:
     return dict(
         images=[dict(id=1, file_name="a.jpg", width=80, height=60)],
-        annotations=[dict(id=1, image_id=1, category_id=1, bbox=[10, 20, 30, 30], area=900, iscrowd=0)],
+        annotations=[
+            dict(id=1, image_id=1, category_id=1, bbox=[10, 20, 30, 30], area=900, iscrowd=0),
+            dict(id=2, image_id=1, category_id=1, bbox=[0, 0, 20, 20], area=400, iscrowd=0),
+        ],
         categories=[dict(id=1, name="dog")],
     )
 
@@ -143,15 +180,20 @@ def test_coco_malformations(tmp_path):
         cv2.imwrite(str(root / "img/a.jpg"), np.full((60, 80, 3), 128, np.uint8))
         (root / "b.json").write_text(json.dumps(doc))
         for mode in ("clip", "drop", "error"):
+            make = partial(
+                CocoDataset,
+                data_root=str(root),
+                ann_file="b.json",
+                data_prefix=dict(img="img/"),
+                bad_box=mode,
+                filter_empty_gt=False,
+                pipeline=PIPE,
+            )
+            if label in COCO_BAD_BOXES:
+                check_bad_box(make, label, mode, r"b\.json'", COCO_BAD_BOXES[label], COCO_GOOD_BOX)
+                continue
             check_outcome(
-                lambda: CocoDataset(
-                    data_root=str(root),
-                    ann_file="b.json",
-                    data_prefix=dict(img="img/"),
-                    bad_box=mode,
-                    filter_empty_gt=False,
-                    pipeline=PIPE,
-                ),
+                make,
                 f"{label} ({mode})",
                 r"b\.json'",
                 field,

@@ -64,7 +64,7 @@ def test_voc_per_class_keys_name_the_iou():
     assert set(res) == {"pascal_voc/mAP", "pascal_voc/AP75_thing"}
 
 
-def devkit_ap(samples, num_classes, mode):
+def devkit_ap(samples, num_classes, mode):  # noqa: C901 (the devkit's loop, kept as it reads)
     """The VOC devkit's loop, written independently: one detection at a time."""
     aps = []
     for c in range(num_classes):
@@ -75,7 +75,7 @@ def devkit_ap(samples, num_classes, mode):
             gts[i] = dict(boxes=gb[gl == c], difficult=ig[gl == c], det=np.zeros((gl == c).sum(), bool))
             npos += int((~ig[gl == c]).sum())
             p = s.pred_instances
-            for b, sc, lab in zip(p.bboxes.numpy(), p.scores.numpy(), p.labels.numpy()):
+            for b, sc, lab in zip(p.bboxes.numpy(), p.scores.numpy(), p.labels.numpy(), strict=True):
                 if lab == c:
                     dets.append((sc, i, b))
         dets.sort(key=lambda d: -d[0])
@@ -152,7 +152,10 @@ def coco_files(tmp_path, samples, cat_ids):
     anns = []
     for i, s in enumerate(samples):
         for b, lab, ig in zip(
-            s.gt_instances.bboxes.tolist(), s.gt_instances.labels.tolist(), s.gt_instances.ignore_flags.tolist()
+            s.gt_instances.bboxes.tolist(),
+            s.gt_instances.labels.tolist(),
+            s.gt_instances.ignore_flags.tolist(),
+            strict=True,
         ):
             anns.append(
                 dict(
@@ -181,7 +184,9 @@ def pycocotools_stats(ann_file, samples, cat_ids):
             bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]],
         )
         for s in samples
-        for b, sc, lab in zip(s.pred_instances.bboxes.tolist(), s.pred_instances.scores, s.pred_instances.labels)
+        for b, sc, lab in zip(
+            s.pred_instances.bboxes.tolist(), s.pred_instances.scores, s.pred_instances.labels, strict=True
+        )
     ]
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(ann_file)

@@ -6,6 +6,7 @@ import re
 
 import pytest
 import torch
+from torch import Tensor
 
 from ssdkit.apis.model_info import count_flops, weight_source
 
@@ -125,6 +126,70 @@ def test_loss_and_predict_on_mobilenet(name):
     assert det.bboxes.shape == (full, 4) and det.scores.shape == (full,)
     assert float(det.bboxes[:, 0::2].max()) <= 450 and float(det.bboxes[:, 1::2].max()) <= 600
     assert float(det.bboxes.min()) >= 0 and (det.bboxes[:, 2:] >= det.bboxes[:, :2]).all()
+    with torch.no_grad():
+        cls_logits, box_deltas = model(x, mode="tensor")
+        priors = model.priors_for(model.extract_feats(x), x, torch.float32)
+    assert_detections_come_from_the_head(det, cls_logits[0], box_deltas[0], priors, size, ori=(600, 450))
+    model.train()
+    assert_the_loss_pulls_matched_priors_to_their_boxes(model, x, samples)
+
+
+def hand_decode(deltas: Tensor, priors: Tensor) -> Tensor:
+    """SSD's decoding written out (variances 0.1, 0.2): ``deltas [P, 4]``, ``priors [P, 4]`` xyxy -> xyxy."""
+    wh = priors[:, 2:] - priors[:, :2]
+    centre = (priors[:, :2] + priors[:, 2:]) / 2 + deltas[:, :2] * 0.1 * wh
+    half = wh * torch.exp(deltas[:, 2:] * 0.2) / 2
+    return torch.cat([centre - half, centre + half], dim=1)
+
+
+def assert_detections_come_from_the_head(det, cls_logits: Tensor, box_deltas: Tensor, priors: Tensor, size, ori):
+    """Every detection is some prior's softmax score for class ``label + 1`` (column 0 is background) with that
+    prior's decoded box, clipped to the input and scaled to the original image (``ori`` (H, W))."""
+    probs = cls_logits.float().softmax(-1)  # [P, C+1]
+    boxes = hand_decode(box_deltas.float(), priors).clamp(0, size) * torch.tensor([ori[1], ori[0]] * 2) / size
+    for box, score, label in zip(det.bboxes, det.scores, det.labels, strict=True):
+        same = (probs[:, int(label) + 1] - score).abs() < 1e-6
+        assert same.any(), f"score {float(score)} of class {int(label)} is no prior's"
+        assert (boxes[same] - box).abs().amax(dim=1).min() < 1e-2, f"box {box.tolist()} is not its prior's"
+
+
+def hand_encode(gt: Tensor, priors: Tensor) -> Tensor:
+    """SSD's encoding written out (variances 0.1, 0.2): ``gt [P, 4]``, ``priors [P, 4]`` xyxy -> deltas."""
+    pwh, gwh = priors[:, 2:] - priors[:, :2], gt[:, 2:] - gt[:, :2]
+    offset = ((gt[:, :2] + gt[:, 2:]) - (priors[:, :2] + priors[:, 2:])) / 2 / pwh / 0.1
+    return torch.cat([offset, torch.log(gwh / pwh) / 0.2], dim=1)
+
+
+def assert_the_loss_pulls_matched_priors_to_their_boxes(model, x: Tensor, samples: list) -> None:
+    """The loss's gradient at the head's outputs, against the paper's matching done here with torchvision's IoU:
+    box gradients exactly at the priors matched to a ground-truth box (IoU >= 0.5, or the box's best prior), each
+    pointing its deltas towards that box's encoding, and each such prior's class score for ``label + 1`` pushed up."""
+    from torchvision.ops import box_iou
+
+    assert type(model.matcher).__name__ == "SSDMatcher" and model.matcher.iou_threshold == 0.5
+    outputs = []
+    handle = model.head.register_forward_hook(lambda m, i, out: outputs.extend(t.retain_grad() or t for t in out))
+    try:
+        sum(model(x, samples, mode="loss").values()).backward()
+    finally:
+        handle.remove()
+    cls_logits, box_deltas = outputs
+    with torch.no_grad():
+        priors = model.priors_for(model.extract_feats(x), x, torch.float32)
+    for i, s in enumerate(samples):
+        gt = s.gt_instances
+        iou = box_iou(gt.bboxes, priors)  # [G, P]
+        best_iou, match = iou.max(0)
+        positive = best_iou >= 0.5
+        positive[iou.argmax(1)] = True
+        match[iou.argmax(1)] = torch.arange(len(gt.bboxes))
+        moved = box_deltas.grad[i].abs().sum(1) > 0
+        assert torch.equal(moved, positive), (int(moved.sum()), int(positive.sum()))
+        away = box_deltas[i, positive].detach() - hand_encode(gt.bboxes[match[positive]], priors[positive])
+        clear = away.abs() > 1e-3
+        assert torch.equal(box_deltas.grad[i, positive].sign()[clear], away.sign()[clear])
+        label_grad = cls_logits.grad[i, positive].gather(1, (gt.labels[match[positive]] + 1)[:, None])
+        assert (label_grad < 0).all()
 
 
 def test_level_mismatch_names_the_keys():
@@ -167,7 +232,7 @@ def test_ignore_flagged_objects_are_not_trained_on():
 def test_channels_last_auto_follows_the_cpu_and_the_network(monkeypatch):
     """'auto': NHWC on AVX-512 CPUs; on AVX2-only CPUs NHWC for depthwise (MobileNet), NCHW for dense (VGG), which
     predicts in NHWC unless it runs Winograd convs (NNPACK takes NCHW)."""
-    import ssdkit.models.detectors.ssd as ssd_module
+    import ssdkit.models.machine_policy as ssd_module
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     got = {}
@@ -198,9 +263,9 @@ def test_channels_last_auto_follows_the_cpu_and_the_network(monkeypatch):
         assert vgg.eval().channels_last and params[0].is_contiguous(memory_format=torch.channels_last)
         eval_out = vgg(x, mode="tensor")
     assert not vgg.train().channels_last and params[0].is_contiguous()
-    assert all(a is b for a, b in zip(params, vgg.parameters()))
+    assert all(a is b for a, b in zip(params, vgg.parameters(), strict=True))
     depth, width = conv_depth_and_width([vgg.backbone, vgg.neck], vgg.head)
-    for a, b in zip(train_out, eval_out):  # no batch norm in VGG: the mode changes only the layout
+    for a, b in zip(train_out, eval_out, strict=True):  # no batch norm in VGG: the mode changes only the layout
         assert (a - b).abs().max() <= float32_tolerance(depth, width, b)
     assert build_model("ssd300_vgg16_voc0712", channels_last=True).channels_last is True
     with pytest.raises(ValueError, match="model.channels_last='yes'.*True, False and 'auto'"):

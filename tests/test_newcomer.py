@@ -306,10 +306,10 @@ def test_infer_and_test_write_one_json_format(demo_data, tmp_path):
         assert set(rec) == {"image", "detections"} and rec["image"] in by_image
         ours = by_image[rec["image"]]["detections"]
         assert len(rec["detections"]) == len(ours) == 200
-        for a, b in zip(rec["detections"], ours):
+        for a, b in zip(rec["detections"], ours, strict=True):
             assert set(a) == {"box", "score", "label", "name"} and a["name"] == classes[a["label"]]
             assert a["label"] == b["label"] and abs(a["score"] - b["score"]) < 1e-3
-            assert max(abs(u - v) for u, v in zip(a["box"], b["box"])) < 0.05
+            assert max(abs(u - v) for u, v in zip(a["box"], b["box"], strict=True)) < 0.05
 
 
 def test_labels_are_drawn_inside_the_image():

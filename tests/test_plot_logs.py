@@ -321,7 +321,7 @@ def test_the_figure_draws_each_curve_in_its_keys_subplot(logs):
         for ax in axes:
             mine = [c for c in curves if c.key == ax.get_title()]
             assert len(ax.get_lines()) == len(mine) == 2
-            for line, c in zip(ax.get_lines(), mine):
+            for line, c in zip(ax.get_lines(), mine, strict=True):
                 np.testing.assert_array_equal(line.get_xdata(), c.steps)
                 np.testing.assert_array_equal(line.get_ydata(), c.values)
             assert ax.get_xlabel() == "iteration"

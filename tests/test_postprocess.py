@@ -33,7 +33,7 @@ def test_equals_torchvision_postprocess(tv_priors, seed, peaky):
     ref = tv_postprocess(logits, deltas, tv_priors, [(300, 300)] * 4)
     boxes = SSDBoxCoder().decode(deltas, tv_priors.unsqueeze(0))
     ours = POSTPROCESSORS.build(dict(type="SSDPostprocessor"))(logits, boxes, [dict(img_shape=(300, 300))] * 4)
-    for i, (o, r) in enumerate(zip(ours, ref)):
+    for i, (o, r) in enumerate(zip(ours, ref, strict=True)):
         o, r = canonical(o, label_offset=1), canonical(r)
         assert o["boxes"].shape[0] == r["boxes"].shape[0] > 0, f"image {i}"
         torch.testing.assert_close(o["scores"], r["scores"], rtol=0, atol=1e-6)
@@ -48,7 +48,7 @@ def test_scaled_to_original_pixels_and_clipped():
     out = SSDPostprocessor()(logits, boxes, [dict(img_shape=(300, 300), ori_shape=(600, 900))])[0]
     # second box clipped to 300 then scaled: x by 3, y by 2
     assert out["labels"].tolist() == [0, 1] or out["labels"].tolist() == [1, 0]
-    got = {int(lab): b.tolist() for lab, b in zip(out["labels"], out["boxes"])}
+    got = {int(lab): b.tolist() for lab, b in zip(out["labels"], out["boxes"], strict=True)}
     assert got[0] == pytest.approx([0, 0, 450, 300])
     assert got[1] == pytest.approx([300, 200, 900, 600])
 
@@ -115,7 +115,7 @@ def test_heavy_suppression_widens_the_candidate_prefix():
     boxes = SSDBoxCoder().decode(deltas, priors.unsqueeze(0))
     post = SSDPostprocessor(max_per_img=50)
     ours = post(logits, boxes, [dict(img_shape=(300, 300))] * 2)
-    for o, r in zip(ours, ref):
+    for o, r in zip(ours, ref, strict=True):
         o, r = canonical(o, label_offset=1), canonical(r)
         assert 3 <= o["boxes"].shape[0] == r["boxes"].shape[0] < 50
         torch.testing.assert_close(o["scores"], r["scores"])

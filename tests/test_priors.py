@@ -114,3 +114,38 @@ def test_level_without_extra_square_as_caffe_priorbox_without_max_size():
         )
     with pytest.raises(ValueError, match="extra_square has 1 entries"):
         SSDPriorGenerator(aspect_ratios=[[2], [2]], extra_square=[False])
+
+
+#: The configs' prior scales as they were written out by hand (the released models' sizes, ssd_pascal.py).
+HAND_SCALES = {
+    "ssd300_vgg16_voc0712": [0.1, 0.2, 0.37, 0.54, 0.71, 0.88, 1.05],
+    "ssd512_vgg16_voc0712": [0.07, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 1.05],
+    "ssd300_vgg16_coco": [0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05],
+    "ssd512_vgg16_coco": [0.04, 0.1, 0.26, 0.42, 0.58, 0.74, 0.9, 1.06],
+}
+
+
+@pytest.mark.parametrize("name", sorted(HAND_SCALES))
+def test_configs_derive_the_released_scales_exactly(name):
+    """The configs state min_ratio / max_ratio / first_scale; the priors equal those of the hand-written scales."""
+    from model_utils import input_size, load_config
+
+    cfg = load_config(name)
+    derived = PRIOR_GENERATORS.build(cfg.model.prior_generator)
+    assert "scales" not in cfg.model.prior_generator and derived.scales == HAND_SCALES[name]
+    hand_cfg = {k: v for k, v in cfg.model.prior_generator.items() if k not in ("min_ratio", "max_ratio")}
+    hand = PRIOR_GENERATORS.build(dict(hand_cfg, scales=HAND_SCALES[name], first_scale=None))
+    size = input_size(cfg)
+    maps = SSD300_FEATURES if size == 300 else SSD512_FEATURES
+    assert torch.equal(derived(maps, (size, size)), hand(maps, (size, size)))
+
+
+def test_the_released_rule_by_hand_and_its_errors():
+    from ssdkit.core.priors import caffe_scales
+
+    # ssd_pascal.py, SSD300 VOC: step floor(70 / 4) = 17 percent
+    assert caffe_scales(6, 20, 90, 0.1) == [0.1, 0.2, 0.37, 0.54, 0.71, 0.88, 1.05]
+    with pytest.raises(ValueError, match="needs all three"):
+        SSDPriorGenerator(min_ratio=20, max_ratio=90)
+    with pytest.raises(ValueError, match="both scales=.* and min_ratio/max_ratio"):
+        SSDPriorGenerator(scales=[0.1] * 7, min_ratio=20, max_ratio=90, first_scale=0.1)

@@ -126,7 +126,7 @@ def test_matches_postprocessor(method, seed, max_per_img):
     want = reference(logits, boxes, max_per_img=max_per_img)
     got = ours(logits, boxes, method, max_per_img=max_per_img)
     assert len(got) == 3
-    for i, (g, w) in enumerate(zip(got, want)):
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
         assert_sorted_and_typed(g)
         assert w["scores"].shape[0] >= min(max_per_img, 1000), "too few detections to test anything"
         assert_same_detections(g, w, f"image {i}: ")
@@ -180,7 +180,7 @@ def test_pre_nms_topk_decides(method):
     want = reference(logits, boxes, **kwargs)
     assert (want[0]["labels"] == 5).sum() == 400
     assert (reference(logits, boxes, pre_nms_topk=p, **kwargs)[0]["labels"] == 5).sum() >= 1500
-    for i, (g, w) in enumerate(zip(ours(logits, boxes, method, **kwargs), want)):
+    for i, (g, w) in enumerate(zip(ours(logits, boxes, method, **kwargs), want, strict=True)):
         assert_same_detections(g, w, f"image {i}: ")
 
 
@@ -191,7 +191,7 @@ def test_max_per_img_caps(method):
     n_survivors = [w["scores"].shape[0] for w in reference(logits, boxes, max_per_img=10**6)]
     assert min(n_survivors) > 400
     want = reference(logits, boxes)
-    for i, (g, w) in enumerate(zip(ours(logits, boxes, method), want)):
+    for i, (g, w) in enumerate(zip(ours(logits, boxes, method), want, strict=True)):
         assert w["scores"].shape[0] == 200
         assert_same_detections(g, w, f"image {i}: ")
 
@@ -202,7 +202,9 @@ def test_max_per_img_caps(method):
 )
 def test_other_settings(method, kwargs):
     boxes, logits = detector_like(3, 2000, 20, seed=6)
-    for i, (g, w) in enumerate(zip(ours(logits, boxes, method, **kwargs), reference(logits, boxes, **kwargs))):
+    for i, (g, w) in enumerate(
+        zip(ours(logits, boxes, method, **kwargs), reference(logits, boxes, **kwargs), strict=True)
+    ):
         assert w["scores"].shape[0] > 10
         assert_same_detections(g, w, f"image {i}: ")
 

@@ -52,7 +52,7 @@ def test_cut_objects_follow_the_visible_fraction_rule():
 def write_large_voc(root, sizes, objects) -> None:
     for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    for k, ((h, w), objs) in enumerate(zip(sizes, objects)):
+    for k, ((h, w), objs) in enumerate(zip(sizes, objects, strict=True)):
         cv2.imwrite(str(root / "JPEGImages" / f"big{k}.png"), np.full((h, w, 3), 30 * k, np.uint8))
         xml = "".join(
             f"<object><name>dog</name><difficult>0</difficult><bndbox><xmin>{b[0] + 1}</xmin>"

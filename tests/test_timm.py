@@ -16,7 +16,8 @@ from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper
 from torch import nn
 
-from ssdkit.models.backbones import MobileNetV1, TimmBackbone, timm_mobilenetv1_to_ssdkit
+from ssdkit.convert import timm_mobilenetv1_to_ssdkit
+from ssdkit.models.backbones import MobileNetV1, TimmBackbone
 
 from float_tolerance import float32_tolerance
 from model_utils import ROOT, build_model, load_config, sample
@@ -80,7 +81,7 @@ def test_key_mapping_gives_timms_features_at_conv11_and_conv13():
         theirs, ours = ref(x), net(x)
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
     depth, width = len(convs), max(m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1] for m in convs)
-    for name, a, b in zip(("conv11", "conv13"), ours, theirs):
+    for name, a, b in zip(("conv11", "conv13"), ours, theirs, strict=True):
         assert a.shape == b.shape
         assert (b > 0).float().mean() > 0.1  # the maps carry signal, not a dead ReLU
         tol = float32_tolerance(depth, width, b)
@@ -181,7 +182,7 @@ def test_timm_backbone_is_timms_features_model():
     with torch.no_grad():
         ours, theirs = net(x), ref(x)
     assert [o.shape[-1] for o in ours] == [19, 10]
-    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True))
     with pytest.raises(
         ValueError,
         match=r"out_indices=\(3, 5\); timm's feature levels 0 .. 4 have strides "

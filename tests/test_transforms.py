@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import colorsys
+
 import numpy as np
 import pytest
 
@@ -180,6 +182,47 @@ def test_photometric_is_seedable_and_in_range():
     assert all(
         PhotometricDistortion(seed=k)(dict(img=np.uint8([[[10, 200, 90]]])))["img"].shape == (1, 1, 3) for k in range(5)
     )
+
+
+def _hsv(img: np.ndarray) -> np.ndarray:
+    """``[N, 3]`` (hue in degrees, saturation, value) of a BGR uint8 image's pixels, by ``colorsys`` (not OpenCV)."""
+    return np.array([colorsys.rgb_to_hsv(r / 255, g / 255, b / 255) for b, g, r in img.reshape(-1, 3)]) * [360, 1, 1]
+
+
+COLOURED = np.uint8([[[100, 180, 220], [200, 120, 90], [90, 200, 150], [60, 70, 160]]])  # BGR, saturation <= 0.63
+
+
+def test_saturation_scales_every_pixels_saturation_by_one_factor():
+    """Saturation alone, on a coloured image, checked with ``colorsys``: hue and value kept, saturation times one
+    factor per image, drawn from saturation_range with probability 0.5."""
+    only = dict(brightness_delta=0, contrast_range=(1, 1), hue_delta=0)
+    before = _hsv(COLOURED)
+    factors = []
+    for k in range(100):
+        after = _hsv(PhotometricDistortion(**only, seed=k)(dict(img=COLOURED.copy()))["img"])
+        np.testing.assert_allclose(after[:, 2], before[:, 2], atol=1 / 255)
+        np.testing.assert_allclose(after[:, 0], before[:, 0], atol=1.5)
+        ratio = after[:, 1] / before[:, 1]
+        assert ratio.max() - ratio.min() < 0.03, ratio  # one factor for the image
+        factors.append(float(ratio.mean()))
+    assert 0.5 - 0.02 <= min(factors) < 0.6 and 1.4 < max(factors) <= 1.5 + 0.02
+    assert 0.3 < np.mean([abs(f - 1) < 0.01 for f in factors]) < 0.7
+
+
+def test_hue_turns_every_pixel_by_one_angle():
+    """Hue alone, checked with ``colorsys``: saturation and value kept, hue turned by one angle per image, within
+    +-2 x hue_delta degrees (hue_delta is in OpenCV's 8-bit hue units, 2 degrees each), with probability 0.5."""
+    only = dict(brightness_delta=0, contrast_range=(1, 1), saturation_range=(1, 1))
+    before = _hsv(COLOURED)
+    angles = []
+    for k in range(100):
+        after = _hsv(PhotometricDistortion(**only, seed=k)(dict(img=COLOURED.copy()))["img"])
+        np.testing.assert_allclose(after[:, 1:], before[:, 1:], atol=0.01)
+        turn = (after[:, 0] - before[:, 0] + 180) % 360 - 180  # [-180, 180)
+        assert turn.max() - turn.min() < 2.0, turn
+        angles.append(float(turn.mean()))
+    assert -36 - 1 <= min(angles) < -28 and 28 < max(angles) <= 36 + 1
+    assert 0.3 < np.mean([abs(a) < 0.5 for a in angles]) < 0.7
 
 
 def test_full_training_pipeline_many_draws():

@@ -8,8 +8,9 @@ import torch
 from mmengine import Config
 from torchvision.models import VGG16_Weights, vgg16
 
+from ssdkit.convert import vgg16_to_atrous
 from ssdkit.engine import wire_expand_fill
-from ssdkit.models.backbones import VGG16_WEIGHTS, VGG16Atrous, vgg16_to_atrous
+from ssdkit.models.backbones import VGG16_WEIGHTS, VGG16Atrous
 from ssdkit.registry import TRANSFORMS
 
 from model_utils import CONFIGS, ROOT, build_model, load_config, load_tool

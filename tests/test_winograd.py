@@ -129,7 +129,7 @@ def test_use_winograd_switches_only_eligible_convs_and_keeps_them():
     assert [winograd_eligible(m) for m in convs] == [True] + [False] * 6
     assert use_winograd(convs) == 1
     assert [type(m).__name__ for m in convs] == ["WinogradConv2d"] + ["Conv2d"] * 6
-    assert all(a is b for a, b in zip(params, convs.parameters())) and list(convs.state_dict()) == keys
+    assert all(a is b for a, b in zip(params, convs.parameters(), strict=True)) and list(convs.state_dict()) == keys
     assert use_winograd(convs, on=False) == 1 and all(type(m) is nn.Conv2d for m in convs)
 
 
@@ -173,13 +173,17 @@ def test_ssd300_training_pass_equals_onednn(nnpack_calls, monkeypatch):
     assert len(nnpack_calls) == 12  # the convs on maps of 38x38 and more: conv1_1 .. conv4_3, the 38x38 predictors
     # (conv1_x and conv2_x are frozen, so in eval mode without weight gradients: their forward runs NNPACK too)
     depth, width = conv_depth_and_width([ref.backbone, ref.neck], ref.head)
-    for a, b in zip(out, out_ref):
+    for a, b in zip(out, out_ref, strict=True):
         assert (a - b).abs().max() <= float32_tolerance(depth, width, b)
     cot = [torch.randn_like(t) for t in out_ref]
     torch.autograd.backward(out_ref, cot)
     torch.autograd.backward(out, cot)
     assert len(nnpack_calls) == 12 + 7  # input gradients of conv3_1 .. conv4_3 and the two predictors
-    grads = [(n, p.grad, q.grad) for (n, p), q in zip(ours.named_parameters(), ref.parameters()) if q.grad is not None]
+    grads = [
+        (n, p.grad, q.grad)
+        for (n, p), q in zip(ours.named_parameters(), ref.parameters(), strict=True)
+        if q.grad is not None
+    ]
     assert len(grads) == len(list(ref.parameters())) - 8  # conv1_x, conv2_x frozen
     for name, g, g_ref in grads:
         assert (g - g_ref).abs().max() <= float32_tolerance(depth, width, g_ref), name

@@ -35,7 +35,7 @@ def tv_matched_idxs(gts: list[torch.Tensor], priors: torch.Tensor) -> list[torch
 
 
 def tv_compute_loss(cls_logits, box_deltas, gts, labels_1based, priors) -> dict:
-    targets = [dict(boxes=g, labels=lab) for g, lab in zip(gts, labels_1based)]
+    targets = [dict(boxes=g, labels=lab) for g, lab in zip(gts, labels_1based, strict=True)]
     anchors = [priors] * len(gts)
     head = dict(cls_logits=cls_logits, bbox_regression=box_deltas)
     return SSD.compute_loss(tv_ssd_stub(), targets, head, anchors, tv_matched_idxs(gts, priors))

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("caffemodel", help="the trained weights (.caffemodel)")
     ap.add_argument("dst", help="ssdkit checkpoint to write (replaced only when the conversion succeeds)")
     args = ap.parse_args(argv)
-    from ssdkit.apis.convert_caffe import (
+    from ssdkit.convert.caffe import (
         CAFFE_MOBILENET_SSD_CLASSES,
         convert_caffe_mobilenet_ssd,
         detection_output_settings,

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 
-from ssdkit.apis.convert import (
+from ssdkit.convert import (
     COCO_CLASSES,
     convert_torchvision_ssd300_vgg16,
     convert_torchvision_ssdlite320,
     convert_torchvision_vgg16,
     load_state_dict_file,
+    vgg16_features_to_atrous,
 )
-from ssdkit.models.backbones import vgg16_features_to_atrous
 from ssdkit.utils.atomic import atomic_torch_save
 
 

@@ -57,7 +57,7 @@ def _analysis_evaluator(evaluators: list, args: argparse.Namespace) -> dict:
     )
 
 
-def main(argv: list[str] | None = None) -> dict:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -89,7 +89,28 @@ def main(argv: list[str] | None = None) -> dict:
         default="pytorch",
         help="evaluate an exported .onnx file (tools/export.py) on this runtime",
     )
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _wire_outputs(cfg, args: argparse.Namespace) -> None:
+    """The first ``--num`` images, and the evaluators and hooks of ``--out``, ``--analysis-dir``, ``--show-dir``."""
+    if args.num is not None:
+        cfg.test_dataloader.dataset.indices = args.num  # mmengine's BaseDataset keeps the first N
+    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+    if args.out:
+        evaluators = [*evaluators, dict(type="DumpDetections", out_file=args.out)]
+    if args.analysis_dir:
+        evaluators = [*evaluators, _analysis_evaluator(evaluators, args)]
+    cfg.test_evaluator = evaluators
+    if args.show_dir:
+        cfg.custom_hooks = [
+            *cfg.get("custom_hooks", []),
+            dict(type="DrawDetectionsHook", out_dir=args.show_dir, score_thr=args.score_thr),
+        ]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _parser().parse_args(argv)
     from ssdkit.data import BadImageError
     from ssdkit.engine import ConfigError, build_runner, finish_distributed, wire_expand_fill
 
@@ -107,19 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
                 num_classes=cfg.model.get("num_classes"),
             )
             cfg.load_from = None
-        if args.num is not None:
-            cfg.test_dataloader.dataset.indices = args.num  # mmengine's BaseDataset keeps the first N
-        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-        if args.out:
-            evaluators = [*evaluators, dict(type="DumpDetections", out_file=args.out)]
-        if args.analysis_dir:
-            evaluators = [*evaluators, _analysis_evaluator(evaluators, args)]
-        cfg.test_evaluator = evaluators
-        if args.show_dir:
-            cfg.custom_hooks = [
-                *cfg.get("custom_hooks", []),
-                dict(type="DrawDetectionsHook", out_dir=args.show_dir, score_thr=args.score_thr),
-            ]
+        _wire_outputs(cfg, args)
         if args.tile:
             metrics = _test_sliced(cfg, args)
         else:

@@ -178,9 +178,9 @@ def load_runs(work_dirs: Sequence[str | Path]) -> list[Run]:
         if d in resolved[:i]:
             raise LogError(f"work dir '{dirs[i]}' is given twice")
     names = [r.name for r in resolved]
-    labels = [str(d) if names.count(n) > 1 else n for d, n in zip(dirs, names)]
+    labels = [str(d) if names.count(n) > 1 else n for d, n in zip(dirs, names, strict=True)]
     runs = []
-    for label, d in zip(labels, dirs):
+    for label, d in zip(labels, dirs, strict=True):
         files = find_scalars(d)
         runs.append(Run(label, d, tuple(files), read_scalars(files)))
     return runs

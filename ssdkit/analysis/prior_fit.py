@@ -83,6 +83,28 @@ def _score(gen: SSDPriorGenerator, ps: PriorSet, boxes: torch.Tensor, threshold:
     return float((best >= threshold).float().mean() + MEAN_IOU_WEIGHT * best.mean()), cand
 
 
+def _candidates(scales: list[float], kind: str, k: int, current: float) -> list[float]:
+    """The values a search step tries for one parameter (``kind`` ``'s'``: scale ``k``, ``'r'``: a ratio): the
+    current value times each of :data:`STEPS`, within range; a scale also between its neighbours."""
+    lo, hi = SCALE_RANGE if kind == "s" else RATIO_RANGE
+    if kind == "s":  # keep the levels ordered
+        lo = max(lo, scales[k - 1] if k > 0 else lo)
+        hi = min(hi, scales[k + 1] if k + 1 < len(scales) else hi)
+    return [current * step for step in STEPS if lo <= current * step <= hi]
+
+
+def _trial(
+    scales: list[float], ratios: list[list[float]], kind: str, k: int, j: int, value: float
+) -> tuple[list[float], list[list[float]]]:
+    """``(scales, ratios)`` with the one parameter set to ``value``."""
+    trial_s = [value if (kind == "s" and i == k) else s for i, s in enumerate(scales)]
+    trial_r = [
+        [value if (kind == "r" and a == k and b == j) else r for b, r in enumerate(level)]
+        for a, level in enumerate(ratios)
+    ]
+    return trial_s, trial_r
+
+
 def fit_priors(
     gen, ps: PriorSet, objects: Objects, threshold: float, max_objects: int = 4000, rounds: int = 6, seed: int = 0
 ) -> PriorFit:
@@ -111,30 +133,12 @@ def fit_priors(
         gained = False
         for kind, k, j in params:
             current = scales[k] if kind == "s" else ratios[k][j]
-            lo, hi = SCALE_RANGE if kind == "s" else RATIO_RANGE
-            if kind == "s":  # keep the levels ordered
-                lo = max(lo, scales[k - 1] if k > 0 else lo)
-                hi = min(hi, scales[k + 1] if k + 1 < len(scales) else hi)
-            choice = current
-            for step in STEPS:
-                value = current * step
-                if not lo <= value <= hi:
-                    continue
-                trial_s = [value if (kind == "s" and i == k) else s for i, s in enumerate(scales)]
-                trial_r = [
-                    [value if (kind == "r" and a == k and b == j) else r for b, r in enumerate(level)]
-                    for a, level in enumerate(ratios)
-                ]
+            trials = [_trial(scales, ratios, kind, k, j, v) for v in _candidates(scales, kind, k, current)]
+            for trial_s, trial_r in trials:
                 score, _ = _score(_generator(gen, trial_s, trial_r), ps, sample, threshold)
                 evaluations += 1
                 if score > best + 1e-9:
-                    best, choice = score, value
-            if choice != current:
-                gained = True
-                if kind == "s":
-                    scales[k] = choice
-                else:
-                    ratios[k][j] = choice
+                    best, scales, ratios, gained = score, trial_s, trial_r, True
         if not gained:
             break
     fitted = _generator(gen, scales, ratios)

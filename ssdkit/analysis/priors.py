@@ -45,7 +45,7 @@ def prior_set(generator, level_sizes: list[tuple[int, int]], input_size: tuple[i
     priors = generator(level_sizes, input_size, "cpu", torch.float32)
     grid = generator.grid(level_sizes, input_size, "cpu") if hasattr(generator, "grid") else None
     per_loc = list(generator.num_priors_per_location)
-    ends = np.cumsum([h * w * a for (h, w), a in zip(level_sizes, per_loc)])
+    ends = np.cumsum([h * w * a for (h, w), a in zip(level_sizes, per_loc, strict=True)])
     if int(ends[-1]) != priors.shape[0]:
         raise ValueError(
             f"the prior generator made {priors.shape[0]} priors, but its num_priors_per_location "
@@ -195,11 +195,11 @@ def coverage_report(objects: Objects, ps: PriorSet, matcher) -> CoverageReport:
     ]
     r.tables["size / input side"] = [
         _bucket(_edges_name(lo, hi), (rel >= lo) & (rel < hi), r)
-        for lo, hi in zip(RELATIVE_EDGES[:-1], RELATIVE_EDGES[1:])
+        for lo, hi in zip(RELATIVE_EDGES[:-1], RELATIVE_EDGES[1:], strict=True)
     ]
     r.tables["aspect w / h"] = [
         _bucket(_edges_name(lo, hi), (aspect >= lo) & (aspect < hi), r)
-        for lo, hi in zip(ASPECT_EDGES[:-1], ASPECT_EDGES[1:])
+        for lo, hi in zip(ASPECT_EDGES[:-1], ASPECT_EDGES[1:], strict=True)
     ]
     return r
 
@@ -224,7 +224,7 @@ def format_report(r: CoverageReport) -> str:
     total = int(r.level_positives.sum()) or 1
     n = max(len(r.covered), 1)
     lines.append(f"\n{'level':8s}{'map':>9s}{'priors/loc':>11s}{'positives':>11s}{'share':>8s}{'per object':>12s}")
-    for k, ((h, w), a, p) in enumerate(zip(r.level_sizes, r.level_priors, r.level_positives)):
+    for k, ((h, w), a, p) in enumerate(zip(r.level_sizes, r.level_priors, r.level_positives, strict=True)):
         idle = "  idle: takes no positives (dead weight for this data)" if p == 0 else ""
         lines.append(f"  {k:<6d}{f'{h}x{w}':>9s}{int(a):11d}{int(p):11d}{p / total:8.1%}{p / n:12.2f}{idle}")
     return "\n".join(lines)

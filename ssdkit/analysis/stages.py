@@ -15,12 +15,12 @@ from mmengine.config import Config
 from torch.utils.data import DataLoader
 
 from ssdkit.engine import ConfigError, prepare_config
-from ssdkit.models.detectors.ssd import SSD
+from ssdkit.models.detectors.ssd import PREDICT_STEPS, SSD
 from ssdkit.structures import DetSample
 from ssdkit.utils.cpu import describe_cpu
 
 #: the model's stages, in order; their sum is compared with the whole ``predict``
-STAGES = ("preprocess", "backbone", "neck", "head", "decode", "nms")
+STAGES = ("preprocess", *PREDICT_STEPS)
 #: what each stage runs (the report's legend)
 STAGE_CODE = dict(
     data="next(loader): loading, pipeline, collate",
@@ -28,22 +28,17 @@ STAGE_CODE = dict(
     backbone="channels_last layout (when the model uses it) + model.backbone",
     neck="model.neck",
     head="model.head",
-    decode="model.priors_for (cached) + model.box_coder.decode",
+    decode="float32 head outputs, model.priors_for (cached) + model.decode",
     nms="model.postprocessor (score threshold, top-k, NMS, cap) + packing pred_instances",
     predict="model.test_step (all the model stages in one call)",
 )
 #: How far the stage sum may stray from the whole ``predict``: |median(sum / whole) - 1| <= 0.2. The staged pass
-#: runs the same calls as ``test_step`` plus a clock read between stages (microseconds; on CUDA also a synchronize,
-#: which stops kernel launches overlapping across a stage boundary), so without interference the ratio is ~1.
-#: The margin is for a shared machine: each staged pass is paired with a whole pass on the same batch (the order
+#: runs the same calls as ``test_step`` plus a clock read between stages (on CUDA also a synchronize), so without
+#: interference the ratio is ~1. Each staged pass is paired with a whole pass on the same batch (the order
 #: alternating, so neither always runs on warm caches) and the median of the per-batch ratios is taken, which a
-#: burst of other work during a few passes does not move. Measured on the 2-core machine at load average 4-5 (demo
-#: model, batch 2, 30 pairs): with one torch thread the pairs' ratios spread 0.5-2.3 and their median stayed within
-#: 1% of 1 (8 runs out of 8); with two threads, OpenMP's barriers wait out whole scheduler slices when another
-#: process holds a core, pairs spread 0.02-115 and the median fell to 0.69 in 1 run of 8: compare with one thread
-#: (tests/test_benchmark_stages.py does) or on a quiet machine. 20% is still well inside the share of the largest
-#: stage (the backbone: ~53% of the demo model, whose sum without it is ~0.47 of predict), so a stage left out of
-#: the sum, or a staged pass that skipped work ``test_step`` does, breaks it; a stage below ~20% would not.
+#: burst of other work during a few passes does not move; the CPU-time ratio (one torch thread) is not moved by
+#: waiting for a shared core either. The margin stays below the share of a model's largest stage, so a stage left
+#: out of the sum, or a staged pass that skipped work ``test_step`` does, breaks it.
 CONSISTENCY_MARGIN = 0.20
 
 
@@ -77,40 +72,33 @@ def build_loader(cfg: Config, split: str = "test", batch_size: int | None = None
 
 @torch.no_grad()
 def staged_predict(
-    model: SSD, data: dict, sync: Callable[[], None] = _no_sync
+    model: SSD, data: dict, sync: Callable[[], None] = _no_sync, cpu: dict[str, float] | None = None
 ) -> tuple[list[DetSample], dict[str, float]]:
-    """``model.test_step(data)`` split at the stage boundaries: the same calls in the same order, so the same
-    detections. Returns the samples with ``pred_instances`` and the seconds of each of :data:`STAGES`.
+    """``model.test_step(data)`` split at the stage boundaries: the data preprocessor, then
+    :meth:`SSD.predict_steps`, which ``SSD.forward`` runs too, so the same detections. Returns the samples with
+    ``pred_instances`` and the seconds of each of :data:`STAGES`.
 
     ``data``: a collated batch (``inputs``: ``B`` uint8 ``[3, H, W]`` or ``[B, 3, H, W]``, ``data_samples``);
-    ``sync`` runs before each clock read (``torch.cuda.synchronize`` on CUDA).
+    ``sync`` runs before each clock read (``torch.cuda.synchronize`` on CUDA); ``cpu``, when given, receives each
+    stage's CPU seconds in this thread (``time.thread_time``: with one torch thread, the stage's work alone).
     """
     seconds: dict[str, float] = {}
+    cpu = {} if cpu is None else cpu
     sync()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.thread_time()
 
     def lap(stage: str) -> None:
-        nonlocal start
+        nonlocal start, start_cpu
         sync()
-        now = time.perf_counter()
+        now, now_cpu = time.perf_counter(), time.thread_time()
         seconds[stage], start = now - start, now
+        cpu[stage], start_cpu = now_cpu - start_cpu, now_cpu
 
     data = model.data_preprocessor(data, False)
-    inputs, samples = data["inputs"], data["data_samples"]  # [B, 3, H, W] float
+    samples = data["data_samples"]
     lap("preprocess")
-    maps = model.backbone(model.in_layout(inputs))
-    lap("backbone")
-    feats = model.neck(maps)
-    lap("neck")
-    cls_logits, box_deltas = model.head(feats)  # [B, P, C+1], [B, P, 4]
-    lap("head")
-    if cls_logits.dtype in (torch.float16, torch.bfloat16):
-        cls_logits, box_deltas = cls_logits.float(), box_deltas.float()
-    priors = model.priors_for(feats, inputs, cls_logits.dtype)  # [P, 4]
-    boxes = model.box_coder.decode(box_deltas, priors.unsqueeze(0))  # [B, P, 4] input pixels
-    lap("decode")
-    samples = model.postprocess(cls_logits, boxes, inputs, samples)
-    lap("nms")
+    for step in model.predict_steps(data["inputs"], samples):
+        lap(step)
     return samples, seconds
 
 
@@ -120,7 +108,7 @@ def same_detections(a: Sequence[DetSample], b: Sequence[DetSample]) -> bool:
         torch.equal(x.pred_instances.labels, y.pred_instances.labels)
         and torch.equal(x.pred_instances.scores, y.pred_instances.scores)
         and torch.equal(x.pred_instances.bboxes, y.pred_instances.bboxes)
-        for x, y in zip(a, b)
+        for x, y in zip(a, b, strict=True)
     )
 
 
@@ -140,6 +128,8 @@ class StageReport:
     memory_kind: str
     first_batch_equal: bool
     machine: str = field(default_factory=describe_cpu)
+    #: like ``seconds`` for each of :data:`STAGES` and ``predict``, in CPU seconds of the timing thread
+    cpu_seconds: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def num_images(self) -> int:
@@ -151,7 +141,7 @@ class StageReport:
 
     def ms_per_image(self, stage: str) -> float:
         """Median over batches of the stage's milliseconds per image."""
-        return 1000 * statistics.median(s / n for s, n in zip(self.seconds[stage], self.images))
+        return 1000 * statistics.median(s / n for s, n in zip(self.seconds[stage], self.images, strict=True))
 
     def images_per_s(self, stage: str) -> float:
         return 1000 / self.ms_per_image(stage)
@@ -160,17 +150,17 @@ class StageReport:
         """The stage's part of the sum of the model stages' medians (``data`` is outside the sum)."""
         return self.ms_per_image(stage) / sum(self.ms_per_image(s) for s in STAGES)
 
-    def stage_sum_ratio(self, exclude: Iterable[str] = ()) -> float:
+    def stage_sum_ratio(self, exclude: Iterable[str] = (), clock: str = "wall") -> float:
         """Median over batches of (sum of the stages' seconds, less ``exclude``) / the whole ``predict``'s, each
-        staged pass paired with the whole pass on the same batch."""
+        staged pass paired with the whole pass on the same batch; ``clock`` ``'wall'`` or ``'cpu'`` (the timing
+        thread's CPU time, which time spent waiting for a core shared with other work does not count)."""
+        times = self.cpu_seconds if clock == "cpu" else self.seconds
         stages = [s for s in STAGES if s not in set(exclude)]
-        return statistics.median(
-            sum(self.seconds[s][i] for s in stages) / self.seconds["predict"][i] for i in range(self.iters)
-        )
+        return statistics.median(sum(times[s][i] for s in stages) / times["predict"][i] for i in range(self.iters))
 
-    def consistent(self, exclude: Iterable[str] = ()) -> bool:
-        """The stage sum within :data:`CONSISTENCY_MARGIN` of the whole ``predict``."""
-        return abs(self.stage_sum_ratio(exclude) - 1) <= CONSISTENCY_MARGIN
+    def consistent(self, exclude: Iterable[str] = (), clock: str = "wall") -> bool:
+        """The stage sum within :data:`CONSISTENCY_MARGIN` of the whole ``predict`` (``clock`` as above)."""
+        return abs(self.stage_sum_ratio(exclude, clock) - 1) <= CONSISTENCY_MARGIN
 
     @property
     def detections_per_image(self) -> float:
@@ -188,6 +178,45 @@ def _batches(loader: Iterable[dict]) -> Iterator[dict]:
             raise ConfigError("the dataloader gives no batches: is its dataset empty?")
 
 
+@dataclass
+class _Pair:
+    """One batch's staged and whole passes: detections, wall and CPU seconds."""
+
+    staged: list[DetSample]
+    whole: list[DetSample]
+    stage_s: dict[str, float]
+    stage_cpu: dict[str, float]
+    whole_s: float
+    whole_cpu: float
+
+
+def _timed_pair(model: SSD, data: dict, sync: Callable[[], None], staged_first: bool) -> _Pair:
+    """:func:`staged_predict` and ``model.test_step`` on the same batch, in the order ``staged_first`` says."""
+    stage_cpu: dict[str, float] = {}
+    with torch.no_grad():
+        if staged_first:
+            staged, stage_s = staged_predict(model, dict(data), sync, stage_cpu)
+        sync()
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        whole = model.test_step(dict(data))
+        sync()
+        whole_s, whole_cpu = time.perf_counter() - start, time.thread_time() - start_cpu
+        if not staged_first:
+            staged, stage_s = staged_predict(model, dict(data), sync, stage_cpu)
+    return _Pair(staged, whole, stage_s, stage_cpu, whole_s, whole_cpu)
+
+
+def _memory(device: torch.device, start: bool) -> tuple[float, str]:
+    """MiB in use (``start``) or at peak, and what was measured: CUDA's allocator, or this process's peak RSS."""
+    if device.type != "cuda":
+        return _peak_rss_mib(), "peak RSS"
+    if start:
+        torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.memory_allocated(device) / 2**20, ""
+    kind = f"CUDA max_memory_allocated ({torch.cuda.get_device_name(device)})"
+    return torch.cuda.max_memory_allocated(device) / 2**20, kind
+
+
 def time_stages(model: SSD, loader: Iterable[dict], iters: int = 20, warmup: int = 3) -> StageReport:
     """Time ``warmup + iters`` batches (the loader starts over when it ends), keeping the last ``iters``.
 
@@ -198,15 +227,11 @@ def time_stages(model: SSD, loader: Iterable[dict], iters: int = 20, warmup: int
     if iters < 1 or warmup < 0:
         raise ValueError(f"iters={iters} must be >= 1 and warmup={warmup} >= 0")
     device = next(model.parameters()).device
-    cuda = device.type == "cuda"
-    sync: Callable[[], None] = torch.cuda.synchronize if cuda else _no_sync
+    sync: Callable[[], None] = torch.cuda.synchronize if device.type == "cuda" else _no_sync
     model.eval()
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device) / 2**20
-    else:
-        base = _peak_rss_mib()
+    base, _ = _memory(device, start=True)
     seconds: dict[str, list[float]] = {s: [] for s in ("data", *STAGES, "predict")}
+    cpu_seconds: dict[str, list[float]] = {s: [] for s in (*STAGES, "predict")}
     images: list[int] = []
     detections: list[int] = []
     first_equal = False
@@ -215,31 +240,20 @@ def time_stages(model: SSD, loader: Iterable[dict], iters: int = 20, warmup: int
         start = time.perf_counter()
         data = next(batches)
         waited = time.perf_counter() - start
-        with torch.no_grad():
-            if i % 2 == 0:
-                staged, stage_s = staged_predict(model, dict(data), sync)
-            sync()
-            start = time.perf_counter()
-            whole = model.test_step(dict(data))
-            sync()
-            whole_s = time.perf_counter() - start
-            if i % 2 == 1:
-                staged, stage_s = staged_predict(model, dict(data), sync)
+        pair = _timed_pair(model, data, sync, staged_first=i % 2 == 0)
         if i == 0:
-            first_equal = same_detections(staged, whole)
+            first_equal = same_detections(pair.staged, pair.whole)
         if i < warmup:
             continue
         seconds["data"].append(waited)
         for stage in STAGES:
-            seconds[stage].append(stage_s[stage])
-        seconds["predict"].append(whole_s)
+            seconds[stage].append(pair.stage_s[stage])
+            cpu_seconds[stage].append(pair.stage_cpu[stage])
+        seconds["predict"].append(pair.whole_s)
+        cpu_seconds["predict"].append(pair.whole_cpu)
         images.append(len(data["inputs"]))
-        detections.append(sum(len(s.pred_instances) for s in whole))
-    if cuda:
-        peak = torch.cuda.max_memory_allocated(device) / 2**20
-        kind = f"CUDA max_memory_allocated ({torch.cuda.get_device_name(device)})"
-    else:
-        peak, kind = _peak_rss_mib(), "peak RSS"
+        detections.append(sum(len(s.pred_instances) for s in pair.whole))
+    peak, kind = _memory(device, start=False)
     return StageReport(
         seconds=seconds,
         images=images,
@@ -251,6 +265,24 @@ def time_stages(model: SSD, loader: Iterable[dict], iters: int = 20, warmup: int
         memory_growth_mib=peak - base,
         memory_kind=kind,
         first_batch_equal=first_equal,
+        cpu_seconds=cpu_seconds,
+    )
+
+
+def _consistency_line(report: StageReport) -> str:
+    """The stage sum against the whole ``predict`` (wall clock, and CPU time when measured), and whether the
+    staged detections equal ``test_step``'s."""
+    ratio = report.stage_sum_ratio()
+    verdict = (
+        f"within the {100 * CONSISTENCY_MARGIN:.0f}% margin"
+        if report.consistent()
+        else f"OUTSIDE the {100 * CONSISTENCY_MARGIN:.0f}% margin: timings disturbed by other work? a quiet "
+        f"machine or OMP_NUM_THREADS=1 steadies them"
+    )
+    cpu = f", in CPU time {report.stage_sum_ratio(clock='cpu'):.3f}" if report.cpu_seconds else ""
+    return (
+        f"stage sum / predict: {ratio:.3f} (median of per-batch ratios; {verdict}{cpu}); staged detections "
+        f"{'equal' if report.first_batch_equal else 'DIFFER from'} test_step's on the first batch"
     )
 
 
@@ -289,17 +321,7 @@ def format_report(
         f"{'':>8}  {STAGE_CODE['predict']}"
     )
     lines.append("")
-    ratio = report.stage_sum_ratio()
-    verdict = (
-        f"within the {100 * CONSISTENCY_MARGIN:.0f}% margin"
-        if report.consistent()
-        else f"OUTSIDE the {100 * CONSISTENCY_MARGIN:.0f}% margin: timings disturbed by other work? a quiet "
-        f"machine or OMP_NUM_THREADS=1 steadies them"
-    )
-    lines.append(
-        f"stage sum / predict: {ratio:.3f} (median of per-batch ratios; {verdict}); staged detections "
-        f"{'equal' if report.first_batch_equal else 'DIFFER from'} test_step's on the first batch"
-    )
+    lines.append(_consistency_line(report))
     workers = (
         f"with {report.num_workers} loader workers it is the wait for a ready batch, not the pipeline's "
         f"cost (num_workers=0 measures the cost)"

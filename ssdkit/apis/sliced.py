@@ -43,7 +43,7 @@ def detect_sliced(
     boxes, scores, labels = [], [], []
     for start in range(0, len(crops), batch_size):
         chunk = crops[start : start + batch_size]
-        for (t, _), det in zip(chunk, predict_arrays(model, [c for _, c in chunk])):
+        for (t, _), det in zip(chunk, predict_arrays(model, [c for _, c in chunk]), strict=True):
             boxes.append(shift_boxes(det.bboxes, t))
             scores.append(det.scores)
             labels.append(det.labels)
@@ -52,7 +52,7 @@ def detect_sliced(
     if bar is not None:
         sys.stderr.write("\n")
     merged = merge_detections(torch.cat(boxes), torch.cat(scores), torch.cat(labels), merge_iou, max_dets)
-    return dict(zip(("boxes", "scores", "labels"), merged))
+    return dict(zip(("boxes", "scores", "labels"), merged, strict=True))
 
 
 def evaluate_sliced(

@@ -3,7 +3,7 @@
 from .coders import SSDBoxCoder
 from .losses import MultiBoxLoss, hard_negative_mask
 from .matchers import BACKGROUND, IGNORE, ArgMaxMatcher, IoUMatcher, SSDMatcher
-from .postprocess import SSDPostprocessor
+from .postprocess import NMS_DEFAULTS, NMSSettings, SSDPostprocessor
 from .priors import SSDPriorGenerator
 from .protocols import BoxCoder, Loss, Matcher, Postprocessor, PriorGenerator, SparseMatcher
 from .targets import assign_targets, pad_ground_truth
@@ -17,6 +17,8 @@ __all__ = [
     "Loss",
     "Matcher",
     "MultiBoxLoss",
+    "NMS_DEFAULTS",
+    "NMSSettings",
     "Postprocessor",
     "PriorGenerator",
     "SSDBoxCoder",

@@ -28,7 +28,7 @@ def grouped_nms(boxes: Tensor, scores: Tensor, groups: Tensor, iou_threshold: fl
     _, counts = torch.unique_consecutive(groups, return_counts=True)
     kept = []
     start = 0
-    for c, b, s in zip(counts.tolist(), boxes.split(counts.tolist()), scores.split(counts.tolist())):
+    for c, b, s in zip(counts.tolist(), boxes.split(counts.tolist()), scores.split(counts.tolist()), strict=True):
         kept.append(nms(b, s, iou_threshold) + start)
         start += c
     return torch.cat(kept)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -11,6 +12,21 @@ from ssdkit.registry import POSTPROCESSORS
 from ssdkit.structures import Detections
 
 from .nms import grouped_nms
+
+
+@dataclass(frozen=True)
+class NMSSettings:
+    """The postprocessing settings every path shares (``SSDPostprocessor``, NMS of raw exported outputs, an export's
+    metadata); the defaults are the paper's test settings (ssd_pascal.py: score 0.01, top 400 per class, NMS 0.45,
+    keep 200), as torchvision's SSD."""
+
+    score_thr: float = 0.01
+    pre_nms_topk: int = 400
+    nms_iou: float = 0.45
+    max_per_img: int = 200
+
+
+NMS_DEFAULTS = NMSSettings()
 
 
 @POSTPROCESSORS.register_module()
@@ -29,10 +45,10 @@ class SSDPostprocessor:
 
     def __init__(
         self,
-        score_thr: float = 0.01,
-        pre_nms_topk: int = 400,
-        nms_iou: float = 0.45,
-        max_per_img: int = 200,
+        score_thr: float = NMS_DEFAULTS.score_thr,
+        pre_nms_topk: int = NMS_DEFAULTS.pre_nms_topk,
+        nms_iou: float = NMS_DEFAULTS.nms_iou,
+        max_per_img: int = NMS_DEFAULTS.max_per_img,
         use_sigmoid: bool = False,
         class_agnostic: bool = False,
         clip: bool = True,
@@ -104,7 +120,9 @@ class SSDPostprocessor:
         out_scores, out_labels = cand_scores[kept], cls_id[kept]
         return [
             Detections(boxes=b, scores=s, labels=lab)
-            for b, s, lab in zip(out_boxes.split(per_image), out_scores.split(per_image), out_labels.split(per_image))
+            for b, s, lab in zip(
+                out_boxes.split(per_image), out_scores.split(per_image), out_labels.split(per_image), strict=True
+            )
         ]
 
     def _nms_prefix(

@@ -32,6 +32,71 @@ def paper_scales(
     return head + rule + [rule[-1] + step]
 
 
+def caffe_scales(num_levels: int, min_ratio: int, max_ratio: int, first_scale: float) -> list[float]:
+    """The released SSD's scales (ssd_pascal.py): levels 2 .. m at ``min_ratio`` percent of the input in whole
+    steps of floor((max_ratio - min_ratio) / (m - 2)) percent, one more step for the last level's extra box, and
+    ``first_scale`` for conv4_3 (SSD300 VOC: 20, 90, 0.1 -> 0.1, 0.2, 0.37 .. 0.88, 1.05). Returns ``m + 1``."""
+    if num_levels < 3:
+        raise ValueError(f"caffe_scales: need at least 3 levels, got {num_levels}")
+    step = (max_ratio - min_ratio) // (num_levels - 2)
+    ratios = [min_ratio + step * k for k in range(num_levels)]  # percent; the last only serves the extra box
+    return [first_scale] + [r / 100 for r in ratios]
+
+
+def _check_sizes(
+    min_sizes: Sequence[float] | None, max_sizes: Sequence[float | None] | None, extra_square: list[bool]
+) -> None:
+    """``min_sizes`` and ``max_sizes`` both given, one per level, a max size wherever the extra square is."""
+    m = len(extra_square)
+    if min_sizes is None or max_sizes is None:
+        raise ValueError("SSDPriorGenerator: give both min_sizes and max_sizes, or neither")
+    if len(min_sizes) != m or len(max_sizes) != m:
+        raise ValueError(
+            f"SSDPriorGenerator: min_sizes ({len(min_sizes)}) and max_sizes "
+            f"({len(max_sizes)}) need one entry per level ({m})"
+        )
+    missing = [k for k in range(m) if max_sizes[k] is None and extra_square[k]]
+    if missing:
+        raise ValueError(
+            f"SSDPriorGenerator: max_sizes is None at levels {missing}, which have the extra "
+            f"square box; give a max size or set extra_square[k]=False there"
+        )
+
+
+def _scales(
+    m: int,
+    scales: Sequence[float] | None,
+    min_ratio: int | None,
+    max_ratio: int | None,
+    first_scale: float | None,
+    s_min: float,
+    s_max: float,
+) -> list[float]:
+    """The ``m + 1`` scales: ``scales`` as given, else the released rule (``min_ratio``, ``max_ratio``), else the
+    paper's (``s_min``, ``s_max``)."""
+    ratios = min_ratio is not None or max_ratio is not None
+    if scales is not None and ratios:
+        raise ValueError(
+            f"SSDPriorGenerator: both scales={list(scales)} and min_ratio/max_ratio ({min_ratio}, {max_ratio}); "
+            f"give one of them"
+        )
+    if scales is not None:
+        if len(scales) != m + 1:
+            raise ValueError(
+                f"SSDPriorGenerator: scales needs m + 1 = {m + 1} entries (the last serves the "
+                f"extra box of the last level), got {len(scales)}"
+            )
+        return [float(s) for s in scales]
+    if ratios:
+        if min_ratio is None or max_ratio is None or first_scale is None:
+            raise ValueError(
+                f"SSDPriorGenerator: min_ratio={min_ratio}, max_ratio={max_ratio}, first_scale={first_scale}: "
+                f"the released SSD's rule needs all three (e.g. 20, 90, 0.1 for SSD300 on VOC)"
+            )
+        return caffe_scales(m, min_ratio, max_ratio, first_scale)
+    return paper_scales(m, s_min, s_max, first_scale)
+
+
 @PRIOR_GENERATORS.register_module()
 class SSDPriorGenerator:
     """Default boxes for every location of every prediction map.
@@ -43,7 +108,8 @@ class SSDPriorGenerator:
 
     Sizes come from, in order of precedence: ``min_sizes``/``max_sizes`` in input pixels (the
     Caffe SSD300 VOC: 30, 60, 111, 162, 213, 264 -> 60, 111, 162, 213, 264, 315); ``scales``
-    (m + 1 fractions of the input size, torchvision style); or the paper's rule with ``s_min``,
+    (m + 1 fractions of the input size, torchvision style); the released SSD's rule with ``min_ratio``,
+    ``max_ratio`` (whole percents) and ``first_scale`` (:func:`caffe_scales`); or the paper's rule with ``s_min``,
     ``s_max`` and optional ``first_scale``.
 
     Args:
@@ -70,6 +136,8 @@ class SSDPriorGenerator:
         offset: float = 0.5,
         clip: str | None = None,
         extra_square: Sequence[bool] | None = None,
+        min_ratio: int | None = None,
+        max_ratio: int | None = None,
     ) -> None:
         self.aspect_ratios = [list(r) for r in aspect_ratios]
         m = len(self.aspect_ratios)
@@ -82,30 +150,11 @@ class SSDPriorGenerator:
             raise ValueError(f"SSDPriorGenerator: clip={clip!r} is not one of {CLIP_MODES}")
         if steps is not None and len(steps) != m:
             raise ValueError(f"SSDPriorGenerator: steps has {len(steps)} entries but aspect_ratios has {m} levels")
-        if (min_sizes is None) != (max_sizes is None):
-            raise ValueError("SSDPriorGenerator: give both min_sizes and max_sizes, or neither")
-        if min_sizes is not None and max_sizes is not None:
-            if len(min_sizes) != m or len(max_sizes) != m:
-                raise ValueError(
-                    f"SSDPriorGenerator: min_sizes ({len(min_sizes)}) and max_sizes "
-                    f"({len(max_sizes)}) need one entry per level ({m})"
-                )
-            missing = [k for k in range(m) if max_sizes[k] is None and self.extra_square[k]]
-            if missing:
-                raise ValueError(
-                    f"SSDPriorGenerator: max_sizes is None at levels {missing}, which have the extra "
-                    f"square box; give a max size or set extra_square[k]=False there"
-                )
+        if min_sizes is not None or max_sizes is not None:
+            _check_sizes(min_sizes, max_sizes, self.extra_square)
             self.scales = None
-        elif scales is not None:
-            if len(scales) != m + 1:
-                raise ValueError(
-                    f"SSDPriorGenerator: scales needs m + 1 = {m + 1} entries (the last serves the "
-                    f"extra box of the last level), got {len(scales)}"
-                )
-            self.scales = [float(s) for s in scales]
         else:
-            self.scales = paper_scales(m, s_min, s_max, first_scale)
+            self.scales = _scales(m, scales, min_ratio, max_ratio, first_scale, s_min, s_max)
         self.min_sizes = None if min_sizes is None else [float(s) for s in min_sizes]
         self.max_sizes = None if max_sizes is None else [None if s is None else float(s) for s in max_sizes]
         # per level: the small square's side and the extra square's (None without one); pixels or fractions
@@ -114,7 +163,7 @@ class SSDPriorGenerator:
         if self.min_sizes is not None and self.max_sizes is not None:
             self._sides = [
                 (lo, math.sqrt(lo * hi) if self.extra_square[k] and hi is not None else None)
-                for k, (lo, hi) in enumerate(zip(self.min_sizes, self.max_sizes))
+                for k, (lo, hi) in enumerate(zip(self.min_sizes, self.max_sizes, strict=True))
             ]
         else:
             s = self.scales or []
@@ -131,7 +180,7 @@ class SSDPriorGenerator:
 
     @property
     def num_priors_per_location(self) -> list[int]:
-        return [1 + int(e) + 2 * len(r) for r, e in zip(self.aspect_ratios, self.extra_square)]
+        return [1 + int(e) + 2 * len(r) for r, e in zip(self.aspect_ratios, self.extra_square, strict=True)]
 
     def level_wh(self, k: int, image_size: tuple[int, int]) -> list[tuple[float, float]]:
         """Normalised (w, h) of the boxes at one location of level ``k``, in prior order."""

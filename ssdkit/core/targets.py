@@ -56,7 +56,7 @@ def pad_ground_truth(
     """
     if len(boxes) != len(labels):
         raise ValueError(f"pad_ground_truth: {len(boxes)} box tensors but {len(labels)} label tensors")
-    for i, (b, lab) in enumerate(zip(boxes, labels)):
+    for i, (b, lab) in enumerate(zip(boxes, labels, strict=True)):
         if b.ndim != 2 or b.shape[-1] != 4 or lab.shape != b.shape[:1]:
             raise ValueError(
                 f"gt of image {i}: boxes must be [G, 4] with labels [G], got {tuple(b.shape)} and {tuple(lab.shape)}"

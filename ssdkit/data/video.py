@@ -47,7 +47,7 @@ def read_frames(
 
     An unreadable file raises ``ValueError``, or with ``on_bad`` is reported to it (path, reason) and skipped.
     """
-    for name, p in zip(unique_names(paths), paths):
+    for name, p in zip(unique_names(paths), paths, strict=True):
         if p.suffix.lower() in VIDEO_SUFFIXES:
             cap = cv2.VideoCapture(str(p))
             if not cap.isOpened():

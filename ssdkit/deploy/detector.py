@@ -25,7 +25,8 @@ class DeployedDetector(BaseModel):
     ``forward(inputs, data_samples, mode='predict')`` takes what the config's test pipeline makes (uint8 ``[3, H, W]``
     BGR at the exported input size), and gives each sample ``pred_instances`` in original-image pixels, as
     ``SSD.predict`` does. A fixed-batch file runs larger batches in chunks (the last one padded). ``num_classes``,
-    when given (the config's), must equal the file's.
+    when given (the config's), must equal the file's. ``precision``: OpenVINO's inference precision (``'f32'``, or
+    ``None`` for OpenVINO's own default, bfloat16 on CPUs with avx512_bf16 or AMX); the other backends run float32.
     """
 
     def __init__(
@@ -34,6 +35,7 @@ class DeployedDetector(BaseModel):
         backend: str = "onnxruntime",
         num_classes: int | None = None,
         threads: int | None = None,
+        precision: str | None = "f32",
         init_cfg: dict | None = None,
     ) -> None:
         super().__init__(data_preprocessor=dict(type="BaseDataPreprocessor"), init_cfg=init_cfg)
@@ -46,7 +48,7 @@ class DeployedDetector(BaseModel):
             )
         self.file, self.backend = str(file), backend
         self.num_classes = self.info.num_classes
-        self.runtime: Runtime = make_runtime(backend, file, self.info, threads)
+        self.runtime: Runtime = make_runtime(backend, file, self.info, threads, precision)
 
     def run(self, images: np.ndarray) -> list[np.ndarray]:
         """The runtime on a batch of graph inputs of any size (chunks of the file's fixed batch, if it has one)."""
@@ -60,7 +62,7 @@ class DeployedDetector(BaseModel):
             if short:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], short, axis=0)])
             parts.append([o[: fixed - short] for o in self.runtime(chunk)])
-        return [np.concatenate(outs) for outs in zip(*parts)]
+        return [np.concatenate(outs) for outs in zip(*parts, strict=True)]
 
     def detections(self, images: torch.Tensor) -> list[dict[str, np.ndarray]]:
         """uint8 ``[B, 3, H, W]`` BGR at the input size -> per image ``boxes [N, 4]`` (input pixels), ``scores``,
@@ -90,7 +92,7 @@ class DeployedDetector(BaseModel):
         dets, labels, num = self.run(np.ascontiguousarray(images.permute(0, 2, 3, 1).cpu().numpy()))
         return [
             dict(boxes=d[:k, :4], scores=d[:k, 4], labels=lab[:k].astype(np.int64))
-            for d, lab, k in zip(dets, labels, num.astype(np.int64))
+            for d, lab, k in zip(dets, labels, num.astype(np.int64), strict=True)
         ]
 
     def forward(self, inputs, data_samples: list[DetSample] | None = None, mode: str = "predict"):
@@ -100,7 +102,7 @@ class DeployedDetector(BaseModel):
         if data_samples is None:
             raise ValueError("DeployedDetector.forward(mode='predict') needs data_samples")
         h, w = images.shape[-2:]
-        for sample, det in zip(data_samples, self.detections(images)):
+        for sample, det in zip(data_samples, self.detections(images), strict=True):
             ih, iw = sample.metainfo.get("img_shape", (h, w))[:2]
             oh, ow = sample.metainfo.get("ori_shape", (ih, iw))[:2]
             scale = np.array([ow / iw, oh / ih, ow / iw, oh / ih], np.float32)

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import torch
 
+from ssdkit.core.postprocess import NMS_DEFAULTS
 from ssdkit.data.transforms.geometric import resize_in
 from ssdkit.utils.atomic import atomic_write
 
@@ -48,8 +49,8 @@ class ExportInfo:
     input_layout: str  # 'NHWC uint8 BGR' (end2end) or 'NCHW float32 BGR 0..255' (raw)
     outputs: list[str]
     config: str = ""
-    pre_nms_topk: int = 400
-    nms_iou: float = 0.45
+    pre_nms_topk: int = NMS_DEFAULTS.pre_nms_topk
+    nms_iou: float = NMS_DEFAULTS.nms_iou
 
     @property
     def num_classes(self) -> int:
@@ -75,6 +76,34 @@ def read_info(path: str | os.PathLike) -> ExportInfo:
     info = json.loads(meta[META_KEY])
     info["input_size"] = tuple(info["input_size"])
     return ExportInfo(**info)
+
+
+def _onnx_proto(onnx: Any, graph: DeployGraph, mode: str, batch: int | None, opset: int, outputs: list[str]) -> Any:
+    """``graph`` through ``torch.onnx.export`` (dynamo) as an ONNX ``ModelProto``; input ``images`` with a fixed
+    ``batch`` or a dynamic one (``None``)."""
+    h, w = graph.input_size
+    n = batch or 2
+    example = (
+        torch.zeros(n, h, w, 3, dtype=torch.uint8)
+        if mode == "end2end"
+        else torch.zeros(n, 3, h, w, dtype=torch.float32)
+    )
+    dynamic = None if batch else {"images": {0: torch.export.Dim("batch", min=1, max=1024)}}
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        program = torch.onnx.export(
+            graph,
+            (example,),
+            dynamo=True,
+            input_names=["images"],
+            output_names=outputs,
+            dynamic_shapes=dynamic,
+            opset_version=opset,
+            custom_translation_table=TRANSLATION,
+        )
+        if program is None:
+            raise RuntimeError("torch.onnx.export returned no program")
+        program.save(os.path.join(tmp, "model.onnx"), external_data=False)
+        return onnx.load(os.path.join(tmp, "model.onnx"))
 
 
 def export_onnx(
@@ -108,33 +137,12 @@ def export_onnx(
     model = model.float().eval()
     try:
         graph = DeployGraph(model, input_size, mode, score_thr, max_per_img).eval()
-        h, w = graph.input_size
-        n = batch or 2
-        example = (
-            torch.zeros(n, h, w, 3, dtype=torch.uint8)
-            if mode == "end2end"
-            else torch.zeros(n, 3, h, w, dtype=torch.float32)
-        )
         outputs = ["dets", "labels", "num_dets"] if mode == "end2end" else ["boxes", "scores"]
-        dynamic = None if batch else {"images": {0: torch.export.Dim("batch", min=1, max=1024)}}
-        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-            program = torch.onnx.export(
-                graph,
-                (example,),
-                dynamo=True,
-                input_names=["images"],
-                output_names=outputs,
-                dynamic_shapes=dynamic,
-                opset_version=opset,
-                custom_translation_table=TRANSLATION,
-            )
-            if program is None:
-                raise RuntimeError("torch.onnx.export returned no program")
-            program.save(os.path.join(tmp, "model.onnx"), external_data=False)
-            proto = onnx.load(os.path.join(tmp, "model.onnx"))
+        proto = _onnx_proto(onnx, graph, mode, batch, opset, outputs)
     finally:
         if hasattr(model, "set_channels_last"):
             model.set_channels_last(bool(was_nhwc))
+    h, w = graph.input_size
     names = list(classes) if classes else [str(i) for i in range(int(model.num_classes))]
     info = ExportInfo(
         mode=mode,

@@ -15,16 +15,18 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ssdkit.core.postprocess import NMS_DEFAULTS
+
 METHODS = ("numpy", "opencv")
 
 
 def postprocess_raw(
     boxes: np.ndarray,
     scores: np.ndarray,
-    score_thr: float = 0.01,
-    pre_nms_topk: int = 400,
-    nms_iou: float = 0.45,
-    max_per_img: int = 200,
+    score_thr: float = NMS_DEFAULTS.score_thr,
+    pre_nms_topk: int = NMS_DEFAULTS.pre_nms_topk,
+    nms_iou: float = NMS_DEFAULTS.nms_iou,
+    max_per_img: int = NMS_DEFAULTS.max_per_img,
     method: str = "numpy",
 ) -> list[dict]:
     """Per-class NMS of raw outputs, as ``SSDPostprocessor`` (its defaults; softmax scores, per-class NMS).
@@ -76,15 +78,19 @@ def postprocess_raw(
         keep = _greedy_nms(cand_boxes, group, nms_iou)
     else:
         keep = _opencv_nms(cand_boxes, cand_scores, group, nms_iou)
-    img, cls, cand_boxes, cand_scores = img[keep], cls[keep], cand_boxes[keep], cand_scores[keep]
+    return _per_image(bsz, max_per_img, img[keep], cls[keep], cand_boxes[keep], cand_scores[keep])
 
-    order = np.lexsort((-cand_scores, img))  # by image, then decreasing score; stable
-    img = img[order]
-    first = np.searchsorted(img, np.arange(bsz + 1))  # each image's first entry, and the end
+
+def _per_image(
+    bsz: int, max_per_img: int, img: np.ndarray, cls: np.ndarray, boxes: np.ndarray, scores: np.ndarray
+) -> list[dict]:
+    """The kept candidates (image ``img``, class ``cls``) as each image's best ``max_per_img`` detections."""
+    order = np.lexsort((-scores, img))  # by image, then decreasing score; stable
+    first = np.searchsorted(img[order], np.arange(bsz + 1))  # each image's first entry, and the end
     out = []
     for i in range(bsz):
         take = order[first[i] : min(first[i + 1], first[i] + max(max_per_img, 0))]
-        out.append(dict(boxes=cand_boxes[take], scores=cand_scores[take], labels=cls[take].astype(np.int64)))
+        out.append(dict(boxes=boxes[take], scores=scores[take], labels=cls[take].astype(np.int64)))
     return out
 
 
@@ -201,7 +207,7 @@ def _opencv_nms(boxes: np.ndarray, scores: np.ndarray, group: np.ndarray, iou_th
     xywh, scores, group = xywh[idx], scores[idx], group[idx]
     one_class = np.zeros(group.size, dtype=np.int32)
     nms: Any = cv2.dnn.NMSBoxesBatched  # its stubs ask for sequences; it takes numpy arrays as they are
-    for start, end in zip(*_runs(group)):
+    for start, end in zip(*_runs(group), strict=True):
         kept = nms(xywh[start:end], scores[start:end], one_class[: end - start], float("-inf"), float(iou_thr), 1.0, 0)
         keep[idx[start + np.asarray(kept, dtype=np.int64).reshape(-1)]] = True
     return keep

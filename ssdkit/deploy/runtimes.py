@@ -88,11 +88,18 @@ class OpenCVRuntime(Runtime):
         return [np.asarray(o) for o in self.net.forward(self.info.outputs)]
 
 
-def make_runtime(backend: str, path: str | os.PathLike, info: ExportInfo, threads: int | None = None) -> Runtime:
-    """The runtime called ``backend`` (one of :data:`BACKENDS`) on the file at ``path``."""
+def make_runtime(
+    backend: str, path: str | os.PathLike, info: ExportInfo, threads: int | None = None, precision: str | None = "f32"
+) -> Runtime:
+    """The runtime called ``backend`` (one of :data:`BACKENDS`) on the file at ``path``; ``precision`` is
+    OpenVINO's inference precision (``'f32'``, or ``None`` for its own default); the others run float32."""
     kinds = {"onnxruntime": OnnxRuntime, "openvino": OpenVINORuntime, "opencv": OpenCVRuntime}
     if backend not in kinds:
         raise ValueError(
             f"backend {backend!r}; valid: 'pytorch' (a checkpoint) or an exported file's runtime: {list(BACKENDS)}"
         )
+    if backend == "openvino":
+        return OpenVINORuntime(path, info, threads, precision=precision)
+    if precision != "f32":
+        raise ValueError(f"precision={precision!r}: only backend 'openvino' takes another precision than 'f32'")
     return kinds[backend](path, info, threads)

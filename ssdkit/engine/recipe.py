@@ -49,7 +49,7 @@ def wire_expand_fill(cfg: Config) -> Config:
             continue
         stated_bgr = list(d["mean"])[::-1] if d.get("mean_is_rgb", True) else list(d["mean"])
         wanted_bgr = mean[::-1] if rgb else mean
-        if not all(math.isclose(float(a), b, abs_tol=0.5) for a, b in zip(stated_bgr, wanted_bgr)):
+        if not all(math.isclose(float(a), b, abs_tol=0.5) for a, b in zip(stated_bgr, wanted_bgr, strict=True)):
             raise ValueError(
                 f"{path}.mean={list(d['mean'])} (mean_is_rgb={d.get('mean_is_rgb', True)}) differs from "
                 f"the model's input mean {mean} ({'RGB' if rgb else 'BGR'}): Expand fills with the "

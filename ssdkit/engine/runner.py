@@ -76,7 +76,9 @@ def apply_sync_bn(cfg: Config) -> None:
         cfg.env_cfg = dict(cfg.get("env_cfg", {}))
         cfg.sync_bn = "torch"
     else:
-        warnings.warn("sync_bn requested on a CPU-only machine: plain BatchNorm is used (SyncBN needs CUDA)")
+        warnings.warn(
+            "sync_bn requested on a CPU-only machine: plain BatchNorm is used (SyncBN needs CUDA)", stacklevel=2
+        )
         cfg.pop("sync_bn")
 
 

@@ -149,14 +149,14 @@ class DetectionAnalysis(BaseMetric):
         curves = [class_pr(results, k, self.iou_threshold, per_class[k]) for k in range(c)]
         aps = [average_precision(p.recall, p.precision, self.ap_mode) if p.num_gts > 0 else None for p in curves]
         rows = []
-        for name, pr in zip(names, curves):
+        for name, pr in zip(names, curves, strict=True):
             rows += [(name, pr.num_gts, pr.recall[i], pr.precision[i], pr.scores[i]) for i in curve_points(pr)]
         atomic_write_text(out / "pr_curves.csv", csv_text(("class", "num_gts", "recall", "precision", "score"), rows))
 
         matches = match_across_classes(results, self.iou_threshold, self.score_thr)
         matrix = confusion_matrix(results, c, self.iou_threshold, self.score_thr, matches)
         labels = [*names, "background"]
-        table = [[name, *(int(v) for v in row)] for name, row in zip(labels, matrix)]
+        table = [[name, *(int(v) for v in row)] for name, row in zip(labels, matrix, strict=True)]
         atomic_write_text(out / "confusion_matrix.csv", csv_text(["gt \\ detected", *labels], table))
 
         classified = classify_detections(results, self.iou_threshold, per_class)
@@ -208,14 +208,15 @@ class DetectionAnalysis(BaseMetric):
         c = len(matrix) - 1
         gts = int(matrix[:c].sum())
         kinds = np.zeros(len(KINDS), np.int64)
-        for r, cl in zip(results, classified):
+        for r, cl in zip(results, classified, strict=True):
             k = cl["kind"][(cl["flags"] == 0) & (r["pred"][1] >= self.score_thr)]
             kinds += np.bincount(k.astype(np.int64), minlength=len(KINDS))
         lines = [
             f"detection analysis (IoU {self.iou_threshold}, score >= {self.score_thr}) in {self.out_dir}:",
             f"  of {gts} objects: {int(np.trace(matrix[:c, :c]))} found as their class, {summary['confused']} "
             f"as another class, {summary['missed']} missed; {summary['false_alarms']} false alarms",
-            "  false positives by kind (VOC matching): " + ", ".join(f"{n} {int(v)}" for n, v in zip(KINDS, kinds)),
+            "  false positives by kind (VOC matching): "
+            + ", ".join(f"{n} {int(v)}" for n, v in zip(KINDS, kinds, strict=True)),
         ]
         for row in fps[:3]:
             gt = f" with {row['best_gt_class']}" if row["best_gt_class"] else ""

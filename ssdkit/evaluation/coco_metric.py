@@ -62,7 +62,7 @@ class CocoMetric(BaseMetric):
         for r in results:
             images.append(dict(id=r["img_id"]))
             boxes, labels, ignore = r["gt"]
-            for b, lab, ig in zip(boxes, labels, ignore):
+            for b, lab, ig in zip(boxes, labels, ignore, strict=True):
                 bbox = xyxy_to_coco_bbox(b)
                 anns.append(
                     dict(
@@ -103,7 +103,7 @@ class CocoMetric(BaseMetric):
         dets = [
             dict(image_id=r["img_id"], category_id=self._cat(int(lab)), score=float(s), bbox=xyxy_to_coco_bbox(b))
             for r in results
-            for b, s, lab in zip(*r["pred"])
+            for b, s, lab in zip(*r["pred"], strict=True)
         ]
         if self.outfile_prefix:
             atomic_write_text(f"{self.outfile_prefix}.bbox.json", json.dumps(dets))
@@ -119,4 +119,4 @@ class CocoMetric(BaseMetric):
             ev.accumulate()
             ev.summarize()
         MMLogger.get_current_instance().info("\n" + buf.getvalue())
-        return {name: float(v) for name, v in zip(STAT_NAMES, np.asarray(ev.stats))}
+        return {name: float(v) for name, v in zip(STAT_NAMES, np.asarray(ev.stats), strict=True)}

@@ -77,7 +77,7 @@ def _match_chunk(
     gt_label = np.full((n, g_max), -1, np.int64)
     ign = np.zeros((n, g_max), bool)
     g_valid = np.zeros((n, g_max), bool)
-    for i, (r, k) in enumerate(zip(results, kept)):
+    for i, (r, k) in enumerate(zip(results, kept, strict=True)):
         pb, _, pl = r["pred"]
         gb, gl, gi = r["gt"]
         dets[i, : len(k)], det_label[i, : len(k)], d_valid[i, : len(k)] = pb[k], pl[k], True
@@ -125,7 +125,7 @@ def confusion_matrix(
     c_bg = num_classes
     out = np.zeros((num_classes + 1, num_classes + 1), np.int64)
     det_gt, gt_det = match_across_classes(results, iou_threshold, score_thr) if matches is None else matches
-    for r, dg, gd in zip(results, det_gt, gt_det):
+    for r, dg, gd in zip(results, det_gt, gt_det, strict=True):
         _, scores, pl = r["pred"]
         _, gl, gi = r["gt"]
         for labels in (pl, gl):

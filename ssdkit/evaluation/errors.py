@@ -48,10 +48,10 @@ def classify_detections(
             if matches is not None and int(c) in matches
             else match_class(results, int(c), iou_threshold)
         )
-        for f, o, mf in zip(flags, m.order, m.flags):
+        for f, o, mf in zip(flags, m.order, m.flags, strict=True):
             f[o] = mf
     out = []
-    for r, f in zip(results, flags):
+    for r, f in zip(results, flags, strict=True):
         pb, _, pl = r["pred"]
         gb, gl, _ = r["gt"]
         kind = np.full(len(pl), -1, np.int8)
@@ -94,7 +94,7 @@ def false_positives(
     scores = np.concatenate([results[i]["pred"][1][d] for i, d in where]) if where else np.zeros(0)
     order = np.argsort(-scores, kind="stable")[:top_k]
     rows = []
-    for i, d in zip(img[order], det[order]):
+    for i, d in zip(img[order], det[order], strict=True):
         r, c = results[i], classified[i]
         x1, y1, x2, y2 = (float(v) for v in r["pred"][0][d])
         label, g = int(r["pred"][2][d]), int(c["best_gt"][d])
@@ -131,7 +131,7 @@ def missed_objects(
     if gt_det is None:
         gt_det = match_across_classes(results, iou_threshold, score_thr)[1]
     rows = []
-    for r, gd in zip(results, gt_det):
+    for r, gd in zip(results, gt_det, strict=True):
         gb, gl, gi = r["gt"]
         missed = np.flatnonzero((gd < 0) & ~gi)
         if len(missed) == 0:

@@ -33,7 +33,7 @@ def match_detections(
     ign = np.zeros((n, max(g_max, 1)), bool)
     d_valid = np.zeros((n, d_max), bool)
     g_valid = np.zeros((n, max(g_max, 1)), bool)
-    for i, (d, g, ig) in enumerate(zip(det_boxes, gt_boxes, gt_ignore)):
+    for i, (d, g, ig) in enumerate(zip(det_boxes, gt_boxes, gt_ignore, strict=True)):
         dets[i, : len(d)], d_valid[i, : len(d)] = d, True
         gts[i, : len(g)], ign[i, : len(g)], g_valid[i, : len(g)] = g, ig, True
     iou = np.where(g_valid[:, None, :], np_pairwise_iou(dets, gts), -1.0)  # [n, D, G]
@@ -108,7 +108,9 @@ def class_pr(results: list[dict], c: int, iou_threshold: float = 0.5, matches: C
     ``match_class(results, c, iou_threshold)``, if already computed."""
     m = match_class(results, c, iou_threshold) if matches is None else matches
     flags = np.concatenate(m.flags) if m.flags else np.zeros(0, np.int8)
-    scores = np.concatenate([r["pred"][1][o] for r, o in zip(results, m.order)]) if m.order else np.zeros(0)
+    scores = (
+        np.concatenate([r["pred"][1][o] for r, o in zip(results, m.order, strict=True)]) if m.order else np.zeros(0)
+    )
     order = np.argsort(-scores, kind="stable")
     flags, scores = flags[order], scores[order]
     counted = flags >= 0

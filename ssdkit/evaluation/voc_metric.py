@@ -69,7 +69,7 @@ class VOCMetric(BaseMetric):
         lines += [
             f"{n:16s}{p['num_gts']:7d}{p['num_dets']:8d}{p['recall']:8.3f}{p['ap']:8.3f}"
             + ("  no ground truth: not in the mAP" if p["num_gts"] == 0 else "")
-            for n, p in zip(names, per_class)
+            for n, p in zip(names, per_class, strict=True)
         ]
         left_out = len(per_class) - len(counted)
         lines.append(
@@ -83,5 +83,5 @@ class VOCMetric(BaseMetric):
         MMLogger.get_current_instance().info("\n" + "\n".join(lines))
         out = {"mAP": m_ap}
         prefix = f"AP{round(self.iou_threshold * 100)}_"  # AP50_ at IoU 0.5, AP75_ at 0.75
-        out.update({f"{prefix}{n}": p["ap"] for n, p in zip(names, per_class)})
+        out.update({f"{prefix}{n}": p["ap"] for n, p in zip(names, per_class, strict=True)})
         return out

@@ -36,7 +36,7 @@ def _agree(stated, wanted) -> bool:
     if isinstance(wanted, bool):
         return bool(stated) == wanted
     return len(stated) == len(wanted) and all(
-        math.isclose(float(a), b, rel_tol=1e-3, abs_tol=1e-2) for a, b in zip(stated, wanted)
+        math.isclose(float(a), b, rel_tol=1e-3, abs_tol=1e-2) for a, b in zip(stated, wanted, strict=True)
     )
 
 

@@ -44,6 +44,9 @@ METRICS, HOOKS = ALL_REGISTRIES["METRICS"], ALL_REGISTRIES["HOOKS"]
 # visualisers ... with ``default_scope='ssdkit'`` finds mmengine's entries without a warning. They are
 # empty but for ssdkit's own optimizer wrapper (``BF16OptimWrapper``).
 _PASSTHROUGH_LOCATIONS = {"OPTIM_WRAPPERS": ["ssdkit.engine.bf16"]}
+#: Every registry's ``locations``: the modules mmengine imports (by name) when the registry first builds, so that
+#: their entries register. ``tests/test_layers.py`` checks each registering module is reached from them.
+REGISTRY_LOCATIONS: dict[str, list[str]] = {key: kind[3] for key, kind in _KINDS.items()} | _PASSTHROUGH_LOCATIONS
 RUNNER_FACING_PASSTHROUGH = {
     name: Registry(
         name.lower(), parent=getattr(mm, name), scope="ssdkit", locations=_PASSTHROUGH_LOCATIONS.get(name, [])

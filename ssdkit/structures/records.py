@@ -20,6 +20,6 @@ def detection_record(
         image=image,
         detections=[
             dict(box=[round(float(v), 2) for v in box], score=round(float(s), 4), label=int(lab), name=name(int(lab)))
-            for box, s, lab in zip(np.asarray(boxes).reshape(-1, 4), scores, labels)
+            for box, s, lab in zip(np.asarray(boxes).reshape(-1, 4), scores, labels, strict=True)
         ],
     )

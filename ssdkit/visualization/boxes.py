@@ -26,7 +26,7 @@ def draw_boxes(
     its box's top-left corner, moved inside the image where that corner is near an edge."""
     out = np.ascontiguousarray(img.copy())
     h_img, w_img = out.shape[:2]
-    for i, (box, lab) in enumerate(zip(np.asarray(boxes, float).reshape(-1, 4), labels)):
+    for i, (box, lab) in enumerate(zip(np.asarray(boxes, float).reshape(-1, 4), labels, strict=True)):
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         c = colour(int(lab))
         cv2.rectangle(out, (x1, y1), (x2, y2), c, 2)

@@ -49,7 +49,7 @@ def curves_figure(curves: Sequence[CurveLike], title: str | None = None) -> Figu
     flat = list(axes.flat)
     for ax in flat[len(keys) :]:
         ax.remove()
-    for ax, key in zip(flat, keys):
+    for ax, key in zip(flat, keys, strict=False):  # the axes beyond the keys were removed
         mine = [c for c in curves if c.key == key]
         for c in mine:
             label = c.run if c.name == key else f"{c.run} ({c.name})"

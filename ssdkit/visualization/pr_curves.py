@@ -31,7 +31,7 @@ def _ap_bars(ax, names: Sequence[str], aps: Sequence[float | None], counts: Sequ
     ax.barh(y, [a or 0.0 for a in aps], color="tab:blue", height=0.7)
     ax.set_yticks(
         y,
-        labels=[f"{name} ({g})" if g is not None else name for name, g in zip(names, counts)],
+        labels=[f"{name} ({g})" if g is not None else name for name, g in zip(names, counts, strict=True)],
         fontsize=6 if n > 40 else 8,
     )
     for i, a in enumerate(aps):

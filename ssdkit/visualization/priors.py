@@ -70,7 +70,7 @@ def plot_coverage_by_size(
     ax.patch.set_visible(False)
     cov = np.asarray(coverage, float)
     ax.plot(x, cov, "o-", color="tab:blue")
-    for xi, c in zip(x, cov):
+    for xi, c in zip(x, cov, strict=True):
         if np.isfinite(c):
             ax.annotate(f"{c:.0%}", (xi, c), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
     ax.set_ylim(0, 1.08)
@@ -91,7 +91,7 @@ def plot_level_positives(level_names: Sequence[str], positives: Sequence[int] | 
     colours = ["tab:red" if p == 0 else "tab:blue" for p in pos]
     x = np.arange(len(level_names))
     ax.bar(x, share, color=colours)
-    for xi, s, p in zip(x, share, pos):
+    for xi, s, p in zip(x, share, pos, strict=True):
         ax.annotate(
             "idle" if p == 0 else f"{s:.0%}",
             (xi, s),

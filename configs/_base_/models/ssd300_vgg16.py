@@ -29,7 +29,9 @@ model = dict(
         # the released sizes as fractions of the input: conv4_3 at 0.1, then 0.2 .. 0.88 in steps of 0.17
         # (ssd_pascal.py: min_ratio 20, max_ratio 90, step floored to 17%), and 1.05 for the last extra box;
         # at 300: min sizes 30, 60, 111, 162, 213, 264, max sizes 60 .. 315
-        scales=[0.1, 0.2, 0.37, 0.54, 0.71, 0.88, 1.05],
+        first_scale=0.1,
+        min_ratio=20,
+        max_ratio=90,
         steps=[8, 16, 32, 64, 100, 300],
     ),
     matcher=dict(type='SSDMatcher', iou_threshold=0.5),

@@ -10,7 +10,9 @@ model = dict(
     ),
     prior_generator=dict(
         aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2, 3], [2], [2]],
-        scales=[0.07, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 1.05],  # at 512: 35.84, 76.8 .. 460.8, and 537.6
+        first_scale=0.07,  # ssd_pascal_512: 0.07, then 0.15 .. 0.9 in steps of 0.15, and 1.05 for the last extra box
+        min_ratio=15,  # at 512: 35.84, 76.8 .. 460.8, and 537.6
+        max_ratio=90,
         steps=[8, 16, 32, 64, 128, 256, 512],
     ),
 )

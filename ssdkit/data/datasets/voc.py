@@ -105,7 +105,9 @@ class VOCDataset(DetDataset):
         try:
             tree = ET.parse(xml_path).getroot()
         except FileNotFoundError:
-            raise FileNotFoundError(f"VOCDataset: annotation '{xml_path}' listed in the split file is missing")
+            raise FileNotFoundError(
+                f"VOCDataset: annotation '{xml_path}' listed in the split file is missing"
+            ) from None
         except ET.ParseError as err:
             line, col = err.position
             raise ValueError(f"VOCDataset: '{xml_path}' does not parse (line {line}, column {col}): {err}") from err
@@ -121,26 +123,35 @@ class VOCDataset(DetDataset):
                 f"VOCDataset: '{xml_path}': <size> has <width> {width} and <height> {height}, expected "
                 f"positive numbers (or leave <size> out)"
             )
-        instances = []
-        for k, obj in enumerate(tree.findall("object")):
-            name = (obj.findtext("name") or "").strip()
-            if name not in class_index:
-                if self.unknown_class == "skip":
-                    continue
-                raise ValueError(
-                    f"VOCDataset: '{xml_path}' object {k} has class '{name}', not in the class list "
-                    f"{list(class_index)} (set classes=... or unknown_class='skip')"
-                )
-            difficult = (obj.findtext("difficult") or "0").strip() == "1"
-            if difficult and self.drop_difficult and not self.test_mode:
-                continue
-            bb = obj.find("bndbox")
-            if bb is None:
-                raise ValueError(f"VOCDataset: '{xml_path}' object {k} ('{name}') has no <bndbox>")
-            where = f"VOCDataset: '{xml_path}' object {k}"
-            x1, y1, x2, y2 = (_number(bb, t, where) for t in ("xmin", "ymin", "xmax", "ymax"))
-            box = self.check_box([x1 - 1, y1 - 1, x2, y2], width, height, where)
-            if box is None:
-                continue
-            instances.append(dict(bbox=box, bbox_label=class_index[name], ignore_flag=difficult and self.test_mode))
+        instances = [
+            inst
+            for k, obj in enumerate(tree.findall("object"))
+            if (inst := self._instance(obj, k, xml_path, class_index, width, height)) is not None
+        ]
         return dict(img_id=img_id, img_path=img_path, width=width, height=height, instances=instances)
+
+    def _instance(
+        self, obj: ET.Element, k: int, xml_path: str, class_index: dict[str, int], width: float, height: float
+    ) -> dict | None:
+        """Object ``k`` of ``xml_path`` as an instance, or ``None`` when skipped (unknown class with
+        ``unknown_class='skip'``, difficult when dropped, a box ``bad_box`` drops)."""
+        name = (obj.findtext("name") or "").strip()
+        if name not in class_index:
+            if self.unknown_class == "skip":
+                return None
+            raise ValueError(
+                f"VOCDataset: '{xml_path}' object {k} has class '{name}', not in the class list "
+                f"{list(class_index)} (set classes=... or unknown_class='skip')"
+            )
+        difficult = (obj.findtext("difficult") or "0").strip() == "1"
+        if difficult and self.drop_difficult and not self.test_mode:
+            return None
+        bb = obj.find("bndbox")
+        if bb is None:
+            raise ValueError(f"VOCDataset: '{xml_path}' object {k} ('{name}') has no <bndbox>")
+        where = f"VOCDataset: '{xml_path}' object {k}"
+        x1, y1, x2, y2 = (_number(bb, t, where) for t in ("xmin", "ymin", "xmax", "ymax"))
+        box = self.check_box([x1 - 1, y1 - 1, x2, y2], width, height, where)
+        if box is None:
+            return None
+        return dict(bbox=box, bbox_label=class_index[name], ignore_flag=difficult and self.test_mode)

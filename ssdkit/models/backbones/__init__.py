@@ -2,11 +2,11 @@
 
 from ..layers import L2Norm
 from .mobilenet import MobileNetV1
-from .mobilenet_timm import MOBILENETV1_WEIGHTS, timm_mobilenetv1_to_ssdkit
+from .mobilenet_timm import MOBILENETV1_WEIGHTS
 from .mobilenet_tv import MobileNetV2, MobileNetV3
 from .timm_backbone import TimmBackbone
 from .vgg import VGG16Atrous
-from .vgg_convert import VGG16_WEIGHTS, torchvision_ssd_backbone_to_atrous, vgg16_features_to_atrous, vgg16_to_atrous
+from .vgg_weights import VGG16_WEIGHTS
 from .weights import InputNorm, WeightsSource
 
 __all__ = [
@@ -18,10 +18,6 @@ __all__ = [
     "MobileNetV3",
     "VGG16Atrous",
     "WeightsSource",
-    "torchvision_ssd_backbone_to_atrous",
-    "vgg16_features_to_atrous",
-    "vgg16_to_atrous",
     "MOBILENETV1_WEIGHTS",
     "TimmBackbone",
-    "timm_mobilenetv1_to_ssdkit",
 ]

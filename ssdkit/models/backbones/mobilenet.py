@@ -75,7 +75,7 @@ class MobileNetV1(FrozenStagesMixin, BaseModule):
         cin = _width(32, width_mult)
         self.stem = nn.Sequential(*conv_bn_act(3, cin, 3, 2, act=activation))
         blocks = []
-        for s, c in zip(STRIDES, CHANNELS):
+        for s, c in zip(STRIDES, CHANNELS, strict=True):
             cout = _width(c, width_mult)
             blocks.append(
                 nn.Sequential(

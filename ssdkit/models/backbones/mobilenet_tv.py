@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import cast
@@ -72,8 +73,8 @@ class _TorchvisionMobileNet(FrozenStagesMixin, BaseModule):
         }
         expand = _layers(self.features[first_at[32]])[0]
         width = {f: self.features[self._tap_index[f]] for f in ("stride8", "stride16", "stride32")}
-        channels = {f: int(getattr(block, "out_channels")) for f, block in width.items()}
-        channels["stride16_expand"] = int(getattr(expand, "out_channels"))
+        channels = {f: int(cast(int, block.out_channels)) for f, block in width.items()}
+        channels["stride16_expand"] = int(cast(int, expand.out_channels))
         self.out_channels = [channels[f] for f in self.out_features]
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -90,7 +91,7 @@ class _TorchvisionMobileNet(FrozenStagesMixin, BaseModule):
     def stages(self) -> list[nn.Module]:
         """The stem, then one stage per stride (blocks up to each stride change)."""
         cuts = [0] + [i for i, b in enumerate(self.features) if getattr(b, "_is_cn", False)] + [len(self.features)]
-        return [self.features[a:b] for a, b in zip(cuts, cuts[1:])]
+        return [self.features[a:b] for a, b in itertools.pairwise(cuts)]
 
     def frozen_modules(self) -> list[nn.Module]:
         return self.stages()[: max(self.frozen_stages, 0)]

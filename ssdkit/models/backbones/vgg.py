@@ -12,7 +12,7 @@ from ssdkit.registry import BACKBONES
 
 from ..layers import L2Norm, xavier_init_
 from .common import FrozenStagesMixin
-from .vgg_convert import VGG16_WEIGHTS
+from .vgg_weights import VGG16_WEIGHTS
 from .weights import weights_source
 
 VGG16_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, "C", 512, 512, 512, "M", 512, 512, 512]
@@ -96,7 +96,7 @@ class VGG16Atrous(FrozenStagesMixin, BaseModule):
 
     def stages(self) -> list[nn.Module]:
         starts = [0] + STAGE_ENDS[:-1]
-        blocks: list[nn.Module] = [self.layers[s:e] for s, e in zip(starts, STAGE_ENDS)]
+        blocks: list[nn.Module] = [self.layers[s:e] for s, e in zip(starts, STAGE_ENDS, strict=True)]
         return blocks + [nn.ModuleList([self.conv6, self.conv7])]
 
     def frozen_modules(self) -> list[nn.Module]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
-from torch import Tensor, nn
+from torch import Tensor
 
 from ssdkit.core.protocols import BoxCoder, Loss, Matcher, Postprocessor, PriorGenerator, SparseMatcher
 from ssdkit.core.targets import assign_targets, pad_ground_truth
@@ -25,9 +25,11 @@ from ssdkit.registry import (
 from ssdkit.structures import DetSample, PriorGrid
 
 from ..input_norm import wire_input_norm
-from ..winograd import use_winograd, winograd_available
+from ..machine_policy import apply_winograd, check_channels_last, prefer_channels_last
 
 _REDUCED = (torch.float16, torch.bfloat16)
+#: the steps of ``forward(mode='predict')`` after the data preprocessor, as :meth:`SSD.predict_steps` yields them
+PREDICT_STEPS = ("backbone", "neck", "head", "decode", "nms")
 
 
 def _wired(cfg: dict, key: str, value, where: str) -> dict:
@@ -44,16 +46,6 @@ def _wired(cfg: dict, key: str, value, where: str) -> dict:
     return cfg
 
 
-def prefer_channels_last(backbone: nn.Module, training: bool = True, winograd: bool = False) -> bool:
-    """``channels_last='auto'``: NHWC on CUDA, on AVX-512 CPUs and for depthwise networks; on other CPUs a dense
-    network trains in NCHW, and predicts in NCHW too when it has Winograd convs (NNPACK takes NCHW)."""
-    if torch.cuda.is_available() or torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
-        return True
-    if any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in backbone.modules()):
-        return True
-    return not training and not winograd
-
-
 @DETECTORS.register_module()
 class SSD(BaseModel):
     """Single Shot MultiBox Detector.
@@ -63,19 +55,12 @@ class SSD(BaseModel):
     ``out_channels``, the head the neck's ``out_channels``, the prior generator's
     ``num_priors_per_location`` and ``num_classes``.
 
-    ``channels_last`` runs the convolutions in NHWC memory format; outputs are the same. ``'auto'``
-    (default) takes NHWC for inference, and for training on CUDA and on CPUs whose PyTorch kernels use
-    AVX-512 (oneDNN's NHWC kernels: SSD300-VGG16 training 1.29x faster than NCHW). Training on an
-    AVX2-only CPU takes NHWC only for networks with depthwise convolutions (MobileNet: NHWC 0.44-0.47 s
-    a step against 0.48-0.52 s NCHW, measured on an AVX2 EPYC); dense ones (VGG16) train in NCHW there
-    (NHWC was 0.87-0.91x of NCHW's training throughput under AVX2, but 1.13x faster at ``predict``), and predict
-    in NCHW too when they have Winograd convs (below); ``train()`` / ``eval()`` switch the format.
-    ``bench/train.py`` prints the ratio on the machine at hand.
-
-    ``winograd`` (``'auto'``: on x86 CPUs whose PyTorch kernels stop at AVX2) makes the dense 3x3 stride-1
-    convolutions :class:`~ssdkit.models.winograd.WinogradConv2d`: in float32 NCHW their forward and input gradient
-    run NNPACK's Winograd kernels (SSD300-VGG16 under AVX2: training step 1.3x faster, ``predict`` 1.28x faster
-    than oneDNN's NHWC); export, CUDA and bfloat16 are unchanged.
+    ``channels_last`` runs the convolutions in NHWC memory format (``True``), NCHW (``False``) or as
+    :func:`~ssdkit.models.machine_policy.prefer_channels_last` chooses for the machine and the mode (``'auto'``:
+    ``train()`` / ``eval()`` switch the format in place); outputs are the same. ``winograd`` makes the dense 3x3
+    stride-1 convolutions :class:`~ssdkit.models.winograd.WinogradConv2d` (``True``; ``'auto'``: where
+    :func:`~ssdkit.models.machine_policy.apply_winograd` finds NNPACK's kernels help); export, CUDA and bfloat16 run
+    them as plain convs.
 
     ``forward(inputs[B, 3, H, W], data_samples, mode)``:
       * ``'tensor'``: ``(cls_logits [B, P, C+1], box_deltas [B, P, 4])`` in prior order;
@@ -118,18 +103,8 @@ class SSD(BaseModel):
         self.box_coder: BoxCoder = BOX_CODERS.build(box_coder or dict(type="SSDBoxCoder"))
         self.loss_fn: Loss = LOSSES.build(loss or dict(type="MultiBoxLoss"))
         self.postprocessor: Postprocessor = POSTPROCESSORS.build(postprocessor or dict(type="SSDPostprocessor"))
-        if winograd not in (True, False, "auto"):
-            raise ValueError(f"model.winograd={winograd!r}: valid values are True, False and 'auto'")
-        if winograd is True and not winograd_available():
-            raise ValueError(
-                f"model.winograd=True, but NNPACK's Winograd kernels need an x86 CPU with PyTorch at "
-                f"AVX2 (this one: {torch.backends.cpu.get_cpu_capability()}, NNPACK "
-                f"{'present' if torch._nnpack_available() else 'absent'}); use 'auto' or False"
-            )
-        on = winograd is True or (winograd == "auto" and winograd_available())
-        self.winograd_convs = use_winograd(self) if on else 0  # how many convs it applies to
-        if channels_last not in (True, False, "auto"):
-            raise ValueError(f"model.channels_last={channels_last!r}: valid values are True, False and 'auto'")
+        self.winograd_convs = apply_winograd(self, winograd)  # how many convs run NNPACK's Winograd kernels
+        check_channels_last(channels_last)
         self.auto_memory_format = channels_last == "auto"
         self.channels_last = False
         self.set_channels_last(
@@ -193,15 +168,47 @@ class SSD(BaseModel):
         return None if grid is None else grid([f.shape[-2:] for f in feats], inputs.shape[-2:], inputs.device)
 
     def forward(self, inputs: Tensor, data_samples: list[DetSample] | None = None, mode: str = "tensor"):
+        if mode != "tensor" and data_samples is None:
+            raise ValueError(f"SSD.forward(mode={mode!r}) needs data_samples")
+        if mode == "predict":
+            assert data_samples is not None
+            for _ in self.predict_steps(inputs, data_samples):
+                pass
+            return data_samples
         if mode == "loss" and data_samples is not None:
             gt = self.ground_truth(data_samples, inputs.device)  # fail on bad annotations before the network runs
         feats = self.extract_feats(inputs)
         cls_logits, box_deltas = self.head(feats)
         if mode == "tensor":
             return cls_logits, box_deltas
-        if data_samples is None:
-            raise ValueError(f"SSD.forward(mode={mode!r}) needs data_samples")
-        if cls_logits.dtype in _REDUCED:  # mixed precision: match, encode, decode and score in float32
+        cls_logits, box_deltas, priors = self.float32_outputs_and_priors(cls_logits, box_deltas, feats, inputs)
+        if mode == "loss":
+            return self.loss(cls_logits, box_deltas, priors, gt, self.grid_for(feats, inputs))
+        raise ValueError(f"SSD.forward: mode={mode!r}; valid: 'tensor', 'loss', 'predict'")
+
+    @torch.no_grad()
+    def predict_steps(self, inputs: Tensor, data_samples: list[DetSample]) -> Iterator[str]:
+        """``forward(inputs [B, 3, H, W], data_samples, mode='predict')`` a step at a time: each step runs, then its
+        name in :data:`PREDICT_STEPS` is yielded; after the last, ``data_samples`` hold ``pred_instances``.
+        ``forward`` runs it through; the per-stage benchmark reads the clock at each yield."""
+        maps = self.backbone(self.in_layout(inputs))
+        yield "backbone"
+        feats = self.neck(maps)
+        yield "neck"
+        cls_logits, box_deltas = self.head(feats)
+        yield "head"
+        cls_logits, box_deltas, priors = self.float32_outputs_and_priors(cls_logits, box_deltas, feats, inputs)
+        boxes = self.decode(box_deltas, priors)
+        yield "decode"
+        self.postprocess(cls_logits, boxes, inputs, data_samples)
+        yield "nms"
+
+    def float32_outputs_and_priors(
+        self, cls_logits: Tensor, box_deltas: Tensor, feats: Sequence[Tensor], inputs: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """The head's outputs in float32 (mixed precision: match, encode, decode and score in float32) and the
+        ``[P, 4]`` priors in that dtype, checked to be as many as the predictions."""
+        if cls_logits.dtype in _REDUCED:
             cls_logits, box_deltas = cls_logits.float(), box_deltas.float()
         priors = self.priors_for(feats, inputs, cls_logits.dtype)
         if cls_logits.shape[1] != priors.shape[0]:
@@ -209,11 +216,7 @@ class SSD(BaseModel):
                 f"head gives {cls_logits.shape[1]} predictions but the prior generator "
                 f"{priors.shape[0]} priors for maps {[tuple(f.shape[-2:]) for f in feats]}"
             )
-        if mode == "loss":
-            return self.loss(cls_logits, box_deltas, priors, gt, self.grid_for(feats, inputs))
-        if mode == "predict":
-            return self.predict(cls_logits, box_deltas, priors, inputs, data_samples)
-        raise ValueError(f"SSD.forward: mode={mode!r}; valid: 'tensor', 'loss', 'predict'")
+        return cls_logits, box_deltas, priors
 
     def ground_truth(self, data_samples: list[DetSample], device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
         """Padded ``boxes [B, G, 4]``, ``labels [B, G]``, ``valid [B, G]``; bad annotations raise naming the image.
@@ -249,8 +252,12 @@ class SSD(BaseModel):
     def predict(
         self, cls_logits: Tensor, box_deltas: Tensor, priors: Tensor, inputs: Tensor, data_samples: list[DetSample]
     ) -> list[DetSample]:
-        boxes = self.box_coder.decode(box_deltas, priors.unsqueeze(0))
-        return self.postprocess(cls_logits, boxes, inputs, data_samples)
+        """Decode and postprocess the head's float32 outputs; sets each sample's ``pred_instances``."""
+        return self.postprocess(cls_logits, self.decode(box_deltas, priors), inputs, data_samples)
+
+    def decode(self, box_deltas: Tensor, priors: Tensor) -> Tensor:
+        """``box_deltas [B, P, 4]`` and ``priors [P, 4]`` -> boxes ``[B, P, 4]`` xyxy in input pixels."""
+        return self.box_coder.decode(box_deltas, priors.unsqueeze(0))
 
     @torch.no_grad()
     def postprocess(
@@ -266,6 +273,6 @@ class SSD(BaseModel):
             )
             for s in data_samples
         ]
-        for sample, det in zip(data_samples, self.postprocessor(cls_logits, boxes, metas)):
+        for sample, det in zip(data_samples, self.postprocessor(cls_logits, boxes, metas), strict=True):
             sample.pred_instances = InstanceData(bboxes=det["boxes"], scores=det["scores"], labels=det["labels"])
         return data_samples

@@ -86,10 +86,11 @@ class SSDHead(BaseModule):
         self.num_priors_per_location = list(num_priors_per_location)
         self.cls_convs = nn.ModuleList(
             _predictor(c, a * (num_classes + 1), depthwise, kernel_size, norm_cfg)
-            for c, a in zip(in_channels, num_priors_per_location)
+            for c, a in zip(in_channels, num_priors_per_location, strict=True)
         )
         self.reg_convs = nn.ModuleList(
-            _predictor(c, a * 4, depthwise, kernel_size, norm_cfg) for c, a in zip(in_channels, num_priors_per_location)
+            _predictor(c, a * 4, depthwise, kernel_size, norm_cfg)
+            for c, a in zip(in_channels, num_priors_per_location, strict=True)
         )
         self.init_background_prob = init_background_prob
         init_convs_(self, init, "SSDHead")
@@ -102,7 +103,7 @@ class SSDHead(BaseModule):
             return
         k = self.num_classes + 1
         with torch.no_grad():
-            for conv, a in zip(self.cls_convs, self.num_priors_per_location):
+            for conv, a in zip(self.cls_convs, self.num_priors_per_location, strict=True):
                 _, last = _last_conv(conv)
                 assert last.bias is not None  # every predictor conv has one
                 bias = last.bias.view(a, k)
@@ -140,6 +141,6 @@ class SSDHead(BaseModule):
         if len(feats) != len(self.cls_convs):
             raise ValueError(f"SSDHead: got {len(feats)} feature maps, built for {len(self.cls_convs)}")
         k = self.num_classes + 1
-        cls = [_flatten(conv(f), k) for conv, f in zip(self.cls_convs, feats)]
-        reg = [_flatten(conv(f), 4) for conv, f in zip(self.reg_convs, feats)]
+        cls = [_flatten(conv(f), k) for conv, f in zip(self.cls_convs, feats, strict=True)]
+        reg = [_flatten(conv(f), 4) for conv, f in zip(self.reg_convs, feats, strict=True)]
         return torch.cat(cls, dim=1), torch.cat(reg, dim=1)

@@ -60,7 +60,7 @@ class ExtraLayers(BaseModule):
             raise ValueError(f"extra layers: norm={norm!r}; valid: None, 'BN'")
         blocks = []
         cin = in_channels
-        for (mid, cout), s, p, k in zip(extra_channels, strides, paddings, kernel_sizes):
+        for (mid, cout), s, p, k in zip(extra_channels, strides, paddings, kernel_sizes, strict=True):
             blocks.append(
                 _depthwise(cin, mid, cout, k, s, p, norm_cfg)
                 if depthwise

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torchvision.models._meta import _COCO_CATEGORIES
 
-from ssdkit.models.backbones.vgg_convert import torchvision_ssd_backbone_to_atrous, vgg16_to_atrous
+from .vgg import torchvision_ssd_backbone_to_atrous, vgg16_to_atrous
 
 #: COCO category id of each contiguous class 0..79 (torchvision's 91-way index is the category id).
 COCO_CATEGORY_IDS: list[int] = [i for i, n in enumerate(_COCO_CATEGORIES) if n not in ("__background__", "N/A")]

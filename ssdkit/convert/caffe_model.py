@@ -121,6 +121,33 @@ def _unpacked_run(buf: memoryview, tag_pos: int, end: int, tag: int, size: int) 
     return records[:n, 1:], tag_pos + n * rec
 
 
+def _blob_shape(buf: memoryview, off: int, n: int) -> list[int]:
+    """BlobShape's ``dim`` (field 1, packed or not) from the message at ``off`` of ``n`` bytes."""
+    dims: list[int] = []
+    for f, w, v in _fields(buf, off, off + n):
+        if f != 1:
+            continue
+        if w == 0:
+            dims.append(int(v))
+        elif w == 2:
+            p, stop = v[0], v[0] + v[1]
+            while p < stop:
+                d, p = _varint(buf, p, stop)
+                dims.append(d)
+    return dims
+
+
+def _blob_data(parts: list[np.ndarray], doubles: list[np.ndarray]) -> np.ndarray:
+    """A blob's values as one float32 array, from its ``data`` or its ``double_data`` (not both)."""
+    if parts and doubles:
+        raise CaffeFormatError("blob has both float data and double_data")
+    if parts:
+        return np.concatenate(parts).astype(np.float32, copy=True)
+    if doubles:
+        return np.concatenate(doubles).astype(np.float32)
+    return np.zeros(0, np.float32)
+
+
 def _blob(buf: memoryview, start: int, end: int) -> np.ndarray:
     """BlobProto -> float32 array: ``shape`` (7: BlobShape.dim 1) or legacy num/channels/height/width (1-4);
     ``data`` (5, packed or not) or ``double_data`` (8)."""
@@ -142,32 +169,12 @@ def _blob(buf: memoryview, start: int, end: int) -> np.ndarray:
             continue
         field, wire, value, pos = _field(buf, pos, end)
         if field == 7 and wire == 2:
-            off, n = value
-            for f, w, v in _fields(buf, off, off + n):
-                if f != 1:
-                    continue
-                if w == 0:
-                    dims.append(int(v))
-                elif w == 2:
-                    p, stop = v[0], v[0] + v[1]
-                    while p < stop:
-                        d, p = _varint(buf, p, stop)
-                        dims.append(d)
-        elif field == 5 and wire == 2:
-            parts.append(_packed(buf, value[0], value[1], "<f4"))
-        elif field == 8 and wire == 2:
-            doubles.append(_packed(buf, value[0], value[1], "<f8"))
+            dims += _blob_shape(buf, *value)
+        elif field in (5, 8) and wire == 2:
+            (parts if field == 5 else doubles).append(_packed(buf, value[0], value[1], "<f4" if field == 5 else "<f8"))
         elif 1 <= field <= 4 and wire == 0:
             legacy[field - 1] = int(value)
-    if parts and doubles:
-        raise CaffeFormatError("blob has both float data and double_data")
-    data = (
-        np.concatenate(parts)
-        if parts
-        else np.concatenate(doubles).astype(np.float32)
-        if doubles
-        else np.zeros(0, np.float32)
-    ).astype(np.float32, copy=True)
+    data = _blob_data(parts, doubles)
     shape = tuple(dims) if dims else tuple(legacy) if any(legacy) else (data.size,)
     if int(np.prod(shape)) != data.size:
         raise CaffeFormatError(f"blob of shape {shape} holds {data.size} values")

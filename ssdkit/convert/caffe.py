@@ -18,7 +18,6 @@ import torch
 from torch import Tensor
 
 from ssdkit.data import VOC_CLASSES
-from ssdkit.models.backbones.mobilenet import CHANNELS, STRIDES
 
 from .caffe_model import CaffeLayer, read_caffemodel
 from .prototxt import Message, parse_prototxt, prototxt_layers
@@ -36,6 +35,9 @@ CAFFE_MOBILENET_SSD_CLASSES: list[str] = list(VOC_CLASSES)
 TORCH_BN_EPS = 1e-5  # nn.BatchNorm2d's default, which ssdkit's conv_bn_act uses
 CAFFE_BN_EPS = 1e-5  # BatchNormParameter.eps default
 
+# conv1 .. conv13 (depthwise 3x3 + pointwise 1x1): stride and output channels, ssdkit's MobileNetV1 at width 1.0
+BACKBONE_STRIDES = [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1]
+BACKBONE_CHANNELS = [64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]
 # conv14 .. conv17: (in, 1x1 out, 3x3 stride-2 out)
 _EXTRAS = [(1024, 256, 512), (512, 128, 256), (256, 128, 256), (256, 64, 128)]
 # prediction maps: (Caffe bottom, channels, priors per location)
@@ -83,7 +85,7 @@ def mobilenet_ssd_convs() -> list[_Conv]:
     """Every convolution of the released MobileNet-SSD, in network order, with its ssdkit keys."""
     convs = [_Conv("conv0", "backbone.stem.0", "backbone.stem.1", 3, 32, 3, 2, 1)]
     cin = 32
-    for i, (s, c) in enumerate(zip(STRIDES, CHANNELS)):  # ssdkit's MobileNetV1 at width 1.0
+    for i, (s, c) in enumerate(zip(BACKBONE_STRIDES, BACKBONE_CHANNELS, strict=True)):
         block = f"backbone.blocks.{i}"
         convs.append(_Conv(f"conv{i + 1}/dw", f"{block}.0.0", f"{block}.0.1", cin, cin, 3, s, 1, cin))
         convs.append(_Conv(f"conv{i + 1}", f"{block}.1.0", f"{block}.1.1", cin, c, 1))
@@ -179,7 +181,7 @@ def _check_prior_boxes(layers: list[Message], where: str) -> None:
 
 def _same(a, b) -> bool:
     if isinstance(a, list):
-        return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-6) for x, y in zip(a, b))
+        return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-6) for x, y in zip(a, b, strict=True))
     return a == b
 
 
