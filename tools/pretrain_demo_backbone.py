@@ -11,8 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from ssdkit.engine.demo_pretrain import PretrainOptions, pretrain_digits
-from ssdkit.models.backbones.mobilenet_digits import DIGITS_FILE
+from ssdkit.engine.demo_pretrain import DIGITS_FILE, PretrainOptions, pretrain_digits
 from ssdkit.utils.atomic import atomic_torch_save
 
 

@@ -19,7 +19,9 @@ from torch import Tensor, nn
 
 from ssdkit.data.demo import digit_pools, load_photos, render_crops, soften
 from ssdkit.models.backbones.mobilenet import MobileNetV1
-from ssdkit.models.backbones.mobilenet_digits import DIGITS_ACTIVATION, DIGITS_NORM, DIGITS_WIDTH
+from ssdkit.models.backbones.mobilenet_digits import DIGITS_ACTIVATION, DIGITS_FILE, DIGITS_NORM, DIGITS_WIDTH
+
+__all__ = ["DIGITS_FILE", "DigitClassifier", "PretrainOptions", "pretrain_digits"]
 
 
 @dataclass(frozen=True)
