@@ -13,6 +13,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import load_checkpoint
 
 from ssdkit.engine import ConfigError, install_safe_checkpoints, register_all, wire_num_classes
+from ssdkit.engine.config_bases import resolve_bases
 from ssdkit.registry import DETECTORS
 from ssdkit.utils.allocator import tune_allocator
 
@@ -33,7 +34,7 @@ def init_detector(
     tune_allocator()
     register_all()
     install_safe_checkpoints()
-    cfg = Config.fromfile(config) if not isinstance(config, Config) else config
+    cfg = Config.fromfile(resolve_bases(config)) if not isinstance(config, Config) else config
     if backend != "pytorch":
         return init_deployed(cfg, checkpoint, backend)
     if cfg.model.get("num_classes") is None:

@@ -8,6 +8,7 @@ from mmengine.analysis import FlopAnalyzer
 
 import ssdkit.models  # noqa: F401
 from ssdkit.engine import wire_num_classes
+from ssdkit.engine.config_bases import resolve_bases
 from ssdkit.models.input_norm import backbone_weights
 from ssdkit.registry import DETECTORS
 
@@ -27,7 +28,7 @@ def weight_source(backbone: dict) -> str:
 
 def model_info(config: str) -> dict:
     """Build ``config``'s model and run one image through it at the config's ``input_size``."""
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(resolve_bases(config))
     if cfg.model.get("num_classes") is None:
         wire_num_classes(cfg)  # a config that takes the class count from its data
     model = DETECTORS.build(cfg.model).eval()
