@@ -43,12 +43,13 @@ bench: install
 
 DEMO_CFG := configs/demo/ssdlite224_mobilenet_demo.py
 DEMO_DIR := work_dirs/demo
+DEMO_SEED := 0
 
 # The main job on a fresh machine: build the demo set, train on CPU, evaluate, draw val detections.
 demo: install-demo
 	@mkdir -p $(DEMO_DIR) && date +%s > $(DEMO_DIR)/.started
 	$(PY) tools/make_demo_dataset.py --config $(DEMO_CFG)
-	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR) --seed 0
+	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR) --seed $(DEMO_SEED)
 	$(PY) tools/test.py $(DEMO_CFG) $$(cat $(DEMO_DIR)/last_checkpoint) --work-dir $(DEMO_DIR) \
 		--show-dir $(DEMO_DIR)/val_detections --out $(DEMO_DIR)/val_detections.json | tee $(DEMO_DIR)/test_result.txt
 	@echo "demo: $$(( $$(date +%s) - $$(cat $(DEMO_DIR)/.started) )) s after the install;" \

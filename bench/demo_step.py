@@ -83,7 +83,9 @@ def ssdkit_step(config: str) -> tuple[Callable[[], object], int, int, object]:
 
     cfg = load_config(config, None, "none", str(ROOT / "work_dirs" / "bench_demo_step"))
     runner = build_runner(cfg)
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
     model, wrapper = runner.model, runner.optim_wrapper
+    model.init_weights()
     n = cfg.train_dataloader.batch_size
     size = next(t["size"][0] for t in cfg.train_dataloader.dataset.pipeline if t["type"] == "Resize")
     images, boxes, labels = fixed_batch(n, size, cfg.model.num_classes)
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     wrapper = runner.optim_wrapper
     bf16 = hasattr(wrapper, "autocast_enabled") and wrapper.autocast_enabled("cpu")
     print(f"{Path(args.config).name}: batch {n}, input {size}, {'bfloat16' if bf16 else 'float32'}; "
-          f"{memory_and_kernels(runner.model)}", flush=True)  # fmt: skip
+          f"{memory_and_kernels(runner.model).lstrip('; ')}", flush=True)  # fmt: skip
     ours = timed(step, args.steps, "ssdkit")
     print(f"ssdkit demo step: median {ours:.3f} s ({n / ours:.1f} img/s)", flush=True)
     print("where one step goes (self CPU time):", flush=True)

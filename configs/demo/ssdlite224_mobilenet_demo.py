@@ -26,6 +26,7 @@ demo_dataset = dict(
     backdrop_contrast=0.35,
 )
 model = dict(
+    num_classes=None,  # from the data's classes
     # the digit classifier's weights, with their normalisation (RGB, (x - 127.5) / 127.5); the stem and
     # blocks 1-5 stay frozen (the released SSD freezes VGG's first stages the same way)
     backbone=dict(width_mult=0.5, pretrained='digits', frozen_stages=5),
