@@ -100,8 +100,12 @@ def _thin_objects_set(root, n_img: int = 200, seed: int = 0) -> None:
     )
 
 
-def _needles_config(tmp_path, train_pipeline: str = "") -> str:
-    """The demo config (its model, priors and matcher) reading the needles set in every loader."""
+AT_300 = ", pipeline=[dict(type='LoadImage'), dict(type='Resize', size=(300, 300)), dict(type='PackInputs')]"
+
+
+def _needles_config(tmp_path, train_pipeline: str = AT_300) -> str:
+    """The demo config (its model, priors and matcher) reading the needles set in every loader, at 300 x 300 unless
+    ``train_pipeline`` says otherwise."""
     data = tmp_path / "data"
     cfg = tmp_path / "needles.py"
     cfg.write_text(

@@ -138,7 +138,8 @@ def test_zero_detections_and_a_fixed_batch(demo, backend):
     info = read_info(demo["files"]["none"])
     assert (info.batch, info.score_thr, info.mode) == (2, 0.99, "end2end")
     deployed = init_detector(demo["cfg"], str(demo["files"]["none"]), backend=backend)
-    images = np.stack([np.full((300, 300, 3), v, np.uint8) for v in (0, 128, 255)])
+    h, w = info.input_size
+    images = np.stack([np.full((h, w, 3), v, np.uint8) for v in (0, 128, 255)])
     dets, labels, num = deployed.run(images)  # 3 images through a batch-2 file: two chunks, the last padded
     assert dets.shape == (3, 200, 5) and labels.shape == (3, 200) and num.tolist() == [0, 0, 0]
     assert (labels == -1).all() and (dets == 0).all()

@@ -26,10 +26,13 @@ demo_dataset = dict(
     backdrop_contrast=0.35,
 )
 model = dict(
-    num_classes=None,  # from the data's classes
+    num_classes=10,  # the set's ten digits
     # the digit classifier's weights, with their normalisation (RGB, (x - 127.5) / 127.5); the stem and
     # blocks 1-5 stay frozen (the released SSD freezes VGG's first stages the same way)
     backbone=dict(width_mult=0.5, pretrained='digits', frozen_stages=5),
+    # the last extra layer sees a 1x1 map at 224: a 1x1 depthwise conv there (a 3x3 one would see only padding
+    # but for its centre, and oneDNN's bfloat16 weight gradient then leaves the padding taps undefined)
+    neck=dict(kernel_sizes=(3, 3, 3, 1), paddings=(1, 1, 1, 0), strides=(2, 2, 2, 1)),
     head=dict(init_background_prob=0.99),  # RetinaNet's prior-probability bias for the softmax
     prior_generator=dict(s_min=0.1, s_max=0.8),  # the set's object sizes
     matcher=dict(_delete_=True, type='ArgMaxMatcher', matched_threshold=0.5, unmatched_threshold=0.4),
@@ -82,4 +85,4 @@ param_scheduler = [
 ]
 # no validation during training: `make demo` evaluates the final checkpoint once, with tools/test.py
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters + 1)
-default_hooks = dict(logger=dict(interval=100), checkpoint=dict(interval=max_iters, save_best=None))
+default_hooks = dict(logger=dict(interval=100), checkpoint=dict(interval=max_iters))
