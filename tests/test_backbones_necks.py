@@ -14,6 +14,7 @@ from ssdkit.models.necks import FeatureFusedNeck, SSDExtraLayers, bilinear_kerne
 from ssdkit.registry import BACKBONES, NECKS
 
 
+@pytest.mark.slow
 def test_vgg_outputs_and_conv5_3():
     net = BACKBONES.build(dict(type="VGG16Atrous", out_features=("conv7", "conv5_3", "conv4_3"), l2_norm_scale=None))
     outs = net(torch.randn(1, 3, 300, 300))

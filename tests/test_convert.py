@@ -96,6 +96,7 @@ def converted(tv_model, tmp_path_factory):
     return model
 
 
+@pytest.mark.slow
 def test_tensor_outputs_equal_torchvision(tv_model, converted):
     model = converted
     case = MODELS[tv_model.ssdkit_name]

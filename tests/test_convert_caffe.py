@@ -435,6 +435,7 @@ def test_mismatched_files_name_file_and_layer(tmp_path):
         convert_caffe_mobilenet_ssd(proto, model_file)
 
 
+@pytest.mark.slow
 def test_tool_writes_a_checkpoint_that_loads_strict(tmp_path):
     from ssdkit.apis import init_detector
 

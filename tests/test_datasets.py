@@ -158,6 +158,7 @@ def test_coco_errors(tmp_path):
         CocoDataset(data_root=str(root), ann_file="ann.json")
 
 
+@pytest.mark.slow
 def test_browse_dataset_writes_drawn_training_samples(tmp_path):
     import subprocess
     import sys

@@ -115,6 +115,7 @@ def demo(tmp_path_factory):
 @pytest.mark.parametrize(
     "backend,mode", [("onnxruntime", "end2end"), ("openvino", "end2end"), ("onnxruntime", "raw"), ("opencv", "raw")]
 )
+@pytest.mark.slow
 def test_runtime_gives_pytorchs_detections(demo, backend, mode):
     ref_model = init_detector(demo["cfg"], demo["ckpt"])
     score_tol, box_tol = tolerances(ref_model, [cv2.imread(p) for p in demo["images"]])
@@ -146,6 +147,7 @@ def test_zero_detections_and_a_fixed_batch(demo, backend):
     assert all(len(d["scores"]) == 0 for d in detect(deployed, demo["images"], score_thr=0.0))
 
 
+@pytest.mark.slow
 def test_tools_infer_and_test_on_an_exported_file(demo, tmp_path, capsys):
     infer, test = load_tool("infer"), load_tool("test")
     ref = infer.main(
@@ -293,6 +295,7 @@ def test_centre_tap_rewrite_is_exact_and_opencv_needs_it(tmp_path):
     print(f"OpenCV {cv2.__version__} without the rewrite: {error}")
 
 
+@pytest.mark.slow
 def test_raw_files_carry_the_postprocessor_settings(demo, tmp_path):
     """A raw file's NMS runs outside the graph: it must use the config's settings, not postprocess_raw's defaults."""
     out = tmp_path / "raw.onnx"

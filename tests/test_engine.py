@@ -80,6 +80,7 @@ def test_nan_loss_stops_before_the_update_naming_iteration_term_and_images():
     assert all(torch.equal(a, b) or (a.isnan().any() and b.isnan().any()) for a, b in zip(before, after, strict=True))
 
 
+@pytest.mark.slow
 def test_inference_api_and_infer_tool(tmp_path):
     from ssdkit.apis import detect, init_detector
 
@@ -124,6 +125,7 @@ def test_inference_api_and_infer_tool(tmp_path):
     assert set(d) == {"box", "score", "label", "name"} and d["name"] == f"c{d['label']}"
 
 
+@pytest.mark.slow
 def test_train_without_voc_says_where_and_how(tmp_path):
     proc = subprocess.run(
         [

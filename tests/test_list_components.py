@@ -49,6 +49,7 @@ def outputs(tmp_path_factory) -> dict[str, str]:
     return {key: finish(proc) for key, proc in procs.items()}
 
 
+@pytest.mark.slow
 def test_text_lists_every_registry_and_ssdkit_entries(outputs):
     out = outputs["text"]
     for registry in ALL_REGISTRIES:

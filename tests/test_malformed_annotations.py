@@ -114,6 +114,7 @@ def check_bad_box(make, label: str, mode: str, file_re: str, clipped, good: list
     assert ds.bad_box_count == 1, (label, mode)
 
 
+@pytest.mark.slow
 def test_voc_malformations(tmp_path):
     rng = np.random.default_rng(0)
     cases = voc_cases(rng)
@@ -173,6 +174,7 @@ def coco_cases() -> list[tuple[str, dict, str | None]]:
     return cases
 
 
+@pytest.mark.slow
 def test_coco_malformations(tmp_path):
     for k, (label, doc, field) in enumerate(coco_cases()):
         root = tmp_path / f"c{k}"
@@ -208,6 +210,7 @@ def test_coco_malformations(tmp_path):
             CocoDataset(data_root=str(root), ann_file="b.json", pipeline=PIPE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content", [b"", b"not an image", b"\xff\xd8\xff\xe0" + b"\x00" * 20])
 def test_corrupt_or_truncated_images_name_the_file_or_are_skipped(tmp_path, content):
     root = tmp_path / "voc"

@@ -77,6 +77,7 @@ def test_readme_names_each_configs_weights(name):
     assert readme_config_table()[name][3].startswith(source)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CONFIGS)
 def test_config_builds_and_agrees(name):
     cfg = load_config(name)

@@ -97,6 +97,7 @@ def run_tool(tool: str, *args: str) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 def test_the_real_error_comes_first_in_one_line(demo_data, tmp_path):
     data = [
         f"{loader}.dataset.data_root={demo_data}"
@@ -197,6 +198,7 @@ def write_tiny_coco(root, n: int = 5) -> None:
         (root / "annotations" / f"{split}.json").write_text(__import__("json").dumps(doc))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", ["custom_voc", "custom_coco"])
 def test_the_example_configs_train_on_your_own_data(tmp_path, example):
     """As the README says: copy the example, edit data_root (and classes), train. 5 iterations, then evaluation."""

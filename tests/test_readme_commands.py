@@ -137,6 +137,7 @@ def own_data(tmp_path_factory):
     return root, outputs
 
 
+@pytest.mark.slow
 def test_own_data_block_and_python_as_written(own_data):
     """Copy, edit, train, test, infer as the README says; then the README's Python block on that checkpoint."""
     root, outputs = own_data

@@ -326,6 +326,7 @@ print(json.dumps({key: [n for n in names if regs[key].get(n) is None] for key, n
 """
 
 
+@pytest.mark.slow
 def test_every_ssdkit_entry_is_found_from_a_registry_alone():
     """A plain ``Runner.from_cfg`` imports nothing of ssdkit: each registry's ``locations`` must reach all
     its entries (hooks, the bf16 optimizer wrapper, ...) from a fresh interpreter."""

@@ -263,6 +263,7 @@ def test_timm_example_config_builds_and_trains_a_step():
     assert not torch.equal(stem.detach(), before)
 
 
+@pytest.mark.slow
 def test_ssdkit_imports_and_builds_without_timm():
     """timm blocked: ssdkit and its non-timm configs build; a config or backbone that needs timm names the extra."""
     code = f"""

@@ -103,6 +103,7 @@ def test_imagenet1k_features_lands_convs_and_xavier_conv6_conv7(monkeypatch):
         assert float(conv.bias.detach().abs().max()) == 0.0
 
 
+@pytest.mark.slow
 def test_the_features_file_is_not_converted_as_v1(tmp_path):
     """The FEATURES file through the fc6/fc7 conversion would put NaNs into conv6/conv7: refused, naming the fix."""
     src = fake_vgg16()
