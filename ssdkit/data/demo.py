@@ -146,6 +146,60 @@ def render_image(
     return np.clip(img, 0, 255).round().astype(np.uint8), objects
 
 
+def write_split(
+    root: Path,
+    split: str,
+    count: int,
+    rng: np.random.Generator,
+    parts: tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray],
+    image_size: tuple[int, int],
+    render: dict,
+) -> dict:
+    """Write ``count`` images to ``root/split/`` and ``root/annotations/instances_{split}.json``; ``parts`` are
+    :func:`render_image`'s photos, digit images, targets and pool, ``render`` its options. Returns the split's
+    counts and box-size statistics."""
+    photos, digit_images, targets, pool = parts
+    (root / split).mkdir()
+    images: list[dict] = []
+    anns: list[dict] = []
+    for i in range(count):
+        img, objects = render_image(rng, photos, digit_images, targets, pool, image_size, **render)
+        name = f"{i:05d}.jpg"
+        cv2.imwrite(str(root / split / name), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        images.append(dict(id=i + 1, file_name=name, width=image_size[1], height=image_size[0]))
+        for box, label in objects:
+            bbox = xyxy_to_coco_bbox(box)
+            anns.append(
+                dict(
+                    id=len(anns) + 1,
+                    image_id=i + 1,
+                    category_id=label + 1,
+                    bbox=bbox,
+                    area=bbox[2] * bbox[3],
+                    iscrowd=0,
+                )
+            )
+    cats = [dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)]
+    (root / "annotations" / f"instances_{split}.json").write_text(
+        json.dumps(dict(images=images, annotations=anns, categories=cats))
+    )
+    sides = np.array([max(a["bbox"][2], a["bbox"][3]) for a in anns]) if anns else np.zeros(1)
+    return dict(
+        images=count,
+        boxes=len(anns),
+        min_px=float(sides.min()),
+        median_px=float(np.median(sides)),
+        max_px=float(sides.max()),
+    )
+
+
+def made_with(out: Path) -> dict | None:
+    """The options a whole set at ``out`` was made with (``options.json``), ``None`` where there is none."""
+    done = all((out / "annotations" / f"instances_{s}.json").exists() for s in ("train", "val"))
+    options = out / "options.json"
+    return json.loads(options.read_text()) if done and options.exists() else None
+
+
 def make_demo_dataset(
     out_dir: str,
     seed: int = 0,
@@ -163,14 +217,12 @@ def make_demo_dataset(
 ) -> dict:
     """Write ``out_dir/{train,val}/*.jpg`` and ``out_dir/annotations/instances_{train,val}.json``.
 
-    The defaults make the set ``make demo`` trains from scratch on a CPU in minutes: digits sized to
-    the demo model's priors (pasted 40 px .. 60 % of the side; tight boxes from about 20 px), kept
-    near their handwritten proportions (width / height 0.7 .. 1) with crisp strokes, on softened
-    photographs (blur sigma 8, contrast 0.35), 1 to 4 per image. ``min_px=10, max_frac=0.7,
-    aspect_range=(0.5, 2), stroke_contrast=1, backdrop_blur=0, backdrop_contrast=1`` make a much
-    harder set. An existing set made with the same options (``options.json``) is kept; one made with
-    other options is rebuilt. Built in ``out_dir.tmp`` and renamed at the end, so a half-written set
-    is never taken for a whole one. Returns counts and box-size statistics per split.
+    Digits pasted ``min_px`` .. ``max_frac`` of the side, width / height in ``aspect_range``, with crisp strokes,
+    on softened photographs, 1 to ``max_objects`` per image (the demo config states the options of its set).
+    ``min_px=10, max_frac=0.7, aspect_range=(0.5, 2), stroke_contrast=1, backdrop_blur=0, backdrop_contrast=1``
+    make a much harder set. A set made with the same options (``options.json``) is kept; one made with other
+    options is rebuilt, in ``out_dir.tmp`` and renamed at the end, so a half-written set is never taken for a
+    whole one. Returns counts and box-size statistics per split.
     """
     from sklearn.datasets import load_digits
 
@@ -188,9 +240,7 @@ def make_demo_dataset(
         aspect_range=list(aspect_range),
         stroke_contrast=stroke_contrast,
     )
-    done = all((out / "annotations" / f"instances_{s}.json").exists() for s in ("train", "val"))
-    made_with = out / "options.json"
-    if done and not overwrite and made_with.exists() and json.loads(made_with.read_text()) == options:
+    if not overwrite and made_with(out) == options:
         return dict(out_dir=str(out), skipped=True)
     tmp = Path(str(out) + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -198,52 +248,12 @@ def make_demo_dataset(
     digits = load_digits()
     photos, pools = [soften(p, backdrop_blur, backdrop_contrast) for p in load_photos()], digit_pools(seed)
     summary: dict = dict(out_dir=str(out))
+    render = {k: options[k] for k in ("min_px", "max_frac", "max_objects", "stroke_contrast")}
+    render["aspect_range"] = aspect_range
     for split, count, split_seed in (("train", num_train, seed), ("val", num_val, seed + 1)):
         rng = np.random.default_rng([split_seed, 17])
-        (tmp / split).mkdir()
-        images: list[dict] = []
-        anns: list[dict] = []
-        for i in range(count):
-            img, objects = render_image(
-                rng,
-                photos,
-                digits.images,
-                digits.target,
-                pools[split],
-                image_size,
-                min_px=min_px,
-                max_frac=max_frac,
-                max_objects=max_objects,
-                aspect_range=aspect_range,
-                stroke_contrast=stroke_contrast,
-            )
-            name = f"{i:05d}.jpg"
-            cv2.imwrite(str(tmp / split / name), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
-            images.append(dict(id=i + 1, file_name=name, width=image_size[1], height=image_size[0]))
-            for box, label in objects:
-                bbox = xyxy_to_coco_bbox(box)
-                anns.append(
-                    dict(
-                        id=len(anns) + 1,
-                        image_id=i + 1,
-                        category_id=label + 1,
-                        bbox=bbox,
-                        area=bbox[2] * bbox[3],
-                        iscrowd=0,
-                    )
-                )
-        cats = [dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)]
-        (tmp / "annotations" / f"instances_{split}.json").write_text(
-            json.dumps(dict(images=images, annotations=anns, categories=cats))
-        )
-        sides = np.array([max(a["bbox"][2], a["bbox"][3]) for a in anns]) if anns else np.zeros(1)
-        summary[split] = dict(
-            images=count,
-            boxes=len(anns),
-            min_px=float(sides.min()),
-            median_px=float(np.median(sides)),
-            max_px=float(sides.max()),
-        )
+        parts = (photos, digits.images, digits.target, pools[split])
+        summary[split] = write_split(tmp, split, count, rng, parts, image_size, render)
     (tmp / "options.json").write_text(json.dumps(options))
     if out.exists():
         shutil.rmtree(out)
