@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from common import emit, peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "configs" / "demo" / "ssdlite224_mobilenet_demo.py"
 #: op name fragments -> the share they are reported under (first match wins)
@@ -42,7 +44,7 @@ def timed(step: Callable[[], object], steps: int, label: str) -> float:
         t = time.perf_counter()
         step()
         times.append(time.perf_counter() - t)
-        print(f"  {label} step {i + 1}/{steps}: {times[-1]:.3f} s", flush=True)
+        emit(f"  {label} step {i + 1}/{steps}: {times[-1]:.3f} s")
     return statistics.median(times)
 
 
@@ -132,22 +134,22 @@ def main(argv: list[str] | None = None) -> None:
     from ssdkit.utils.cpu import describe_cpu
 
     tune_allocator()
-    print(describe_cpu(), flush=True)
+    emit(describe_cpu())
     step, n, size, runner = ssdkit_step(args.config)
     wrapper = runner.optim_wrapper
     bf16 = hasattr(wrapper, "autocast_enabled") and wrapper.autocast_enabled("cpu")
-    print(f"{Path(args.config).name}: batch {n}, input {size}, {'bfloat16' if bf16 else 'float32'}; "
-          f"{memory_and_kernels(runner.model).lstrip('; ')}", flush=True)  # fmt: skip
+    emit(f"{Path(args.config).name}: batch {n}, input {size}, {'bfloat16' if bf16 else 'float32'}; "
+         f"{memory_and_kernels(runner.model).lstrip('; ')}")  # fmt: skip
     ours = timed(step, args.steps, "ssdkit")
-    print(f"ssdkit demo step: median {ours:.3f} s ({n / ours:.1f} img/s)", flush=True)
-    print("where one step goes (self CPU time):", flush=True)
+    emit(f"ssdkit demo step: median {ours:.3f} s ({n / ours:.1f} img/s); peak memory so far {peak_rss_mb():.0f} MB")
+    emit("where one step goes (self CPU time):")
     for kind, share in shares(step):
-        print(f"  {kind:22s} {100 * share:5.1f} %", flush=True)
+        emit(f"  {kind:22s} {100 * share:5.1f} %")
     if args.no_peer:
         return
     theirs = timed(torchvision_step(n, size, runner.model.num_classes, bf16), args.steps, "torchvision")
-    print(f"torchvision ssdlite320_mobilenet_v3_large at {size}: median {theirs:.3f} s ({n / theirs:.1f} img/s)")
-    print(f"ratio (torchvision step / ssdkit step): {theirs / ours:.2f}x", flush=True)
+    emit(f"torchvision ssdlite320_mobilenet_v3_large at {size}: median {theirs:.3f} s ({n / theirs:.1f} img/s)")
+    emit(f"ratio (torchvision step / ssdkit step): {theirs / ours:.2f}x")
 
 
 if __name__ == "__main__":
