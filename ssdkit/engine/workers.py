@@ -31,9 +31,10 @@ def wire_num_workers(cfg: Config) -> Config:
     that need workers (``persistent_workers``, ``prefetch_factor``) are dropped."""
     for loader in LOADERS:
         dl = cfg.get(loader)
-        if not isinstance(dl, dict) or dl.get("num_workers") != "auto":
-            if isinstance(dl, dict) and isinstance(dl.get("num_workers"), str):
-                raise ConfigError(f"{loader}.num_workers={dl['num_workers']!r}; valid: a count >= 0 or 'auto'")
+        value = dl.get("num_workers") if isinstance(dl, dict) else None
+        if isinstance(value, str) and value != "auto":
+            raise ConfigError(f"{loader}.num_workers={value!r}; valid: a count >= 0 or 'auto'")
+        if value != "auto":
             continue
         dl["num_workers"] = auto_num_workers()
         if dl["num_workers"] == 0:
