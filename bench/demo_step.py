@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -128,7 +127,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--no-peer", action="store_true", help="skip torchvision's SSDLite")
     args = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     from ssdkit.engine.runner import memory_and_kernels
     from ssdkit.utils.allocator import tune_allocator
     from ssdkit.utils.cpu import describe_cpu
