@@ -1,7 +1,7 @@
 """Runner set-up, safe checkpoints, distributed helpers."""
 
 from .checkpoint import install_safe_checkpoints
-from .checks import ConfigError, check_config, check_model, wire_num_classes
+from .checks import ConfigError, check_config, check_loaders, check_model, wire_num_classes
 from .recipe import wire_expand_fill
 from .runner import build_runner, exit_distributed_worker, finish_distributed, prepare_config, register_all
 
@@ -9,6 +9,7 @@ __all__ = [
     "ConfigError",
     "build_runner",
     "check_config",
+    "check_loaders",
     "check_model",
     "exit_distributed_worker",
     "finish_distributed",

@@ -137,6 +137,12 @@ def _leaves(node: Any, path: str):
 def _check_dataset(ds: Any, where: str, needs_pipeline: bool = True) -> None:
     if not isinstance(ds, dict):
         return
+    if "type" not in ds:
+        raise ConfigError(
+            f"{where} has no type (keys: {', '.join(map(str, ds)) or 'none'}): a list of datasets in a child config "
+            f"replaces the base config's list whole, so each entry must be complete, e.g. "
+            f"datasets=[dict(d, pipeline=...) for d in _base_.voc0712_trainval]"
+        )
     inherited = (
         " It looks inherited from a base config's dataset: replace the whole dataset with "
         f"{where.split('.')[0]} = dict(dataset=dict(_delete_=True, type=...))"
@@ -185,6 +191,16 @@ def check_config(cfg: Config) -> None:
         path = cfg.get(key)
         if isinstance(path, str) and path != "auto" and not os.path.isfile(path):
             raise ConfigError(f"{key}='{path}': no such checkpoint file")
+    check_loaders(cfg)
+    for key in ("val_evaluator", "test_evaluator"):
+        parts = cfg.get(key)
+        for i, part in enumerate(parts if isinstance(parts, (list, tuple)) else [parts]):
+            _check_arguments(METRICS, part, key if not isinstance(parts, (list, tuple)) else f"{key}[{i}]")
+    check_model(cfg)
+
+
+def check_loaders(cfg: Config) -> None:
+    """Every dataloader's keys and its dataset's, under wrappers: type, arguments, pipeline (:class:`ConfigError`)."""
     for loader in LOADERS:
         dl = cfg.get(loader)
         if not isinstance(dl, dict):
@@ -196,11 +212,6 @@ def check_config(cfg: Config) -> None:
                     f"Valid: {', '.join(sorted(LOADER_KEYS))}"
                 )
         _check_dataset(dl.get("dataset"), f"{loader}.dataset")
-    for key in ("val_evaluator", "test_evaluator"):
-        parts = cfg.get(key)
-        for i, part in enumerate(parts if isinstance(parts, (list, tuple)) else [parts]):
-            _check_arguments(METRICS, part, key if not isinstance(parts, (list, tuple)) else f"{key}[{i}]")
-    check_model(cfg)
 
 
 def check_model(cfg: Config) -> None:
