@@ -1,7 +1,8 @@
 """Train a detector from a config with mmengine's Runner.
 
 python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp] [--seed S] [--deterministic]
-                             [--auto-scale-lr] [--tensorboard] [--cfg-options k=v ...] [--launcher none|pytorch]
+                             [--auto-scale-lr] [--auto-priors [MIN_COVERAGE]] [--tensorboard] [--cfg-options k=v ...]
+                             [--launcher none|pytorch]
 torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch     # GPUs (nccl) or CPU (gloo)
 """
 
@@ -29,6 +30,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--auto-scale-lr", action="store_true", help="scale lr linearly with the total batch size")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--deterministic", action="store_true")
+    ap.add_argument(
+        "--auto-priors",
+        nargs="?",
+        type=float,
+        const=0.9,
+        metavar="MIN_COVERAGE",
+        help="fit the priors before training when their coverage of the training objects is under MIN_COVERAGE "
+        "(default 0.9); the check itself always runs",
+    )
     ap.add_argument(
         "--tensorboard",
         action="store_true",
@@ -74,6 +84,8 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.optim_wrapper = amp_wrapper(cfg.optim_wrapper)
     if args.tensorboard:
         add_tensorboard(cfg)
+    if args.auto_priors is not None:
+        cfg.auto_priors = dict(min_coverage=args.auto_priors)
     if args.auto_scale_lr:
         cfg.auto_scale_lr = dict(cfg.get("auto_scale_lr", {}), enable=True)
     if args.seed is not None or args.deterministic:

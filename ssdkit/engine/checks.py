@@ -30,6 +30,8 @@ READ_AFTER_LOADING = (set(inspect.signature(Runner.__init__).parameters) - {"sel
     "sync_bn",
     "launcher",
     "input_size",
+    "auto_priors",
+    "prior_check",
 }
 LOADER_KEYS = (set(inspect.signature(DataLoader.__init__).parameters) - {"self"}) | {"num_batch_per_epoch"}
 

@@ -16,7 +16,7 @@ from ssdkit.utils.allocator import tune_allocator
 from ssdkit.utils.cpu import describe_cpu
 
 from .checkpoint import install_safe_checkpoints
-from .checks import check_config, wire_num_classes
+from .checks import ConfigError, check_config, wire_num_classes
 from .recipe import wire_expand_fill
 from .workers import wire_num_workers
 
@@ -86,14 +86,31 @@ def prepare_config(cfg: Config) -> Config:
     """What ssdkit does to a config before anything is built from it: registries, ``model.num_classes`` from the
     data's classes, ``Expand``'s fill from the model's input normalisation, loader processes for
     ``num_workers='auto'`` (:mod:`ssdkit.engine.workers`), :func:`check_config` (a bad key, path or
-    pipeline raises :class:`ConfigError`), and ``default_scope='ssdkit'``."""
+    pipeline raises :class:`ConfigError`), the prior check for training (:func:`wire_prior_check`), and
+    ``default_scope='ssdkit'``."""
     register_all()
     wire_num_classes(cfg)
     wire_expand_fill(cfg)
     wire_num_workers(cfg)
+    wire_prior_check(cfg)
     check_config(cfg)
     cfg.setdefault("default_scope", "ssdkit")
     return cfg
+
+
+def wire_prior_check(cfg: Config) -> None:
+    """A training config gets the prior check before its first iteration (``PriorCheckHook``, in
+    ``ssdkit.analysis``): always, unless ``prior_check=False``; with ``auto_priors=dict(min_coverage=c)`` it also
+    fits the priors when their coverage is under ``c``."""
+    auto = cfg.get("auto_priors")
+    if auto not in (None, False) and (not isinstance(auto, dict) or set(auto) != {"min_coverage"}):
+        raise ConfigError(f"auto_priors={auto!r}: give auto_priors=dict(min_coverage=0.9), or None to only check")
+    hooks = list(cfg.get("custom_hooks") or [])
+    if not cfg.get("prior_check", True) or "train_dataloader" not in cfg:
+        return
+    if any(isinstance(h, dict) and h.get("type") == "PriorCheckHook" for h in hooks):
+        return
+    cfg.custom_hooks = [*hooks, dict(type="PriorCheckHook", min_coverage=(auto or {}).get("min_coverage"))]
 
 
 def build_runner(cfg: Config) -> Runner:
