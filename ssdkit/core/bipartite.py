@@ -53,6 +53,8 @@ def greedy_dense(iou: Tensor, gt_valid: Tensor) -> tuple[Tensor, Tensor, Tensor]
         # col[b, k, j] = IoU of gt k with gt j's best prior; its argmax over free k is that prior's best gt
         col = iou.gather(2, best_prior.unsqueeze(1).expand(b, g, g)).masked_fill_(~free.unsqueeze(2), -1.0)
         img, gt = (free & (col.argmax(dim=1) == slots)).nonzero(as_tuple=True)
+        if img.numel() == 0:  # cannot happen for IoUs (the first free pair is mutually best); never loop forever
+            raise RuntimeError("greedy_dense: a round took no pair; is an IoU NaN?")
         prior = best_prior[img, gt]
         found.append((img, gt, prior))
         free[img, gt] = False
