@@ -138,8 +138,8 @@ def greedy_on_grid(
         valid = torch.zeros((b, rows), dtype=torch.bool, device=li.device)
         valid[li, row] = True
         sub = parked_iou(boxes, priors, valid, ws)
-        taken = torch.zeros(b * p, dtype=torch.bool, device=li.device).index_fill_(0, key, True)
-        i2, r2, p2 = greedy_dense(sub.masked_fill_(taken.view(b, 1, p), 0.0), valid)
+        sub[key // p, :, key % p] = 0.0  # the priors taken above
+        i2, r2, p2 = greedy_dense(sub, valid)
         slot_of = torch.zeros((b, rows), dtype=torch.long, device=li.device)
         slot_of[li, row] = ls
         pairs.append((i2, slot_of[i2, r2], p2))
