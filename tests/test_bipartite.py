@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from mmengine import Config
 from torchvision.ops import box_iou
 
 from ssdkit.core import SSDBoxCoder, SSDMatcher, SSDPriorGenerator, assign_targets, pad_ground_truth
@@ -100,3 +103,8 @@ def test_bipartite_names_the_valid_rules():
     assert SSDMatcher(bipartite=None).bipartite == SSDMatcher().bipartite == "torchvision"
     with pytest.raises(ValueError, match="'torchvision', 'greedy'"):
         SSDMatcher(0.5, bipartite="caffe")
+
+
+def test_the_config_of_the_caffe_release_matches_as_caffe():
+    cfg = Config.fromfile(Path(__file__).resolve().parents[1] / "configs" / "ssd300_mobilenet_caffe.py")
+    assert MATCHERS.build(cfg.model.matcher).bipartite == "greedy"
