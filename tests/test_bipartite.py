@@ -13,12 +13,24 @@ from ssdkit.core import SSDBoxCoder, SSDMatcher, SSDPriorGenerator, assign_targe
 from ssdkit.registry import MATCHERS
 
 from caffe_match_ref import caffe_match_bbox
-from conftest import random_boxes
+from conftest import SSD300_FEATURES, random_boxes
 from torchvision_ref import tv_match
 
-# a small Caffe-style layout (min/max sizes, steps), so the reference's nested loops stay quick
+# a small Caffe-style layout (min/max sizes, steps), so the reference's nested loops stay quick, and ssd_pascal.py's
 SMALL = dict(min_sizes=[8, 20, 36, 52], max_sizes=[20, 36, 52, 64], steps=[8, 16, 32, 64], aspect_ratios=[[2]] * 4)
 SMALL_FEATURES, SMALL_SIZE = [(8, 8), (4, 4), (2, 2), (1, 1)], (64, 64)
+LAYOUTS = {
+    "small": (SMALL, SMALL_FEATURES, SMALL_SIZE),
+    "caffe-300": (
+        dict(
+            min_sizes=[30, 60, 111, 162, 213, 264],
+            max_sizes=[60, 111, 162, 213, 264, 315],
+            steps=[8, 16, 32, 64, 100, 300],
+        ),
+        SSD300_FEATURES,
+        (300, 300),
+    ),
+}
 
 # hand-worked case. IoU of each gt with each prior:
 #          P0 [0,0,10,10]  P1 [4,0,14,10]  P2 [0,0,10,20]  P3 [100,100,110,110]
@@ -63,12 +75,13 @@ def crowded_batch(priors: torch.Tensor, size: int, gen: torch.Generator) -> list
     return images + [torch.zeros(0, 4)]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_equals_caffe_match_bbox_dense_and_on_the_grid(seed):
-    gen_priors = SSDPriorGenerator(**SMALL)
-    priors, grid = gen_priors(SMALL_FEATURES, SMALL_SIZE), gen_priors.grid(SMALL_FEATURES, SMALL_SIZE)
+@pytest.mark.parametrize(("layout", "seed"), [("small", 0), ("small", 1), ("small", 2), ("caffe-300", 3)])
+def test_equals_caffe_match_bbox_dense_and_on_the_grid(layout, seed):
+    kwargs, features, size = LAYOUTS[layout]
+    gen_priors = SSDPriorGenerator(**kwargs)
+    priors, grid = gen_priors(features, size), gen_priors.grid(features, size)
     gen = torch.Generator().manual_seed(seed)
-    gts = crowded_batch(priors, SMALL_SIZE[0], gen)
+    gts = crowded_batch(priors, size[0], gen)
     boxes, _, valid = pad_ground_truth(gts, [torch.zeros(len(g), dtype=torch.long) for g in gts], 1, check=False)
     boxes[~valid] = torch.tensor([0.0, 0.0, 20.0, 20.0])  # padding that would match, were it not masked
     matcher = SSDMatcher(0.5, bipartite="greedy")
