@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
@@ -38,13 +40,14 @@ class PriorCheckHook(Hook):
             runner.logger.info("prior check skipped: the detector has no SSDPriorGenerator")
             return
         dataset_cfg = runner.cfg.train_dataloader.dataset
+        start = time.perf_counter()
         try:
             objects = load_objects(dataset_cfg.to_dict(), "train_dataloader.dataset")
             check = check_priors(model, objects)
         except (ValueError, KeyError, TypeError, FileNotFoundError) as err:  # no Resize, no objects, no threshold ...
             runner.logger.info(f"prior check skipped: {err}")
             return
-        runner.logger.info(check.text)
+        runner.logger.info(f"{check.text}\n  (annotations read and checked in {time.perf_counter() - start:.1f} s)")
         if self.min_coverage is not None and check.coverage < self.min_coverage:
             self._fit(runner, model, objects, check)
 
