@@ -1,17 +1,20 @@
 """Small, crowded objects: configs/examples/custom_voc.py against configs/examples/small_objects_voc.py.
 
-    python bench/small_objects.py [--iters 1000] [--runs custom,custom_auto,small,small_tvmatch] [--work-dir D]
+    python bench/small_objects.py [--iters 800] [--runs custom,custom_auto,small[,small_tvmatch]] [--threads 1]
+                                  [--work-dir D]
 
 Makes the small-objects set (ssdkit.data.small_objects: 400 px images, digits 8-30 px, 1-40 to an image, four
 classes; 400 training and 100 validation images), then trains each config for the same iterations, batch and backbone
 start, and scores val AP@0.5 on the whole validation images (the tiled recipe through ``tools/test.py --tile``).
 Both start from the demo's digit-classifier MobileNetV1 (half width), as from scratch neither learns in minutes.
 Prints, per run: the prior check's coverage, training CPU seconds (this process's children), wall seconds, AP@0.5.
+Each run uses ``--threads`` torch threads (default 1), so its CPU seconds barely move with other load.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import resource
 import shutil
@@ -70,7 +73,8 @@ def run(name: str, work: Path, classes: tuple[str, ...], args: argparse.Namespac
     shutil.rmtree(out, ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "tools/train.py", str(cfg), "--work-dir", str(out)], cwd=ROOT, check=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    subprocess.run([sys.executable, "tools/train.py", str(cfg), "--work-dir", str(out)], cwd=ROOT, check=True, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -79,6 +83,7 @@ def run(name: str, work: Path, classes: tuple[str, ...], args: argparse.Namespac
         [sys.executable, "tools/test.py", str(cfg), ckpt, "--work-dir", str(out / "test"), *RUNS[name][2]],
         cwd=ROOT,
         check=True,
+        env=env,
         capture_output=True,
         text=True,
     ).stdout
@@ -92,9 +97,12 @@ def run(name: str, work: Path, classes: tuple[str, ...], args: argparse.Namespac
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--iters", type=int, default=1000)
+    ap.add_argument("--iters", type=int, default=800)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--runs", default="custom,custom_auto,small,small_tvmatch")
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch threads of each run (1: CPU seconds that other load barely moves)"
+    )
+    ap.add_argument("--runs", default="custom,custom_auto,small")
     ap.add_argument("--work-dir", default="work_dirs/bench_small_objects")
     args = ap.parse_args()
     work = Path(args.work_dir).resolve()
