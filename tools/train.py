@@ -1,100 +1,10 @@
 """Train a detector from a config with mmengine's Runner.
 
-python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp] [--seed S] [--deterministic]
-                             [--auto-scale-lr] [--tensorboard] [--cfg-options k=v ...] [--launcher none|pytorch]
-torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch     # GPUs (nccl) or CPU (gloo)
+The command-line front end is :mod:`ssdkit.cli.train` (also ``ssdkit train``); see its
+``--help``.
 """
 
-from __future__ import annotations
-
-import argparse
-
-from mmengine.config import Config
-
-from ssdkit.engine.config import add_config_args, load_config, one_line_errors
-
-DEBUG_HELP = (
-    "A config, path or data error is printed as one line before training starts; set SSDKIT_DEBUG=1 "
-    "for the full traceback."
-)
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=DEBUG_HELP
-    )
-    add_config_args(ap)
-    ap.add_argument("--resume", nargs="?", const="auto", help="resume from CKPT, or the latest in the work dir")
-    ap.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 on CPU")
-    ap.add_argument("--auto-scale-lr", action="store_true", help="scale lr linearly with the total batch size")
-    ap.add_argument("--seed", type=int)
-    ap.add_argument("--deterministic", action="store_true")
-    ap.add_argument(
-        "--tensorboard",
-        action="store_true",
-        help="also log to TensorBoard (<work-dir>/<timestamp>/vis_data); pip install 'ssdkit[tensorboard]'",
-    )
-    return ap.parse_args(argv)
-
-
-def amp_wrapper(optim_wrapper: dict) -> dict:
-    """``--amp``: float16 with a dynamic loss scale on GPUs (mmengine's ``AmpOptimWrapper``), bfloat16
-    autocast on CPU (``BF16OptimWrapper``; float32 with a warning on a CPU without native bf16)."""
-    import torch
-
-    if torch.cuda.is_available():
-        gpu = {k: v for k, v in optim_wrapper.items() if k != "fallback_fp32"}  # a BF16OptimWrapper-only option
-        return dict(gpu, type="AmpOptimWrapper", loss_scale="dynamic")
-    return dict(optim_wrapper, type="BF16OptimWrapper")
-
-
-def add_tensorboard(cfg: Config) -> None:
-    """Add mmengine's ``TensorboardVisBackend`` to the visualiser; stop at once if tensorboard is missing."""
-    import importlib.util
-
-    if importlib.util.find_spec("tensorboard") is None:
-        raise SystemExit(
-            "error: --tensorboard needs the tensorboard package: pip install 'ssdkit[tensorboard]' "
-            "(or pip install tensorboard)"
-        )
-    vis = dict(cfg.get("visualizer") or dict(type="Visualizer"))
-    backends = list(vis.get("vis_backends") or [dict(type="LocalVisBackend")])
-    if not any(b.get("type") == "TensorboardVisBackend" for b in backends):
-        backends.append(dict(type="TensorboardVisBackend"))
-    cfg.visualizer = dict(vis, vis_backends=backends)
-
-
-def build_cfg(args: argparse.Namespace) -> Config:
-    cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
-    if args.resume == "auto":
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume:
-        cfg.resume, cfg.load_from = True, args.resume
-    if args.amp:
-        cfg.optim_wrapper = amp_wrapper(cfg.optim_wrapper)
-    if args.tensorboard:
-        add_tensorboard(cfg)
-    if args.auto_scale_lr:
-        cfg.auto_scale_lr = dict(cfg.get("auto_scale_lr", {}), enable=True)
-    if args.seed is not None or args.deterministic:
-        cfg.randomness = dict(seed=args.seed if args.seed is not None else 0, deterministic=args.deterministic)
-    return cfg
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    from ssdkit.data import BadImageError
-    from ssdkit.engine import ConfigError, build_runner, finish_distributed
-
-    with one_line_errors(FileNotFoundError, ConfigError, BadImageError):
-        cfg = build_cfg(args)
-        runner = build_runner(cfg)
-        runner.train()
-        finish_distributed()
-
+from ssdkit.cli.main import run_tool
 
 if __name__ == "__main__":
-    main()
-    from ssdkit.engine import exit_distributed_worker
-
-    exit_distributed_worker()  # a torchrun worker leaves without C++ teardown (see its docstring)
+    run_tool("train")
