@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import sys
 
 import pytest
 
@@ -82,3 +83,10 @@ def test_a_user_config_may_name_a_packaged_config_as_its_base(tmp_path):
     mine.write_text("_base_ = ['ssdkit::no_such.py']\n")
     with pytest.raises(FileNotFoundError, match=r"_base_ 'ssdkit::no_such.py' is not a file of ssdkit's configs"):
         load_config(str(mine))
+
+
+def test_the_demo_set_without_its_packages_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # an import of sklearn now fails as if it were not installed
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(SystemExit, match=r"^error: the demo set needs scikit-learn: pip install 'ssdkit\[demo\]'$"):
+        main(["make-demo-dataset", "--out", str(tmp_path / "demo"), "--num-train", "2", "--num-val", "1"])

@@ -18,6 +18,7 @@ import json
 import time
 
 from ssdkit.data.demo import make_demo_dataset
+from ssdkit.engine.config import one_line_errors
 
 FLAGS = dict(
     seed=int,
@@ -49,7 +50,9 @@ def options(args: argparse.Namespace) -> tuple[str, dict]:
     if args.config:
         from mmengine.config import Config
 
-        cfg = Config.fromfile(args.config)
+        from ssdkit.engine.config_bases import resolve_bases
+
+        cfg = Config.fromfile(resolve_bases(args.config))
         out = cfg.get("data_root", out)
         opts.update(cfg.get("demo_dataset") or {})
         valid = set(inspect.signature(make_demo_dataset).parameters) - {"out_dir", "overwrite"}
@@ -79,10 +82,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+#: the packages the demo set is made from, and the extra that installs them
+DEMO_PACKAGES = {"sklearn": "scikit-learn", "skimage": "scikit-image"}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    out, opts = options(args)
     start = time.perf_counter()
-    summary = make_demo_dataset(out, overwrite=args.overwrite, **opts)
+    with one_line_errors(FileNotFoundError):
+        out, opts = options(args)
+        try:
+            summary = make_demo_dataset(out, overwrite=args.overwrite, **opts)
+        except ModuleNotFoundError as err:
+            package = DEMO_PACKAGES.get((err.name or "").split(".")[0])
+            if package is None:
+                raise
+            raise SystemExit(f"error: the demo set needs {package}: pip install 'ssdkit[demo]'") from None
     print(json.dumps(summary, indent=1))
     print(f"done in {time.perf_counter() - start:.1f} s")
