@@ -64,6 +64,9 @@ def dataset_classes(ds: dict) -> tuple[str, ...] | None:
         return tuple(stated)
     kind = ds.get("type")
     cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+    reader = getattr(cls, "config_classes", None)  # a dataset whose files name its classes (YOLO's data.yaml)
+    if reader is not None:
+        return reader(ds)
     default = (getattr(cls, "METAINFO", None) or {}).get("classes")
     if default:
         return tuple(default)
