@@ -1,7 +1,8 @@
 """Train a detector from a config with mmengine's Runner.
 
 python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp] [--seed S] [--deterministic]
-                             [--auto-scale-lr] [--tensorboard] [--cfg-options k=v ...] [--launcher none|pytorch]
+                             [--auto-scale-lr] [--tensorboard] [--vis-backend tensorboard|mlflow|wandb]
+                             [--cfg-options k=v ...] [--launcher none|pytorch]
 torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch     # GPUs (nccl) or CPU (gloo)
 """
 
@@ -12,6 +13,7 @@ import argparse
 from mmengine.config import Config
 
 from ssdkit.engine.config import add_config_args, load_config, one_line_errors
+from ssdkit.engine.trackers import VIS_BACKENDS, add_vis_backend
 
 DEBUG_HELP = (
     "A config, path or data error is printed as one line before training starts; set SSDKIT_DEBUG=1 "
@@ -34,6 +36,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="also log to TensorBoard (<work-dir>/<timestamp>/vis_data); pip install 'ssdkit[tensorboard]'",
     )
+    ap.add_argument(
+        "--vis-backend",
+        action="append",
+        choices=list(VIS_BACKENDS),
+        help="also log to this tracker (repeatable): tensorboard; mlflow (MLFLOW_TRACKING_URI, else "
+        "<work-dir>/mlruns); wandb (WANDB_MODE=offline keeps it local); pip install 'ssdkit[<name>]'",
+    )
     return ap.parse_args(argv)
 
 
@@ -49,19 +58,8 @@ def amp_wrapper(optim_wrapper: dict) -> dict:
 
 
 def add_tensorboard(cfg: Config) -> None:
-    """Add mmengine's ``TensorboardVisBackend`` to the visualiser; stop at once if tensorboard is missing."""
-    import importlib.util
-
-    if importlib.util.find_spec("tensorboard") is None:
-        raise SystemExit(
-            "error: --tensorboard needs the tensorboard package: pip install 'ssdkit[tensorboard]' "
-            "(or pip install tensorboard)"
-        )
-    vis = dict(cfg.get("visualizer") or dict(type="Visualizer"))
-    backends = list(vis.get("vis_backends") or [dict(type="LocalVisBackend")])
-    if not any(b.get("type") == "TensorboardVisBackend" for b in backends):
-        backends.append(dict(type="TensorboardVisBackend"))
-    cfg.visualizer = dict(vis, vis_backends=backends)
+    """``--tensorboard``: the TensorBoard tracker (:func:`ssdkit.engine.trackers.add_vis_backend`)."""
+    add_vis_backend(cfg, "tensorboard", flag="--tensorboard")
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
@@ -74,6 +72,8 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.optim_wrapper = amp_wrapper(cfg.optim_wrapper)
     if args.tensorboard:
         add_tensorboard(cfg)
+    for name in args.vis_backend or ():
+        add_vis_backend(cfg, name)
     if args.auto_scale_lr:
         cfg.auto_scale_lr = dict(cfg.get("auto_scale_lr", {}), enable=True)
     if args.seed is not None or args.deterministic:
