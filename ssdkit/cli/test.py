@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
         if args.tile:
             metrics = _test_sliced(cfg, args)
         else:
-            metrics = build_runner(cfg).test()
+            metrics = build_runner(cfg, data_of=("test_dataloader",)).test()
         finish_distributed()
     summary = ", ".join(
         f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float) and not re.search(r"/AP\d+_", k)

@@ -88,6 +88,6 @@ def main(argv: list[str] | None = None) -> None:
 
     with one_line_errors(FileNotFoundError, ConfigError, BadImageError):
         cfg = build_cfg(args)
-        runner = build_runner(cfg)
+        runner = build_runner(cfg, data_of=("train_dataloader", "val_dataloader"))
         runner.train()
         finish_distributed()

@@ -12,7 +12,7 @@ from mmengine.config import Config, DictAction
 
 from ssdkit.registry.plugins import add_plugin_search_path
 
-from .checks import warn_unread_options
+from .checks import refuse_unread_options
 from .config_bases import resolve_bases
 from .config_names import find_config
 
@@ -40,7 +40,7 @@ def load_config(
     path = find_config(path)
     cfg = Config.fromfile(resolve_bases(path))
     if cfg_options:
-        warn_unread_options(cfg, cfg_options)
+        refuse_unread_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     cfg.launcher = launcher
     cfg.work_dir = work_dir or cfg.get("work_dir") or str(Path("work_dirs") / Path(path).stem)

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 
 import torch
 import torch.distributed as dist
@@ -16,7 +17,7 @@ from ssdkit.utils.allocator import tune_allocator
 from ssdkit.utils.cpu import describe_cpu
 
 from .checkpoint import install_safe_checkpoints
-from .checks import check_config, wire_num_classes
+from .checks import check_config, check_data_files, wire_num_classes
 from .recipe import wire_expand_fill
 from .workers import wire_num_workers
 
@@ -82,26 +83,30 @@ def apply_sync_bn(cfg: Config) -> None:
         cfg.pop("sync_bn")
 
 
-def prepare_config(cfg: Config) -> Config:
+def prepare_config(cfg: Config, data_of: Sequence[str] = ()) -> Config:
     """What ssdkit does to a config before anything is built from it: registries, ``model.num_classes`` from the
     data's classes, ``Expand``'s fill from the model's input normalisation, loader processes for
     ``num_workers='auto'`` (:mod:`ssdkit.engine.workers`), :func:`check_config` (a bad key, path or
-    pipeline raises :class:`ConfigError`), and ``default_scope='ssdkit'``."""
+    pipeline raises :class:`ConfigError`), the data files of the loaders ``data_of`` (the ones the run reads;
+    :func:`ssdkit.engine.checks.check_data_files`), and ``default_scope='ssdkit'``."""
     register_all()
     wire_num_classes(cfg)
     wire_expand_fill(cfg)
     wire_num_workers(cfg)
     check_config(cfg)
+    for loader in data_of:
+        if isinstance(cfg.get(loader), dict):
+            check_data_files(cfg[loader].get("dataset"))
     cfg.setdefault("default_scope", "ssdkit")
     return cfg
 
 
-def build_runner(cfg: Config) -> Runner:
-    """``Runner.from_cfg`` after ssdkit's set-up: :func:`prepare_config` (so a config error comes before the Runner
-    prints anything), safe checkpoints, CPU distribution, the allocator kept from handing memory back between steps
-    (:mod:`ssdkit.utils.allocator`)."""
+def build_runner(cfg: Config, data_of: Sequence[str] = ()) -> Runner:
+    """``Runner.from_cfg`` after ssdkit's set-up: :func:`prepare_config` (so a config error, or a missing data file
+    of the loaders ``data_of``, comes before the Runner prints anything), safe checkpoints, CPU distribution, the
+    allocator kept from handing memory back between steps (:mod:`ssdkit.utils.allocator`)."""
     tuned = tune_allocator()
-    prepare_config(cfg)
+    prepare_config(cfg, data_of)
     install_safe_checkpoints()
     if cfg.get("launcher", "none") == "pytorch" and not torch.cuda.is_available():
         init_cpu_distributed(cfg)

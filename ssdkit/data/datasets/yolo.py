@@ -150,16 +150,30 @@ class YOLODataset(DetDataset):
         path = os.path.join(ds.get("data_root") or "", ds.get("data_yaml") or "data.yaml")
         return yaml_classes(read_data_yaml(path), path) if os.path.isfile(path) else None
 
-    def load_data_list(self) -> list[dict]:
-        meta, root = self.yaml_meta, Path(self.data_root)
-        if meta.get("path"):
-            root = root / str(meta["path"])
-        if not meta.get(self.split):
-            splits = [k for k in ("train", "val", "test") if meta.get(k)]
+    @property
+    def split_root(self) -> Path:
+        """The folder the split paths are relative to: ``data_root``, or the yaml's ``path`` under it."""
+        path = self.yaml_meta.get("path")
+        return Path(self.data_root) / str(path) if path else Path(self.data_root)
+
+    def split_entries(self) -> list[str]:
+        """The split's entries in ``data.yaml``; ``ValueError`` naming the yaml and its splits when it has none."""
+        entries = self.yaml_meta.get(self.split)
+        if not entries:
+            splits = [k for k in ("train", "val", "test") if self.yaml_meta.get(k)]
             raise ValueError(f"YOLODataset: '{self.data_yaml}' has no split '{self.split}'; it has {splits}")
+        return [entries] if isinstance(entries, str) else [str(e) for e in entries]
+
+    def check_files(self) -> None:
+        """``data.yaml`` (read when built) names the split, and each of its folders or lists exists."""
+        for entry in self.split_entries():
+            if not _split_entry(self.split_root, entry).exists():
+                split_images(self.split_root, entry, f"'{self.data_yaml}' {self.split}")  # raises, naming it
+
+    def load_data_list(self) -> list[dict]:
         num_classes = len(self.metainfo["classes"])
         data = []
-        for img_path in split_images(root, meta[self.split], f"'{self.data_yaml}' {self.split}"):
+        for img_path in split_images(self.split_root, self.split_entries(), f"'{self.data_yaml}' {self.split}"):
             info = self._image_info(img_path, num_classes)
             if info is not None:
                 data.append(info)
