@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
         "set SSDKIT_DEBUG=1 for the full traceback.",
     )
     add_config_args(ap)
+    ap.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print mmengine's environment, config and hook dump (always in the log file)",
+    )
     ap.add_argument("checkpoint")
     ap.add_argument("--out", help="write the detections (json)")
     ap.add_argument("--show-dir", help="draw detections on the test images here")
@@ -118,6 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
         if not os.path.isfile(args.checkpoint):
             raise FileNotFoundError(f"checkpoint '{args.checkpoint}' does not exist")
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+        cfg.verbose = args.verbose
         cfg.load_from, cfg.resume = args.checkpoint, False
         if args.backend != "pytorch":  # the exported file takes the checkpoint's place
             wire_expand_fill(cfg)  # from the config's model, before the exported file replaces it

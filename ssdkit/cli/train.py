@@ -26,6 +26,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=DEBUG_HELP
     )
     add_config_args(ap)
+    ap.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print mmengine's environment, config and hook dump (always in the log file)",
+    )
     ap.add_argument("--resume", nargs="?", const="auto", help="resume from CKPT, or the latest in the work dir")
     ap.add_argument("--amp", action="store_true", help="mixed precision: float16 on GPU, bfloat16 on CPU")
     ap.add_argument("--auto-scale-lr", action="store_true", help="scale lr linearly with the total batch size")
@@ -64,6 +69,7 @@ def add_tensorboard(cfg: Config) -> None:
 
 def build_cfg(args: argparse.Namespace) -> Config:
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+    cfg.verbose = args.verbose
     if args.resume == "auto":
         cfg.resume, cfg.load_from = True, None
     elif args.resume:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from ssdkit.utils.allocator import tune_allocator
@@ -18,6 +19,7 @@ from ssdkit.utils.cpu import describe_cpu
 
 from .checkpoint import install_safe_checkpoints
 from .checks import check_config, check_data_files, wire_num_classes
+from .console import log_file, quiet_console
 from .recipe import wire_expand_fill
 from .workers import wire_num_workers
 
@@ -113,12 +115,25 @@ def build_runner(cfg: Config, data_of: Sequence[str] = ()) -> Runner:
     apply_sync_bn(cfg)
     if "OMP_NUM_THREADS" in os.environ and cfg.get("launcher", "none") == "pytorch":
         torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
-    runner = Runner.from_cfg(cfg)
+    runner = SSDRunner.from_cfg(cfg)
     runner.logger.info(
         f"{describe_cpu()}; allocator settings {'on' if tuned else 'off'} (ssdkit.utils.allocator)"
         f"{memory_and_kernels(runner.model)}"
     )
+    if not cfg.get("verbose") and (path := log_file(runner.logger)):
+        runner.logger.info(f"full log (environment, config, hooks): {path}; --verbose prints it here too")
     return runner
+
+
+class SSDRunner(Runner):
+    """mmengine's ``Runner`` whose console leaves out the environment, config and hook dump (kept in the log file)
+    unless the config says ``verbose=True`` (:mod:`ssdkit.engine.console`)."""
+
+    def build_logger(self, log_level: int | str = "INFO", log_file: str | None = None, **kwargs) -> MMLogger:
+        logger = super().build_logger(log_level, log_file, **kwargs)
+        if not self.cfg.get("verbose"):
+            quiet_console(logger)
+        return logger
 
 
 def memory_and_kernels(model: torch.nn.Module) -> str:
