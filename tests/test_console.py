@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import re
 
+import cv2
+import numpy as np
 import pytest
 
 from ssdkit.data.demo import make_demo_dataset
@@ -40,6 +42,8 @@ def test_the_console_filter_drops_the_dump_and_keeps_the_rest(tmp_path):
     assert not kept.filter(record)
     record.msg = "Iter(train) [3/20]  lr: 1e-3  eta: 0:01:00"
     assert kept.filter(record)
+    record.levelno, record.msg = logging.WARNING, "BF16OptimWrapper: this cpu has no native bfloat16; float32"
+    assert not kept.filter(record)  # its Python warning shows it once
     record.levelno, record.msg = logging.ERROR, "Config:\n something broke"
     assert ConsoleFilter().filter(record)  # errors always show
 
@@ -77,3 +81,42 @@ def test_test_on_8_images_prints_at_most_30_lines(data, tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.search(r"^test: pascal_voc/mAP ", out, re.M) and "8/8" in out
     assert len(out.splitlines()) <= 30, out
+
+
+def test_near_uniform_scores():
+    from ssdkit.apis.inference import near_uniform
+
+    assert near_uniform(np.array([0.31, 0.34, 0.33]), num_classes=2)  # 2 classes + background: 1/3 each
+    assert not near_uniform(np.array([0.31, 0.9]), num_classes=2)
+    assert not near_uniform(np.array([]), num_classes=2)
+    assert near_uniform(np.array([0.05]), num_classes=20) and not near_uniform(np.array([0.3]), num_classes=20)
+
+
+def test_infer_draws_nothing_for_near_uniform_scores_and_says_so(data, tmp_path, capsys):
+    """An untrained demo detector (every class about equal); --draw-uniform draws its boxes after all."""
+    import torch
+
+    from model_utils import build_model, load_config
+
+    cfg = load_config("demo/ssdlite224_mobilenet_demo")
+    cfg.model.head.init_background_prob = None  # no background prior: every class scores about 1/11
+    model = build_model(cfg)
+    torch.save(
+        dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=[f"d{i}" for i in range(10)]))),
+        tmp_path / "m.pth",
+    )
+    image = sorted((data / "val").glob("*.jpg"))[0]
+    infer = load_tool("infer")
+    args = [DEMO, str(tmp_path / "m.pth"), str(image), "--score-thr", "0"]
+    records = infer.main([*args, "--out-dir", str(tmp_path / "plain")])
+    out = capsys.readouterr().out
+    assert len(records[0]["detections"]) > 0 and "1 images: every score is under 1.25 x the uniform 1/11" in out
+    cv2.imwrite(str(tmp_path / "same.jpg"), cv2.imread(str(image)))
+    assert np.array_equal(
+        cv2.imread(str(tmp_path / "plain" / f"{image.stem}.jpg")), cv2.imread(str(tmp_path / "same.jpg"))
+    )
+    infer.main([*args, "--out-dir", str(tmp_path / "drawn"), "--draw-uniform"])
+    assert "not drawn" not in capsys.readouterr().out
+    assert not np.array_equal(
+        cv2.imread(str(tmp_path / "drawn" / f"{image.stem}.jpg")), cv2.imread(str(tmp_path / "same.jpg"))
+    )

@@ -19,6 +19,7 @@ import cv2
 from mmengine.config import Config
 
 from ssdkit.apis import detect, init_detector
+from ssdkit.apis.inference import UNIFORM_MARGIN, near_uniform
 from ssdkit.data.video import expand_inputs, read_frames
 from ssdkit.deploy.runtimes import BACKENDS
 from ssdkit.engine.config import one_line_errors
@@ -28,7 +29,7 @@ from ssdkit.utils.atomic import atomic_write_text
 from ssdkit.visualization import draw_boxes
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("config")
     ap.add_argument("checkpoint")
@@ -45,7 +46,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
         default="pytorch",
         help="run an exported .onnx file (tools/export.py) on this runtime instead of a checkpoint",
     )
-    args = ap.parse_args(argv)
+    ap.add_argument(
+        "--draw-uniform",
+        action="store_true",
+        help="draw detections even when every score is near uniform over the classes (an untrained model)",
+    )
+    return ap
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = _parser().parse_args(argv)
     from ssdkit.engine import ConfigError
 
     with one_line_errors(FileNotFoundError, ValueError, ConfigError, ImportError):
@@ -60,7 +70,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         skipped.append(str(path))
         warnings.warn(f"skipped '{path}': {why}", stacklevel=2)
 
-    records = []
+    records, uniform = [], []
     for name, path, image in read_frames(expand_inputs(args.inputs), on_bad=skip):
         det = detect(
             model,
@@ -72,11 +82,29 @@ def main(argv: list[str] | None = None) -> list[dict]:
         )[0]
         boxes, scores, labels = det["boxes"], det["scores"], det["labels"]
         names = model.dataset_meta["classes"]
-        cv2.imwrite(str(out / f"{name}.jpg"), draw_boxes(image, boxes, labels.tolist(), names, scores.tolist()))
+        drawn = slice(None)
+        if near_uniform(scores, len(names)) and not args.draw_uniform:
+            uniform.append(str(path))
+            drawn = slice(0)
+        cv2.imwrite(
+            str(out / f"{name}.jpg"),
+            draw_boxes(image, boxes[drawn], labels[drawn].tolist(), names, scores[drawn].tolist()),
+        )
         records.append(dict(detection_record(str(path), boxes, scores, labels, names), output=f"{name}.jpg"))
     atomic_write_text(out / "detections.json", json.dumps(records, indent=1))
     print(
         f"{len(records)} images -> {out} (drawn images and detections.json)"
         + (f"; {len(skipped)} skipped (not readable images): {', '.join(skipped[:5])}" if skipped else "")
     )
+    if uniform:
+        print(uniform_note(len(uniform), len(model.dataset_meta["classes"])))
     return records
+
+
+def uniform_note(images: int, num_classes: int) -> str:
+    """The line that says why nothing was drawn on ``images`` images."""
+    return (
+        f"{images} images: every score is under {UNIFORM_MARGIN:g} x the uniform 1/{num_classes + 1} of "
+        f"{num_classes} classes and background, as from a model that has not learned yet; their detections are in "
+        "detections.json but not drawn (--draw-uniform draws them)"
+    )

@@ -16,6 +16,7 @@ DUMP_STARTS = (
     "Exp name: ",
     '"FileClient" will be deprecated',
     '"HardDiskBackend" is the alias',
+    "BF16OptimWrapper: this ",  # the float32 fallback, shown on the console once by its Python warning
 )
 #: endings of the same kind (mmengine's optimizer builder, one warning per frozen parameter)
 DUMP_ENDS = ("is skipped since its requires_grad=False",)
