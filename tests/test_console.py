@@ -84,7 +84,7 @@ def test_test_on_8_images_prints_at_most_30_lines(data, tmp_path, capsys):
 
 
 def test_near_uniform_scores():
-    from ssdkit.apis.inference import near_uniform
+    from ssdkit.visualization import near_uniform
 
     assert near_uniform(np.array([0.31, 0.34, 0.33]), num_classes=2)  # 2 classes + background: 1/3 each
     assert not near_uniform(np.array([0.31, 0.9]), num_classes=2)
@@ -92,25 +92,31 @@ def test_near_uniform_scores():
     assert near_uniform(np.array([0.05]), num_classes=20) and not near_uniform(np.array([0.3]), num_classes=20)
 
 
-def test_infer_draws_nothing_for_near_uniform_scores_and_says_so(data, tmp_path, capsys):
-    """An untrained demo detector (every class about equal); --draw-uniform draws its boxes after all."""
+def untrained_checkpoint(path) -> None:
+    """The demo detector without its background prior (every class scores about 1/11), saved to ``path``."""
     import torch
 
     from model_utils import build_model, load_config
 
     cfg = load_config("demo/ssdlite224_mobilenet_demo")
-    cfg.model.head.init_background_prob = None  # no background prior: every class scores about 1/11
-    model = build_model(cfg)
-    torch.save(
-        dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=[f"d{i}" for i in range(10)]))),
-        tmp_path / "m.pth",
-    )
+    cfg.model.head.init_background_prob = None
+    classes = [f"d{i}" for i in range(10)]
+    torch.save(dict(state_dict=build_model(cfg).state_dict(), meta=dict(dataset_meta=dict(classes=classes))), path)
+
+
+def test_infer_draws_nothing_for_near_uniform_scores_and_says_so(data, tmp_path, capsys):
+    """An untrained demo detector (every class about equal); --draw-uniform draws its boxes after all."""
+    untrained_checkpoint(tmp_path / "m.pth")
     image = sorted((data / "val").glob("*.jpg"))[0]
     infer = load_tool("infer")
     args = [DEMO, str(tmp_path / "m.pth"), str(image), "--score-thr", "0"]
     records = infer.main([*args, "--out-dir", str(tmp_path / "plain")])
     out = capsys.readouterr().out
-    assert len(records[0]["detections"]) > 0 and "1 images: every score is under 1.25 x the uniform 1/11" in out
+    assert (
+        len(records[0]["detections"]) > 0
+        and "1 images: every score is under 1.25 x the uniform 1/11" in out
+        and "not drawn" in out
+    )
     cv2.imwrite(str(tmp_path / "same.jpg"), cv2.imread(str(image)))
     assert np.array_equal(
         cv2.imread(str(tmp_path / "plain" / f"{image.stem}.jpg")), cv2.imread(str(tmp_path / "same.jpg"))
@@ -120,3 +126,30 @@ def test_infer_draws_nothing_for_near_uniform_scores_and_says_so(data, tmp_path,
     assert not np.array_equal(
         cv2.imread(str(tmp_path / "drawn" / f"{image.stem}.jpg")), cv2.imread(str(tmp_path / "same.jpg"))
     )
+
+
+def test_a_config_without_the_progress_hook_gets_it(data, tmp_path):
+    from ssdkit.engine import prepare_config
+
+    from model_utils import demo_config
+
+    cfg = demo_config(str(data), str(tmp_path))
+    cfg.custom_hooks = [dict(type="EvalProgressBarHook")]  # a user's list, replacing the base config's
+    assert [h["type"] for h in prepare_config(cfg).custom_hooks] == ["EvalProgressBarHook", "TimedProgressHook"]
+    cfg.custom_hooks = [dict(type="TimedProgressHook", every=5)]
+    assert prepare_config(cfg).custom_hooks == [dict(type="TimedProgressHook", every=5)]
+
+
+def test_test_show_dir_draws_nothing_for_near_uniform_scores_and_says_so(data, tmp_path, capsys):
+    untrained_checkpoint(tmp_path / "m.pth")
+    args = [DEMO, str(tmp_path / "m.pth"), "--num", "2", "--work-dir", str(tmp_path / "w"), "--score-thr", "0"]
+    load_tool("test").main([*args, "--show-dir", str(tmp_path / "plain"), *options(data)])
+    assert "2 images: every score is under 1.25 x the uniform 1/11" in capsys.readouterr().out
+    load_tool("test").main([*args, "--show-dir", str(tmp_path / "drawn"), "--draw-uniform", *options(data)])
+    assert "not drawn" not in capsys.readouterr().out
+    for drawn in (tmp_path / "drawn").glob("*.jpg"):
+        original = cv2.imread(str(data / "val" / drawn.name))
+        plain = cv2.imread(str(tmp_path / "plain" / drawn.name))
+        cv2.imwrite(str(tmp_path / "same.jpg"), original)
+        assert np.array_equal(plain, cv2.imread(str(tmp_path / "same.jpg")))
+        assert not np.array_equal(cv2.imread(str(drawn)), plain)

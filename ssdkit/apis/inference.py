@@ -129,13 +129,3 @@ def detect(
                 )
             )
     return out
-
-
-#: scores below this multiple of the uniform 1 / (C + 1) are "near uniform" (a model that has not learned yet)
-UNIFORM_MARGIN = 1.25
-
-
-def near_uniform(scores: torch.Tensor | np.ndarray, num_classes: int) -> bool:
-    """True when there are detections and every score ``[N]`` is under ``UNIFORM_MARGIN / (num_classes + 1)``: the
-    class scores of an untrained or barely trained detector, about equal over the classes and background."""
-    return len(scores) > 0 and float(scores.max()) < UNIFORM_MARGIN / (num_classes + 1)

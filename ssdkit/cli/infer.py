@@ -19,14 +19,13 @@ import cv2
 from mmengine.config import Config
 
 from ssdkit.apis import detect, init_detector
-from ssdkit.apis.inference import UNIFORM_MARGIN, near_uniform
 from ssdkit.data.video import expand_inputs, read_frames
 from ssdkit.deploy.runtimes import BACKENDS
 from ssdkit.engine.config import one_line_errors
 from ssdkit.engine.config_bases import resolve_bases
 from ssdkit.structures.records import detection_record
 from ssdkit.utils.atomic import atomic_write_text
-from ssdkit.visualization import draw_boxes
+from ssdkit.visualization import draw_boxes, near_uniform, uniform_note
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,12 +98,3 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if uniform:
         print(uniform_note(len(uniform), len(model.dataset_meta["classes"])))
     return records
-
-
-def uniform_note(images: int, num_classes: int) -> str:
-    """The line that says why nothing was drawn on ``images`` images."""
-    return (
-        f"{images} images: every score is under {UNIFORM_MARGIN:g} x the uniform 1/{num_classes + 1} of "
-        f"{num_classes} classes and background, as from a model that has not learned yet; their detections are in "
-        "detections.json but not drawn (--draw-uniform draws them)"
-    )

@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", help="write the detections (json)")
     ap.add_argument("--show-dir", help="draw detections on the test images here")
     ap.add_argument("--score-thr", type=float, default=0.3, help="drawing threshold for --show-dir")
+    ap.add_argument(
+        "--draw-uniform",
+        action="store_true",
+        help="--show-dir: draw detections even when every score is near uniform over the classes (an untrained model)",
+    )
     ap.add_argument("--num", type=int, help="evaluate the first N images only (a quick look)")
     ap.add_argument(
         "--tile",
@@ -110,7 +115,12 @@ def _wire_outputs(cfg, args: argparse.Namespace) -> None:
     if args.show_dir:
         cfg.custom_hooks = [
             *cfg.get("custom_hooks", []),
-            dict(type="DrawDetectionsHook", out_dir=args.show_dir, score_thr=args.score_thr),
+            dict(
+                type="DrawDetectionsHook",
+                out_dir=args.show_dir,
+                score_thr=args.score_thr,
+                draw_uniform=args.draw_uniform,
+            ),
         ]
 
 

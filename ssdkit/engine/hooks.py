@@ -12,7 +12,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook, LoggerHook
 
 from ssdkit.registry import HOOKS
-from ssdkit.visualization import draw_boxes
+from ssdkit.visualization import draw_boxes, near_uniform, uniform_note
 
 
 @HOOKS.register_module()
@@ -122,11 +122,16 @@ class EvalProgressBarHook(Hook):
 
 @HOOKS.register_module()
 class DrawDetectionsHook(Hook):
-    """After each test iteration, draw detections above ``score_thr`` on the original images into ``out_dir``."""
+    """After each test iteration, draw detections above ``score_thr`` on the original images into ``out_dir``; an
+    image whose scores are all near uniform (:func:`ssdkit.visualization.near_uniform`) is drawn without boxes
+    unless ``draw_uniform``, and the images so left are named in one line at the end."""
 
-    def __init__(self, out_dir: str, score_thr: float = 0.3, max_images: int | None = None) -> None:
+    def __init__(
+        self, out_dir: str, score_thr: float = 0.3, max_images: int | None = None, draw_uniform: bool = False
+    ) -> None:
         self.out_dir, self.score_thr, self.max_images = Path(out_dir), score_thr, max_images
-        self.count = 0
+        self.draw_uniform = draw_uniform
+        self.count = self.uniform = 0
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         names = runner.test_dataloader.dataset.metainfo.get("classes")
@@ -139,8 +144,16 @@ class DrawDetectionsHook(Hook):
                 continue
             p = sample.pred_instances
             keep = p.scores >= self.score_thr
+            if names and near_uniform(p.scores[keep], len(names)) and not self.draw_uniform:
+                keep[:] = False
+                self.uniform += 1
             drawn = draw_boxes(
                 img, p.bboxes[keep].cpu().numpy(), p.labels[keep].tolist(), names, p.scores[keep].tolist()
             )
             cv2.imwrite(str(self.out_dir / f"{Path(sample.metainfo['img_path']).stem}.jpg"), drawn)
             self.count += 1
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        names = runner.test_dataloader.dataset.metainfo.get("classes") or ()
+        if self.uniform:
+            runner.logger.warning(uniform_note(self.uniform, len(names)))

@@ -89,13 +89,17 @@ def prepare_config(cfg: Config, data_of: Sequence[str] = ()) -> Config:
     """What ssdkit does to a config before anything is built from it: registries, ``model.num_classes`` from the
     data's classes, ``Expand``'s fill from the model's input normalisation, loader processes for
     ``num_workers='auto'`` (:mod:`ssdkit.engine.workers`), :func:`check_config` (a bad key, path or
-    pipeline raises :class:`ConfigError`), the data files of the loaders ``data_of`` (the ones the run reads;
-    :func:`ssdkit.engine.checks.check_data_files`), and ``default_scope='ssdkit'``."""
+    pipeline raises :class:`ConfigError`), a ``TimedProgressHook`` when the config has none, the data files of the
+    loaders ``data_of`` (the ones the run reads; :func:`ssdkit.engine.checks.check_data_files`), and
+    ``default_scope='ssdkit'``."""
     register_all()
     wire_num_classes(cfg)
     wire_expand_fill(cfg)
     wire_num_workers(cfg)
     check_config(cfg)
+    hooks = list(cfg.get("custom_hooks") or [])
+    if not any(isinstance(h, dict) and h.get("type") == "TimedProgressHook" for h in hooks):
+        cfg.custom_hooks = [*hooks, dict(type="TimedProgressHook")]  # progress at least every 30 s
     for loader in data_of:
         if isinstance(cfg.get(loader), dict):
             check_data_files(cfg[loader].get("dataset"))
