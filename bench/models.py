@@ -82,12 +82,13 @@ def build(name: str):
 
     import ssdkit.models  # noqa: F401
     from ssdkit.apis.model_info import count_flops
+    from ssdkit.deploy.export import input_size_of
     from ssdkit.registry import DETECTORS
     from ssdkit.structures import DetSample
 
     cfg = Config.fromfile(str(ROOT / "configs" / f"{name}.py"))
     model = DETECTORS.build(cfg.model).eval()
-    size = int(cfg.get("input_size", 300))
+    size = input_size_of(cfg)[0]
     flops = count_flops(model, torch.randn(1, 3, size, size))
 
     def predict(images):

@@ -37,6 +37,9 @@ model = dict(
         clip=None,
     ),
     box_coder=dict(_delete_=True, type='SSDBoxCoder', variances=(0.1, 0.1, 0.2, 0.2)),  # CENTER_SIZE, 0.1 0.1 0.2 0.2
+    # MobileNetSSD_train_template.prototxt's MultiBoxLoss: match_type PER_PREDICTION, overlap_threshold 0.5, that is
+    # Caffe's MatchBBox: greedy bipartite matching (each gt a prior of its own), then every other prior at IoU >= 0.5
+    matcher=dict(_delete_=True, type='SSDMatcher', iou_threshold=0.5, bipartite='greedy'),
     # MobileNetSSD_deploy.prototxt's DetectionOutput: confidence_threshold 0.25, nms top_k 100, nms_threshold 0.45,
     # keep_top_k 100; boxes not clipped (Caffe's DetectionOutput decodes with clip_bbox = false). The VOC mAP of 72.7
     # is measured with MobileNetSSD_test.prototxt's 0.01, 400, 0.45, 200: tools/test.py --cfg-options

@@ -11,6 +11,7 @@ from mmengine import Config
 from mmengine.structures import InstanceData
 
 import ssdkit.models  # noqa: F401  (registers the model parts)
+from ssdkit.deploy.export import input_size_of
 from ssdkit.registry import DETECTORS
 from ssdkit.structures import DetSample
 
@@ -64,7 +65,10 @@ def demo_config(data: str, work_dir: str, background_prior: bool = True, **loade
 
 
 def input_size(cfg: Config) -> int:
-    return int(cfg.get("input_size", 300))
+    """The side of the config's square network input (its test pipeline's ``Resize``)."""
+    h, w = input_size_of(cfg)
+    assert h == w, f"{cfg.filename}: {h}x{w} input is not square"
+    return h
 
 
 def sample(boxes, labels, size=300, ori=None) -> DetSample:

@@ -135,17 +135,13 @@ def test_tool_suggests_priors_that_cover_thin_objects(tmp_path):
     # the printed snippet, pasted into the config's model dict, gives the coverage the fit reported; so do the options
     pasted = tmp_path / "needles_fitted.py"
     pasted.write_text(
-        open(cfg)
-        .read()
-        .replace(
-            "model = dict(num_classes=None)", f"model = dict(num_classes=None, {fit.snippet(had_pixel_sizes=False)})"
-        )
+        open(cfg).read().replace("model = dict(num_classes=None)", f"model = dict(num_classes=None, {fit.snippet({})})")
     )
     again = tool.main([str(pasted), "--work-dir", str(tmp_path / "w")])
     one = 1.5 / len(out.objects)  # the printed digits may move one object across the threshold, no more
     assert again.report.coverage == pytest.approx(fit.after, abs=one)
     assert again.priors.priors.shape == out.priors.priors.shape  # same prior count: the head keeps its shape
-    tried = tool.main([cfg, "--work-dir", str(tmp_path / "w"), "--cfg-options", *fit.cfg_options(False)])
+    tried = tool.main([cfg, "--work-dir", str(tmp_path / "w"), "--cfg-options", *fit.cfg_options({})])
     assert tried.report.coverage == pytest.approx(fit.after, abs=one)
 
 

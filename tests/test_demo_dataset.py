@@ -143,3 +143,26 @@ def test_make_demo_dataset_tool_takes_the_configs_data_options(tmp_path):
     bad.write_text("data_root = 'x'\ndemo_dataset = dict(image_sise=224)\n")
     with pytest.raises(SystemExit, match=r"bad.py: demo_dataset.image_sise is not an option.*image_size"):
         tool.options(tool.parse_args(["--config", str(bad)]))
+
+
+def test_small_objects_set_reads_back_through_voc_with_its_sizes_and_crowding(tmp_path):
+    from ssdkit.data.datasets import VOCDataset
+    from ssdkit.data.small_objects import make_small_objects_dataset
+
+    made = make_small_objects_dataset(str(tmp_path / "s"), num_train=6, num_val=2, max_objects=30, num_classes=3)
+    classes = made["classes"]
+    assert classes == ("digit_0", "digit_1", "digit_2")
+    again = make_small_objects_dataset(str(tmp_path / "s"), num_train=6, num_val=2, max_objects=30, num_classes=3)
+    assert again["skipped"] is True  # same options: kept
+    ds = VOCDataset(str(tmp_path / "s"), year=None, split="train", metainfo=dict(classes=classes), pipeline=[])
+    assert len(ds) == 6
+    boxes = np.concatenate([np.array([o["bbox"] for o in ds.get_data_info(i)["instances"]]) for i in range(6)])
+    assert len(boxes) == made["train"]["objects"] > 6 * 5  # tens of objects to an image on average
+    longer = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    assert longer.min() >= 4 and longer.max() <= 30  # tight boxes inside the drawn 8..30 px digits
+    labels = {o["bbox_label"] for i in range(6) for o in ds.get_data_info(i)["instances"]}
+    assert labels <= {0, 1, 2} and len(labels) > 1
+    img = cv2.imread(ds.get_data_info(0)["img_path"])
+    assert img.shape == (400, 400, 3)
+    x1, y1, x2, y2 = (int(v) for v in boxes[0])
+    assert img[y1:y2, x1:x2].std() > 10  # a digit drawn where its box says

@@ -1,4 +1,5 @@
-"""Matching on the prior grid gives exactly the dense result (and torchvision's), ties included."""
+"""Matching on the prior grid gives exactly the dense result (and torchvision's), ties included, greedy bipartite
+matching too."""
 
 from __future__ import annotations
 
@@ -81,7 +82,12 @@ def test_grid_matching_equals_dense_and_torchvision(layout):
             random_boxes(int(n), min(size), gen) for n in torch.randint(0, 21, (6,), generator=gen)
         ]
         boxes, _, valid = pad_ground_truth(gts, [torch.zeros(len(g), dtype=torch.long) for g in gts], 1, check=False)
-        for matcher in (SSDMatcher(0.5), ArgMaxMatcher(0.5, 0.4), ArgMaxMatcher(0.6, 0.3, force_match=False)):
+        for matcher in (
+            SSDMatcher(0.5),
+            SSDMatcher(0.5, bipartite="greedy"),
+            ArgMaxMatcher(0.5, 0.4),
+            ArgMaxMatcher(0.6, 0.3, force_match=False),
+        ):
             dense = matcher(boxes, priors, valid)
             sparse = matcher(boxes, priors, valid, grid=grid)
             assert torch.equal(sparse, dense), (

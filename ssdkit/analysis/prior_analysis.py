@@ -67,13 +67,13 @@ def analyze_priors(
     fit = None
     if suggest:
         fit = fit_priors(model.prior_generator, ps, objects, report.threshold)
-        pixel_sizes = getattr(model.prior_generator, "min_sizes", None) is not None
+        stated = dict(model_cfg.get("prior_generator") or {})
         verdict = "better" if fit.after > fit.before else "no better priors found: keep the config's"
-        options = " ".join(f'"{o}"' for o in fit.cfg_options(pixel_sizes))
+        options = " ".join(f'"{o}"' for o in fit.cfg_options(stated))
         text += (
             f"\n\n--suggest: coverage {fit.before:.1%} -> {fit.after:.1%} with the same levels and prior counts "
             f"({fit.evaluations} trials; {verdict}). In the config's model = dict(...):\n    "
-            f"{fit.snippet(pixel_sizes)}\nor, to try it first: --cfg-options {options}"
+            f"{fit.snippet(stated)}\nor, to try it first: --cfg-options {options}"
         )
     pictures = write_pictures(objects, ps, report, Path(out_dir)) if out_dir is not None else []
     if pictures:

@@ -16,6 +16,8 @@ from .priors import PriorSet, best_iou, prior_set
 STEPS = (0.6, 0.8, 0.9, 1.1, 1.25, 1.67)
 SCALE_RANGE = (0.01, 1.5)  # of the input side
 RATIO_RANGE = (1.0, 12.0)  # each ratio r gives r and 1/r
+#: prior generator keys that take precedence over ``scales`` (pixel sizes) or conflict with it (the released rule)
+PRECEDING_KEYS = ("min_sizes", "max_sizes", "min_ratio", "max_ratio", "first_scale")
 MEAN_IOU_WEIGHT = 0.1  # ties in coverage go to the higher mean best IoU (a smooth guide between coverage steps)
 
 
@@ -31,25 +33,31 @@ class PriorFit:
     evaluations: int
     generator: SSDPriorGenerator
 
+    def overrides(self, stated: dict) -> dict:
+        """The ``model.prior_generator`` keys to set: the fitted ``scales`` and ``aspect_ratios``, and ``None`` for
+        the keys of ``stated`` (the config's dict) that would take precedence over ``scales`` or conflict with it."""
+        cleared = {k: None for k in PRECEDING_KEYS if stated.get(k) is not None}
+        return dict(
+            cleared, scales=[float(s) for s in self.scales], aspect_ratios=[list(r) for r in self.aspect_ratios]
+        )
+
     def _values(self) -> tuple[str, str]:
         scales = ", ".join(f"{s:.5f}" for s in self.scales)
         ratios = ", ".join("[" + ", ".join(f"{r:.4f}" for r in level) + "]" for level in self.aspect_ratios)
         return f"[{scales}]", f"[{ratios}]"
 
-    def snippet(self, had_pixel_sizes: bool) -> str:
-        """The ``prior_generator=dict(...)`` entry to put in the config's ``model = dict(...)`` (``min_sizes`` /
-        ``max_sizes`` set to None where the config had them: they take precedence over ``scales``)."""
+    def snippet(self, stated: dict) -> str:
+        """The ``prior_generator=dict(...)`` entry to put in the config's ``model = dict(...)``, given the config's
+        ``stated`` dict (:meth:`overrides`)."""
         scales, ratios = self._values()
-        extra = ", min_sizes=None, max_sizes=None" if had_pixel_sizes else ""
-        return f"prior_generator=dict(scales={scales}, aspect_ratios={ratios}{extra}),"
+        cleared = "".join(f", {k}=None" for k, v in self.overrides(stated).items() if v is None)
+        return f"prior_generator=dict(scales={scales}, aspect_ratios={ratios}{cleared}),"
 
-    def cfg_options(self, had_pixel_sizes: bool) -> list[str]:
+    def cfg_options(self, stated: dict) -> list[str]:
         """The same as ``--cfg-options`` arguments, to try the fit without editing the config."""
         scales, ratios = self._values()
-        extra = ["model.prior_generator.min_sizes=None", "model.prior_generator.max_sizes=None"]
-        return [f"model.prior_generator.scales={scales}", f"model.prior_generator.aspect_ratios={ratios}"] + (
-            extra if had_pixel_sizes else []
-        )
+        cleared = [f"model.prior_generator.{k}=None" for k, v in self.overrides(stated).items() if v is None]
+        return [f"model.prior_generator.scales={scales}", f"model.prior_generator.aspect_ratios={ratios}", *cleared]
 
 
 def start_scales(gen: SSDPriorGenerator, input_size: tuple[int, int]) -> list[float]:

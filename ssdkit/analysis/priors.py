@@ -61,8 +61,9 @@ def model_prior_set(model, input_size: tuple[int, int]) -> PriorSet:
     """An SSD's priors at ``input_size``: its maps' sizes come from one forward pass of a blank image."""
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     with torch.no_grad():
-        feats = model.extract_feats(torch.zeros(1, 3, *input_size))
+        feats = model.extract_feats(torch.zeros(1, 3, *input_size, device=device))
     model.train(was_training)
     return prior_set(model.prior_generator, [(int(f.shape[-2]), int(f.shape[-1])) for f in feats], input_size)
 

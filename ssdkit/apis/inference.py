@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.runner import load_checkpoint
 
-from ssdkit.engine import ConfigError, install_safe_checkpoints, register_all, wire_num_classes
+from ssdkit.engine import ConfigError, adopt_trained_priors, install_safe_checkpoints, register_all, wire_num_classes
 from ssdkit.engine.config_bases import resolve_bases
 from ssdkit.registry import DETECTORS
 from ssdkit.utils.allocator import tune_allocator
@@ -26,7 +26,9 @@ def init_detector(
 ) -> BaseModel:
     """Build the config's model, load ``checkpoint`` (``weights_only=True``), put it on ``device`` in eval mode.
 
-    ``model.cfg`` keeps the config, ``model.dataset_meta`` the class names (from the checkpoint's meta).
+    ``model.cfg`` keeps the config, ``model.dataset_meta`` the class names (from the checkpoint's meta); a checkpoint
+    trained with other priors than the config's (fitted before training) brings its own
+    (:func:`~ssdkit.engine.adopt_trained_priors`).
     ``backend`` other than ``'pytorch'`` (``'onnxruntime'``, ``'openvino'``, ``'opencv'``): ``checkpoint`` is a file
     made by ``tools/export.py``, run by that runtime (:class:`~ssdkit.deploy.detector.DeployedDetector`, CPU); the
     config still gives the test pipeline.
@@ -39,6 +41,8 @@ def init_detector(
         return init_deployed(cfg, checkpoint, backend)
     if cfg.model.get("num_classes") is None:
         set_num_classes(cfg, checkpoint)
+    if checkpoint is not None:
+        adopt_trained_priors(cfg, checkpoint)
     model = DETECTORS.build(cfg.model)
     meta: dict = {}
     if checkpoint is not None:

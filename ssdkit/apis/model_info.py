@@ -7,6 +7,7 @@ from mmengine import Config
 from mmengine.analysis import FlopAnalyzer
 
 import ssdkit.models  # noqa: F401
+from ssdkit.deploy.export import input_size_of
 from ssdkit.engine import wire_num_classes
 from ssdkit.engine.config_bases import resolve_bases
 from ssdkit.models.input_norm import backbone_weights
@@ -27,12 +28,12 @@ def weight_source(backbone: dict) -> str:
 
 
 def model_info(config: str) -> dict:
-    """Build ``config``'s model and run one image through it at the config's ``input_size``."""
+    """Build ``config``'s model and run one image through it at the config's input size (its test ``Resize``)."""
     cfg = Config.fromfile(resolve_bases(config))
     if cfg.model.get("num_classes") is None:
         wire_num_classes(cfg)  # a config that takes the class count from its data
     model = DETECTORS.build(cfg.model).eval()
-    size = int(cfg.get("input_size", 300))
+    size = input_size_of(cfg)[0]
     x = torch.zeros(1, 3, size, size)
     with torch.no_grad():
         feats = model.extract_feats(x)

@@ -127,7 +127,7 @@ def _wire_outputs(cfg, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> dict:
     args = _parser().parse_args(argv)
     from ssdkit.data import BadImageError
-    from ssdkit.engine import ConfigError, build_runner, finish_distributed, wire_expand_fill
+    from ssdkit.engine import ConfigError, adopt_trained_priors, build_runner, finish_distributed, wire_expand_fill
 
     with one_line_errors(FileNotFoundError, ConfigError, BadImageError, ImportError):
         if not os.path.isfile(args.checkpoint):
@@ -135,7 +135,9 @@ def main(argv: list[str] | None = None) -> dict:
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
         cfg.verbose = args.verbose
         cfg.load_from, cfg.resume = args.checkpoint, False
-        if args.backend != "pytorch":  # the exported file takes the checkpoint's place
+        if args.backend == "pytorch":
+            adopt_trained_priors(cfg, args.checkpoint)  # priors fitted before training are in the checkpoint
+        else:  # the exported file takes the checkpoint's place
             wire_expand_fill(cfg)  # from the config's model, before the exported file replaces it
             cfg.model = dict(
                 type="DeployedDetector",

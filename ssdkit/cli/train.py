@@ -1,8 +1,9 @@
 """Train a detector from a config with mmengine's Runner.
 
 python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp] [--seed S] [--deterministic]
-                             [--auto-scale-lr] [--tensorboard] [--vis-backend tensorboard|mlflow|wandb]
-                             [--cfg-options k=v ...] [--launcher none|pytorch]
+                             [--auto-scale-lr] [--auto-priors [MIN_COVERAGE]] [--tensorboard]
+                             [--vis-backend tensorboard|mlflow|wandb] [--cfg-options k=v ...] [--launcher none|pytorch]
+                             [--verbose]
 torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch     # GPUs (nccl) or CPU (gloo)
 """
 
@@ -37,6 +38,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int)
     ap.add_argument("--deterministic", action="store_true")
     ap.add_argument(
+        "--auto-priors",
+        nargs="?",
+        type=float,
+        const=0.9,
+        metavar="MIN_COVERAGE",
+        help="fit the priors before training when their coverage of the training objects is under MIN_COVERAGE "
+        "(default 0.9); the check itself always runs",
+    )
+    ap.add_argument(
         "--tensorboard",
         action="store_true",
         help="also log to TensorBoard (<work-dir>/<timestamp>/vis_data); pip install 'ssdkit[tensorboard]'",
@@ -62,9 +72,10 @@ def amp_wrapper(optim_wrapper: dict) -> dict:
     return dict(optim_wrapper, type="BF16OptimWrapper")
 
 
-def add_tensorboard(cfg: Config) -> None:
-    """``--tensorboard``: the TensorBoard tracker (:func:`ssdkit.engine.trackers.add_vis_backend`)."""
-    add_vis_backend(cfg, "tensorboard", flag="--tensorboard")
+def trackers(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``(tracker, the option that asked for it)`` for ``--tensorboard`` and each ``--vis-backend``."""
+    asked = [("tensorboard", "--tensorboard")] if args.tensorboard else []
+    return asked + [(name, f"--vis-backend {name}") for name in args.vis_backend or ()]
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
@@ -76,10 +87,10 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, args.resume
     if args.amp:
         cfg.optim_wrapper = amp_wrapper(cfg.optim_wrapper)
-    if args.tensorboard:
-        add_tensorboard(cfg)
-    for name in args.vis_backend or ():
-        add_vis_backend(cfg, name)
+    for name, flag in trackers(args):
+        add_vis_backend(cfg, name, flag)
+    if args.auto_priors is not None:
+        cfg.auto_priors = dict(min_coverage=args.auto_priors)
     if args.auto_scale_lr:
         cfg.auto_scale_lr = dict(cfg.get("auto_scale_lr", {}), enable=True)
     if args.seed is not None or args.deterministic:

@@ -74,7 +74,12 @@ def grid_candidates(gt: Tensor, priors: Tensor, grid: PriorGrid, floor_iou: floa
 
 
 def sparse_match_stats(
-    gt_boxes: Tensor, gt_valid: Tensor, priors: Tensor, grid: PriorGrid, floor_iou: float
+    gt_boxes: Tensor,
+    gt_valid: Tensor,
+    priors: Tensor,
+    grid: PriorGrid,
+    floor_iou: float,
+    candidates: tuple[Tensor, Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """What a matcher needs from the ``[B, G, P]`` IoU, without making it: for the priors that some gt
     reaches with IoU >= ``floor_iou`` or that are some gt's best, and for each valid gt.
@@ -82,6 +87,7 @@ def sparse_match_stats(
     Args:
         gt_boxes: ``[B, G, 4]``; gt_valid ``[B, G]`` bool; priors ``[P, 4]`` laid out as ``grid``.
         floor_iou: the lowest threshold the matcher compares the per-prior best IoU with.
+        candidates: :func:`grid_candidates` of the valid gts (``gt_valid.nonzero()`` order), if already made.
 
     Returns:
         ``keys [U]`` (``image * P + prior``, ascending), their ``best_iou [U]`` and ``best_gt [U]``
@@ -92,7 +98,7 @@ def sparse_match_stats(
     b, g = gt_valid.shape
     p = priors.shape[0]
     img, slot = gt_valid.nonzero(as_tuple=True)
-    gt_index, prior, iou = grid_candidates(gt_boxes[img, slot], priors, grid, floor_iou)
+    gt_index, prior, iou = candidates or grid_candidates(gt_boxes[img, slot], priors, grid, floor_iou)
     n, dev = img.shape[0], iou.device
     gt_best = torch.zeros(n, dtype=iou.dtype, device=dev).scatter_reduce_(0, gt_index, iou, "amax")
     prior_or_p = torch.where(iou == gt_best[gt_index], prior, p)

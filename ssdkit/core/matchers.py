@@ -9,40 +9,31 @@ import torch
 from torch import Tensor
 
 from ssdkit.registry import MATCHERS
-from ssdkit.structures import PriorGrid, Workspace, batched_pairwise_iou
+from ssdkit.structures import PriorGrid, Workspace
 
-from .grid_match import sparse_match_stats
+from .bipartite import greedy_dense, greedy_on_grid, parked_iou
+from .grid_match import grid_candidates, sparse_match_stats
 
 BACKGROUND = -1
 IGNORE = -2
-
-
-def _dense_stats(gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor, ws: Workspace) -> tuple[Tensor, Tensor, Tensor]:
-    """``best_iou [B, P]``, ``best_gt [B, P]``, ``best_prior [B, G]`` from the full ``[B, G, P]`` IoU.
-
-    Padded rows are moved far outside every prior (IoU exactly 0) instead of masking the
-    ``[B, G, P]`` result: real gts come first, so a padded row can only win a prior whose best IoU
-    is 0 (background anyway), and forced matching skips padded rows.
-    """
-    far = float(priors.abs().max()) * 4 + 1e4
-    parked = torch.tensor([-far, -far, 1 - far, 1 - far], dtype=gt_boxes.dtype, device=gt_boxes.device)
-    gt_boxes = torch.where(gt_valid.unsqueeze(-1), gt_boxes, parked)
-    iou = batched_pairwise_iou(gt_boxes, priors, workspace=ws)
-    best_iou, best_gt = iou.max(dim=1)
-    return best_iou, best_gt, iou.argmax(dim=2)  # first gt / first prior on ties
+#: how ``force_match`` gives the gts their priors (``IoUMatcher.bipartite``)
+BIPARTITE_RULES = ("torchvision", "greedy")
 
 
 class IoUMatcher:
     """The base of the IoU matchers, and the public extension point for new ones: subclass it, implement
     :attr:`floor_iou` and :meth:`decide`, register the class in ``MATCHERS``. Matching is a per-prior rule on
-    (best IoU, best gt), then optionally (``force_match``) each gt forced onto its best prior (if two gts
-    share one, the higher gt index keeps it, as torchvision).
+    (best IoU, best gt), then optionally (``force_match``) priors forced onto gts, by :attr:`bipartite`:
+    ``'torchvision'`` gives each gt its best prior (if two gts share one, the higher gt index keeps it, as
+    torchvision); ``'greedy'`` gives each gt a prior of its own, greedily by IoU (Caffe's ``MatchBBox``,
+    :mod:`ssdkit.core.bipartite`), and leaves a gt that overlaps no free prior unmatched.
 
     Given the priors' :class:`~ssdkit.structures.PriorGrid` (the detector passes it), only the priors
     near each gt are visited; the result is the same as the dense ``[B, G, P]`` IoU's, ties included.
     """
 
     force_match = True
+    bipartite = "torchvision"
 
     def __init__(self) -> None:
         self.workspace = Workspace()
@@ -85,11 +76,20 @@ class IoUMatcher:
             raise ValueError(
                 f"{type(self).__name__}: the prior grid describes {grid.num_priors} priors but {p} were given"
             )
-        keys, best_iou, best_gt, best_prior = sparse_match_stats(gt_boxes, gt_valid, priors, grid, self.floor_iou)
+        img, slot = gt_valid.nonzero(as_tuple=True)
+        candidates = grid_candidates(gt_boxes[img, slot], priors, grid, self.floor_iou)
+        keys, best_iou, best_gt, best_prior = sparse_match_stats(
+            gt_boxes, gt_valid, priors, grid, self.floor_iou, candidates
+        )
         code = self.decide(best_iou, best_gt)
         if self.force_match:
-            img, slot = gt_valid.nonzero(as_tuple=True)
-            keys, inv = torch.unique(torch.cat((keys, img * p + best_prior[img, slot])), return_inverse=True)
+            if self.bipartite == "greedy":
+                img, slot, forced_prior = greedy_on_grid(
+                    gt_boxes, gt_valid, priors, grid, self.floor_iou, self.workspace, candidates
+                )
+            else:
+                forced_prior = best_prior[img, slot]
+            keys, inv = torch.unique(torch.cat((keys, img * p + forced_prior)), return_inverse=True)
             decided = torch.full(keys.shape, BACKGROUND, dtype=torch.long, device=dev)
             decided[inv[: code.shape[0]]] = code
             forced = torch.full(keys.shape, -1, dtype=torch.long, device=dev).scatter_reduce_(
@@ -101,28 +101,44 @@ class IoUMatcher:
         return keys // p, keys % p, code
 
     def _match_dense(self, gt_boxes: Tensor, priors: Tensor, gt_valid: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        best_iou, best_gt, best_prior = _dense_stats(gt_boxes, priors, gt_valid, self.workspace)
+        """Padded rows get IoU 0 (moved outside every prior) instead of masking: real gts come first, so a
+        padded row can only be a prior's best where that best is 0 (background anyway), and forcing skips it."""
+        iou = parked_iou(gt_boxes, priors, gt_valid, self.workspace)
+        best_iou, best_gt = iou.max(dim=1)  # first gt on ties
         matched = self.decide(best_iou, best_gt)
         if self.force_match:
-            slots = torch.arange(gt_boxes.shape[1], device=priors.device).expand_as(best_prior)
-            src = torch.where(gt_valid, slots, torch.full_like(slots, -1))
-            forced = torch.full_like(matched, -1).scatter_reduce_(1, best_prior, src, reduce="amax")
-            matched = torch.where(forced >= 0, forced, matched)
+            if self.bipartite == "greedy":
+                img, slot, prior = greedy_dense(iou, gt_valid)  # zeroes columns of iou
+            else:
+                img, slot = gt_valid.nonzero(as_tuple=True)
+                prior = iou.argmax(dim=2)[img, slot]  # first prior on ties
+            p = priors.shape[0]
+            forced = torch.full_like(matched, -1).view(-1).scatter_reduce_(0, img * p + prior, slot, "amax")
+            matched = torch.where(forced.view_as(matched) >= 0, forced.view_as(matched), matched)
         img, prior = (matched != BACKGROUND).nonzero(as_tuple=True)
         return img, prior, matched[img, prior]
 
 
 @MATCHERS.register_module()
 class SSDMatcher(IoUMatcher):
-    """The paper's matching: each gt to its best prior, then every prior with IoU >= threshold.
+    """The paper's matching: each gt to a prior of its own, then every prior with IoU >= threshold.
 
-    Equals torchvision's ``SSDMatcher`` image by image (first prior / first gt on ties; when one prior
-    is the best of several gts, the last of them keeps it).
+    ``bipartite='torchvision'`` (or ``None``, the default) equals torchvision's ``SSDMatcher`` image by image:
+    each gt forced onto its best prior (first prior / first gt on ties; when one prior is the best of several
+    gts, the last of them keeps it, so the others may end with no prior). ``bipartite='greedy'`` equals the
+    released Caffe SSD's ``MatchBBox`` with ``match_type`` PER_PREDICTION (weiliu89/caffe, branch ``ssd``,
+    ``src/caffe/util/bbox_util.cpp``): greedy bipartite matching over the pairs with IoU > 1e-6
+    (:mod:`ssdkit.core.bipartite`), then each other prior takes its best gt if that IoU >= threshold.
     """
 
-    def __init__(self, iou_threshold: float = 0.5) -> None:
+    def __init__(self, iou_threshold: float = 0.5, bipartite: str | None = None) -> None:
         super().__init__()
+        if bipartite is not None and bipartite not in BIPARTITE_RULES:
+            raise ValueError(
+                f"SSDMatcher: bipartite={bipartite!r} is not one of {', '.join(map(repr, BIPARTITE_RULES))} or None"
+            )
         self.iou_threshold = iou_threshold
+        self.bipartite = bipartite or "torchvision"
 
     @property
     def floor_iou(self) -> float:
@@ -132,7 +148,7 @@ class SSDMatcher(IoUMatcher):
         return best_gt.masked_fill(best_iou < self.iou_threshold, BACKGROUND)
 
     def __repr__(self) -> str:
-        return f"SSDMatcher(iou_threshold={self.iou_threshold})"
+        return f"SSDMatcher(iou_threshold={self.iou_threshold}, bipartite={self.bipartite!r})"
 
 
 @MATCHERS.register_module()

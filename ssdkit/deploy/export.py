@@ -58,10 +58,18 @@ class ExportInfo:
 
 
 def input_size_of(cfg) -> tuple[int, int]:
-    """The network input (H, W): the test pipeline's ``Resize``, else the config's ``input_size``."""
+    """The network input (H, W): the test pipeline's last ``Resize``, else the config's ``input_size`` (an int or
+    (H, W)); a config with neither is an error naming both keys."""
     found = resize_in(cfg.get("test_dataloader", {}).get("dataset", {}).get("pipeline"))
-    size = int(cfg.get("input_size", 300))
-    return found or (size, size)
+    if found is not None:
+        return found
+    size = cfg.get("input_size")
+    if size is None:
+        raise ValueError(
+            f"{cfg.get('filename') or 'the config'}: no Resize in test_dataloader.dataset.pipeline and no "
+            f"input_size; one of them gives the network's input size"
+        )
+    return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 def read_info(path: str | os.PathLike) -> ExportInfo:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os.path as osp
 import pickle
 import re
+import warnings
 from pathlib import Path
 
 import mmengine.runner.checkpoint as mm_ckpt
 import mmengine.runner.runner as mm_runner
 import torch
+from mmengine.config import Config
 
 from ssdkit.utils.atomic import atomic_torch_save
 
@@ -73,3 +75,41 @@ def install_safe_checkpoints() -> None:
     mm_runner.save_checkpoint = atomic_save_checkpoint
     mm_runner.find_latest_checkpoint = latest_checkpoint
     _installed = True
+
+
+def trained_prior_generator(checkpoint: str) -> dict | None:
+    """The ``model.prior_generator`` of the config a checkpoint was trained with (mmengine keeps the run's config
+    in ``meta['cfg']``); ``None`` for a checkpoint without one."""
+    allow_mmengine_checkpoints()
+    meta = safe_load_from_local(checkpoint, map_location="cpu").get("meta") or {}
+    text = meta.get("cfg") if isinstance(meta, dict) else None
+    if not isinstance(text, str):
+        return None
+    model = Config.fromstring(text, ".py").get("model") or {}
+    return _plain(model.get("prior_generator"))
+
+
+def _plain(value):
+    """A config value as plain dicts and lists (tuples and ConfigDicts compare equal to their written form)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def adopt_trained_priors(cfg: Config, checkpoint: str) -> bool:
+    """Give ``cfg`` the prior generator ``checkpoint`` was trained with when the two differ (priors fitted before
+    training, ``auto_priors``), so evaluation, inference and export use the priors the weights learned. Returns
+    whether ``cfg`` changed; a warning names both."""
+    trained = trained_prior_generator(checkpoint)
+    stated = _plain(cfg.get("model", {}).get("prior_generator"))
+    if trained is None or stated is None or trained == stated:
+        return False
+    warnings.warn(
+        f"'{checkpoint}' was trained with model.prior_generator={trained}, not the config's {stated}: using the "
+        f"checkpoint's (priors fitted before training)",
+        stacklevel=2,
+    )
+    cfg.model.prior_generator = trained
+    return True

@@ -29,6 +29,8 @@ READ_AFTER_LOADING = (set(inspect.signature(Runner.__init__).parameters) - {"sel
     "sync_bn",
     "launcher",
     "input_size",
+    "auto_priors",
+    "prior_check",
 }
 LOADER_KEYS = (set(inspect.signature(DataLoader.__init__).parameters) - {"self"}) | {"num_batch_per_epoch"}
 
@@ -143,6 +145,12 @@ def _leaves(node: Any, path: str):
 def _check_dataset(ds: Any, where: str, needs_pipeline: bool = True) -> None:
     if not isinstance(ds, dict):
         return
+    if "type" not in ds:
+        raise ConfigError(
+            f"{where} has no type (keys: {', '.join(map(str, ds)) or 'none'}): a list of datasets in a child config "
+            f"replaces the base config's list whole, so each entry must be complete, e.g. "
+            f"datasets=[dict(d, pipeline=...) for d in _base_.voc0712_trainval]"
+        )
     inherited = (
         " It looks inherited from a base config's dataset: replace the whole dataset with "
         f"{where.split('.')[0]} = dict(dataset=dict(_delete_=True, type=...))"
@@ -186,11 +194,24 @@ def _check_arguments(registry, part: Any, where: str, hints: dict[str, str] | No
 
 def check_config(cfg: Config) -> None:
     """Everything that can be checked before the Runner starts: checkpoint paths, dataloader and dataset keys,
-    pipelines, and the model itself (built once, so its argument errors come first). Raises :class:`ConfigError`."""
+    pipelines, loop keys, and the model itself (built once, so its argument errors come first). Raises
+    :class:`ConfigError`."""
     for key in ("load_from", "resume"):
         path = cfg.get(key)
         if isinstance(path, str) and path != "auto" and not os.path.isfile(path):
             raise ConfigError(f"{key}='{path}': no such checkpoint file")
+    check_loaders(cfg)
+    for key, default in LOOP_DEFAULTS.items():
+        _check_loop(cfg.get(key), key, default)
+    for key in ("val_evaluator", "test_evaluator"):
+        parts = cfg.get(key)
+        for i, part in enumerate(parts if isinstance(parts, (list, tuple)) else [parts]):
+            _check_arguments(METRICS, part, key if not isinstance(parts, (list, tuple)) else f"{key}[{i}]")
+    check_model(cfg)
+
+
+def check_loaders(cfg: Config) -> None:
+    """Every dataloader's keys and its dataset's, under wrappers: type, arguments, pipeline (:class:`ConfigError`)."""
     for loader in LOADERS:
         dl = cfg.get(loader)
         if not isinstance(dl, dict):
@@ -202,13 +223,6 @@ def check_config(cfg: Config) -> None:
                     f"Valid: {', '.join(sorted(LOADER_KEYS))}"
                 )
         _check_dataset(dl.get("dataset"), f"{loader}.dataset")
-    for key, default in LOOP_DEFAULTS.items():
-        _check_loop(cfg.get(key), key, default)
-    for key in ("val_evaluator", "test_evaluator"):
-        parts = cfg.get(key)
-        for i, part in enumerate(parts if isinstance(parts, (list, tuple)) else [parts]):
-            _check_arguments(METRICS, part, key if not isinstance(parts, (list, tuple)) else f"{key}[{i}]")
-    check_model(cfg)
 
 
 #: the loop each ``*_cfg`` builds when it names no ``type`` (``train_cfg``: by ``by_epoch``)

@@ -18,7 +18,7 @@ from ssdkit.utils.allocator import tune_allocator
 from ssdkit.utils.cpu import describe_cpu
 
 from .checkpoint import install_safe_checkpoints
-from .checks import check_config, check_data_files, wire_num_classes
+from .checks import ConfigError, check_config, check_data_files, wire_num_classes
 from .console import log_file, quiet_console
 from .recipe import wire_expand_fill
 from .workers import wire_num_workers
@@ -89,13 +89,15 @@ def prepare_config(cfg: Config, data_of: Sequence[str] = ()) -> Config:
     """What ssdkit does to a config before anything is built from it: registries, ``model.num_classes`` from the
     data's classes, ``Expand``'s fill from the model's input normalisation, loader processes for
     ``num_workers='auto'`` (:mod:`ssdkit.engine.workers`), :func:`check_config` (a bad key, path or
-    pipeline raises :class:`ConfigError`), a ``TimedProgressHook`` when the config has none, the data files of the
-    loaders ``data_of`` (the ones the run reads; :func:`ssdkit.engine.checks.check_data_files`), and
+    pipeline raises :class:`ConfigError`), the prior check for training (:func:`wire_prior_check`), a
+    ``TimedProgressHook`` when the config has none, the data files of the loaders ``data_of`` (the ones the run
+    reads; :func:`ssdkit.engine.checks.check_data_files`), and
     ``default_scope='ssdkit'``."""
     register_all()
     wire_num_classes(cfg)
     wire_expand_fill(cfg)
     wire_num_workers(cfg)
+    wire_prior_check(cfg)
     check_config(cfg)
     hooks = list(cfg.get("custom_hooks") or [])
     if not any(isinstance(h, dict) and h.get("type") == "TimedProgressHook" for h in hooks):
@@ -105,6 +107,21 @@ def prepare_config(cfg: Config, data_of: Sequence[str] = ()) -> Config:
             check_data_files(cfg[loader].get("dataset"))
     cfg.setdefault("default_scope", "ssdkit")
     return cfg
+
+
+def wire_prior_check(cfg: Config) -> None:
+    """A training config gets the prior check before its first iteration (``PriorCheckHook``, in
+    ``ssdkit.analysis``): always, unless ``prior_check=False``; with ``auto_priors=dict(min_coverage=c)`` it also
+    fits the priors when their coverage is under ``c``."""
+    auto = cfg.get("auto_priors")
+    if auto not in (None, False) and (not isinstance(auto, dict) or set(auto) != {"min_coverage"}):
+        raise ConfigError(f"auto_priors={auto!r}: give auto_priors=dict(min_coverage=0.9), or None to only check")
+    hooks = list(cfg.get("custom_hooks") or [])
+    if not cfg.get("prior_check", True) or "train_dataloader" not in cfg:
+        return
+    if any(isinstance(h, dict) and h.get("type") == "PriorCheckHook" for h in hooks):
+        return
+    cfg.custom_hooks = [*hooks, dict(type="PriorCheckHook", min_coverage=(auto or {}).get("min_coverage"))]
 
 
 def build_runner(cfg: Config, data_of: Sequence[str] = ()) -> Runner:

@@ -2,7 +2,6 @@
 _base_ = './ssd_pipelines.py'
 dataset_type = 'CocoDataset'
 data_root = 'data/coco/'
-input_size = 300
 train_dataloader = dict(
     batch_size=32,
     num_workers='auto',  # from the cores the run has (ssdkit.engine.workers)

@@ -1,5 +1,4 @@
 _base_ = './coco.py'
-input_size = 512
 train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline_512}}))
 val_dataloader = dict(dataset=dict(pipeline={{_base_.test_pipeline_512}}))
 test_dataloader = dict(dataset=dict(pipeline={{_base_.test_pipeline_512}}))

@@ -2,7 +2,8 @@
 _base_ = './ssd_pipelines.py'
 dataset_type = 'VOCDataset'
 data_root = 'data/VOCdevkit/'
-input_size = 300
+# VOC2007 and VOC2012 trainval, without a pipeline (voc0712_512.py gives them its own)
+voc0712_trainval = [dict(type=dataset_type, data_root=data_root, year=year, split='trainval') for year in (2007, 2012)]
 train_dataloader = dict(
     batch_size=32,
     num_workers='auto',  # from the cores the run has (ssdkit.engine.workers)
@@ -10,23 +11,7 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
-        type='ConcatDataset',
-        datasets=[
-            dict(
-                type=dataset_type,
-                data_root=data_root,
-                year=2007,
-                split='trainval',
-                pipeline={{_base_.train_pipeline_300}},
-            ),
-            dict(
-                type=dataset_type,
-                data_root=data_root,
-                year=2012,
-                split='trainval',
-                pipeline={{_base_.train_pipeline_300}},
-            ),
-        ],
+        type='ConcatDataset', datasets=[dict(d, pipeline=_base_.train_pipeline_300) for d in voc0712_trainval]
     ),
 )
 val_dataloader = dict(
