@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from pathlib import Path
 from types import ModuleType
 
@@ -32,12 +32,10 @@ CONFIGS = [
 
 
 def load_tool(name: str) -> ModuleType:
-    """``tools/<name>.py`` as a module (tools/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"tools_{name}", ROOT / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None, name
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The module behind ``tools/<name>.py``: ``ssdkit.cli.<name>``, which the script runs (checked here)."""
+    script = (ROOT / "tools" / f"{name}.py").read_text()
+    assert f'run_tool("{name}")' in script, f"tools/{name}.py does not run ssdkit.cli.{name}"
+    return importlib.import_module(f"ssdkit.cli.{name}")
 
 
 def load_config(name: str) -> Config:

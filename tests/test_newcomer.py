@@ -9,7 +9,6 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from mmengine.config import Config
 
 from ssdkit.data.demo import make_demo_dataset
 from ssdkit.engine import ConfigError, check_config, wire_num_classes
@@ -77,14 +76,14 @@ def test_an_evaluator_key_that_is_not_its_argument_is_named(demo_data, tmp_path)
         check_config(cfg)
 
 
-def test_a_top_level_variable_in_cfg_options_warns_with_the_keys_that_read_it():
-    with pytest.warns(
-        UserWarning,
-        match=r"'max_iters' is a top-level variable.*changes nothing.*"
-        r"train_cfg.max_iters",
+def test_a_top_level_variable_in_cfg_options_is_refused_naming_the_keys_that_read_it():
+    with pytest.raises(
+        ConfigError,
+        match=r"^--cfg-options max_iters=...: 'max_iters' is a top-level variable.*would change nothing; "
+        r"set the keys that took its value instead: .*train_cfg.max_iters=...",
     ):
-        cfg = load_config_file(DEMO, {"max_iters": 3})
-    assert cfg.train_cfg.max_iters == Config.fromfile(DEMO).max_iters != 3  # indeed unchanged: the warning is true
+        load_config_file(DEMO, {"max_iters": 3})
+    assert load_config_file(DEMO, {"train_cfg.max_iters": 3}).train_cfg.max_iters == 3
 
 
 def run_tool(tool: str, *args: str) -> subprocess.Popen:

@@ -11,6 +11,8 @@ Overrides, the only changes to what the README shows:
   iterations, validation and a checkpoint at the second, a log line each iteration): the README's trainings take
   hours.
 - ``make test`` is not run here: it is the command CI runs, and it runs this file.
+- The "Install" block (``pip install`` and ``ssdkit`` lines) runs in tests/test_wheel.py, against the built wheel in
+  a fresh venv.
 - ``make demo`` runs with ``DEMO_CFG`` set to the demo config with a small set and two iterations
   (``test_make_demo_runs_as_written``, slow): the full demo takes 7-20 minutes.
 - The weights block converts files this test writes with random weights in the published files' formats and names.
@@ -66,6 +68,8 @@ def readme_commands(section: str | None = None) -> list[str]:
 
 def group(cmd: str) -> str:
     """Which test runs ``cmd``."""
+    if cmd.startswith(("pip install ", "ssdkit ")):
+        return "install"  # tests/test_wheel.py: the built wheel in a fresh venv
     if cmd.startswith("make "):
         return cmd
     if "tiles_voc" in cmd:
@@ -110,7 +114,7 @@ def project(tmp: Path) -> Path:
 
 def test_every_readme_command_is_run_by_a_test():
     groups = {group(c) for c in readme_commands()}
-    assert groups == {"make demo", "make test", "own data", "tiles", "weights", "torchrun"}, groups
+    assert groups == {"install", "make demo", "make test", "own data", "tiles", "weights", "torchrun"}, groups
     assert any(lang == "python" for _, lang, _ in readme_blocks())
     assert readme_commands(OWN_DATA)[0].startswith("cp configs/examples/custom_voc.py configs/my_data.py")
 

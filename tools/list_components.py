@@ -1,24 +1,10 @@
-#!/usr/bin/env python
-"""List every ssdkit registry, its entries and where each came from (ssdkit or a plugin)."""
+"""List every ssdkit registry, its entries and where each came from (ssdkit or a plugin).
 
-from __future__ import annotations
+The command-line front end is :mod:`ssdkit.cli.list_components` (also ``ssdkit list-components``); see its
+``--help``.
+"""
 
-import argparse
-import json
-
-from ssdkit.registry.listing import collect_components, format_components, load_config_plugins
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", help="apply this config's custom_imports first")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args(argv)
-    if args.config:
-        load_config_plugins(args.config)
-    listing = collect_components()
-    print(json.dumps(listing, indent=2) if args.json else format_components(listing))
-
+from ssdkit.cli.main import run_tool
 
 if __name__ == "__main__":
-    main()
+    run_tool("list_components")

@@ -11,7 +11,10 @@ default_hooks = dict(
     ),  # best by the first metric: VOC mAP / COCO AP (higher is better)
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
-custom_hooks = [dict(type='EvalProgressBarHook')]  # live progress, rate and ETA through val/test
+custom_hooks = [
+    dict(type='TimedProgressHook', every=30),  # a training progress line at least every 30 s
+    dict(type='EvalProgressBarHook'),  # live progress, rate and ETA through val/test
+]
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 log_level = 'INFO'
 load_from = None

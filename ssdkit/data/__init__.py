@@ -1,6 +1,6 @@
 """Datasets and transforms (importing this registers them)."""
 
-from .datasets import VOC_CLASSES, CocoDataset, TiledDataset, VOCDataset
+from .datasets import VOC_CLASSES, CocoDataset, TiledDataset, VOCDataset, YOLODataset
 from .transforms import (
     BadImageError,
     Expand,
@@ -25,4 +25,5 @@ __all__ = [
     "RandomFlip",
     "Resize",
     "VOCDataset",
+    "YOLODataset",
 ]

@@ -6,7 +6,6 @@ import difflib
 import inspect
 import json
 import os
-import warnings
 from typing import Any
 
 from mmengine.config import Config
@@ -66,6 +65,9 @@ def dataset_classes(ds: dict) -> tuple[str, ...] | None:
         return tuple(stated)
     kind = ds.get("type")
     cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+    reader = getattr(cls, "config_classes", None)  # a dataset whose files name its classes (YOLO's data.yaml)
+    if reader is not None:
+        return reader(ds)
     default = (getattr(cls, "METAINFO", None) or {}).get("classes")
     if default:
         return tuple(default)
@@ -109,19 +111,23 @@ def wire_num_classes(cfg: Config) -> Config:
     return cfg
 
 
-def warn_unread_options(cfg_before: Config, options: dict) -> None:
-    """Warn for ``--cfg-options`` that set a top-level variable nothing reads after loading (``max_iters=3``
-    on a config whose ``train_cfg.max_iters`` already took the variable's value)."""
+def refuse_unread_options(cfg_before: Config, options: dict) -> None:
+    """Refuse ``--cfg-options`` that set a top-level variable nothing reads after loading (``max_iters=3`` on a
+    config whose ``train_cfg.max_iters`` already took the variable's value): a :class:`ConfigError` naming the keys
+    to set instead, so that no run starts with a value the user did not ask for."""
     for key in options:
         if "." in key or key in READ_AFTER_LOADING or key not in cfg_before:
             continue
         old = cfg_before[key]
         readers = [path for path, value in _leaves(cfg_before._cfg_dict, "") if value == old and path != key]
-        hint = f"; set the keys that took its value instead: {', '.join(readers[:6])}" if readers else ""
-        warnings.warn(
-            f"--cfg-options {key}=...: '{key}' is a top-level variable of the config, already "
-            f"substituted when the config loaded, so this changes nothing{hint}",
-            stacklevel=2,
+        fix = (
+            f"set the keys that took its value instead: {' '.join(f'{r}=...' for r in readers[:6])}"
+            if readers
+            else "nothing reads it"
+        )
+        raise ConfigError(
+            f"--cfg-options {key}=...: '{key}' is a top-level variable of the config, already substituted when "
+            f"the config loaded, so it would change nothing; {fix}"
         )
 
 
@@ -188,12 +194,15 @@ def _check_arguments(registry, part: Any, where: str, hints: dict[str, str] | No
 
 def check_config(cfg: Config) -> None:
     """Everything that can be checked before the Runner starts: checkpoint paths, dataloader and dataset keys,
-    pipelines, and the model itself (built once, so its argument errors come first). Raises :class:`ConfigError`."""
+    pipelines, loop keys, and the model itself (built once, so its argument errors come first). Raises
+    :class:`ConfigError`."""
     for key in ("load_from", "resume"):
         path = cfg.get(key)
         if isinstance(path, str) and path != "auto" and not os.path.isfile(path):
             raise ConfigError(f"{key}='{path}': no such checkpoint file")
     check_loaders(cfg)
+    for key, default in LOOP_DEFAULTS.items():
+        _check_loop(cfg.get(key), key, default)
     for key in ("val_evaluator", "test_evaluator"):
         parts = cfg.get(key)
         for i, part in enumerate(parts if isinstance(parts, (list, tuple)) else [parts]):
@@ -214,6 +223,48 @@ def check_loaders(cfg: Config) -> None:
                     f"Valid: {', '.join(sorted(LOADER_KEYS))}"
                 )
         _check_dataset(dl.get("dataset"), f"{loader}.dataset")
+
+
+#: the loop each ``*_cfg`` builds when it names no ``type`` (``train_cfg``: by ``by_epoch``)
+LOOP_DEFAULTS = {"train_cfg": "IterBasedTrainLoop", "val_cfg": "ValLoop", "test_cfg": "TestLoop"}
+
+
+def _check_loop(loop: Any, key: str, default: str) -> None:
+    """``train_cfg`` / ``val_cfg`` / ``test_cfg`` hold only arguments of their loop (mmengine's Runner would end in
+    a ``TypeError`` after printing its dump)."""
+    from mmengine.registry import LOOPS
+
+    if not isinstance(loop, dict):
+        return
+    kind = loop.get("type") or ("EpochBasedTrainLoop" if loop.get("by_epoch") else default)
+    cls = LOOPS.get(kind) if isinstance(kind, str) else kind
+    if cls is None:
+        raise ConfigError(f"{key}.type: '{kind}' is not a loop mmengine knows")
+    keys = accepted_keys(cls)
+    if keys is None:
+        return
+    keys = (keys - {"runner", "dataloader", "evaluator"}) | ({"type"} if "type" in loop else {"by_epoch"})
+    for name in loop:
+        if name not in keys:
+            raise ConfigError(
+                f"{key}.{name}: {cls.__name__} takes no argument '{name}' (it takes {', '.join(sorted(keys))})."
+                f"{_suggest(name, sorted(keys))}"
+            )
+
+
+def check_data_files(ds: Any) -> None:
+    """The files a dataset config reads exist, checked by the dataset class's ``check_files`` (built without loading
+    its annotations), through ``dataset`` / ``datasets`` wrappers; their own error (``FileNotFoundError``), raised
+    before the Runner prints anything."""
+    if not isinstance(ds, dict):
+        return
+    for child in ds["datasets"] if isinstance(ds.get("datasets"), (list, tuple)) else [ds.get("dataset")]:
+        check_data_files(child)
+    kind = ds.get("type")
+    cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+    if isinstance(cls, type) and hasattr(cls, "check_files"):
+        args = {k: v for k, v in ds.items() if k not in ("type", "_scope_")}
+        cls(**args, lazy_init=True).check_files()
 
 
 def check_model(cfg: Config) -> None:

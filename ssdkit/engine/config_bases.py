@@ -4,6 +4,11 @@ The example configs name their bases relative to their own folder (``../_base_/m
 to ``configs/my_data.py`` or into their own project, where those paths lead nowhere. :func:`resolve_bases` then
 looks each missing base up in ssdkit's ``configs/`` folder and its subfolders, by its path with the leading ``./``
 and ``../`` taken off, and writes a copy of the config whose ``_base_`` paths are absolute.
+
+A base ``'ssdkit::<path>'`` (e.g. ``'ssdkit::ssdlite300_mobilenet.py'``) names a file of ssdkit's configs (the
+clone's ``configs/`` or the installed package's copy, :func:`ssdkit.engine.config_names.configs_dir`). mmengine's
+own ``package::`` scope reads ``<package>/.mim/configs`` of an installed distribution only, which an editable
+install or a clone does not have, so ssdkit resolves its own scope and leaves other packages' to mmengine.
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import ssdkit
+from .config_names import configs_dir, find_config
 
-CONFIGS_DIR = Path(ssdkit.__file__).resolve().parents[1] / "configs"
+SCOPE = "ssdkit::"
 
 
 def _base_strings(source: str) -> list[tuple[ast.Constant, str]]:
@@ -35,25 +40,42 @@ def _in_configs_dir(base: str) -> Path | None:
     parts = list(Path(base).parts)
     while parts and parts[0] in (".", ".."):
         parts.pop(0)
-    if not parts or not CONFIGS_DIR.is_dir():
+    root = configs_dir()
+    if not parts or not root.is_dir():
         return None
-    folders = [CONFIGS_DIR, *sorted(d for d in CONFIGS_DIR.iterdir() if d.is_dir())]
+    folders = [root, *sorted(d for d in root.iterdir() if d.is_dir())]
     return next((f.joinpath(*parts) for f in folders if f.joinpath(*parts).is_file()), None)
 
 
+def _scoped(path: str, base: str) -> Path:
+    """The file of ssdkit's configs that ``'ssdkit::<name>'`` names; ``FileNotFoundError`` naming it otherwise."""
+    found = configs_dir() / base.removeprefix(SCOPE)
+    if not found.is_file():
+        raise FileNotFoundError(
+            f"config '{path}': _base_ '{base}' is not a file of ssdkit's configs ({configs_dir()}; "
+            "`ssdkit list` prints their names)"
+        )
+    return found
+
+
 def resolve_bases(path: str) -> str:
-    """``path`` itself when every ``_base_`` of it exists relative to it; otherwise a temporary copy (same file
-    name) whose ``_base_`` paths are absolute, each missing one taken from ssdkit's ``configs/``.
+    """``path`` (a file, or a config name: :func:`ssdkit.engine.config_names.find_config`) itself when every
+    ``_base_`` of it exists relative to it; otherwise a temporary copy (same file name) whose ``_base_`` paths are
+    absolute, each missing one taken from ssdkit's ``configs/`` (``ssdkit::`` ones always).
 
     Raises ``FileNotFoundError`` with one line naming the base and what to write instead when a base is found in
     neither place.
     """
+    path = find_config(path)
     source = Path(path).read_text()
     folder = Path(path).resolve().parent
     resolved: dict[ast.Constant, Path] = {}
     moved = False
     for const, base in _base_strings(source):
-        if "::" in base:  # a package path (mmdet::...), mmengine's business
+        if base.startswith(SCOPE):
+            resolved[const], moved = _scoped(path, base), True
+            continue
+        if "::" in base:  # another package's path (mmdet::...), mmengine's business
             continue
         here = folder / base
         if here.is_file():
@@ -63,7 +85,7 @@ def resolve_bases(path: str) -> str:
         if found is None:
             raise FileNotFoundError(
                 f"config '{path}': _base_ '{base}' exists neither relative to the config nor in "
-                f"{CONFIGS_DIR}; write it relative to the config's folder or as an absolute path"
+                f"{configs_dir()}; write it relative to the config's folder or as an absolute path"
             )
         resolved[const] = found
         moved = True

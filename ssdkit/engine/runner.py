@@ -6,17 +6,20 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from ssdkit.utils.allocator import tune_allocator
 from ssdkit.utils.cpu import describe_cpu
 
 from .checkpoint import install_safe_checkpoints
-from .checks import ConfigError, check_config, wire_num_classes
+from .checks import ConfigError, check_config, check_data_files, wire_num_classes
+from .console import log_file, quiet_console
 from .recipe import wire_expand_fill
 from .workers import wire_num_workers
 
@@ -82,11 +85,13 @@ def apply_sync_bn(cfg: Config) -> None:
         cfg.pop("sync_bn")
 
 
-def prepare_config(cfg: Config) -> Config:
+def prepare_config(cfg: Config, data_of: Sequence[str] = ()) -> Config:
     """What ssdkit does to a config before anything is built from it: registries, ``model.num_classes`` from the
     data's classes, ``Expand``'s fill from the model's input normalisation, loader processes for
     ``num_workers='auto'`` (:mod:`ssdkit.engine.workers`), :func:`check_config` (a bad key, path or
-    pipeline raises :class:`ConfigError`), the prior check for training (:func:`wire_prior_check`), and
+    pipeline raises :class:`ConfigError`), the prior check for training (:func:`wire_prior_check`), a
+    ``TimedProgressHook`` when the config has none, the data files of the loaders ``data_of`` (the ones the run
+    reads; :func:`ssdkit.engine.checks.check_data_files`), and
     ``default_scope='ssdkit'``."""
     register_all()
     wire_num_classes(cfg)
@@ -94,6 +99,12 @@ def prepare_config(cfg: Config) -> Config:
     wire_num_workers(cfg)
     wire_prior_check(cfg)
     check_config(cfg)
+    hooks = list(cfg.get("custom_hooks") or [])
+    if not any(isinstance(h, dict) and h.get("type") == "TimedProgressHook" for h in hooks):
+        cfg.custom_hooks = [*hooks, dict(type="TimedProgressHook")]  # progress at least every 30 s
+    for loader in data_of:
+        if isinstance(cfg.get(loader), dict):
+            check_data_files(cfg[loader].get("dataset"))
     cfg.setdefault("default_scope", "ssdkit")
     return cfg
 
@@ -113,24 +124,37 @@ def wire_prior_check(cfg: Config) -> None:
     cfg.custom_hooks = [*hooks, dict(type="PriorCheckHook", min_coverage=(auto or {}).get("min_coverage"))]
 
 
-def build_runner(cfg: Config) -> Runner:
-    """``Runner.from_cfg`` after ssdkit's set-up: :func:`prepare_config` (so a config error comes before the Runner
-    prints anything), safe checkpoints, CPU distribution, the allocator kept from handing memory back between steps
-    (:mod:`ssdkit.utils.allocator`)."""
+def build_runner(cfg: Config, data_of: Sequence[str] = ()) -> Runner:
+    """``Runner.from_cfg`` after ssdkit's set-up: :func:`prepare_config` (so a config error, or a missing data file
+    of the loaders ``data_of``, comes before the Runner prints anything), safe checkpoints, CPU distribution, the
+    allocator kept from handing memory back between steps (:mod:`ssdkit.utils.allocator`)."""
     tuned = tune_allocator()
-    prepare_config(cfg)
+    prepare_config(cfg, data_of)
     install_safe_checkpoints()
     if cfg.get("launcher", "none") == "pytorch" and not torch.cuda.is_available():
         init_cpu_distributed(cfg)
     apply_sync_bn(cfg)
     if "OMP_NUM_THREADS" in os.environ and cfg.get("launcher", "none") == "pytorch":
         torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
-    runner = Runner.from_cfg(cfg)
+    runner = SSDRunner.from_cfg(cfg)
     runner.logger.info(
         f"{describe_cpu()}; allocator settings {'on' if tuned else 'off'} (ssdkit.utils.allocator)"
         f"{memory_and_kernels(runner.model)}"
     )
+    if not cfg.get("verbose") and (path := log_file(runner.logger)):
+        runner.logger.info(f"full log (environment, config, hooks): {path}; --verbose prints it here too")
     return runner
+
+
+class SSDRunner(Runner):
+    """mmengine's ``Runner`` whose console leaves out the environment, config and hook dump (kept in the log file)
+    unless the config says ``verbose=True`` (:mod:`ssdkit.engine.console`)."""
+
+    def build_logger(self, log_level: int | str = "INFO", log_file: str | None = None, **kwargs) -> MMLogger:
+        logger = super().build_logger(log_level, log_file, **kwargs)
+        if not self.cfg.get("verbose"):
+            quiet_console(logger)
+        return logger
 
 
 def memory_and_kernels(model: torch.nn.Module) -> str:

@@ -38,3 +38,23 @@ def draw_boxes(
         cv2.rectangle(out, (x, y - th - 3), (x + tw + 2, y), c, -1)
         cv2.putText(out, text, (x + 1, y - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     return out
+
+
+#: scores below this multiple of the uniform 1 / (C + 1) are "near uniform" (a model that has not learned yet)
+UNIFORM_MARGIN = 1.25
+
+
+def near_uniform(scores, num_classes: int) -> bool:
+    """True when there are detections and every score (``[N]``, a tensor or an array) is under
+    ``UNIFORM_MARGIN / (num_classes + 1)``: the class scores of an untrained or barely trained detector, about
+    equal over the classes and background. Such detections are not drawn by default: a wall of boxes says nothing."""
+    return len(scores) > 0 and float(scores.max()) < UNIFORM_MARGIN / (num_classes + 1)
+
+
+def uniform_note(images: int, num_classes: int, flag: str = "--draw-uniform") -> str:
+    """The line that says why nothing was drawn on ``images`` images."""
+    return (
+        f"{images} images: every score is under {UNIFORM_MARGIN:g} x the uniform 1/{num_classes + 1} of "
+        f"{num_classes} classes and background, as from a model that has not learned yet; their detections are "
+        f"kept but not drawn ({flag} draws them)"
+    )

@@ -1,7 +1,8 @@
-"""Datasets: VOC and COCO, and tiles of either."""
+"""Datasets: VOC, COCO and YOLO txt, and tiles of any of them."""
 
 from .coco import CocoDataset
 from .tiled import TiledDataset
 from .voc import VOC_CLASSES, VOCDataset
+from .yolo import YOLODataset
 
-__all__ = ["CocoDataset", "TiledDataset", "VOCDataset", "VOC_CLASSES"]
+__all__ = ["CocoDataset", "TiledDataset", "VOCDataset", "VOC_CLASSES", "YOLODataset"]

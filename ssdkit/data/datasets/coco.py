@@ -58,13 +58,17 @@ class CocoDataset(DetDataset):
         self.filter_empty_gt = filter_empty_gt
         super().__init__(*args, **kwargs)
 
-    def load_data_list(self) -> list[dict]:
-        path = self.ann_file
-        if not os.path.isfile(path):
+    def check_files(self) -> None:
+        """The annotation file exists; ``FileNotFoundError`` naming it otherwise."""
+        if not os.path.isfile(self.ann_file):
             raise FileNotFoundError(
-                f"CocoDataset: annotation file '{path}' does not exist (ann_file is relative "
+                f"CocoDataset: annotation file '{self.ann_file}' does not exist (ann_file is relative "
                 f"to data_root='{self.data_root}'); expected COCO's annotations/instances_*.json"
             )
+
+    def load_data_list(self) -> list[dict]:
+        self.check_files()
+        path = self.ann_file
         try:
             with open(path) as f:
                 dataset = json.load(f)

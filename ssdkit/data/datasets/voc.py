@@ -82,10 +82,10 @@ class VOCDataset(DetDataset):
     def voc_dir(self) -> str:
         return os.path.join(self.data_root, f"VOC{self.year}") if self.year is not None else self.data_root
 
-    def load_data_list(self) -> list[dict]:
+    def check_files(self) -> None:
+        """The folders and the split file the layout needs exist; ``FileNotFoundError`` naming the first missing."""
         root = self.voc_dir
-        split_file = os.path.join(root, "ImageSets", "Main", f"{self.split}.txt")
-        for need in (root, os.path.join(root, "Annotations"), split_file):
+        for need in (root, os.path.join(root, "Annotations"), self.split_file):
             if not os.path.exists(need):
                 raise FileNotFoundError(
                     f"VOCDataset: '{need}' does not exist. Expected the layout {LAYOUT} under data_root="
@@ -93,7 +93,15 @@ class VOCDataset(DetDataset):
                     f"VOCtest_06-Nov-2007.tar, VOCtrainval_11-May-2012.tar) and unpack under data/; "
                     f"`make demo` needs no download"
                 )
-        with open(split_file) as f:
+
+    @property
+    def split_file(self) -> str:
+        return os.path.join(self.voc_dir, "ImageSets", "Main", f"{self.split}.txt")
+
+    def load_data_list(self) -> list[dict]:
+        self.check_files()
+        root = self.voc_dir
+        with open(self.split_file) as f:
             ids = [line.split()[0] for line in f if line.strip()]
         class_index = {c: i for i, c in enumerate(self.metainfo["classes"])}
         data = [self.parse_xml(img_id, root, class_index) for img_id in ids]
