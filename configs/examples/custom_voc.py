@@ -19,6 +19,9 @@ _base_ = [
 data_root = 'data/my_voc/'
 classes = ('cat', 'dog')
 max_iters = 12000
+# before the first iteration, the priors are fitted to your objects when fewer than 90 % of them have a prior at
+# IoU 0.5 (README, "Small objects"); None only checks them
+auto_priors = dict(min_coverage=0.9)
 
 model = dict(
     num_classes=None,  # from the classes

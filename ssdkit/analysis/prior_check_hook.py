@@ -16,6 +16,10 @@ from .prior_fit import PriorFit, fit_priors
 from .priors import model_prior_set
 
 
+#: without fitting, a coverage under this gets a warning naming ``--auto-priors``
+HINT_BELOW = 0.9
+
+
 @HOOKS.register_module()
 class PriorCheckHook(Hook):
     """Before the first iteration: :func:`~ssdkit.analysis.preflight.check_priors` on the training set's
@@ -48,6 +52,12 @@ class PriorCheckHook(Hook):
             runner.logger.info(f"prior check skipped: {err}")
             return
         runner.logger.info(f"{check.text}\n  (annotations read and checked in {time.perf_counter() - start:.1f} s)")
+        if self.min_coverage is None and check.coverage < HINT_BELOW:
+            runner.logger.warning(
+                f"prior check: {check.coverage:.1%} of the training objects have a prior at IoU "
+                f"{check.report.threshold:g}; --auto-priors (auto_priors=dict(min_coverage={HINT_BELOW:g}) in the "
+                f"config) fits the priors to them before training"
+            )
         if self.min_coverage is not None and check.coverage < self.min_coverage:
             self._fit(runner, model, objects, check)
 
