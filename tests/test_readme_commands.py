@@ -74,6 +74,8 @@ def group(cmd: str) -> str:
         return cmd
     if "tiles_voc" in cmd:
         return "tiles"
+    if "small_objects_voc" in cmd:
+        return "small objects"
     if "tools/convert_" in cmd:
         return "weights"
     if cmd.startswith("torchrun "):
@@ -114,7 +116,16 @@ def project(tmp: Path) -> Path:
 
 def test_every_readme_command_is_run_by_a_test():
     groups = {group(c) for c in readme_commands()}
-    assert groups == {"install", "make demo", "make test", "own data", "tiles", "weights", "torchrun"}, groups
+    assert groups == {
+        "install",
+        "make demo",
+        "make test",
+        "own data",
+        "tiles",
+        "small objects",
+        "weights",
+        "torchrun",
+    }, groups
     assert any(lang == "python" for _, lang, _ in readme_blocks())
     assert readme_commands(OWN_DATA)[0].startswith("cp configs/examples/custom_voc.py configs/my_data.py")
 
@@ -220,6 +231,22 @@ def test_large_images_block_as_written(tmp_path):
         if "tools/test.py" in cmd:
             assert re.search(r"^test: .*mAP \d", out, re.M), out[-2000:]
     assert json.loads((root / "work_dirs/tiles_voc/big/detections.json").read_text())[0]["image"] == "big.jpg"
+
+
+@pytest.mark.slow
+def test_small_objects_block_as_written(tmp_path):
+    """Train (the prior check and the fit logged before iteration 1) and test tile by tile on a generated set of
+    small objects named as the config's classes."""
+    from ssdkit.data.small_objects import make_small_objects_dataset
+
+    root = project(tmp_path)
+    data = root / "data/my_small_voc"
+    make_small_objects_dataset(str(data), num_train=4, num_val=2, max_objects=12, num_classes=2, names=("cat", "dog"))
+    cmds = [c for c in readme_commands() if group(c) == "small objects"]
+    assert len(cmds) == 2
+    trained = run(cmds[0], root)
+    assert "prior check:" in trained and "auto priors: coverage" in trained, trained[-3000:]
+    assert re.search(r"^test: .*mAP \d", run(cmds[1], root), re.M)
 
 
 @pytest.mark.slow

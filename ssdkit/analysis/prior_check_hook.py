@@ -15,7 +15,6 @@ from .preflight import SMALL_SIDE, PriorCheck, check_priors
 from .prior_fit import PriorFit, fit_priors
 from .priors import model_prior_set
 
-
 #: without fitting, a coverage under this gets a warning naming ``--auto-priors``
 HINT_BELOW = 0.9
 

@@ -68,14 +68,19 @@ def make_small_objects_dataset(
     max_px: float = 30.0,
     max_objects: int = 40,
     num_classes: int = 4,
+    names: tuple[str, ...] | None = None,
     overwrite: bool = False,
 ) -> dict:
     """Write the set to ``out_dir`` (whole, or not at all: built in ``out_dir.tmp`` and renamed); a set made with
-    the same options (``options.json``) is kept. Class names are the first ``num_classes`` of the demo's digits.
+    the same options (``options.json``) is kept. Class names are ``names``, else the first ``num_classes`` of the
+    demo's digits.
     Returns the class names and, per split, the images, objects and median longer side."""
     from sklearn.datasets import load_digits
 
     out = Path(out_dir)
+    classes = tuple(names) if names else CLASSES[:num_classes]
+    if len(classes) != num_classes:
+        raise ValueError(f"names {list(classes)} must give num_classes={num_classes} names")
     options = dict(
         seed=seed,
         num_train=num_train,
@@ -85,8 +90,8 @@ def make_small_objects_dataset(
         max_px=max_px,
         max_objects=max_objects,
         num_classes=num_classes,
+        names=list(classes),
     )
-    classes = CLASSES[:num_classes]
     done = out / "options.json"
     if not overwrite and done.is_file() and json.loads(done.read_text()) == options:
         return dict(out_dir=str(out), classes=classes, skipped=True)
