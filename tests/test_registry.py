@@ -121,7 +121,7 @@ def test_wrong_keyword_names_component_and_accepted_arguments():
     msg = message(excinfo)
     assert "SSDMatcher" in msg and "MATCHERS" in msg
     assert "iou_thresh" in msg
-    assert "accepts: ['iou_threshold']" in msg
+    assert "accepts: ['iou_threshold', 'bipartite']" in msg
     assert "did you mean 'iou_threshold'" in msg.lower()
 
 
