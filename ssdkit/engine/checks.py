@@ -192,10 +192,12 @@ def _check_arguments(registry, part: Any, where: str, hints: dict[str, str] | No
     return keys
 
 
-def check_config(cfg: Config) -> None:
+def check_config(cfg: Config) -> Any:
     """Everything that can be checked before the Runner starts: checkpoint paths, dataloader and dataset keys,
     pipelines, loop keys, and the model itself (built once, so its argument errors come first). Raises
-    :class:`ConfigError`."""
+    :class:`ConfigError`. Returns the model built (``None`` without a model config dict), for checks that need it
+    (the checkpoint's fit, :func:`ssdkit.engine.runner.prepare_config`)."""
+
     for key in ("load_from", "resume"):
         path = cfg.get(key)
         if isinstance(path, str) and path != "auto" and not os.path.isfile(path):
@@ -207,7 +209,7 @@ def check_config(cfg: Config) -> None:
         parts = cfg.get(key)
         for i, part in enumerate(parts if isinstance(parts, (list, tuple)) else [parts]):
             _check_arguments(METRICS, part, key if not isinstance(parts, (list, tuple)) else f"{key}[{i}]")
-    check_model(cfg)
+    return check_model(cfg)
 
 
 def check_loaders(cfg: Config) -> None:
@@ -267,11 +269,13 @@ def check_data_files(ds: Any) -> None:
         cls(**args, lazy_init=True).check_files()
 
 
-def check_model(cfg: Config) -> None:
-    """``cfg.model``'s keys, and the model built once, so that its argument errors come first (:class:`ConfigError`)."""
-    if isinstance(cfg.get("model"), dict):
-        _check_arguments(DETECTORS, cfg.model, "model")
-        try:
-            DETECTORS.build(dict(cfg.model))
-        except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(f"model: {err.args[0] if err.args else err}") from err
+def check_model(cfg: Config) -> Any:
+    """``cfg.model``'s keys, and the model built once, so that its argument errors come first (:class:`ConfigError`).
+    Returns the model (``None`` when ``cfg.model`` is not a config dict)."""
+    if not isinstance(cfg.get("model"), dict):
+        return None
+    _check_arguments(DETECTORS, cfg.model, "model")
+    try:
+        return DETECTORS.build(dict(cfg.model))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"model: {err.args[0] if err.args else err}") from err
