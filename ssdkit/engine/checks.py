@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import json
 import os
 from typing import Any
 
@@ -12,6 +11,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
+from ssdkit.data.datasets.coco import check_coco_records, read_coco_json
 from ssdkit.registry import DATASETS, DETECTORS, METRICS
 
 
@@ -73,8 +73,12 @@ def dataset_classes(ds: dict) -> tuple[str, ...] | None:
         return tuple(default)
     ann = os.path.join(ds.get("data_root") or "", ds.get("ann_file") or "")
     if ds.get("ann_file") and os.path.isfile(ann):  # COCO json: its categories, sorted by id
-        with open(ann) as f:
-            cats = json.load(f).get("categories", [])
+        try:
+            doc = read_coco_json(ann)
+            check_coco_records(doc, ann, need_annotations=False)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        cats = doc.get("categories", [])
         return tuple(c.get("name", str(c["id"])) for c in sorted(cats, key=lambda c: c["id"]))
     return None
 
