@@ -12,7 +12,15 @@ from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.runner import load_checkpoint
 
-from ssdkit.engine import ConfigError, adopt_trained_priors, install_safe_checkpoints, register_all, wire_num_classes
+from ssdkit.engine import (
+    ConfigError,
+    adopt_trained_priors,
+    check_checkpoint,
+    install_safe_checkpoints,
+    register_all,
+    wire_num_classes,
+)
+from ssdkit.engine.checkpoint import read_checkpoint
 from ssdkit.engine.config_bases import resolve_bases
 from ssdkit.registry import DETECTORS
 from ssdkit.utils.allocator import tune_allocator
@@ -25,6 +33,8 @@ def init_detector(
     config: str | Config, checkpoint: str | None = None, device: str = "cpu", backend: str = "pytorch"
 ) -> BaseModel:
     """Build the config's model, load ``checkpoint`` (``weights_only=True``), put it on ``device`` in eval mode.
+    A checkpoint that is damaged, not a torch file, or holds another model's weights raises
+    :class:`~ssdkit.engine.CheckpointError` (a :class:`ConfigError`) naming the file.
 
     ``model.cfg`` keeps the config, ``model.dataset_meta`` the class names (from the checkpoint's meta); a checkpoint
     trained with other priors than the config's (fitted before training) brings its own
@@ -46,6 +56,7 @@ def init_detector(
     model = DETECTORS.build(cfg.model)
     meta: dict = {}
     if checkpoint is not None:
+        check_checkpoint(checkpoint, model)  # a damaged file or another model's weights: CheckpointError
         ckpt = load_checkpoint(model, checkpoint, map_location="cpu", strict=True)
         meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
     classes = (meta.get("dataset_meta") or {}).get("classes") or meta.get("classes")
@@ -79,7 +90,7 @@ def set_num_classes(cfg: Config, checkpoint: str | None) -> None:
     class names the checkpoint was trained with."""
     wire_num_classes(cfg)
     if cfg.model.get("num_classes") is None and checkpoint is not None:
-        meta = torch.load(checkpoint, map_location="cpu", weights_only=True).get("meta", {})
+        meta = read_checkpoint(checkpoint).get("meta") or {}
         classes = (meta.get("dataset_meta") or {}).get("classes") or meta.get("classes")
         if classes:
             cfg.model.num_classes = len(classes)

@@ -102,8 +102,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     from ssdkit.data import BadImageError
     from ssdkit.engine import ConfigError, build_runner, finish_distributed
+    from ssdkit.utils.atomic import DiskFullError
 
-    with one_line_errors(FileNotFoundError, ConfigError, BadImageError):
+    with one_line_errors(FileNotFoundError, ConfigError, BadImageError, DiskFullError):
         cfg = build_cfg(args)
         runner = build_runner(cfg, data_of=("train_dataloader", "val_dataloader"))
         runner.train()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import json
 import os
 from typing import Any
 
@@ -12,6 +11,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
+from ssdkit.data.datasets.coco import check_coco_records, read_coco_json
 from ssdkit.registry import DATASETS, DETECTORS, METRICS
 
 
@@ -73,8 +73,12 @@ def dataset_classes(ds: dict) -> tuple[str, ...] | None:
         return tuple(default)
     ann = os.path.join(ds.get("data_root") or "", ds.get("ann_file") or "")
     if ds.get("ann_file") and os.path.isfile(ann):  # COCO json: its categories, sorted by id
-        with open(ann) as f:
-            cats = json.load(f).get("categories", [])
+        try:
+            doc = read_coco_json(ann)
+            check_coco_records(doc, ann, need_annotations=False)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        cats = doc.get("categories", [])
         return tuple(c.get("name", str(c["id"])) for c in sorted(cats, key=lambda c: c["id"]))
     return None
 
@@ -192,10 +196,12 @@ def _check_arguments(registry, part: Any, where: str, hints: dict[str, str] | No
     return keys
 
 
-def check_config(cfg: Config) -> None:
+def check_config(cfg: Config) -> Any:
     """Everything that can be checked before the Runner starts: checkpoint paths, dataloader and dataset keys,
     pipelines, loop keys, and the model itself (built once, so its argument errors come first). Raises
-    :class:`ConfigError`."""
+    :class:`ConfigError`. Returns the model built (``None`` without a model config dict), for checks that need it
+    (the checkpoint's fit, :func:`ssdkit.engine.runner.prepare_config`)."""
+
     for key in ("load_from", "resume"):
         path = cfg.get(key)
         if isinstance(path, str) and path != "auto" and not os.path.isfile(path):
@@ -207,7 +213,7 @@ def check_config(cfg: Config) -> None:
         parts = cfg.get(key)
         for i, part in enumerate(parts if isinstance(parts, (list, tuple)) else [parts]):
             _check_arguments(METRICS, part, key if not isinstance(parts, (list, tuple)) else f"{key}[{i}]")
-    check_model(cfg)
+    return check_model(cfg)
 
 
 def check_loaders(cfg: Config) -> None:
@@ -267,11 +273,13 @@ def check_data_files(ds: Any) -> None:
         cls(**args, lazy_init=True).check_files()
 
 
-def check_model(cfg: Config) -> None:
-    """``cfg.model``'s keys, and the model built once, so that its argument errors come first (:class:`ConfigError`)."""
-    if isinstance(cfg.get("model"), dict):
-        _check_arguments(DETECTORS, cfg.model, "model")
-        try:
-            DETECTORS.build(dict(cfg.model))
-        except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(f"model: {err.args[0] if err.args else err}") from err
+def check_model(cfg: Config) -> Any:
+    """``cfg.model``'s keys, and the model built once, so that its argument errors come first (:class:`ConfigError`).
+    Returns the model (``None`` when ``cfg.model`` is not a config dict)."""
+    if not isinstance(cfg.get("model"), dict):
+        return None
+    _check_arguments(DETECTORS, cfg.model, "model")
+    try:
+        return DETECTORS.build(dict(cfg.model))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"model: {err.args[0] if err.args else err}") from err

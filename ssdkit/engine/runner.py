@@ -17,7 +17,7 @@ from mmengine.runner import Runner
 from ssdkit.utils.allocator import tune_allocator
 from ssdkit.utils.cpu import describe_cpu
 
-from .checkpoint import install_safe_checkpoints
+from .checkpoint import check_checkpoint, install_safe_checkpoints
 from .checks import ConfigError, check_config, check_data_files, wire_num_classes
 from .console import log_file, quiet_console
 from .recipe import wire_expand_fill
@@ -89,7 +89,9 @@ def prepare_config(cfg: Config, data_of: Sequence[str] = ()) -> Config:
     """What ssdkit does to a config before anything is built from it: registries, ``model.num_classes`` from the
     data's classes, ``Expand``'s fill from the model's input normalisation, loader processes for
     ``num_workers='auto'`` (:mod:`ssdkit.engine.workers`), :func:`check_config` (a bad key, path or
-    pipeline raises :class:`ConfigError`), the prior check for training (:func:`wire_prior_check`), a
+    pipeline raises :class:`ConfigError`), the checkpoint ``load_from`` names (``--resume CKPT`` too) read and
+    compared with the model (:func:`check_checkpoint`: a ``CheckpointError``), the prior check for training
+    (:func:`wire_prior_check`), a
     ``TimedProgressHook`` when the config has none, the data files of the loaders ``data_of`` (the ones the run
     reads; :func:`ssdkit.engine.checks.check_data_files`), and
     ``default_scope='ssdkit'``."""
@@ -98,7 +100,9 @@ def prepare_config(cfg: Config, data_of: Sequence[str] = ()) -> Config:
     wire_expand_fill(cfg)
     wire_num_workers(cfg)
     wire_prior_check(cfg)
-    check_config(cfg)
+    model = check_config(cfg)
+    if isinstance(cfg.get("load_from"), str):
+        check_checkpoint(cfg.load_from, model)  # readable, and this model's weights, before the Runner builds
     hooks = list(cfg.get("custom_hooks") or [])
     if not any(isinstance(h, dict) and h.get("type") == "TimedProgressHook" for h in hooks):
         cfg.custom_hooks = [*hooks, dict(type="TimedProgressHook")]  # progress at least every 30 s

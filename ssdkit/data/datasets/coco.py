@@ -26,19 +26,78 @@ def _bbox(ann: dict, where: str) -> list[float]:
     return numbers
 
 
-def _check_records(dataset: dict, path: str) -> None:
-    """The keys pycocotools indexes by: a record without one would fail inside it with a bare ``KeyError``."""
+#: the sections of a COCO json: the keys each record needs (pycocotools indexes by them)
+SECTIONS = {"images": ("id",), "annotations": ("id", "image_id", "category_id"), "categories": ("id",)}
+
+
+def read_coco_json(path: str) -> dict:
+    """The json object in ``path``; an empty file, one whose first byte is not ``{`` (checked before reading the
+    rest, so a large file of something else fails at once) or invalid json raises ``ValueError`` naming the file."""
+    with open(path, "rb") as f:
+        head = f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
+        raise ValueError(f"CocoDataset: '{path}' is empty ({os.path.getsize(path)} bytes), expected a COCO json")
+    if not head.startswith(b"{"):
+        raise ValueError(
+            f"CocoDataset: '{path}' is not a COCO json object: it starts with {head[:12]!r}, not '{{' "
+            f"(a json object with images, annotations, categories)"
+        )
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"CocoDataset: '{path}' is not valid json (line {err.lineno}, column {err.colno}): {err.msg}"
+        ) from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"CocoDataset: '{path}' is not valid json: it holds bytes that are not UTF-8") from err
+    except MemoryError:
+        raise ValueError(
+            f"CocoDataset: '{path}' ({os.path.getsize(path) / 2**20:.0f} MB) does not fit in memory as json"
+        ) from None
+
+
+def check_coco_records(dataset: dict, path: str, need_annotations: bool = True) -> None:
+    """The sections and the keys pycocotools indexes by (a record without one would fail inside it with a bare
+    ``KeyError``); ids unique per section; every annotation's ``image_id`` among the images (``ValueError``)."""
     if not isinstance(dataset, dict):
         raise ValueError(f"CocoDataset: '{path}' is not a COCO json object (images, annotations, categories)")
-    for section, keys in (
-        ("images", ("id",)),
-        ("annotations", ("id", "image_id", "category_id")),
-        ("categories", ("id",)),
-    ):
-        for k, record in enumerate(dataset.get(section) or []):
-            missing = [key for key in keys if not isinstance(record, dict) or key not in record]
-            if missing:
-                raise ValueError(f"CocoDataset: '{path}' {section}[{k}] has no '{missing[0]}'")
+    for section, keys in SECTIONS.items():
+        if section not in dataset and (section != "annotations" or need_annotations):
+            raise ValueError(
+                f"CocoDataset: '{path}' has no '{section}' (its keys: {', '.join(map(str, dataset)) or 'none'})"
+            )
+        _check_section(dataset.get(section) or [], path, section, keys)
+    images = {record["id"] for record in dataset["images"]}
+    for k, ann in enumerate(dataset.get("annotations") or []):
+        for key in ("image_id", "category_id"):
+            if not isinstance(ann[key], (int, str)) or isinstance(ann[key], bool):
+                raise ValueError(
+                    f"CocoDataset: '{path}' annotations[{k}] (id {ann['id']!r}): '{key}' is {ann[key]!r}, expected "
+                    f"an integer"
+                )
+        if ann["image_id"] not in images:
+            raise ValueError(
+                f"CocoDataset: '{path}' annotations[{k}] (id {ann['id']!r}): 'image_id' {ann['image_id']!r} is not "
+                f"among the images"
+            )
+
+
+def _check_section(records: object, path: str, section: str, keys: tuple[str, ...]) -> None:
+    """One section is a list of objects with ``keys``, and integer ids none of which repeats."""
+    if not isinstance(records, list):
+        raise ValueError(f"CocoDataset: '{path}' '{section}' is a {type(records).__name__}, expected a list")
+    seen: dict = {}
+    for k, record in enumerate(records):
+        missing = [key for key in keys if not isinstance(record, dict) or key not in record]
+        if missing:
+            raise ValueError(f"CocoDataset: '{path}' {section}[{k}] has no '{missing[0]}'")
+        rid = record["id"]
+        if not isinstance(rid, (int, str)) or isinstance(rid, bool):
+            raise ValueError(f"CocoDataset: '{path}' {section}[{k}] 'id' is {rid!r}, expected an integer")
+        if rid in seen:
+            raise ValueError(f"CocoDataset: '{path}' {section}[{k}] 'id' {rid!r} repeats {section}[{seen[rid]}]")
+        seen[rid] = k
 
 
 @DATASETS.register_module()
@@ -50,6 +109,11 @@ class CocoDataset(DetDataset):
         ann_file: the json (relative to ``data_root``).
         data_prefix: ``dict(img='train2017/')``, the image folder relative to ``data_root``.
         filter_empty_gt: in training, drop images without any (non-crowd) object.
+
+    The json must have ``images`` and ``categories`` (and ``annotations`` unless ``test_mode``), unique ids in each,
+    and every annotation's ``image_id`` among the images; otherwise, and for an empty file, a file that is not a
+    json object (its first byte is checked before the rest is read) or invalid json, a ``ValueError`` names the
+    file, the record and the field. Boxes outside the image, of zero or negative size follow ``bad_box``.
     """
 
     METAINFO = dict(classes=(), cat_ids=())
@@ -69,14 +133,8 @@ class CocoDataset(DetDataset):
     def load_data_list(self) -> list[dict]:
         self.check_files()
         path = self.ann_file
-        try:
-            with open(path) as f:
-                dataset = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(
-                f"CocoDataset: '{path}' is not valid json (line {err.lineno}, column {err.colno}): {err.msg}"
-            ) from err
-        _check_records(dataset, path)
+        dataset = read_coco_json(path)
+        check_coco_records(dataset, path, need_annotations=not self.test_mode)
         coco = quiet_coco(dataset)
         cat_ids = sorted(coco.getCatIds())
         cats = coco.loadCats(cat_ids)

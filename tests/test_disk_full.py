@@ -1,0 +1,84 @@
+"""A checkpoint write that runs out of space leaves the previous checkpoint and ``last_checkpoint`` as they were and
+no temporary file, and training stops with one line naming the path, the free space and the size needed."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from ssdkit.data.demo import make_demo_dataset
+from ssdkit.utils import atomic
+from ssdkit.utils.atomic import DiskFullError, atomic_torch_save
+
+from model_utils import ROOT, load_tool
+
+DEMO = str(ROOT / "configs/demo/ssdlite224_mobilenet_demo.py")
+
+
+def failing_save(fail_on: int, calls: list[int], folder: Path | None = None, before: dict[str, bytes] | None = None):
+    """``torch.save`` that, on call ``fail_on``, writes the start of a file and raises ENOSPC (recording the files
+    of ``folder`` in ``before`` at that moment)."""
+    real = torch.save
+
+    def save(obj, f, *args, **kwargs) -> None:
+        calls.append(1)
+        if len(calls) < fail_on:
+            return real(obj, f, *args, **kwargs)
+        if folder is not None and before is not None:
+            before.update({p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.suffix != ".tmp"})
+        f.write(b"PK\x03\x04" + bytes(1000))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    return save
+
+
+def test_atomic_write_out_of_space_keeps_the_previous_file(tmp_path, monkeypatch):
+    target = tmp_path / "iter_1.pth"
+    atomic_torch_save({"w": torch.ones(1000)}, target)
+    old = target.read_bytes()
+    monkeypatch.setattr(atomic.torch, "save", failing_save(1, []))
+    with pytest.raises(DiskFullError) as info:
+        atomic_torch_save({"w": torch.ones(2000)}, target)
+    assert target.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["iter_1.pth"]
+    message = str(info.value)
+    assert info.value.errno == errno.ENOSPC and "\n" not in message
+    assert f"no space left writing '{target}': " in message and f" free in '{tmp_path}', about " in message
+    assert f"about {len(old) / 1024:.1f} KB needed (1004 bytes written when it failed)" in message
+
+
+def test_out_of_space_error_reports_the_free_space(tmp_path, monkeypatch):
+    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(100, 99, 1))  # type: ignore
+    monkeypatch.setattr(atomic.torch, "save", failing_save(1, []))
+    with pytest.raises(DiskFullError, match=r"'[^']*new\.pth': 1 bytes free in '"):
+        atomic_torch_save({"w": torch.ones(10)}, tmp_path / "new.pth")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_training_stops_when_a_checkpoint_cannot_be_written(tmp_path, monkeypatch):
+    """max_iters 2, a checkpoint every iteration; the second write fails half-way with ENOSPC."""
+    monkeypatch.delenv("SSDKIT_DEBUG", raising=False)
+    data, work = tmp_path / "data", tmp_path / "work"
+    make_demo_dataset(str(data), seed=1, num_train=4, num_val=2)
+    before: dict[str, bytes] = {}
+    monkeypatch.setattr(atomic.torch, "save", failing_save(2, [], work, before))
+    roots = [f"{dl}.dataset.data_root={data}/" for dl in ("train_dataloader", "val_dataloader", "test_dataloader")]
+    loader = [
+        "train_dataloader.batch_size=2",
+        "train_dataloader.num_workers=0",
+        "train_dataloader.persistent_workers=0",
+    ]
+    options = ["train_cfg.max_iters=2", "train_cfg.val_interval=1000", "default_hooks.checkpoint.interval=1"]
+    with pytest.raises(SystemExit) as info:
+        load_tool("train").main([DEMO, "--work-dir", str(work), "--cfg-options", *roots, *loader, *options])
+    message = str(info.value)
+    assert message.startswith(f"error: no space left writing '{work}/iter_2.pth': ") and "\n" not in message, message
+    assert f" free in '{work}', about " in message and " needed (" in message
+    assert {"iter_1.pth", "last_checkpoint"} <= set(before)
+    assert (work / "iter_1.pth").read_bytes() == before["iter_1.pth"]
+    assert (work / "last_checkpoint").read_bytes() == before["last_checkpoint"] == str(work / "iter_1.pth").encode()
+    assert not (work / "iter_2.pth").exists() and not list(work.glob(".*.tmp"))
