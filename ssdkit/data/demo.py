@@ -193,6 +193,23 @@ def write_split(
     )
 
 
+def fresh_tmp(out: Path) -> Path:
+    """An empty ``out.tmp`` folder to build a set in (:func:`publish` moves it to ``out``)."""
+    tmp = Path(str(out) + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def publish(tmp: Path, out: Path, options: dict) -> None:
+    """Write ``options.json`` last into the built ``tmp``, then put ``tmp`` in ``out``'s place, so a half-written set
+    is never taken for a whole one."""
+    (tmp / "options.json").write_text(json.dumps(options))
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+
+
 def made_with(out: Path) -> dict | None:
     """The options a whole set at ``out`` was made with (``options.json``), ``None`` where there is none."""
     done = all((out / "annotations" / f"instances_{s}.json").exists() for s in ("train", "val"))
@@ -242,8 +259,7 @@ def make_demo_dataset(
     )
     if not overwrite and made_with(out) == options:
         return dict(out_dir=str(out), skipped=True)
-    tmp = Path(str(out) + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = fresh_tmp(out)
     (tmp / "annotations").mkdir(parents=True)
     digits = load_digits()
     photos, pools = [soften(p, backdrop_blur, backdrop_contrast) for p in load_photos()], digit_pools(seed)
@@ -254,10 +270,7 @@ def make_demo_dataset(
         rng = np.random.default_rng([split_seed, 17])
         parts = (photos, digits.images, digits.target, pools[split])
         summary[split] = write_split(tmp, split, count, rng, parts, image_size, render)
-    (tmp / "options.json").write_text(json.dumps(options))
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    publish(tmp, out, options)
     return summary
 
 

@@ -9,14 +9,12 @@ The demo's handwritten digits (:mod:`ssdkit.data.demo`), ``min_px`` .. ``max_px`
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .demo import CLASSES, digit_pools, load_photos, render_image
+from .demo import CLASSES, digit_pools, fresh_tmp, load_photos, publish, render_image
 
 
 def voc_xml(name: str, size: tuple[int, int], objects: list[tuple[list[float], str]]) -> str:
@@ -95,8 +93,7 @@ def make_small_objects_dataset(
     done = out / "options.json"
     if not overwrite and done.is_file() and json.loads(done.read_text()) == options:
         return dict(out_dir=str(out), classes=classes, skipped=True)
-    tmp = Path(str(out) + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = fresh_tmp(out)
     for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
         (tmp / sub).mkdir(parents=True)
     digits, photos = load_digits(), load_photos()
@@ -113,8 +110,5 @@ def make_small_objects_dataset(
         parts = (photos, digits.images, digits.target, pool[digits.target[pool] < num_classes])
         rng = np.random.default_rng([split_seed, 23])
         summary[split] = _write_split(tmp, split, count, rng, parts, classes, image_size, render)
-    (tmp / "options.json").write_text(json.dumps(options))
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    publish(tmp, out, options)
     return summary
