@@ -41,11 +41,12 @@ def min_coverable_side(stride: float, threshold: float) -> float:
 
 @dataclass
 class PriorCheck:
-    """The check's figures: ``report`` (coverage per object, positives, level use), ``input_side`` sqrt(H W), the
-    finest level's ``stride`` and ``floor_side`` (:func:`min_coverable_side`; input pixels), ``side [N]`` sqrt(w h)
-    of each object at the input, and the ``text`` block the trainer logs."""
+    """The check's figures: ``report`` (coverage per object, positives, level use), the ``priors`` checked,
+    ``input_side`` sqrt(H W), the finest level's ``stride`` and ``floor_side`` (:func:`min_coverable_side`; input
+    pixels), ``side [N]`` sqrt(w h) of each object at the input, and the ``text`` block the trainer logs."""
 
     report: CoverageReport
+    priors: PriorSet
     input_side: float
     stride: float
     floor_side: float
@@ -70,7 +71,7 @@ def check_priors(model, objects: Objects, where: str = "train_dataloader.dataset
     side = np.sqrt(np.clip(wh[:, 0] * wh[:, 1], 0, None))
     (h0, w0), (h, w) = ps.level_sizes[0], ps.input_size
     stride = math.sqrt((h / h0) * (w / w0))
-    check = PriorCheck(report, math.sqrt(h * w), stride, min_coverable_side(stride, report.threshold), side, "")
+    check = PriorCheck(report, ps, math.sqrt(h * w), stride, min_coverable_side(stride, report.threshold), side, "")
     check.text = format_check(check, objects, ps, model.matcher, where)
     return check
 

@@ -13,7 +13,6 @@ from ssdkit.registry import HOOKS
 from .objects import load_objects
 from .preflight import SMALL_SIDE, PriorCheck, check_priors
 from .prior_fit import PriorFit, fit_priors
-from .priors import model_prior_set
 
 #: without fitting, a coverage under this gets a warning naming ``--auto-priors``
 HINT_BELOW = 0.9
@@ -61,8 +60,7 @@ class PriorCheckHook(Hook):
             self._fit(runner, model, objects, check)
 
     def _fit(self, runner, model, objects, check: PriorCheck) -> None:
-        ps = model_prior_set(model, objects.input_size)
-        fit: PriorFit = fit_priors(model.prior_generator, ps, objects, check.report.threshold)
+        fit: PriorFit = fit_priors(model.prior_generator, check.priors, objects, check.report.threshold)
         if fit.after <= fit.before:
             runner.logger.info(
                 f"auto priors: coverage {fit.before:.1%} is under min_coverage {self.min_coverage:g}, but the fit "
