@@ -102,10 +102,21 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     from ssdkit.data import BadImageError
     from ssdkit.engine import ConfigError, build_runner, finish_distributed
+    from ssdkit.engine.elastic import PeerLostError, peer_errors, restart_count, resume_after_restart
+    from ssdkit.engine.preemption import Preempted, arm_preemption
     from ssdkit.utils.atomic import DiskFullError
 
-    with one_line_errors(FileNotFoundError, ConfigError, BadImageError, DiskFullError):
+    with one_line_errors(FileNotFoundError, ConfigError, BadImageError, DiskFullError, PeerLostError):
         cfg = build_cfg(args)
+        resumed = resume_after_restart(cfg)
         runner = build_runner(cfg, data_of=("train_dataloader", "val_dataloader"))
-        runner.train()
+        if resumed:
+            runner.logger.warning(f"torchrun restart {restart_count()}: resuming from {resumed}")
+        arm_preemption(runner)  # before the loaders fork, so their workers inherit the handlers
+        try:
+            with peer_errors(cfg):
+                runner.train()
+        except Preempted:
+            finish_distributed()  # every rank stopped after the same iteration
+            raise
         finish_distributed()

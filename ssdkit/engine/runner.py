@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import sys
@@ -20,6 +21,8 @@ from ssdkit.utils.cpu import describe_cpu
 from .checkpoint import check_checkpoint, install_safe_checkpoints
 from .checks import ConfigError, check_config, check_data_files, wire_num_classes
 from .console import log_file, quiet_console
+from .elastic import dist_timeout
+from .preemption import quiet_workers
 from .recipe import wire_expand_fill
 from .workers import wire_num_workers
 
@@ -29,6 +32,7 @@ def register_all() -> None:
     import ssdkit.data  # noqa: F401
     import ssdkit.engine.bf16  # noqa: F401
     import ssdkit.engine.hooks  # noqa: F401
+    import ssdkit.engine.preemption  # noqa: F401
     import ssdkit.evaluation  # noqa: F401
     import ssdkit.models  # noqa: F401
 
@@ -37,7 +41,7 @@ def init_cpu_distributed(cfg: Config) -> None:
     """``launcher='pytorch'`` without CUDA: mmengine would call ``torch.cuda.set_device`` and give DDP
     ``device_ids=[LOCAL_RANK]``; start the gloo group here and wrap without device ids instead."""
     if not dist.is_initialized():
-        dist.init_process_group(backend="gloo")
+        dist.init_process_group(backend="gloo", timeout=datetime.timedelta(seconds=dist_timeout(cfg)))
     wrapper = dict(cfg.get("model_wrapper_cfg") or dict(type="MMDistributedDataParallel"))
     wrapper["device_ids"] = None
     cfg.model_wrapper_cfg = wrapper
@@ -57,9 +61,9 @@ def finish_distributed() -> None:
         _DESTROYED_GROUP = True
 
 
-def exit_distributed_worker() -> None:
-    """Leave a torchrun worker whose group :func:`finish_distributed` destroyed, without interpreter
-    finalisation; a no-op in any other process.
+def exit_distributed_worker(code: int = 0) -> None:
+    """Leave a torchrun worker whose group :func:`finish_distributed` destroyed, with exit status ``code`` and
+    without interpreter finalisation; a no-op in any other process.
 
     Even after the group is destroyed, about one run in ten (2 ranks, gloo, CPU, torch 2.14) aborted in
     C++ teardown after Python's ``atexit`` handlers had run, so torchrun reported a finished run as failed
@@ -69,7 +73,7 @@ def exit_distributed_worker() -> None:
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(code)
 
 
 def apply_sync_bn(cfg: Config) -> None:
@@ -100,6 +104,7 @@ def prepare_config(cfg: Config, data_of: Sequence[str] = ()) -> Config:
     wire_expand_fill(cfg)
     wire_num_workers(cfg)
     wire_prior_check(cfg)
+    wire_preemption(cfg)
     model = check_config(cfg)
     if isinstance(cfg.get("load_from"), str):
         check_checkpoint(cfg.load_from, model)  # readable, and this model's weights, before the Runner builds
@@ -126,6 +131,20 @@ def wire_prior_check(cfg: Config) -> None:
     if any(isinstance(h, dict) and h.get("type") == "PriorCheckHook" for h in hooks):
         return
     cfg.custom_hooks = [*hooks, dict(type="PriorCheckHook", min_coverage=(auto or {}).get("min_coverage"))]
+
+
+def wire_preemption(cfg: Config) -> None:
+    """A training config gets ``PreemptionHook`` (SIGTERM / SIGINT: checkpoint, then exit), unless
+    ``preemption=False``; ``preemption=dict(signals=[...])`` names other signals (e.g. SLURM's ``SIGUSR1``)."""
+    setting = cfg.get("preemption", True)
+    hooks = list(cfg.get("custom_hooks") or [])
+    if setting is False or "train_dataloader" not in cfg:
+        return
+    if any(isinstance(h, dict) and h.get("type") == "PreemptionHook" for h in hooks):
+        return
+    if setting is not True and (not isinstance(setting, dict) or set(setting) - {"signals"}):
+        raise ConfigError(f"preemption={setting!r}: give True, False or dict(signals=['SIGTERM', 'SIGINT'])")
+    cfg.custom_hooks = [*hooks, dict(type="PreemptionHook", **(setting if isinstance(setting, dict) else {}))]
 
 
 def build_runner(cfg: Config, data_of: Sequence[str] = ()) -> Runner:
@@ -159,6 +178,12 @@ class SSDRunner(Runner):
         if not self.cfg.get("verbose"):
             quiet_console(logger)
         return logger
+
+    @staticmethod
+    def build_dataloader(dataloader, seed: int | None = None, diff_rank_seed: bool = False):
+        """mmengine's loader; its workers ignore the stop signals a training run handles
+        (:func:`ssdkit.engine.preemption.quiet_workers`)."""
+        return quiet_workers(Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed))
 
 
 def memory_and_kernels(model: torch.nn.Module) -> str:

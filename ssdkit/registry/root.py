@@ -27,7 +27,12 @@ _KINDS = {  # Python name: (registry name, mmengine parent, scope, locations)
     "DATASETS": ("dataset", mm.DATASETS, "ssdkit", ["ssdkit.data"]),
     "TRANSFORMS": ("transform", mm.TRANSFORMS, "ssdkit", ["ssdkit.data"]),
     "METRICS": ("metric", mm.METRICS, "ssdkit", ["ssdkit.evaluation"]),
-    "HOOKS": ("hook", mm.HOOKS, "ssdkit", ["ssdkit.engine.hooks", "ssdkit.analysis.prior_check_hook"]),
+    "HOOKS": (
+        "hook",
+        mm.HOOKS,
+        "ssdkit",
+        ["ssdkit.engine.hooks", "ssdkit.engine.preemption", "ssdkit.analysis.prior_check_hook"],
+    ),
 }
 ALL_REGISTRIES: dict[str, SSDRegistry] = {
     key: SSDRegistry(name, parent=parent, scope=scope, locations=locations, display_name=key)
