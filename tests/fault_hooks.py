@@ -18,10 +18,16 @@ def rank() -> int:
     return dist.get_rank() if dist.is_initialized() else 0
 
 
+def signalled(runner) -> bool:
+    """Whether the run's PreemptionHook has received a stop signal (torchrun's SIGTERM to its workers)."""
+    return any(getattr(getattr(h, "signals", None), "received", None) for h in runner.hooks)
+
+
 @HOOKS.register_module()
 class PauseHook(Hook):
     """After iteration ``at`` (1-based), on rank ``on_rank`` of torchrun's first attempt: write ``paused_rank<r>``
-    (holding the pid) in the work dir, then wait until a file ``go`` appears there or ``seconds`` pass."""
+    (holding the pid) in the work dir, then wait until a file ``go`` appears there, ``seconds`` pass or a stop
+    signal arrives."""
 
     priority = "HIGHEST"
 
@@ -35,7 +41,7 @@ class PauseHook(Hook):
         work = Path(runner.work_dir)
         (work / f"paused_rank{rank()}").write_text(str(os.getpid()))
         end = time.monotonic() + self.seconds
-        while not (work / "go").exists() and time.monotonic() < end:
+        while not (work / "go").exists() and time.monotonic() < end and not signalled(runner):
             time.sleep(0.02)
 
 

@@ -3,9 +3,13 @@ the demo config, run as a subprocess (alone or under torchrun), and the weights 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -75,3 +79,34 @@ def assert_same_weights(a: Path, b: Path) -> None:
     assert wa.keys() == wb.keys() and len(wa) > 50
     for name, t in wa.items():
         torch.testing.assert_close(wb[name], t, rtol=0, atol=0, msg=f"{name}: {a} vs {b}")
+
+
+def kill_all(mark: str) -> None:
+    """SIGKILL every process whose command line holds ``mark`` (torchrun starts its workers in sessions of their
+    own, so a worker can outlive its agent's process group)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if mark in cmdline.read_bytes().decode(errors="replace"):
+                os.kill(int(cmdline.parent.name), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def started(cmd: list[str], mark: str) -> Iterator[subprocess.Popen]:
+    """``cmd`` running in its own process group (as on another machine, or under a scheduler), output piped; on the
+    way out every process whose command line holds ``mark`` is killed, so a failing test leaves nothing behind."""
+    proc = subprocess.Popen(
+        cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        yield proc
+    finally:
+        kill_all(mark)
+        proc.communicate(timeout=60)
+
+
+def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 300) -> None:
+    """Wait until ``path`` exists (a hook's mark that the run reached a point), failing if ``proc`` ends first."""
+    deadline = time.monotonic() + seconds
+    while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.exists(), f"{path} did not appear (exit status {proc.poll()})"

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from fault_runs import ITERS, assert_same_weights, env, run, train_cmd, write_config
+from fault_runs import ITERS, assert_same_weights, run, started, train_cmd, wait_for, write_config
 
 from ssdkit.data.demo import make_demo_dataset
 from ssdkit.engine.preemption import PREEMPTED_EXIT_CODE
@@ -42,15 +40,11 @@ def test_sigterm_to_the_process_group(straight, tmp_path):
     data, straight_ckpt = straight
     work = tmp_path / "term"
     config = write_config(data, work, hooks=[dict(type="PauseHook", at=3)], workers=1)
-    proc = subprocess.Popen(
-        train_cmd(config), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    deadline = time.monotonic() + 300
-    while not (work / "paused_rank0").exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGTERM)
-    (work / "go").touch()
-    out, err = proc.communicate(timeout=300)
+    with started(train_cmd(config), mark=str(config)) as proc:
+        wait_for(work / "paused_rank0", proc)
+        os.killpg(proc.pid, signal.SIGTERM)
+        (work / "go").touch()
+        out, err = proc.communicate(timeout=300)
     assert proc.returncode == PREEMPTED_EXIT_CODE, err[-3000:]
     assert f"SIGTERM received: stopped after iteration 3; checkpoint {work / 'iter_3.pth'}" in out
     assert (work / "last_checkpoint").read_text() == str(work / "iter_3.pth")

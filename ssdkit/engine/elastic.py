@@ -5,9 +5,11 @@ the newest checkpoint in the work dir by itself."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 from collections.abc import Iterator
 
+import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
@@ -48,6 +50,22 @@ def resume_after_restart(cfg: Config) -> str | None:
     return ckpt
 
 
+def init_process_group(backend: str, cfg: Config) -> None:
+    """Start the default process group from torchrun's environment with the config's timeout. A restarted worker
+    group keys its rendezvous under ``attempt_<n>``: the store torchrun's agent shares across restarts still holds
+    the previous attempt's addresses, and a new rank reading a dead peer's fails to connect."""
+    timeout = datetime.timedelta(seconds=dist_timeout(cfg))
+    attempt = restart_count()
+    if attempt == 0:
+        dist.init_process_group(backend=backend, timeout=timeout)
+        return
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    store, rank, world_size = next(dist.rendezvous("env://", timeout=timeout))
+    store = dist.PrefixStore(f"attempt_{attempt}", store)
+    dist.init_process_group(backend=backend, store=store, rank=rank, world_size=world_size, timeout=timeout)
+
+
 def dist_timeout(cfg: Config) -> float:
     """``env_cfg.dist_cfg.timeout`` in seconds (mmengine's key), else :data:`DEFAULT_DIST_TIMEOUT`."""
     dist_cfg = (cfg.get("env_cfg") or {}).get("dist_cfg") or {}
@@ -68,7 +86,7 @@ def peer_errors(cfg: Config) -> Iterator[None]:
             raise
         rank, world = dist.get_rank(), dist.get_world_size()
         raise PeerLostError(
-            f"rank {rank} of {world}: another rank died or did not answer within {dist_timeout(cfg):.0f} s "
+            f"rank {rank} of {world} lost another rank: it died, or did not answer within {dist_timeout(cfg):.0f} s "
             f"(env_cfg.dist_cfg.timeout) ({first}); under torchrun --max-restarts=N the workers restart and resume "
             f"from the newest checkpoint in {cfg.work_dir}"
         ) from err

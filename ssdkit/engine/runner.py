@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 import sys
@@ -21,7 +20,7 @@ from ssdkit.utils.cpu import describe_cpu
 from .checkpoint import check_checkpoint, install_safe_checkpoints
 from .checks import ConfigError, check_config, check_data_files, wire_num_classes
 from .console import log_file, quiet_console
-from .elastic import dist_timeout
+from .elastic import init_process_group, restart_count
 from .preemption import quiet_workers
 from .recipe import wire_expand_fill
 from .workers import wire_num_workers
@@ -41,11 +40,12 @@ def init_cpu_distributed(cfg: Config) -> None:
     """``launcher='pytorch'`` without CUDA: mmengine would call ``torch.cuda.set_device`` and give DDP
     ``device_ids=[LOCAL_RANK]``; start the gloo group here and wrap without device ids instead."""
     if not dist.is_initialized():
-        dist.init_process_group(backend="gloo", timeout=datetime.timedelta(seconds=dist_timeout(cfg)))
+        init_process_group("gloo", cfg)
     wrapper = dict(cfg.get("model_wrapper_cfg") or dict(type="MMDistributedDataParallel"))
     wrapper["device_ids"] = None
     cfg.model_wrapper_cfg = wrapper
-    cfg.env_cfg = dict(cfg.get("env_cfg", {}), dist_cfg=dict(backend="gloo"))
+    env_cfg = dict(cfg.get("env_cfg") or {})
+    cfg.env_cfg = dict(env_cfg, dist_cfg=dict(env_cfg.get("dist_cfg") or {}, backend="gloo"))
 
 
 _DESTROYED_GROUP = False
@@ -156,6 +156,8 @@ def build_runner(cfg: Config, data_of: Sequence[str] = ()) -> Runner:
     install_safe_checkpoints()
     if cfg.get("launcher", "none") == "pytorch" and not torch.cuda.is_available():
         init_cpu_distributed(cfg)
+    elif cfg.get("launcher", "none") == "pytorch" and restart_count() > 0 and not dist.is_initialized():
+        init_process_group(((cfg.get("env_cfg") or {}).get("dist_cfg") or {}).get("backend", "nccl"), cfg)
     apply_sync_bn(cfg)
     if "OMP_NUM_THREADS" in os.environ and cfg.get("launcher", "none") == "pytorch":
         torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
