@@ -82,3 +82,30 @@ def test_training_stops_when_a_checkpoint_cannot_be_written(tmp_path, monkeypatc
     assert (work / "iter_1.pth").read_bytes() == before["iter_1.pth"]
     assert (work / "last_checkpoint").read_bytes() == before["last_checkpoint"] == str(work / "iter_1.pth").encode()
     assert not (work / "iter_2.pth").exists() and not list(work.glob(".*.tmp"))
+
+
+def test_checkpoint_errors_continue_trains_on(tmp_path, monkeypatch):
+    """The opt-out: with checkpoint_errors='continue' the failed write is a warning and the next one is written."""
+    data, work = tmp_path / "data", tmp_path / "work"
+    make_demo_dataset(str(data), seed=1, num_train=4, num_val=2)
+    calls: list[int] = []
+    fail_second = failing_save(2, calls)
+    real = torch.save
+    monkeypatch.setattr(atomic.torch, "save", lambda *a, **k: (fail_second if len(calls) < 2 else real)(*a, **k))
+    roots = [f"{dl}.dataset.data_root={data}/" for dl in ("train_dataloader", "val_dataloader", "test_dataloader")]
+    loader = [
+        "train_dataloader.batch_size=2",
+        "train_dataloader.num_workers=0",
+        "train_dataloader.persistent_workers=0",
+    ]
+    options = [
+        "train_cfg.max_iters=3",
+        "train_cfg.val_interval=1000",
+        "default_hooks.checkpoint.interval=1",
+        "checkpoint_errors=continue",
+    ]
+    load_tool("train").main([DEMO, "--work-dir", str(work), "--cfg-options", *roots, *loader, *options])
+    assert sorted(p.name for p in work.glob("iter_*.pth")) == ["iter_1.pth", "iter_3.pth"]
+    assert (work / "last_checkpoint").read_text() == str(work / "iter_3.pth")
+    log = next(work.glob("*/*.log")).read_text()
+    assert f"no space left writing '{work}/iter_2.pth'" in log and "checkpoint_errors='continue'" in log

@@ -15,6 +15,7 @@ from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from ssdkit.utils.allocator import tune_allocator
+from ssdkit.utils.atomic import DiskFullError
 from ssdkit.utils.cpu import describe_cpu
 
 from .checkpoint import check_checkpoint, install_safe_checkpoints
@@ -105,6 +106,8 @@ def prepare_config(cfg: Config, data_of: Sequence[str] = ()) -> Config:
     wire_num_workers(cfg)
     wire_prior_check(cfg)
     wire_preemption(cfg)
+    if cfg.get("checkpoint_errors", "stop") not in ("stop", "continue"):
+        raise ConfigError(f"checkpoint_errors={cfg.checkpoint_errors!r}: give 'stop' (the default) or 'continue'")
     model = check_config(cfg)
     if isinstance(cfg.get("load_from"), str):
         check_checkpoint(cfg.load_from, model)  # readable, and this model's weights, before the Runner builds
@@ -180,6 +183,16 @@ class SSDRunner(Runner):
         if not self.cfg.get("verbose"):
             quiet_console(logger)
         return logger
+
+    def save_checkpoint(self, *args, **kwargs) -> None:
+        """mmengine's save; with ``checkpoint_errors='continue'`` in the config a write that runs out of space is a
+        warning and training goes on (the previous checkpoints stay whole); by default it stops training."""
+        try:
+            super().save_checkpoint(*args, **kwargs)
+        except DiskFullError as err:
+            if self.cfg.get("checkpoint_errors", "stop") != "continue":
+                raise
+            self.logger.warning(f"{err}; training goes on without this checkpoint (checkpoint_errors='continue')")
 
     @staticmethod
     def build_dataloader(dataloader, seed: int | None = None, diff_rank_seed: bool = False):
