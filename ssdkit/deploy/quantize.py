@@ -9,6 +9,7 @@ the int8 file atomically with the float file's ssdkit metadata plus ``precision=
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -82,14 +83,18 @@ def quantize_onnxruntime(src: str | os.PathLike, batches: Sequence[np.ndarray]) 
 def quantize_openvino(
     src: str | os.PathLike,
     batches: Sequence[np.ndarray],
-    accuracy: tuple[Sequence[Any], Callable[[Any, Any], float], float] | None = None,
+    accuracy: tuple[Sequence[Any], Callable[[Any, Any], tuple[float, None]], float] | None = None,
 ) -> tuple[Any, list[str]]:
     """``src`` (float32 ONNX) -> ``(quantized openvino.Model, names of the operations left float32)`` with
-    ``nncf.quantize`` on ``batches``; ``accuracy = (validation items, validation_fn(compiled_model, items) ->
-    metric, max_drop)`` runs ``nncf.quantize_with_accuracy_control`` instead (absolute drop), which returns
-    layers to float32 until the metric is within ``max_drop`` of the float model's."""
+    ``nncf.quantize`` on ``batches``.
+
+    ``accuracy = (items, validation_fn, max_drop)`` runs ``nncf.quantize_with_accuracy_control`` instead: ``items``
+    are ``(graph input, anything)`` pairs of a held-out split, ``validation_fn(compiled_model, items) -> (metric,
+    None)``; NNCF returns layers to float32 until the metric is within ``max_drop`` (absolute) of the float
+    model's."""
     ov = require("openvino", "backend 'openvino'")
     nncf = require("nncf", "backend 'openvino'")
+    nncf.set_log_level(logging.WARNING)  # not a line per operation it leaves alone
     model = ov.convert_model(str(src))
     keep_float = ov_float_nodes(model)
     scope = nncf.IgnoredScope(names=keep_float, validate=False)
@@ -100,7 +105,7 @@ def quantize_openvino(
     quantized = nncf.quantize_with_accuracy_control(
         model,
         data,
-        nncf.Dataset(list(items)),
+        nncf.Dataset(list(items), lambda item: item[0]),
         validate,
         max_drop=max_drop,
         drop_type=nncf.DropType.ABSOLUTE,
@@ -136,5 +141,14 @@ def write_openvino(model: Any, out: str | os.PathLike, info: ExportInfo) -> None
         xml = os.path.join(tmp, "model.xml")
         ov.save_model(model, xml, compress_to_fp16=False)
         for suffix in (".bin", ".xml"):
-            data = Path(xml).with_suffix(suffix).read_bytes()
-            atomic_write(Path(out).with_suffix(suffix), lambda f, data=data: f.write(data))
+            _copy_atomic(Path(xml).with_suffix(suffix), Path(out).with_suffix(suffix))
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    """``src``'s bytes written atomically to ``dst``."""
+    data = src.read_bytes()
+
+    def write(f: IO[Any]) -> None:
+        f.write(data)
+
+    atomic_write(dst, write)
