@@ -78,9 +78,11 @@ def _quantize(args: argparse.Namespace, cfg, backend: str, calib, size) -> tuple
         if args.max_drop is not None:
             from ssdkit.deploy.accuracy import validation
 
-            items, validate = validation(cfg, "val", src)
+            items, validate, scores = validation(cfg, "val", src)
             accuracy = (items, validate, args.max_drop)
         ov_model, kept = q.quantize_openvino(src, batches, accuracy)
+        if accuracy is not None and scores:
+            info.calibration["val_metric"] = dict(float32=scores[0], int8=scores[-1])
         q.write_openvino(ov_model, args.out, info)
         return info, kept
 
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None):
         f"quantize: {args.out} (int8, {backend}, {info.mode}, input {info.input_size[0]}x{info.input_size[1]}; "
         f"calibrated on {len(calib.indices)} of {len(calib.dataset)} {args.split} images, seed {args.seed}"
         + (f"; accuracy control, max drop {args.max_drop}" if args.max_drop is not None else "")
+        + "".join(f"; val {k} {v:.4f}" for k, v in info.calibration.get("val_metric", {}).items())
         + f"); float32 after the network: {shown}"
     )
     return info

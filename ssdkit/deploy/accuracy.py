@@ -53,26 +53,46 @@ def _headline(metrics: dict) -> float:
     return float(next(v for v in metrics.values() if isinstance(v, (int, float))))
 
 
+def _score(det: DeployedDetector, metric: Any, data: Any) -> float:
+    """``metric``'s headline on the detections of ``det`` for ``(graph input, DetSample)`` items; the metric's
+    per-class table stays out of the log (NNCF calls this once per image while it ranks layers)."""
+    from mmengine.logging import MMLogger
+
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        n = 0
+        for x, sample in data:
+            images = torch.from_numpy(x)
+            images = images.permute(0, 3, 1, 2) if det.info.mode == "end2end" else images
+            metric.process(None, det.forward(images, [copy.deepcopy(sample)]))
+            n += 1
+        return _headline(metric.evaluate(n))
+    finally:
+        logger.setLevel(level)
+
+
 def validation(
     cfg: Any, split: str, float_file: str | os.PathLike
-) -> tuple[list[tuple[np.ndarray, Any]], Callable[[Any, Any], tuple[float, None]]]:
-    """``(items, validate)`` for ``nncf.quantize_with_accuracy_control``: every image of ``split`` as
-    ``(graph input, DetSample)``, and ``validate(compiled_model, items) -> (metric, None)``."""
+) -> tuple[list[tuple[np.ndarray, Any]], Callable[[Any, Any], tuple[float, None]], list[float]]:
+    """``(items, validate, scores)`` for ``nncf.quantize_with_accuracy_control``: every image of ``split`` as
+    ``(graph input, DetSample)``; ``validate(compiled_model, items) -> (metric, None)``; ``scores`` collects the
+    metric of every validation on the whole split (the float model's first, the returned model's last)."""
     det = DeployedDetector(str(float_file), "openvino")
     float_runtime = det.runtime
     info, dataset, metric_cfg = det.info, split_dataset(cfg, split), _evaluator(cfg, split)
     items = [checked_sample(dataset, i, info.input_size, info.mode) for i in range(len(dataset))]
+    scores: list[float] = []
 
     def validate(compiled: Any, data: Any) -> tuple[float, None]:
         det.runtime = CompiledRuntime(compiled, float_runtime)
         metric = METRICS.build(copy.deepcopy(metric_cfg))
         metric.dataset_meta = dataset.metainfo
-        n = 0
-        for x, sample in data:
-            images = torch.from_numpy(x)
-            images = images.permute(0, 3, 1, 2) if info.mode == "end2end" else images
-            metric.process(None, det.forward(images, [copy.deepcopy(sample)]))
-            n += 1
-        return _headline(metric.evaluate(n)), None
+        data = list(data)
+        value = _score(det, metric, data)
+        if len(data) == len(items):
+            scores.append(value)
+        return value, None
 
-    return items, validate
+    return items, validate, scores
