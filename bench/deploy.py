@@ -306,6 +306,13 @@ def isa_line(tmp: str, key: str, batch: int, threads: int) -> str:
             parts.append(f"openvino {ov.__version__.split('-')[0]} {precision or 'default'}: {'/'.join(sorted(kinds))}")
         except RuntimeError as err:
             parts.append(f"openvino {precision or 'default'}: compile FAILED ({str(err).strip().splitlines()[-1]})")
+    int8 = os.path.join(tmp, f"{key}_raw_b{batch}_int8.xml")
+    if os.path.exists(int8):
+        config = {"PERF_COUNT": True, "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"}
+        request = ov.Core().compile_model(int8, "CPU", config).create_infer_request()
+        request.infer({"images": np.zeros((batch, 3, 300, 300), np.float32)})
+        kinds = {p.exec_type for p in request.get_profiling_info() if p.node_type == "Convolution"}
+        parts.append(f"openvino int8: {'/'.join(sorted(kinds))}")
     parts.append(f"opencv {cv2.__version__} dispatch: {cv2.getCPUFeaturesLine()} (* used, ? disabled)")
     parts.append(f"onnxruntime {onnxruntime.__version__}: MLAS picks kernels by CPUID (no ISA cap)")
     return "; ".join(parts)
@@ -372,7 +379,7 @@ def model_of(job: tuple[str, str]) -> str:
 def header(bs: list[int]) -> str:
     head = "".join(f"{f'b{b} ms':>9s}{'net':>8s}" for b in bs)
     return (
-        f"{'model':18s}{'path':44s}{head}{f'img/s b{bs[-1]}':>10s}{'dets/img':>9s}{'top score':>10s}"
+        f"{'model':22s}{'path':44s}{head}{f'img/s b{bs[-1]}':>10s}{'dets/img':>9s}{'top score':>10s}"
         f"{'peak MB':>8s}{'own MB':>7s}" + "".join(f"{f'x b{b}':>7s}" for b in bs)
     )
 
@@ -384,7 +391,7 @@ def failure_row(job: tuple[str, str], why: str, capped: bool) -> str:
         if job[1] == "openvino-default" and capped
         else ""
     )
-    return f"{MODELS[model_of(job)][1]:18s}{label:44s}FAILED: {why[:160]}{hint}"
+    return f"{MODELS[model_of(job)][1]:22s}{label:44s}FAILED: {why[:160]}{hint}"
 
 
 def result_row(job: tuple[str, str], res: dict, eager: dict | None, bs: list[int]) -> str:
@@ -399,7 +406,7 @@ def result_row(job: tuple[str, str], res: dict, eager: dict | None, bs: list[int
     dets_s = str(dets[0]) if len(dets) == 1 else f"{dets[0]}-{dets[-1]}"
     speed = "".join(f"{eager[f'b{b}'] / res[f'b{b}']:7.2f}" if eager else f"{'':7s}" for b in bs)
     return (
-        f"{MODELS[model_of(job)][1]:18s}{label:44s}{cells}{bs[-1] / res[f'b{bs[-1]}']:10.1f}{dets_s:>9s}"
+        f"{MODELS[model_of(job)][1]:22s}{label:44s}{cells}{bs[-1] / res[f'b{bs[-1]}']:10.1f}{dets_s:>9s}"
         f"{res['top']:10.4f}{res['peak_mb']:8.0f}{res['own_mb']:7.0f}{speed}"
         + (f"  noisy: b{bs[0]} spread {res['spread']:.2f}x over rounds" if res["spread"] > 1.3 else "")
     )
