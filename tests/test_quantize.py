@@ -43,9 +43,8 @@ FLOAT_OK = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.INT
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The demo config on a small generated set, a checkpoint with spread weights, its float32 end2end export and
-    its int8 files from tools/quantize.py (ONNX Runtime and OpenVINO)."""
+def trained(tmp_path_factory):
+    """The demo config on a small generated set and a checkpoint with spread weights (a few seconds)."""
     root = tmp_path_factory.mktemp("quantize")
     make_demo_dataset(str(root / "data"), num_train=CALIB, num_val=4)
     cfg = demo_config(str(root / "data"), str(root / "work"))
@@ -56,12 +55,20 @@ def demo(tmp_path_factory):
     ckpt = root / "spread.pth"
     meta = {"dataset_meta": {"classes": list(model.dataset_meta["classes"])}}
     torch.save({"state_dict": model.state_dict(), "meta": meta}, ckpt)
+    return dict(root=root, cfg=cfg, cfg_path=str(cfg_path), ckpt=str(ckpt), model=model)
+
+
+@pytest.fixture(scope="module")
+def demo(trained):
+    """``trained`` with its float32 end2end export and its int8 files from tools/quantize.py (ONNX Runtime and
+    OpenVINO; about 20 s)."""
+    root, cfg_path, ckpt = trained["root"], trained["cfg_path"], trained["ckpt"]
     files = dict(float=root / "float.onnx", onnxruntime=root / "int8.onnx", openvino=root / "int8.xml")
-    load_tool("export").main([str(cfg_path), str(ckpt), "--out", str(files["float"])])
+    load_tool("export").main([cfg_path, ckpt, "--out", str(files["float"])])
     tool = load_tool("quantize")
     for backend in ("onnxruntime", "openvino"):
-        tool.main([str(cfg_path), str(ckpt), "--out", str(files[backend]), "--calib", str(CALIB)])
-    return dict(root=root, cfg=cfg, cfg_path=str(cfg_path), ckpt=str(ckpt), model=model, files=files)
+        tool.main([cfg_path, ckpt, "--out", str(files[backend]), "--calib", str(CALIB)])
+    return dict(trained, files=files)
 
 
 @pytest.mark.slow
@@ -149,8 +156,8 @@ def measured_error(float_file: str, int8: DeployedDetector, images: list[np.ndar
 
 
 @pytest.mark.slow
-def test_network_outputs_within_int8_rounding_noise(demo):
-    root, cfg, model = demo["root"], demo["cfg"], demo["model"].eval()
+def test_network_outputs_within_int8_rounding_noise(trained):
+    root, cfg, model = trained["root"], trained["cfg"], trained["model"].eval()
     raw = str(root / "raw.onnx")
     export_onnx(model, raw, SIZE, "raw", batch=1)
     calib = choose(cfg, "train", CALIB, 0, SIZE, "raw").batches(SIZE, "raw")
@@ -213,6 +220,7 @@ def priors(consts: dict, p: int) -> dict:
     return {k: v for k, v in consts.items() if tuple(v.shape if hasattr(v, "ndim") else v.get_shape()) == (1, p, 2)}
 
 
+@pytest.mark.slow
 def test_decoding_and_nms_stay_float32_onnxruntime(demo, monkeypatch):
     ref = onnx.load(str(demo["files"]["float"]))
     float_names = onnx_float_nodes(ref)
@@ -234,6 +242,7 @@ def test_decoding_and_nms_stay_float32_onnxruntime(demo, monkeypatch):
     assert onnx_quantized_float_nodes(proto, float_names)
 
 
+@pytest.mark.slow
 def test_decoding_and_nms_stay_float32_openvino(demo, monkeypatch):
     ref = ov.convert_model(str(demo["files"]["float"]))
     float_names = ov_float_nodes(ref)
@@ -257,10 +266,10 @@ def test_decoding_and_nms_stay_float32_openvino(demo, monkeypatch):
     assert ov_quantized_float_nodes(model, float_names)
 
 
-def test_bad_calibration_input_is_refused_before_any_work(demo, tmp_path):
+def test_bad_calibration_input_is_refused_before_any_work(trained, tmp_path):
     tool = load_tool("quantize")
     out = tmp_path / "int8.xml"
-    base = [demo["cfg_path"], demo["ckpt"], "--out", str(out)]
+    base = [trained["cfg_path"], trained["ckpt"], "--out", str(out)]
     with pytest.raises(SystemExit, match=r"error: --calib 0: calibration needs at least one image"):
         tool.main([*base, "--calib", "0"])
     with pytest.raises(SystemExit, match=r"error: --split tran: the config has no tran_dataloader.dataset; valid "):
@@ -269,13 +278,13 @@ def test_bad_calibration_input_is_refused_before_any_work(demo, tmp_path):
     empty.write_text('{"images": [], "annotations": [], "categories": [{"id": 1, "name": "0"}]}')
     with pytest.raises(SystemExit, match=r"error: val_dataloader.dataset has no images"):
         tool.main([*base, "--split", "val", "--cfg-options", f"val_dataloader.dataset.ann_file={empty}"])
-    cfg = demo["cfg"].copy()
+    cfg = trained["cfg"].copy()
     cfg.test_dataloader.dataset.pipeline = [dict(type="LoadImage"), dict(type="PackInputs")]  # no Resize
     cfg.input_size = SIZE[0]
     unresized = tmp_path / "unresized.py"
     cfg.dump(str(unresized))
     with pytest.raises(SystemExit, match=r"error: calibration image '.*\.jpg' is 320x320 after test_dataloader"):
-        tool.main([str(unresized), demo["ckpt"], "--out", str(out)])
+        tool.main([str(unresized), trained["ckpt"], "--out", str(out)])
     with pytest.raises(SystemExit, match=r"error: --max-drop: accuracy control is NNCF's, for --backend openvino"):
         tool.main([*base[:3], str(tmp_path / "int8.onnx"), "--max-drop", "0.01"])
     with pytest.raises(SystemExit, match=r"error: --out .*int8.bin: a .onnx \(ONNX Runtime\) or .xml \(OpenVINO\)"):
