@@ -63,21 +63,32 @@ def quantize_onnxruntime(src: str | os.PathLike, batches: Sequence[np.ndarray]) 
     onnx = require("onnx", "int8 quantization")
     q = require("onnxruntime.quantization", "backend 'onnxruntime'")
     keep_float = onnx_float_nodes(onnx.load(str(src)))
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process: the export is already shape-inferred and folded
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "int8.onnx")
-        q.quantize_static(
-            str(src),
-            out,
-            _Reader(batches),
-            quant_format=q.QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=q.QuantType.QUInt8,
-            weight_type=q.QuantType.QInt8,
-            nodes_to_exclude=keep_float,
-            calibrate_method=q.CalibrationMethod.MinMax,
-            extra_options={"OpTypesToExcludeOutputQuantization": ["Conv", "ConvTranspose", "MatMul", "Gemm"]},
-        )
+        try:
+            _quantize_static(q, str(src), out, batches, keep_float)
+        finally:
+            root.setLevel(level)
         return onnx.load(out), keep_float
+
+
+def _quantize_static(q: Any, src: str, out: str, batches: Sequence[np.ndarray], keep_float: list[str]) -> None:
+    """ONNX Runtime's ``quantize_static`` with ssdkit's settings (see :func:`quantize_onnxruntime`)."""
+    q.quantize_static(
+        src,
+        out,
+        _Reader(batches),
+        quant_format=q.QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=q.QuantType.QUInt8,
+        weight_type=q.QuantType.QInt8,
+        nodes_to_exclude=keep_float,
+        calibrate_method=q.CalibrationMethod.MinMax,
+        extra_options={"OpTypesToExcludeOutputQuantization": ["Conv", "ConvTranspose", "MatMul", "Gemm"]},
+    )
 
 
 def quantize_openvino(
