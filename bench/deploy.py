@@ -15,6 +15,10 @@ labels): input normalisation, network, decoding and NMS included. The paths:
 - ``openvino-default``: the same at OpenVINO's own default precision (bf16 on CPUs with avx512_bf16 or AMX: not
   float32, so not counted for the targets);
 - ``onnxruntime-raw``, ``opencv``: the ``raw`` file + ssdkit's numpy NMS (``postprocess_raw``; OpenCV has no NMS);
+- ``openvino-int8``, ``onnxruntime-int8``: the ``end2end`` file quantized to int8 (``ssdkit.deploy.quantize``: NNCF
+  on OpenVINO, run with the f32 hint for what stays float; ONNX Runtime's static QDQ), calibrated on the
+  benchmark's 8 images; decoding and NMS float32. Their ``net ms`` is the int8 ``raw`` file. The summary prints
+  int8 / float32 latency per model and runtime;
 - ``tv:ssdlite320_mobilenet_v3_large``, ``tv:ssd300_vgg16``: torchvision's peers (``weights=None,
   weights_backbone=None``, eval), ``model(list of float images / 255)``; ssdlite takes 320x320 images (its input
   size) from the same generator, and keeps up to 300 detections per image (the others 200).
@@ -37,7 +41,8 @@ batch 1, PyTorch eager, ONNX Runtime and OpenVINO beside torchvision's SSDLite32
 for about 2 min under AVX2 emulation on a 2-core machine; ``--full`` runs both models, batches 1 and 8, every path, in 3
 rounds of 7 repeats.
 Targets, batch 1, same run: the fastest float32 ssdkit deploy path >= 2x PyTorch eager for SSD300-MobileNet and
->= 1.3x for SSD300-VGG16.
+>= 1.3x for SSD300-VGG16; OpenVINO int8 >= 1.5x its float32 for SSD300-MobileNet and SSDLite300-MobileNet
+(``--models ssdlite``), >= 2x for SSD300-VGG16.
 """
 
 from __future__ import annotations
@@ -59,11 +64,15 @@ from common import best_of, emit, peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# key: (config, label, target speed-up at batch 1, torchvision peer)
+# key: (config, label, target speed-up at batch 1 (None: none stated), torchvision peer)
 MODELS = {
     "mobilenet": ("ssd300_mobilenet", "SSD300-MobileNet", 2.0, "tv:ssdlite320_mobilenet_v3_large"),
     "vgg16": ("ssd300_vgg16_voc0712", "SSD300-VGG16", 1.3, "tv:ssd300_vgg16"),
+    "ssdlite": ("ssdlite300_mobilenet", "SSDLite300-MobileNet", None, "tv:ssdlite320_mobilenet_v3_large"),
 }
+# int8 path: (its float32 path, file suffix); target int8 / float32 speed-up at batch 1, OpenVINO, by model
+INT8 = {"openvino-int8": ("openvino", ".xml"), "onnxruntime-int8": ("onnxruntime", ".onnx")}
+INT8_TARGETS = {"mobilenet": 1.5, "ssdlite": 1.5, "vgg16": 2.0}
 # path: (backend, export mode, OpenVINO precision, label)
 RUNTIMES = {
     "onnxruntime": ("onnxruntime", "end2end", None, "onnxruntime (end2end, NMS in graph)"),
@@ -71,6 +80,8 @@ RUNTIMES = {
     "openvino": ("openvino", "end2end", "f32", "openvino (end2end, f32)"),
     "openvino-default": ("openvino", "end2end", None, "openvino (end2end, OV default precision)"),
     "opencv": ("opencv", "raw", None, "opencv dnn (raw + numpy NMS)"),
+    "openvino-int8": ("openvino", "end2end", "f32", "openvino int8 (end2end, NNCF; rest f32)"),
+    "onnxruntime-int8": ("onnxruntime", "end2end", None, "onnxruntime int8 (end2end, QDQ)"),
 }
 PATHS = ["pytorch", *RUNTIMES]
 LABELS = {"pytorch": "pytorch eager (f32)", **{p: r[3] for p, r in RUNTIMES.items()}}
@@ -105,8 +116,28 @@ def build_ssdkit(key: str, state: str | None = None):
     return model
 
 
-def prepare(keys: list[str], batches: list[int], tmp: str, calibrate: bool) -> None:
-    """Random weights (seed 0, BatchNorm set on the images) saved to ``tmp``, and the exports of each batch size."""
+def quantize_exports(key: str, b: int, tmp: str, size: int, paths: list[str]) -> None:
+    """The int8 files of the exports of ``key`` at batch ``b`` for the int8 ``paths``, calibrated on the benchmark
+    images (8, in batches of ``b``): ``<key>_<mode>_b<b>_int8<suffix>``."""
+    from ssdkit.deploy import quantize as q
+
+    images = images_for(size, max(8, b))
+    for path in [p for p in paths if p in INT8]:
+        backend, suffix = RUNTIMES[path][0], INT8[path][1]
+        for mode in ("end2end", "raw"):
+            src = os.path.join(tmp, f"{key}_{mode}_b{b}.onnx")
+            x = images.permute(0, 2, 3, 1).numpy() if mode == "end2end" else images.float().numpy()
+            batches = [x[i : i + b] for i in range(0, len(x) - b + 1, b)]
+            out, info = os.path.join(tmp, f"{key}_{mode}_b{b}_int8{suffix}"), q.int8_info(src, dict(images=len(x)))
+            if backend == "onnxruntime":
+                q.write_onnx(q.quantize_onnxruntime(src, batches)[0], out, info)
+            else:
+                q.write_openvino(q.quantize_openvino(src, batches)[0], out, info)
+
+
+def prepare(keys: list[str], batches: list[int], tmp: str, calibrate: bool, paths: list[str]) -> None:
+    """Random weights (seed 0, BatchNorm set on the images) saved to ``tmp``, the exports of each batch size and
+    their int8 files for the int8 ``paths``."""
     from ssdkit.deploy.export import export_onnx, input_size_of
 
     for key in keys:
@@ -120,6 +151,7 @@ def prepare(keys: list[str], batches: list[int], tmp: str, calibrate: bool) -> N
         for b in batches:
             for mode in ("end2end", "raw"):
                 export_onnx(model, os.path.join(tmp, f"{key}_{mode}_b{b}.onnx"), size, mode=mode, batch=b)
+            quantize_exports(key, b, tmp, size[0], paths)
 
 
 def torchvision_runner(arch: str, calibrate: bool):
@@ -180,10 +212,11 @@ def deployed_runner(name: str, path: str, tmp: str, threads: int, cache: dict):
 
     backend, mode, precision, _ = RUNTIMES[path]
     precision = precision if backend == "openvino" else "f32"  # the others run float32 only
+    tail = f"_int8{INT8[path][1]}" if path in INT8 else ".onnx"
 
     def setup(images):
         b = images.shape[0]
-        file = os.path.join(tmp, f"{name}_{mode}_b{b}.onnx")
+        file = os.path.join(tmp, f"{name}_{mode}_b{b}{tail}")
         det = DeployedDetector(file, backend, threads=threads, precision=precision)
         if backend == "openvino":
             cache["note"] = det.runtime.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
@@ -192,7 +225,7 @@ def deployed_runner(name: str, path: str, tmp: str, threads: int, cache: dict):
             return [d["scores"] for d in det.detections(images)]
 
         def make_net():
-            raw_file = os.path.join(tmp, f"{name}_raw_b{b}.onnx")
+            raw_file = os.path.join(tmp, f"{name}_raw_b{b}{tail}")
             raw = (
                 det.runtime
                 if mode == "raw"
@@ -273,6 +306,13 @@ def isa_line(tmp: str, key: str, batch: int, threads: int) -> str:
             parts.append(f"openvino {ov.__version__.split('-')[0]} {precision or 'default'}: {'/'.join(sorted(kinds))}")
         except RuntimeError as err:
             parts.append(f"openvino {precision or 'default'}: compile FAILED ({str(err).strip().splitlines()[-1]})")
+    int8 = os.path.join(tmp, f"{key}_raw_b{batch}_int8.xml")
+    if os.path.exists(int8):
+        config = {"PERF_COUNT": True, "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"}
+        request = ov.Core().compile_model(int8, "CPU", config).create_infer_request()
+        request.infer({"images": np.zeros((batch, 3, 300, 300), np.float32)})
+        kinds = {p.exec_type for p in request.get_profiling_info() if p.node_type == "Convolution"}
+        parts.append(f"openvino int8: {'/'.join(sorted(kinds))}")
     parts.append(f"opencv {cv2.__version__} dispatch: {cv2.getCPUFeaturesLine()} (* used, ? disabled)")
     parts.append(f"onnxruntime {onnxruntime.__version__}: MLAS picks kernels by CPUID (no ISA cap)")
     return "; ".join(parts)
@@ -339,7 +379,7 @@ def model_of(job: tuple[str, str]) -> str:
 def header(bs: list[int]) -> str:
     head = "".join(f"{f'b{b} ms':>9s}{'net':>8s}" for b in bs)
     return (
-        f"{'model':18s}{'path':44s}{head}{f'img/s b{bs[-1]}':>10s}{'dets/img':>9s}{'top score':>10s}"
+        f"{'model':22s}{'path':44s}{head}{f'img/s b{bs[-1]}':>10s}{'dets/img':>9s}{'top score':>10s}"
         f"{'peak MB':>8s}{'own MB':>7s}" + "".join(f"{f'x b{b}':>7s}" for b in bs)
     )
 
@@ -351,7 +391,7 @@ def failure_row(job: tuple[str, str], why: str, capped: bool) -> str:
         if job[1] == "openvino-default" and capped
         else ""
     )
-    return f"{MODELS[model_of(job)][1]:18s}{label:44s}FAILED: {why[:160]}{hint}"
+    return f"{MODELS[model_of(job)][1]:22s}{label:44s}FAILED: {why[:160]}{hint}"
 
 
 def result_row(job: tuple[str, str], res: dict, eager: dict | None, bs: list[int]) -> str:
@@ -366,7 +406,7 @@ def result_row(job: tuple[str, str], res: dict, eager: dict | None, bs: list[int
     dets_s = str(dets[0]) if len(dets) == 1 else f"{dets[0]}-{dets[-1]}"
     speed = "".join(f"{eager[f'b{b}'] / res[f'b{b}']:7.2f}" if eager else f"{'':7s}" for b in bs)
     return (
-        f"{MODELS[model_of(job)][1]:18s}{label:44s}{cells}{bs[-1] / res[f'b{bs[-1]}']:10.1f}{dets_s:>9s}"
+        f"{MODELS[model_of(job)][1]:22s}{label:44s}{cells}{bs[-1] / res[f'b{bs[-1]}']:10.1f}{dets_s:>9s}"
         f"{res['top']:10.4f}{res['peak_mb']:8.0f}{res['own_mb']:7.0f}{speed}"
         + (f"  noisy: b{bs[0]} spread {res['spread']:.2f}x over rounds" if res["spread"] > 1.3 else "")
     )
@@ -378,7 +418,8 @@ def uncapped_paths(capped: list[str]) -> set[str]:
 
     if not capped:
         return set()
-    return {"onnxruntime", "onnxruntime-raw"} | ({"opencv"} if "*AVX512" in cv2.getCPUFeaturesLine() else set())
+    ort = {"onnxruntime", "onnxruntime-raw", "onnxruntime-int8"}
+    return ort | ({"opencv"} if "*AVX512" in cv2.getCPUFeaturesLine() else set())
 
 
 def target_lines(key: str, b: int, results: dict, uncapped: set[str]) -> list[str]:
@@ -395,7 +436,11 @@ def target_lines(key: str, b: int, results: dict, uncapped: set[str]) -> list[st
             continue
         best = min(pool, key=lambda p, pool=pool: pool[p][f"b{b}"])
         ratio = eager[f"b{b}"] / pool[best][f"b{b}"]
-        verdict = f"(target >= {target}x): {'PASS' if ratio >= target else 'MISS'}" if b == 1 else "(no target here)"
+        verdict = (
+            f"(target >= {target}x): {'PASS' if ratio >= target else 'MISS'}"
+            if b == 1 and target
+            else "(no target here)"
+        )
         caveat = " [not capped by the ISA variables: not an AVX2 figure]" if best in uncapped else ""
         lines.append(
             f"{'    ' if which else ''}{name} b{b}: fastest float32 deploy path{which} {LABELS[best]} "
@@ -412,7 +457,26 @@ def target_lines(key: str, b: int, results: dict, uncapped: set[str]) -> list[st
         r = eager[f"b{b}"] / bf[f"b{b}"]
         lines.append(
             f"    OpenVINO at its default precision ({bf['note']}, not float32): {bf[f'b{b}'] * 1e3:.1f} ms = {r:.2f}x"
-            + (f" ({'meets' if r >= target else 'misses'} {target}x, not counted)" if b == 1 else "")
+            + (f" ({'meets' if r >= target else 'misses'} {target}x, not counted)" if b == 1 and target else "")
+        )
+    return lines
+
+
+def int8_lines(key: str, b: int, results: dict, uncapped: set[str]) -> list[str]:
+    """Per runtime, the int8 file's latency against the float32 file's (same images, threads, batch ``b``)."""
+    lines = []
+    for path, (float_path, _) in INT8.items():
+        q, f = results.get((key, path)), results.get((key, float_path))
+        if not (q and f):
+            continue
+        ratio = f[f"b{b}"] / q[f"b{b}"]
+        target = INT8_TARGETS.get(key) if (b == 1 and float_path == "openvino") else None
+        verdict = f" (target >= {target}x: {'PASS' if ratio >= target else 'MISS'})" if target else ""
+        caveat = " [not capped by the ISA variables]" if path in uncapped else ""
+        lines.append(
+            f"{MODELS[key][1]} b{b} {float_path}: int8 {q[f'b{b}'] * 1e3:.1f} ms (net {q[f'b{b}_net'] * 1e3:.1f}) vs "
+            f"float32 {f[f'b{b}'] * 1e3:.1f} ms (net {f[f'b{b}_net'] * 1e3:.1f}) = {ratio:.2f}x "
+            f"(net {f[f'b{b}_net'] / q[f'b{b}_net']:.2f}x){verdict}{caveat}"
         )
     return lines
 
@@ -429,10 +493,11 @@ def main() -> None:
     capped = [v for v in ISA_VARS if os.environ.get(v)]
     uncapped = uncapped_paths(capped)
     jobs = [(key, path) for key in args.models for path in args.paths]
-    jobs += [] if args.no_peers else [(MODELS[key][3], "torchvision") for key in args.models]
+    peers = [] if args.no_peers else [(MODELS[key][3], "torchvision") for key in args.models]
+    jobs += list(dict.fromkeys(peers))  # SSD300-MobileNet and SSDLite300 share theirs
     emit(describe_cpu())
     with tempfile.TemporaryDirectory(prefix="ssdkit_deploy_bench_") as tmp:
-        prepare(args.models, args.batches, tmp, not args.no_calibrate)
+        prepare(args.models, args.batches, tmp, not args.no_calibrate, args.paths)
         isa = isa_line(tmp, args.models[0], min(args.batches), args.threads)
         emit(f"ISA: {isa}")
         if uncapped:
@@ -454,7 +519,7 @@ def main() -> None:
     )
     for key in args.models:
         for b in sorted(args.batches):
-            for line in target_lines(key, b, results, uncapped):
+            for line in target_lines(key, b, results, uncapped) + int8_lines(key, b, results, uncapped):
                 emit(line)
     if args.out:
         write_json(args.out, describe_cpu(), isa, args.threads, failed, results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 from pathlib import Path
 from types import ModuleType
 
@@ -78,3 +79,19 @@ def sample(boxes, labels, size=300, ori=None) -> DetSample:
         labels=torch.as_tensor(labels, dtype=torch.long).view(-1),
     )
     return s
+
+
+def spread_weights(model: torch.nn.Module, seed: int = 0) -> None:
+    """Weights whose scores spread out (0.26-0.48 on the demo) instead of the near-uniform 1/(C+1) of a fresh head,
+    so that a parity test compares distinct scores."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * math.sqrt(2 / fan_in))
+                if m.bias is not None:
+                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.5)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) * 1.5 + 0.5)

@@ -183,6 +183,10 @@ def test_train_test_deploy_analysis_and_plugin_blocks_as_written(own_data):
         "--backend openvino": lambda out: re.search(r"^test: .*mAP \d", out, re.M),
         "--out work_dirs/my_data/dets.json": lambda out: (root / "work_dirs/my_data/dets.json").exists(),
         "--out work_dirs/my_data/model.onnx": lambda out: (root / "work_dirs/my_data/model.onnx").stat().st_size > 0,
+        "--out work_dirs/my_data/model_int8.xml": lambda out: (
+            re.search(r"^quantize: .*\(int8, openvino", out, re.M)
+            and (root / "work_dirs/my_data/model_int8.bin").stat().st_size > 0
+        ),
         "--backend onnxruntime": lambda out: (root / "work_dirs/my_data/photos_onnx/detections.json").exists(),
         "--analysis-dir": lambda out: (root / "work_dirs/my_data/analysis/pr_curves.csv").exists(),
         "plot_logs.py": lambda out: (root / "work_dirs/my_data/curves.png").stat().st_size > 0,

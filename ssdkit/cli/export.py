@@ -28,6 +28,36 @@ def _batch(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"--batch {text!r}: a positive integer or 'dynamic'") from None
 
 
+def load_cfg(args: argparse.Namespace):
+    """The config of ``args.config`` (with ``--cfg-options``), its model checked, ``num_classes`` from the data or
+    ``args.checkpoint``; a missing checkpoint is a one-line error."""
+    from ssdkit.apis.inference import set_num_classes
+    from ssdkit.engine import check_model
+
+    if not os.path.isfile(args.checkpoint):
+        raise FileNotFoundError(f"checkpoint '{args.checkpoint}' does not exist")
+    cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+    if cfg.model.get("num_classes") is None:
+        set_num_classes(cfg, args.checkpoint)
+    check_model(cfg)
+    return cfg
+
+
+def load_model(args: argparse.Namespace, cfg):
+    """The detector of ``cfg`` with ``args.checkpoint``'s weights; one that does not fit is a one-line error."""
+    from ssdkit.apis import init_detector
+    from ssdkit.engine import ConfigError
+
+    try:
+        return init_detector(cfg, args.checkpoint)
+    except RuntimeError as err:  # load_checkpoint(strict=True): keys or shapes that do not fit
+        first = str(err).strip().splitlines()
+        raise ConfigError(
+            f"checkpoint '{args.checkpoint}' does not fit the config '{args.config}' (was it "
+            f"trained with another config?): {' '.join(first[:4])[:600]}"
+        ) from None
+
+
 def main(argv: list[str] | None = None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_args(ap)
@@ -40,26 +70,12 @@ def main(argv: list[str] | None = None):
     ap.add_argument("--max-per-img", type=int, help="default: the config's postprocessor (200)")
     ap.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="default: the test pipeline's Resize")
     args = ap.parse_args(argv)
-    from ssdkit.apis import init_detector
-    from ssdkit.apis.inference import set_num_classes
     from ssdkit.deploy.export import export_onnx, input_size_of
-    from ssdkit.engine import ConfigError, check_model
+    from ssdkit.engine import ConfigError
 
     with one_line_errors(FileNotFoundError, ValueError, ConfigError, ImportError):
-        if not os.path.isfile(args.checkpoint):
-            raise FileNotFoundError(f"checkpoint '{args.checkpoint}' does not exist")
-        cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
-        if cfg.model.get("num_classes") is None:
-            set_num_classes(cfg, args.checkpoint)
-        check_model(cfg)
-        try:
-            model = init_detector(cfg, args.checkpoint)
-        except RuntimeError as err:  # load_checkpoint(strict=True): keys or shapes that do not fit
-            first = str(err).strip().splitlines()
-            raise ConfigError(
-                f"checkpoint '{args.checkpoint}' does not fit the config '{args.config}' (was it "
-                f"trained with another config?): {' '.join(first[:4])[:600]}"
-            ) from None
+        cfg = load_cfg(args)
+        model = load_model(args, cfg)
         size = tuple(args.input_size) if args.input_size else input_size_of(cfg)
         info = export_onnx(
             model,

@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         "--backend",
         choices=["pytorch", *BACKENDS],
         default="pytorch",
-        help="run an exported .onnx file (tools/export.py) on this runtime instead of a checkpoint",
+        help="run an exported .onnx (tools/export.py) or int8 .onnx / .xml file (tools/quantize.py) on this runtime",
     )
     ap.add_argument(
         "--draw-uniform",

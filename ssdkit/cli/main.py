@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("test", "evaluate a checkpoint or an exported file (VOC mAP / COCO AP)"),
     "infer": ("infer", "detect objects in images, folders and videos; draw them and write detections.json"),
     "export": ("export", "export a checkpoint to ONNX"),
+    "quantize": ("quantize", "int8 post-training quantization (OpenVINO via NNCF, or ONNX Runtime)"),
     "analyze-priors": ("analyze_priors", "how well the priors cover a dataset's objects; --suggest fits them"),
     "plot-logs": ("plot_logs", "training curves from work dirs"),
     "benchmark": ("benchmark", "ms per image of each stage of prediction"),

@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         "--backend",
         choices=["pytorch", *BACKENDS],
         default="pytorch",
-        help="evaluate an exported .onnx file (tools/export.py) on this runtime",
+        help="evaluate an exported .onnx (tools/export.py) or int8 .onnx / .xml (tools/quantize.py) on this runtime",
     )
     return ap
 

@@ -20,7 +20,8 @@ def _stack(inputs) -> torch.Tensor:
 
 @DETECTORS.register_module()
 class DeployedDetector(BaseModel):
-    """Runs ``file`` (made by ``tools/export.py``) on ``backend`` (``'onnxruntime'``, ``'openvino'``, ``'opencv'``).
+    """Runs ``file`` (made by ``tools/export.py``, or int8 by ``tools/quantize.py``) on ``backend``
+    (``'onnxruntime'``, ``'openvino'``, ``'opencv'``).
 
     ``forward(inputs, data_samples, mode='predict')`` takes what the config's test pipeline makes (uint8 ``[3, H, W]``
     BGR at the exported input size), and gives each sample ``pred_instances`` in original-image pixels, as

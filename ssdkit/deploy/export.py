@@ -7,7 +7,7 @@ import io
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -51,6 +51,8 @@ class ExportInfo:
     config: str = ""
     pre_nms_topk: int = NMS_DEFAULTS.pre_nms_topk
     nms_iou: float = NMS_DEFAULTS.nms_iou
+    precision: str = "float32"  # 'int8': the network quantized by tools/quantize.py, decoding and NMS float32
+    calibration: dict = field(default_factory=dict)  # int8: the images it was calibrated on
 
     @property
     def num_classes(self) -> int:
@@ -72,16 +74,26 @@ def input_size_of(cfg) -> tuple[int, int]:
     return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
-def read_info(path: str | os.PathLike) -> ExportInfo:
-    """The :class:`ExportInfo` of an exported file; an error names the file when it was not made by ssdkit."""
+def _read_meta(path: Path) -> str | None:
+    """The ssdkit metadata of an ONNX file, or of an OpenVINO .xml (its ``rt_info``); ``None`` when absent."""
+    if path.suffix.lower() == ".xml":
+        ov = require("openvino", "reading an OpenVINO model")
+        model = ov.Core().read_model(str(path))
+        return str(model.get_rt_info([META_KEY]).astype(str)) if model.has_rt_info([META_KEY]) else None
     onnx = require("onnx", "reading an exported model")
+    model = onnx.load(str(path), load_external_data=False)
+    return {p.key: p.value for p in model.metadata_props}.get(META_KEY)
+
+
+def read_info(path: str | os.PathLike) -> ExportInfo:
+    """The :class:`ExportInfo` of an exported file (.onnx, or an OpenVINO .xml from tools/quantize.py); an error
+    names the file when it was not made by ssdkit."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"exported model '{path}' does not exist (make it with tools/export.py)")
-    model = onnx.load(str(path), load_external_data=False)
-    meta = {p.key: p.value for p in model.metadata_props}
-    if META_KEY not in meta:
+    meta = _read_meta(Path(path))
+    if meta is None:
         raise ValueError(f"'{path}' has no ssdkit metadata: export it with tools/export.py")
-    info = json.loads(meta[META_KEY])
+    info = json.loads(meta)
     info["input_size"] = tuple(info["input_size"])
     return ExportInfo(**info)
 

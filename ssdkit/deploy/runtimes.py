@@ -98,6 +98,8 @@ def make_runtime(
         raise ValueError(
             f"backend {backend!r}; valid: 'pytorch' (a checkpoint) or an exported file's runtime: {list(BACKENDS)}"
         )
+    if backend != "openvino" and str(path).lower().endswith(".xml"):
+        raise ValueError(f"'{path}' is an OpenVINO model: run it with backend 'openvino'")
     if backend == "openvino":
         return OpenVINORuntime(path, info, threads, precision=precision)
     if precision != "f32":
