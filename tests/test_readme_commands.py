@@ -19,6 +19,7 @@ Overrides, the only changes to what the README shows:
 
 Time on 2 shared cores: the own-data block and the Python block about a minute (each tool start costs 5-10 s);
 the other blocks, marked slow: deploy and analysis about 3 minutes, large images 35 s, weights 30 s, torchrun 30 s,
+two machines (the multi-machine torchrun command, twice on loopback) 30 s,
 ``make demo`` 40 s.
 """
 
@@ -28,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +80,8 @@ def group(cmd: str) -> str:
         return "small objects"
     if "tools/convert_" in cmd:
         return "weights"
+    if cmd.startswith("torchrun ") and "HOST0" in cmd:
+        return "two machines"
     if cmd.startswith("torchrun "):
         return "torchrun"
     return "own data"
@@ -125,6 +129,7 @@ def test_every_readme_command_is_run_by_a_test():
         "small objects",
         "weights",
         "torchrun",
+        "two machines",
     }, groups
     assert any(lang == "python" for _, lang, _ in readme_blocks())
     assert readme_commands(OWN_DATA)[0].startswith("cp configs/examples/custom_voc.py configs/my_data.py")
@@ -156,7 +161,7 @@ def own_data(tmp_path_factory):
 def test_own_data_block_and_python_as_written(own_data):
     """Copy, edit, train, test, infer as the README says; then the README's Python block on that checkpoint."""
     root, outputs = own_data
-    assert (root / "work_dirs/my_data/iter_2.pth").exists()
+    assert (root / "two_machines/iter_2.pth").exists()
     tested = [out for cmd, out in outputs.items() if "tools/test.py" in cmd]
     assert len(tested) == 1 and re.search(r"^test: .*mAP \d", tested[0], re.M)
     records = json.loads((root / "work_dirs/my_data/photos/detections.json").read_text())
@@ -218,6 +223,37 @@ def test_torchrun_command_as_written(own_data):
         if group(cmd) == "torchrun":
             run(cmd, root)
             assert (root / "work_dirs/my_data_ddp/iter_2.pth").exists()
+
+
+@pytest.mark.slow
+def test_two_machine_command_on_loopback(own_data):
+    """The command for two machines, started twice on this one as written, except: HOST0:29400 is 127.0.0.1 at a
+    free port, one process per "machine" instead of 8, and the shared work dir is a folder of the project."""
+    root, _ = own_data
+    cmds = [c for c in readme_commands() if group(c) == "two machines"]
+    assert len(cmds) == 1 and "--nproc_per_node=8" in cmds[0] and "/shared/work_dirs/my_data" in cmds[0]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = with_overrides(cmds[0]).replace("HOST0:29400", f"127.0.0.1:{port}")
+    cmd = cmd.replace("--nproc_per_node=8", "--nproc_per_node=1").replace("/shared/work_dirs/my_data", "two_machines")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    machines = [
+        subprocess.Popen(
+            ["bash", "-c", cmd],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        for _ in range(2)
+    ]
+    for machine in machines:
+        out, err = machine.communicate(timeout=600)
+        assert machine.returncode == 0, (cmd, out[-2000:], err[-3000:])
+    assert (root / "two_machines/iter_2.pth").exists()
 
 
 @pytest.mark.slow
