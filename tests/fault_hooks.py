@@ -39,7 +39,9 @@ class PauseHook(Hook):
         if runner.iter + 1 != self.at or rank() != self.on_rank or not first_attempt:
             return
         work = Path(runner.work_dir)
-        (work / f"paused_rank{rank()}").write_text(str(os.getpid()))
+        mark = work / f"paused_rank{rank()}"
+        mark.with_suffix(".tmp").write_text(str(os.getpid()))
+        os.replace(mark.with_suffix(".tmp"), mark)  # whole when it appears
         end = time.monotonic() + self.seconds
         while not (work / "go").exists() and time.monotonic() < end and not signalled(runner):
             time.sleep(0.02)

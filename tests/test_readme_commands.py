@@ -161,7 +161,7 @@ def own_data(tmp_path_factory):
 def test_own_data_block_and_python_as_written(own_data):
     """Copy, edit, train, test, infer as the README says; then the README's Python block on that checkpoint."""
     root, outputs = own_data
-    assert (root / "two_machines/iter_2.pth").exists()
+    assert (root / "work_dirs/my_data/iter_2.pth").exists()
     tested = [out for cmd, out in outputs.items() if "tools/test.py" in cmd]
     assert len(tested) == 1 and re.search(r"^test: .*mAP \d", tested[0], re.M)
     records = json.loads((root / "work_dirs/my_data/photos/detections.json").read_text())
