@@ -95,3 +95,22 @@ def spread_weights(model: torch.nn.Module, seed: int = 0) -> None:
             elif isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
                 m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) * 1.5 + 0.5)
+
+
+def spread_demo_checkpoint(root: Path, num_train: int, num_val: int) -> tuple[Config, Path, torch.nn.Module, Path]:
+    """A demo set of ``num_train`` / ``num_val`` images under ``root/data``, the demo config reading it (dumped to
+    ``root/demo.py``), and a checkpoint ``root/spread.pth`` of that model with :func:`spread_weights` and the classes
+    in its meta: ``(cfg, cfg_path, model, ckpt)``."""
+    from ssdkit.apis import init_detector
+    from ssdkit.data.demo import make_demo_dataset
+
+    make_demo_dataset(str(root / "data"), num_train=num_train, num_val=num_val)
+    cfg = demo_config(str(root / "data"), str(root / "work"))
+    cfg_path = root / "demo.py"
+    cfg.dump(str(cfg_path))
+    model = init_detector(str(cfg_path))
+    spread_weights(model)
+    ckpt = root / "spread.pth"
+    meta = {"dataset_meta": {"classes": list(model.dataset_meta["classes"])}}
+    torch.save({"state_dict": model.state_dict(), "meta": meta}, ckpt)
+    return cfg, cfg_path, model, ckpt

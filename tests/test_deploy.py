@@ -21,11 +21,18 @@ import torch
 from mmengine.config import Config
 
 from ssdkit.apis import detect, init_detector
-from ssdkit.data.demo import make_demo_dataset
 from ssdkit.deploy.export import export_onnx, input_size_of, read_info
 
 from float_tolerance import assert_same_detections, conv_depth_and_width, float32_tolerance
-from model_utils import CONFIGS, ROOT, build_model, demo_config, load_config, load_tool, spread_weights
+from model_utils import (
+    CONFIGS,
+    ROOT,
+    build_model,
+    load_config,
+    load_tool,
+    spread_demo_checkpoint,
+    spread_weights,
+)
 
 CONFIG_DIR = ROOT / "configs"
 
@@ -74,17 +81,7 @@ def as_torch(det: dict) -> dict:
 def demo(tmp_path_factory):
     """The demo config on a small generated set, a checkpoint with spread weights, and its exports."""
     root = tmp_path_factory.mktemp("deploy")
-    make_demo_dataset(str(root / "data"), num_train=4, num_val=6)
-    cfg = demo_config(str(root / "data"), str(root / "work"))
-    cfg_path = root / "demo.py"
-    cfg.dump(str(cfg_path))
-    model = init_detector(str(cfg_path))
-    spread_weights(model)
-    ckpt = root / "spread.pth"
-    torch.save(
-        {"state_dict": model.state_dict(), "meta": {"dataset_meta": {"classes": list(model.dataset_meta["classes"])}}},
-        ckpt,
-    )
+    _, cfg_path, _, ckpt = spread_demo_checkpoint(root, num_train=4, num_val=6)
     tool = load_tool("export")
     files = {}
     for mode in ("end2end", "raw"):

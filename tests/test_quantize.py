@@ -20,7 +20,6 @@ import pytest
 import torch
 
 from ssdkit.apis import detect, init_detector
-from ssdkit.data.demo import make_demo_dataset
 from ssdkit.deploy import quantize as q
 from ssdkit.deploy.calibration import choose
 from ssdkit.deploy.detector import DeployedDetector
@@ -28,7 +27,7 @@ from ssdkit.deploy.export import export_onnx, read_info
 from ssdkit.deploy.float_region import onnx_float_nodes, ov_float_nodes
 from ssdkit.deploy.graph import DeployGraph
 
-from model_utils import demo_config, load_tool, spread_weights
+from model_utils import load_tool, spread_demo_checkpoint
 
 onnx = pytest.importorskip("onnx")
 ov = pytest.importorskip("openvino")
@@ -46,15 +45,7 @@ FLOAT_OK = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.INT
 def trained(tmp_path_factory):
     """The demo config on a small generated set and a checkpoint with spread weights (a few seconds)."""
     root = tmp_path_factory.mktemp("quantize")
-    make_demo_dataset(str(root / "data"), num_train=CALIB, num_val=4)
-    cfg = demo_config(str(root / "data"), str(root / "work"))
-    cfg_path = root / "demo.py"
-    cfg.dump(str(cfg_path))
-    model = init_detector(str(cfg_path))
-    spread_weights(model)
-    ckpt = root / "spread.pth"
-    meta = {"dataset_meta": {"classes": list(model.dataset_meta["classes"])}}
-    torch.save({"state_dict": model.state_dict(), "meta": meta}, ckpt)
+    cfg, cfg_path, model, ckpt = spread_demo_checkpoint(root, num_train=CALIB, num_val=4)
     return dict(root=root, cfg=cfg, cfg_path=str(cfg_path), ckpt=str(ckpt), model=model)
 
 

@@ -35,16 +35,20 @@ CONVERTERS = {"torchvision": "convert_torchvision", "caffe": "convert_caffe"}
 def run_tool(module: str, argv: list[str] | None = None) -> None:
     """Run ``ssdkit.cli.<module>.main(argv)``; then let a torchrun worker leave without C++ teardown
     (:func:`ssdkit.engine.exit_distributed_worker`), with the exit status ``main`` raised (a preempted run's)."""
-    from ssdkit.engine import exit_distributed_worker
-
     try:
         importlib.import_module(f"ssdkit.cli.{module}").main(argv)
     except SystemExit as stop:
         if module in ("train", "test") and isinstance(stop.code, int):
-            exit_distributed_worker(stop.code)  # e.g. a preempted run's status
+            _leave_worker(stop.code)  # e.g. a preempted run's status
         raise
     if module in ("train", "test"):
-        exit_distributed_worker()
+        _leave_worker(0)
+
+
+def _leave_worker(code: int) -> None:
+    from ssdkit.engine import exit_distributed_worker
+
+    exit_distributed_worker(code)
 
 
 def usage() -> str:

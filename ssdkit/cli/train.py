@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         runner = build_runner(cfg, data_of=("train_dataloader", "val_dataloader"))
         if resumed:
             runner.logger.warning(f"torchrun restart {restart_count()}: resuming from {resumed}")
-        arm_preemption(runner)  # before the loaders fork, so their workers inherit the handlers
+        arm_preemption(runner)  # before the loaders are built, so their workers ignore the stop signals
         try:
             with peer_errors(cfg):
                 runner.train()

@@ -111,9 +111,7 @@ def prepare_config(cfg: Config, data_of: Sequence[str] = ()) -> Config:
     model = check_config(cfg)
     if isinstance(cfg.get("load_from"), str):
         check_checkpoint(cfg.load_from, model)  # readable, and this model's weights, before the Runner builds
-    hooks = list(cfg.get("custom_hooks") or [])
-    if not any(isinstance(h, dict) and h.get("type") == "TimedProgressHook" for h in hooks):
-        cfg.custom_hooks = [*hooks, dict(type="TimedProgressHook")]  # progress at least every 30 s
+    add_hook_once(cfg, dict(type="TimedProgressHook"))  # progress at least every 30 s
     for loader in data_of:
         if isinstance(cfg.get(loader), dict):
             check_data_files(cfg[loader].get("dataset"))
@@ -128,26 +126,26 @@ def wire_prior_check(cfg: Config) -> None:
     auto = cfg.get("auto_priors")
     if auto not in (None, False) and (not isinstance(auto, dict) or set(auto) != {"min_coverage"}):
         raise ConfigError(f"auto_priors={auto!r}: give auto_priors=dict(min_coverage=0.9), or None to only check")
-    hooks = list(cfg.get("custom_hooks") or [])
-    if not cfg.get("prior_check", True) or "train_dataloader" not in cfg:
-        return
-    if any(isinstance(h, dict) and h.get("type") == "PriorCheckHook" for h in hooks):
-        return
-    cfg.custom_hooks = [*hooks, dict(type="PriorCheckHook", min_coverage=(auto or {}).get("min_coverage"))]
+    if cfg.get("prior_check", True) and "train_dataloader" in cfg:
+        add_hook_once(cfg, dict(type="PriorCheckHook", min_coverage=(auto or {}).get("min_coverage")))
 
 
 def wire_preemption(cfg: Config) -> None:
     """A training config gets ``PreemptionHook`` (SIGTERM / SIGINT: checkpoint, then exit), unless
     ``preemption=False``; ``preemption=dict(signals=[...])`` names other signals (e.g. SLURM's ``SIGUSR1``)."""
     setting = cfg.get("preemption", True)
-    hooks = list(cfg.get("custom_hooks") or [])
     if setting is False or "train_dataloader" not in cfg:
-        return
-    if any(isinstance(h, dict) and h.get("type") == "PreemptionHook" for h in hooks):
         return
     if setting is not True and (not isinstance(setting, dict) or set(setting) - {"signals"}):
         raise ConfigError(f"preemption={setting!r}: give True, False or dict(signals=['SIGTERM', 'SIGINT'])")
-    cfg.custom_hooks = [*hooks, dict(type="PreemptionHook", **(setting if isinstance(setting, dict) else {}))]
+    add_hook_once(cfg, dict(type="PreemptionHook", **(setting if isinstance(setting, dict) else {})))
+
+
+def add_hook_once(cfg: Config, hook: dict) -> None:
+    """Append ``hook`` to ``cfg.custom_hooks`` unless the config already has a hook of its type."""
+    hooks = list(cfg.get("custom_hooks") or [])
+    if not any(isinstance(h, dict) and h.get("type") == hook["type"] for h in hooks):
+        cfg.custom_hooks = [*hooks, hook]
 
 
 def build_runner(cfg: Config, data_of: Sequence[str] = ()) -> Runner:
