@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def test_out_of_space_error_reports_the_free_space(tmp_path, monkeypatch):
 
 
 def test_training_stops_when_a_checkpoint_cannot_be_written(tmp_path, monkeypatch):
-    """max_iters 2, a checkpoint every iteration; the second write fails half-way with ENOSPC."""
+    """max_iters 2, a checkpoint every iteration, keeping one; the second write fails half-way with ENOSPC."""
     monkeypatch.delenv("SSDKIT_DEBUG", raising=False)
     data, work = tmp_path / "data", tmp_path / "work"
     make_demo_dataset(str(data), seed=1, num_train=4, num_val=2)
@@ -72,7 +73,8 @@ def test_training_stops_when_a_checkpoint_cannot_be_written(tmp_path, monkeypatc
         "train_dataloader.num_workers=0",
         "train_dataloader.persistent_workers=0",
     ]
-    options = ["train_cfg.max_iters=2", "train_cfg.val_interval=1000", "default_hooks.checkpoint.interval=1"]
+    keep_one = "default_hooks.checkpoint.max_keep_ckpts=1"  # iter_1.pth is removed only once iter_2.pth is whole
+    options = ["train_cfg.max_iters=2", "train_cfg.val_interval=1000", "default_hooks.checkpoint.interval=1", keep_one]
     with pytest.raises(SystemExit) as info:
         load_tool("train").main([DEMO, "--work-dir", str(work), "--cfg-options", *roots, *loader, *options])
     message = str(info.value)
@@ -85,7 +87,8 @@ def test_training_stops_when_a_checkpoint_cannot_be_written(tmp_path, monkeypatc
 
 
 def test_checkpoint_errors_continue_trains_on(tmp_path, monkeypatch):
-    """The opt-out: with checkpoint_errors='continue' the failed write is a warning and the next one is written."""
+    """The opt-out: with checkpoint_errors='continue' the failed write is a warning, the next ones are written, and
+    ``max_keep_ckpts=2`` keeps the two newest that exist."""
     data, work = tmp_path / "data", tmp_path / "work"
     make_demo_dataset(str(data), seed=1, num_train=4, num_val=2)
     calls: list[int] = []
@@ -99,13 +102,44 @@ def test_checkpoint_errors_continue_trains_on(tmp_path, monkeypatch):
         "train_dataloader.persistent_workers=0",
     ]
     options = [
-        "train_cfg.max_iters=3",
+        "train_cfg.max_iters=4",
         "train_cfg.val_interval=1000",
         "default_hooks.checkpoint.interval=1",
+        "default_hooks.checkpoint.max_keep_ckpts=2",
         "checkpoint_errors=continue",
     ]
     load_tool("train").main([DEMO, "--work-dir", str(work), "--cfg-options", *roots, *loader, *options])
-    assert sorted(p.name for p in work.glob("iter_*.pth")) == ["iter_1.pth", "iter_3.pth"]
-    assert (work / "last_checkpoint").read_text() == str(work / "iter_3.pth")
+    assert sorted(p.name for p in work.glob("iter_*.pth")) == ["iter_3.pth", "iter_4.pth"]  # the two newest written
+    assert (work / "last_checkpoint").read_text() == str(work / "iter_4.pth")
+    kept = torch.load(work / "iter_4.pth", map_location="cpu", weights_only=False)["message_hub"]["runtime_info"]
+    assert kept["keep_ckpt_ids"] == [3, 4] and kept["last_ckpt"] == str(work / "iter_4.pth")
     log = next(work.glob("*/*.log")).read_text()
     assert f"no space left writing '{work}/iter_2.pth'" in log and "checkpoint_errors='continue'" in log
+
+
+def test_preemption_save_out_of_space_keeps_the_previous_pointer(tmp_path, monkeypatch):
+    """SIGTERM after iteration 2 with checkpoint_errors='continue', every write after iter_1.pth out of space:
+    the run still stops with the preemption status, says no checkpoint was written and which one --resume takes,
+    and ``last_checkpoint`` keeps naming iter_1.pth."""
+    from fault_runs import write_config
+
+    from ssdkit.engine.preemption import PREEMPTED_EXIT_CODE
+
+    data, work = tmp_path / "data", tmp_path / "work"
+    make_demo_dataset(str(data), seed=1, num_train=4, num_val=2)
+    monkeypatch.setattr(atomic.torch, "save", failing_save(2, []))
+    hook = dict(type="SelfSignalHook", at=2, first="SIGTERM")
+    config = write_config(str(data), work, hooks=[hook], checkpoint_errors="continue")
+    options = ["default_hooks.checkpoint.interval=1"]
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as info:
+        load_tool("train").main([str(config), "--work-dir", str(work), "--cfg-options", *options])
+    assert info.value.code == PREEMPTED_EXIT_CODE
+    assert signal.getsignal(signal.SIGTERM) is handler
+    assert sorted(p.name for p in work.glob("iter_*.pth")) == ["iter_1.pth"]
+    assert (work / "last_checkpoint").read_text() == str(work / "iter_1.pth")
+    log = next(work.glob("*/*.log")).read_text()
+    assert (
+        f"SIGTERM received: stopped after iteration 2; no checkpoint written; --resume continues from {work}/iter_1.pth"
+        in log
+    )

@@ -24,7 +24,9 @@ from mmengine.hooks import CheckpointHook, Hook
 from torch.utils.data import DataLoader
 
 from ssdkit.registry import HOOKS
-from ssdkit.utils.atomic import atomic_write
+from ssdkit.utils.atomic import atomic_write_text
+
+from .checkpoint import latest_checkpoint
 
 #: sysexits.h ``EX_TEMPFAIL``: a temporary failure; run the same command again with ``--resume``.
 PREEMPTED_EXIT_CODE = 75
@@ -168,11 +170,17 @@ class PreemptionHook(Hook):
         signame = signal.Signals(first).name if first > 0 else "a signal on another rank"
         path = save_now(runner)
         extra = len(self.signals.received) - 1
+        written = (
+            f"checkpoint {path}"
+            if path
+            else f"no checkpoint written; --resume continues from {latest_checkpoint(runner.work_dir)}"
+        )
         runner.logger.warning(
-            f"{signame} received: stopped after iteration {runner.iter + 1}; checkpoint {path}"
+            f"{signame} received: stopped after iteration {runner.iter + 1}; {written}"
             + (f" ({extra} more signal(s) while stopping were ignored)" if extra > 0 else "")
             + f"; exit status {PREEMPTED_EXIT_CODE}; continue with --resume"
         )
+        self.signals.restore()  # the process is leaving training; a caller in the same process gets its handlers back
         raise Preempted(path, signame)
 
     def _agreed_signal(self) -> int | None:
@@ -189,28 +197,25 @@ def checkpoint_hook(runner) -> CheckpointHook | None:
     return next((h for h in runner.hooks if isinstance(h, CheckpointHook)), None)
 
 
-def save_now(runner) -> str:
-    """Write the checkpoint of the iteration just finished (unless the ``CheckpointHook`` just wrote it) and point
-    ``last_checkpoint`` at it (atomically); every rank returns its path."""
+def save_now(runner) -> str | None:
+    """Write the checkpoint of the iteration just finished (unless the ``CheckpointHook`` just wrote it) where and
+    as the hook writes, and point ``last_checkpoint`` at it; every rank returns its path. Rank 0 returns None, and
+    ``last_checkpoint`` keeps naming the previous one, when the write failed and ``checkpoint_errors='continue'``
+    let training go on."""
     hook = checkpoint_hook(runner)
-    out_dir = hook.out_dir if hook is not None and isinstance(hook.out_dir, str) else runner.work_dir
     step = runner.iter + 1
-    template = hook.filename_tmpl if hook is not None and not hook.by_epoch else "iter_{}.pth"
-    path = osp.join(out_dir, template.format(step))
-    if hook is not None and getattr(hook, "last_ckpt", None) == path and osp.isfile(path):
-        return path
-    runner.save_checkpoint(
-        out_dir,
-        osp.basename(path),
-        save_optimizer=hook.save_optimizer if hook is not None else True,
-        save_param_scheduler=hook.save_param_scheduler if hook is not None else True,
-        meta=dict(epoch=runner.epoch, iter=step),
-        by_epoch=False,
-    )
-    if is_main_process():
-        runner.message_hub.update_info("last_ckpt", path)
-        atomic_write(osp.join(runner.work_dir, "last_checkpoint"), lambda f: print(path, end="", file=f), binary=False)
-    return path
+    meta = dict(epoch=runner.epoch, iter=step)
+    if hook is not None and not hook.by_epoch:
+        path = hook.file_backend.join_path(hook.out_dir, hook.filename_tmpl.format(step))
+        if hook.last_ckpt != path or not osp.isfile(path):
+            hook._save_checkpoint_with_step(runner, step, meta)
+    else:  # an epoch-based hook names its files by epoch; this one is by iteration, in the work dir
+        path = osp.join(runner.work_dir, f"iter_{step}.pth")
+        runner.save_checkpoint(runner.work_dir, osp.basename(path), meta=meta, by_epoch=False)
+        if is_main_process() and osp.isfile(path):
+            runner.message_hub.update_info("last_ckpt", path)
+            atomic_write_text(osp.join(runner.work_dir, "last_checkpoint"), path)
+    return None if is_main_process() and not osp.isfile(path) else path
 
 
 def arm_preemption(runner) -> bool:

@@ -31,6 +31,7 @@ def register_all() -> None:
     """Import every ssdkit module that registers components."""
     import ssdkit.data  # noqa: F401
     import ssdkit.engine.bf16  # noqa: F401
+    import ssdkit.engine.checkpoint_hook  # noqa: F401
     import ssdkit.engine.hooks  # noqa: F401
     import ssdkit.engine.preemption  # noqa: F401
     import ssdkit.evaluation  # noqa: F401

@@ -31,7 +31,12 @@ _KINDS = {  # Python name: (registry name, mmengine parent, scope, locations)
         "hook",
         mm.HOOKS,
         "ssdkit",
-        ["ssdkit.engine.hooks", "ssdkit.engine.preemption", "ssdkit.analysis.prior_check_hook"],
+        [
+            "ssdkit.engine.hooks",
+            "ssdkit.engine.checkpoint_hook",
+            "ssdkit.engine.preemption",
+            "ssdkit.analysis.prior_check_hook",
+        ],
     ),
 }
 ALL_REGISTRIES: dict[str, SSDRegistry] = {
