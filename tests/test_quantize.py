@@ -55,7 +55,7 @@ def demo(trained):
     OpenVINO; about 20 s)."""
     root, cfg_path, ckpt = trained["root"], trained["cfg_path"], trained["ckpt"]
     files = dict(float=root / "float.onnx", onnxruntime=root / "int8.onnx", openvino=root / "int8.xml")
-    load_tool("export").main([cfg_path, ckpt, "--out", str(files["float"])])
+    load_tool("export").main([cfg_path, ckpt, "--out", str(files["float"]), "--no-nms-prefix"])  # what is quantized
     tool = load_tool("quantize")
     for backend in ("onnxruntime", "openvino"):
         tool.main([cfg_path, ckpt, "--out", str(files[backend]), "--calib", str(CALIB)])

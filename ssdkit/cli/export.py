@@ -69,6 +69,12 @@ def main(argv: list[str] | None = None):
     ap.add_argument("--score-thr", type=float, help="default: the config's postprocessor (0.01)")
     ap.add_argument("--max-per-img", type=int, help="default: the config's postprocessor (200)")
     ap.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="default: the test pipeline's Resize")
+    ap.add_argument(
+        "--no-nms-prefix",
+        action="store_true",
+        help="end2end: NMS on all candidates at once instead of each image's best first (an If node); the same "
+        "detections, slower, for tools that cannot handle If",
+    )
     args = ap.parse_args(argv)
     from ssdkit.deploy.export import export_onnx, input_size_of
     from ssdkit.engine import ConfigError
@@ -88,6 +94,7 @@ def main(argv: list[str] | None = None):
             args.max_per_img,
             list(model.dataset_meta["classes"]),
             config=args.config,
+            nms_prefix=not args.no_nms_prefix,
         )
     batch = "dynamic" if info.batch is None else info.batch
     print(

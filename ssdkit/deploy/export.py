@@ -137,11 +137,13 @@ def export_onnx(
     max_per_img: int | None = None,
     classes: list[str] | None = None,
     config: str = "",
+    nms_prefix: bool = True,
 ) -> ExportInfo:
     """Write ``model`` (an :class:`~ssdkit.models.SSD` in eval mode) at ``input_size`` (H, W) to ``out``.
 
-    ``batch`` a fixed batch size, or ``None`` for a dynamic one. The file is checked with ``onnx.checker`` and
-    replaces ``out`` only when complete (a failed export leaves an existing file as it was).
+    ``batch`` a fixed batch size, or ``None`` for a dynamic one; ``nms_prefix=False`` runs NMS on all candidates
+    at once (no ``If`` node, for tools that cannot handle one; the same detections). The file is checked with
+    ``onnx.checker`` and replaces ``out`` only when complete (a failed export leaves an existing file as it was).
     """
     onnx = require("onnx", "ONNX export")
     require("onnxscript", "ONNX export")
@@ -156,7 +158,7 @@ def export_onnx(
         model.set_channels_last(False)  # NCHW graph; the runtimes choose their own layouts
     model = model.float().eval()
     try:
-        graph = DeployGraph(model, input_size, mode, score_thr, max_per_img).eval()
+        graph = DeployGraph(model, input_size, mode, score_thr, max_per_img, nms_prefix).eval()
         outputs = ["dets", "labels", "num_dets"] if mode == "end2end" else ["boxes", "scores"]
         proto = _onnx_proto(onnx, graph, mode, batch, opset, outputs)
     finally:

@@ -40,10 +40,24 @@ def _onnx_nms_fake(boxes: Tensor, scores: Tensor, max_per_class: int, iou: float
     return boxes.new_empty((n, 3), dtype=torch.int64)
 
 
-def _translate(boxes, scores, max_per_class: int, iou: float, score_thr: float):
-    from onnxscript import opset18
+@torch.library.custom_op("ssdkit::onnx_nms_dense", mutates_args=())
+def onnx_nms_dense(boxes: Tensor, scores: Tensor, max_per_class: int, iou: float, score_thr: float) -> Tensor:
+    """:func:`onnx_nms` as a fixed shape: ``[B, C * P]`` holding the scores of the kept boxes, -1 elsewhere (so a
+    graph can branch on it: no size depends on the data)."""
+    b, c, p = scores.shape
+    sel = onnx_nms(boxes, scores, max_per_class, iou, score_thr)
+    flat = sel[:, 0] * (c * p) + sel[:, 1] * p + sel[:, 2]
+    dense = torch.full((b * c * p,), -1.0, dtype=scores.dtype, device=scores.device)
+    return dense.scatter(0, flat, scores.reshape(-1).gather(0, flat)).view(b, c * p)
 
-    op: Any = opset18
+
+@onnx_nms_dense.register_fake
+def _onnx_nms_dense_fake(boxes: Tensor, scores: Tensor, max_per_class: int, iou: float, score_thr: float) -> Tensor:
+    b, c, p = scores.shape
+    return scores.new_empty((b, c * p))
+
+
+def _nms_node(op: Any, boxes, scores, max_per_class: int, iou: float, score_thr: float):
     return op.NonMaxSuppression(
         boxes,
         scores,
@@ -53,5 +67,32 @@ def _translate(boxes, scores, max_per_class: int, iou: float, score_thr: float):
     )
 
 
-#: ``custom_translation_table`` entry for ``torch.onnx.export``
-TRANSLATION: dict[Callable[..., Any], Callable[..., Any]] = {torch.ops.ssdkit.onnx_nms.default: _translate}
+def _translate(boxes, scores, max_per_class: int, iou: float, score_thr: float):
+    from onnxscript import opset18
+
+    return _nms_node(opset18, boxes, scores, max_per_class, iou, score_thr)
+
+
+def _translate_dense(boxes, scores, max_per_class: int, iou: float, score_thr: float):
+    """NonMaxSuppression, its ``(b, c, p)`` triples as indices into the flat scores, and those scores scattered into
+    a ``-1`` filled ``[B, C * P]``."""
+    from onnxscript import opset18
+
+    op: Any = opset18
+    sel = _nms_node(op, boxes, scores, max_per_class, iou, score_thr)  # [N, 3] int64
+    shape = op.Shape(scores)  # (B, C, P)
+    c, p = op.Slice(shape, [1], [2]), op.Slice(shape, [2], [3])
+    strides = op.Concat(op.Mul(c, p), p, op.Constant(value_ints=[1]), axis=0)
+    flat = op.ReduceSum(op.Mul(sel, strides), op.Constant(value_ints=[1]), keepdims=0)  # [N]
+    values = op.Reshape(scores, op.Constant(value_ints=[-1]))
+    filled = op.Expand(op.CastLike(op.Constant(value_float=-1.0), scores), op.Shape(values))
+    dense = op.ScatterElements(filled, flat, op.Gather(values, flat, axis=0), axis=0)
+    rows = op.Concat(op.Slice(shape, [0], [1]), op.Mul(c, p), axis=0)
+    return op.Reshape(dense, rows)
+
+
+#: ``custom_translation_table`` entries for ``torch.onnx.export``
+TRANSLATION: dict[Callable[..., Any], Callable[..., Any]] = {
+    torch.ops.ssdkit.onnx_nms.default: _translate,
+    torch.ops.ssdkit.onnx_nms_dense.default: _translate_dense,
+}
