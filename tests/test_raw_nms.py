@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ssdkit.core import SSDPostprocessor
+from ssdkit.deploy import raw_nms
 from ssdkit.deploy.raw_nms import postprocess_raw
 
 METHODS = ["numpy", "opencv"]
@@ -301,3 +302,20 @@ def test_bad_shapes(boxes_shape, scores_shape, match):
 def test_bad_method():
     with pytest.raises(ValueError, match="numpy.*opencv"):
         postprocess_raw(np.zeros((4, 4), np.float32), np.zeros((4, 3), np.float32), method="torch")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_crowded_image_widens_the_prefix(method, monkeypatch):
+    """One object under 95 % of the priors: NMS of each image's best 1000 candidates keeps fewer than 200, so it runs
+    again on more of them, and the result is still the postprocessor's."""
+    boxes, logits = detector_like(2, 3000, 20, seed=3, n_objects=1, fg_share=0.95)
+    calls = []
+    name = "_greedy_nms" if method == "numpy" else "_opencv_nms"
+    real = getattr(raw_nms, name)
+    monkeypatch.setattr(raw_nms, name, lambda *a: calls.append(len(a[0])) or real(*a))
+    want = reference(logits, boxes)
+    got = ours(logits, boxes, method)
+    assert len(calls) >= 2 and calls[0] == 2000 and calls[-1] > calls[0], calls  # 1000 per image first
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert w["scores"].shape[0] == 200
+        assert_same_detections(g, w, f"image {i}: ")
