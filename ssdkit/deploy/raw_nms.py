@@ -6,7 +6,8 @@ boxes ``[B, P, 4]`` (xyxy in network-input pixels, clipped to the input) and the
 the rules of ``ssdkit.core.SSDPostprocessor``: per image and class the scores above ``score_thr``, the
 ``pre_nms_topk`` best, greedy NMS at ``nms_iou``, then the ``max_per_img`` best over all classes, by decreasing score.
 As there, NMS first runs on each image's best ``max(4 x max_per_img, 1000)`` candidates and widens only where an
-image keeps fewer than ``max_per_img`` of them (the same result, at a fraction of the cost). It does not scale boxes to the original image: multiply by ``ori / input`` size, as the postprocessor does.
+image keeps fewer than ``max_per_img`` of them (the same result, at a fraction of the cost). It does not scale
+boxes to the original image: multiply by ``ori / input`` size, as the postprocessor does.
 """
 
 from __future__ import annotations
