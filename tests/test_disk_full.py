@@ -143,3 +143,48 @@ def test_preemption_save_out_of_space_keeps_the_previous_pointer(tmp_path, monke
         f"SIGTERM received: stopped after iteration 2; no checkpoint written; --resume continues from {work}/iter_1.pth"
         in log
     )
+
+
+def test_a_new_best_checkpoint_is_whole_before_the_previous_best_goes(tmp_path, monkeypatch):
+    """``save_best``: a best checkpoint whose write runs out of space leaves the previous best in place; a written
+    one replaces it."""
+    from mmengine.logging import MessageHub, MMLogger
+
+    from ssdkit.engine.checkpoint_hook import CheckpointHook
+
+    class Runner:  # what the hook reads of mmengine's Runner
+        work_dir, epoch, iter = str(tmp_path), 0, 0
+        message_hub = MessageHub.get_instance("best_checkpoint_test")
+        logger = MMLogger.get_instance("best_checkpoint_test")
+
+        swallow = False  # as checkpoint_errors='continue': a failed write is not raised
+
+        def save_checkpoint(self, out_dir, filename, **kwargs) -> None:
+            try:
+                atomic_torch_save({"iter": self.iter}, Path(out_dir) / filename)
+            except DiskFullError:
+                if not self.swallow:
+                    raise
+
+    runner = Runner()
+    hook = CheckpointHook(interval=100, by_epoch=False, save_best="mAP", rule="greater")
+    hook.before_train(runner)
+    runner.iter = 1
+    hook._save_best_checkpoint(runner, {"mAP": 0.5})
+    assert [p.name for p in tmp_path.glob("best_*")] == ["best_mAP_iter_1.pth"]
+    runner.iter = 2
+    with monkeypatch.context() as patch:
+        patch.setattr(atomic.torch, "save", failing_save(1, []))
+        with pytest.raises(DiskFullError):
+            hook._save_best_checkpoint(runner, {"mAP": 0.6})
+        assert [p.name for p in tmp_path.glob("best_*")] == ["best_mAP_iter_1.pth"]
+        runner.swallow = True
+        hook._save_best_checkpoint(runner, {"mAP": 0.6})
+        runner.swallow = False
+    assert [p.name for p in tmp_path.glob("best_*")] == ["best_mAP_iter_1.pth"]
+    assert runner.message_hub.get_info("best_score") == 0.5  # the previous best is still the best
+    assert runner.message_hub.get_info("best_ckpt") == str(tmp_path / "best_mAP_iter_1.pth")
+    runner.iter = 3
+    hook._save_best_checkpoint(runner, {"mAP": 0.7})
+    assert [p.name for p in tmp_path.glob("best_*")] == ["best_mAP_iter_3.pth"]
+    assert torch.load(tmp_path / "best_mAP_iter_3.pth")["iter"] == 3

@@ -1,6 +1,6 @@
 """mmengine's ``CheckpointHook`` with a safe order: write the new checkpoint, then point ``last_checkpoint`` at it
-(atomically), then remove the ones beyond ``max_keep_ckpts``. mmengine removes the oldest before writing, so a
-write that fails (a full disk, a kill) could leave no checkpoint at all."""
+(atomically), then remove the ones beyond ``max_keep_ckpts``; a new best checkpoint is written before the previous
+best is removed. mmengine removes first, so a write that fails (a full disk, a kill) could leave none."""
 
 from __future__ import annotations
 
@@ -52,6 +52,40 @@ class CheckpointHook(MMCheckpointHook):
                 self.file_backend.remove(old_path)
             elif self.file_backend.isdir(old_path):  # deepspeed writes a folder
                 self.file_backend.rmtree(old_path)
+
+    def _save_best_checkpoint(self, runner, metrics: dict) -> None:
+        """mmengine's, with the previous best removed only once the new best file exists; when the write fails the
+        previous best stays the best (its file, score and path)."""
+        backend, info = self.file_backend, runner.message_hub.runtime_info
+        before = (self._best_paths(), {k: v for k, v in info.items() if k.startswith(("best_score", "best_ckpt"))})
+        deferred: list[str] = []
+        backend.remove = deferred.append  # mmengine removes before it writes
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+            written = not is_main_process() or all(p is None or backend.isfile(p) for p in self._best_paths().values())
+        except BaseException:
+            written = False
+            raise
+        finally:
+            del backend.remove  # the class's method again
+            if not written:
+                self._restore_best(before[0])
+                for key in [k for k in info if k.startswith(("best_score", "best_ckpt"))]:
+                    del info[key]
+                info.update(before[1])
+        if is_main_process() and written:
+            for old in deferred:
+                backend.remove(old)
+
+    def _best_paths(self) -> dict:
+        many = getattr(self, "best_ckpt_path_dict", None)
+        return dict(many) if many is not None else {None: getattr(self, "best_ckpt_path", None)}
+
+    def _restore_best(self, paths: dict) -> None:
+        if None in paths:
+            self.best_ckpt_path = paths[None]
+        else:
+            self.best_ckpt_path_dict.update(paths)
 
     def _publish(self, runner, path: str | None) -> None:
         self.last_ckpt = path
