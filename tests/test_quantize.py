@@ -24,7 +24,7 @@ from ssdkit.deploy import quantize as q
 from ssdkit.deploy.calibration import choose
 from ssdkit.deploy.detector import DeployedDetector
 from ssdkit.deploy.export import export_onnx, read_info
-from ssdkit.deploy.float_region import onnx_float_nodes, ov_float_nodes
+from ssdkit.deploy.float_region import onnx_float_nodes, ov_float_nodes, subgraph_nodes
 from ssdkit.deploy.graph import DeployGraph
 
 from model_utils import load_tool, spread_demo_checkpoint
@@ -55,7 +55,9 @@ def demo(trained):
     OpenVINO; about 20 s)."""
     root, cfg_path, ckpt = trained["root"], trained["cfg_path"], trained["ckpt"]
     files = dict(float=root / "float.onnx", onnxruntime=root / "int8.onnx", openvino=root / "int8.xml")
-    load_tool("export").main([cfg_path, ckpt, "--out", str(files["float"]), "--no-nms-prefix"])  # what is quantized
+    files["float_all"] = root / "float_all.onnx"  # what NNCF quantizes: NMS without the prefix's If
+    load_tool("export").main([cfg_path, ckpt, "--out", str(files["float"])])
+    load_tool("export").main([cfg_path, ckpt, "--out", str(files["float_all"]), "--no-nms-prefix"])
     tool = load_tool("quantize")
     for backend in ("onnxruntime", "openvino"):
         tool.main([cfg_path, ckpt, "--out", str(files[backend]), "--calib", str(CALIB)])
@@ -171,10 +173,12 @@ def test_network_outputs_within_int8_rounding_noise(trained):
 
 
 def onnx_quantized_float_nodes(proto, float_names: list[str]) -> list[str]:
-    """What breaks "decoding and NMS stay float32" in a quantized ONNX graph: a float node missing, a Q/DQ node
-    feeding one, a Q/DQ node outside the network, a float node's constant input that is not float32."""
-    nodes = {n.name: n for n in proto.graph.node}
-    producer = {o: n for n in proto.graph.node for o in n.output}
+    """What breaks "decoding and NMS stay float32" in a quantized ONNX graph (its If branches included): a float node
+    missing, a Q/DQ node feeding one, a Q/DQ node outside the network, a float node's constant input that is not
+    float32."""
+    every = [*proto.graph.node, *(inner for n in proto.graph.node for inner in subgraph_nodes(n))]  # If branches
+    nodes = {n.name: n for n in every}
+    producer = {o: n for n in every for o in n.output}
     consts = {i.name: i for i in proto.graph.initializer}
     wrong = [f"{name} missing" for name in float_names if name not in nodes]
     for name in [n for n in float_names if n in nodes]:
@@ -220,6 +224,8 @@ def test_decoding_and_nms_stay_float32_onnxruntime(demo, monkeypatch):
     assert not kinds & {"Conv", "QuantizeLinear"}
     got = onnx.load(str(demo["files"]["onnxruntime"]))
     assert sum(n.op_type == "QuantizeLinear" for n in got.graph.node) > 10  # the network is quantized
+    branch = next(n for n in got.graph.node if n.op_type == "If")  # the NMS prefix's, its nodes among the float ones
+    assert {n.name for n in subgraph_nodes(branch)} <= set(float_names)
     assert onnx_quantized_float_nodes(got, float_names) == []
     as_np = {i.name: onnx.numpy_helper.to_array(i) for i in ref.graph.initializer}
     p = DeployGraph(demo["model"], SIZE).num_priors
@@ -235,7 +241,7 @@ def test_decoding_and_nms_stay_float32_onnxruntime(demo, monkeypatch):
 
 @pytest.mark.slow
 def test_decoding_and_nms_stay_float32_openvino(demo, monkeypatch):
-    ref = ov.convert_model(str(demo["files"]["float"]))
+    ref = ov.convert_model(str(demo["files"]["float_all"]))
     float_names = ov_float_nodes(ref)
     got = ov.Core().read_model(str(demo["files"]["openvino"]))
     kinds = {op.get_type_name() for op in got.get_ordered_ops() if op.get_friendly_name() in float_names}
@@ -253,7 +259,7 @@ def test_decoding_and_nms_stay_float32_openvino(demo, monkeypatch):
         assert any(np.array_equal(c.get_data(), v.get_data()) for c in got_priors.values())
     # the check fails when NNCF is not told to leave the decoding alone
     monkeypatch.setattr(q, "ov_float_nodes", lambda model: [])
-    model, _ = q.quantize_openvino(demo["files"]["float"], [np.zeros((1, *SIZE, 3), np.uint8)] * 2)
+    model, _ = q.quantize_openvino(demo["files"]["float_all"], [np.zeros((1, *SIZE, 3), np.uint8)] * 2)
     assert ov_quantized_float_nodes(model, float_names)
 
 

@@ -66,9 +66,8 @@ def _quantize(args: argparse.Namespace, cfg, backend: str, calib, size) -> tuple
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "float32.onnx")
         classes = list(model.dataset_meta["classes"])
-        export_onnx(  # NNCF 3.4 fails on the If node of the NMS prefix: NMS on all candidates
-            model, src, size, args.mode, batch=1, classes=classes, config=args.config, nms_prefix=False
-        )
+        prefix = backend == "onnxruntime"  # NNCF 3.4 fails on the If node of the NMS prefix: all candidates there
+        export_onnx(model, src, size, args.mode, batch=1, classes=classes, config=args.config, nms_prefix=prefix)
         batches = calib.batches(size, args.mode)
         record = dict(calib.describe(), backend=backend, max_drop=args.max_drop)
         info = q.int8_info(src, record)

@@ -46,10 +46,21 @@ def onnx_float_nodes(model: Any) -> list[str]:
         key=id,
     )
     rest = [n for n in nodes if id(n) not in net]
+    rest += [inner for n in rest for inner in subgraph_nodes(n)]  # an If after the network: all of it
     unnamed = [n.op_type for n in rest if not n.name]
     if unnamed:
         raise ValueError(f"the exported graph has unnamed nodes ({unnamed[:5]}): export it with tools/export.py")
     return [n.name for n in rest]
+
+
+def subgraph_nodes(node: Any) -> list[Any]:
+    """The nodes of ``node``'s subgraphs (an ``If``'s branches, a ``Loop``'s body), nested ones included."""
+    out = []
+    for attr in node.attribute:
+        for graph in [attr.g] if attr.HasField("g") else list(attr.graphs):
+            for inner in graph.node:
+                out += [inner, *subgraph_nodes(inner)]
+    return out
 
 
 def ov_float_nodes(model: Any) -> list[str]:
