@@ -126,6 +126,15 @@ def _onnx_proto(onnx: Any, graph: DeployGraph, mode: str, batch: int | None, ops
         return onnx.load(os.path.join(tmp, "model.onnx"))
 
 
+def _check_settings(mode: str, batch: int | None, opset: int) -> None:
+    if mode not in MODES:
+        raise ValueError(f"export mode {mode!r}; valid: {list(MODES)}")
+    if opset < DEFAULT_OPSET:
+        raise ValueError(f"--opset {opset}: torch.onnx's exporter writes opset {DEFAULT_OPSET} or newer")
+    if batch is not None and batch < 1:
+        raise ValueError(f"--batch {batch}: a positive batch size, or 'dynamic'")
+
+
 def export_onnx(
     model: Any,
     out: str | os.PathLike,
@@ -147,12 +156,7 @@ def export_onnx(
     """
     onnx = require("onnx", "ONNX export")
     require("onnxscript", "ONNX export")
-    if mode not in MODES:
-        raise ValueError(f"export mode {mode!r}; valid: {list(MODES)}")
-    if opset < DEFAULT_OPSET:
-        raise ValueError(f"--opset {opset}: torch.onnx's exporter writes opset {DEFAULT_OPSET} or newer")
-    if batch is not None and batch < 1:
-        raise ValueError(f"--batch {batch}: a positive batch size, or 'dynamic'")
+    _check_settings(mode, batch, opset)
     was_nhwc = getattr(model, "channels_last", False)
     if hasattr(model, "set_channels_last"):
         model.set_channels_last(False)  # NCHW graph; the runtimes choose their own layouts

@@ -76,21 +76,36 @@ def postprocess_raw(
     img, cls, prior, cand_scores = _candidates(scores, score_thr, pre_nms_topk)
     cand_boxes = boxes[img, prior]
     group = img * (c1 - 1) + cls
-    rank = _rank_in_image(img, cand_scores, bsz)
+    keep = _nms_by_prefix(img, group, cand_boxes, cand_scores, bsz, max_per_img, nms_iou, method)
+    return _per_image(bsz, max_per_img, img[keep], cls[keep], cand_boxes[keep], cand_scores[keep])
+
+
+def _nms_by_prefix(
+    img: np.ndarray,
+    group: np.ndarray,
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    bsz: int,
+    max_per_img: int,
+    nms_iou: float,
+    method: str,
+) -> np.ndarray:
+    """Indices of the kept candidates: NMS on each image's best ``max(4 x max_per_img, 1000)``, 4x wider while an
+    image with more candidates keeps fewer than ``max_per_img`` of them (exact; see :func:`_rank_in_image`)."""
+    rank = _rank_in_image(img, scores, bsz)
     per_image = np.bincount(img, minlength=bsz)
     prefix = max(4 * max_per_img, 1000)
-    while True:  # NMS on each image's best `prefix` candidates; wider only where an image keeps too few (exact)
+    while True:
         take = np.flatnonzero(rank < prefix)  # still by image, class, decreasing score
         if method == "numpy":
-            kept = _greedy_nms(cand_boxes[take], group[take], nms_iou)
+            kept = _greedy_nms(boxes[take], group[take], nms_iou)
         else:
-            kept = _opencv_nms(cand_boxes[take], cand_scores[take], group[take], nms_iou)
+            kept = _opencv_nms(boxes[take], scores[take], group[take], nms_iou)
         keep = take[kept]
         short = (np.bincount(img[keep], minlength=bsz) < max_per_img) & (per_image > prefix)
         if not short.any():
-            break
+            return keep
         prefix *= 4
-    return _per_image(bsz, max_per_img, img[keep], cls[keep], cand_boxes[keep], cand_scores[keep])
 
 
 def _rank_in_image(img: np.ndarray, scores: np.ndarray, bsz: int) -> np.ndarray:
