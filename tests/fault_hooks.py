@@ -49,19 +49,27 @@ class PauseHook(Hook):
 
 @HOOKS.register_module()
 class SelfSignalHook(Hook):
-    """Send this process ``first`` after iteration ``at``, then each of ``while_saving`` from inside the checkpoint
-    save that follows (``before_save_checkpoint``)."""
+    """Send this process ``first`` after iteration ``at`` (or, ``in_validation``, during the validation after it),
+    then each of ``while_saving`` from inside the checkpoint save that follows (``before_save_checkpoint``)."""
 
     priority = "HIGHEST"
 
-    def __init__(self, at: int, first: str, while_saving: tuple[str, ...] = ()) -> None:
-        self.at, self.first, self.while_saving = at, first, while_saving
+    def __init__(self, at: int, first: str, while_saving: tuple[str, ...] = (), in_validation: bool = False) -> None:
+        self.at, self.first, self.while_saving, self.in_validation = at, first, while_saving, in_validation
         self.sent = False
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        if runner.iter + 1 == self.at:
-            self.sent = True
-            os.kill(os.getpid(), signal.Signals[self.first])
+        if runner.iter + 1 == self.at and not self.in_validation:
+            self.send()
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        """With ``in_validation``: after the first batch of the validation that follows iteration ``at``."""
+        if self.in_validation and runner.iter == self.at and batch_idx == 0:
+            self.send()
+
+    def send(self) -> None:
+        self.sent = True
+        os.kill(os.getpid(), signal.Signals[self.first])
 
     def before_save_checkpoint(self, runner, checkpoint) -> None:
         if self.sent:

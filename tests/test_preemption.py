@@ -13,6 +13,8 @@ from fault_runs import ITERS, assert_same_weights, run, started, train_cmd, wait
 from ssdkit.data.demo import make_demo_dataset
 from ssdkit.engine.preemption import PREEMPTED_EXIT_CODE
 
+from model_utils import demo_config
+
 pytestmark = pytest.mark.slow
 
 
@@ -62,4 +64,25 @@ def test_sigint_then_more_signals_while_saving(straight, tmp_path):
     assert proc.returncode == PREEMPTED_EXIT_CODE, proc.stderr[-3000:]
     assert "SIGINT received: stopped after iteration 3" in proc.stdout
     assert "(2 more signal(s) while stopping were ignored)" in proc.stdout
+    resume_and_compare(config, straight_ckpt)
+
+
+def test_sigterm_during_validation(straight, tmp_path):
+    """SIGTERM after the first of two batches of the validation after iteration 2: the run stops there without
+    finishing (or scoring) it, from iter_2.pth, and the resumed run ends bit-equal to one without validation."""
+    data, straight_ckpt = straight
+    work = tmp_path / "val"
+    val = demo_config(data, str(work), num_workers=0, batch_size=1)  # the 2 val images: 2 batches
+    hook = dict(type="SelfSignalHook", at=2, first="SIGTERM", in_validation=True)
+    loop = dict(type="IterBasedTrainLoop", max_iters=ITERS, val_interval=2)
+    parts = dict(val_cfg=val.val_cfg, val_dataloader=val.val_dataloader, val_evaluator=val.val_evaluator)
+    config = write_config(data, work, hooks=[hook], workers=1, train_cfg=loop, **parts)
+    proc = run(train_cmd(config))
+    assert proc.returncode == PREEMPTED_EXIT_CODE, proc.stderr[-3000:]
+    assert (
+        f"SIGTERM received: stopped in the validation after iteration 2; checkpoint {work / 'iter_2.pth'}"
+        in proc.stdout
+    )
+    assert "mAP" not in proc.stdout and not (work / "iter_3.pth").exists()
+    assert (work / "last_checkpoint").read_text() == str(work / "iter_2.pth")
     resume_and_compare(config, straight_ckpt)

@@ -140,8 +140,9 @@ def quiet_workers(loader):
 
 @HOOKS.register_module()
 class PreemptionHook(Hook):
-    """On one of ``signals`` during training: finish the iteration, write ``iter_<n>.pth`` (where the config's
-    ``CheckpointHook`` writes), point ``last_checkpoint`` at it, log where, and raise :class:`Preempted`.
+    """On one of ``signals`` during training: finish the iteration (or the validation batch, in a validation during
+    training), write ``iter_<n>.pth`` (where the config's ``CheckpointHook`` writes), point ``last_checkpoint`` at
+    it, log where, and raise :class:`Preempted`.
 
     With more than one rank the ranks agree after each iteration (one max all-reduce of a flag), so all stop after
     the same one. A run in an epoch-based loop stops mid-epoch too; its resume starts that epoch over.
@@ -165,10 +166,22 @@ class PreemptionHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         first = self._agreed_signal()
-        if first is None:
+        if first is not None:
+            self._stop(runner, first, runner.iter + 1, "after iteration")
+
+    def after_val_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        """A validation inside training stops too (a long one would outlast a scheduler's grace period); resuming
+        continues the training, without this validation."""
+        if not self.signals.armed:  # validation outside training (tools/test.py)
             return
+        first = self._agreed_signal()
+        if first is not None:
+            self._stop(runner, first, runner.iter, "in the validation after iteration")
+
+    def _stop(self, runner, first: int, step: int, where: str) -> None:
+        """Write the checkpoint of ``step`` (finished iterations), log, and raise :class:`Preempted`."""
         signame = signal.Signals(first).name if first > 0 else "a signal on another rank"
-        path = save_now(runner)
+        path = save_now(runner, step)
         extra = len(self.signals.received) - 1
         written = (
             f"checkpoint {path}"
@@ -176,7 +189,7 @@ class PreemptionHook(Hook):
             else f"no checkpoint written; --resume continues from {latest_checkpoint(runner.work_dir)}"
         )
         runner.logger.warning(
-            f"{signame} received: stopped after iteration {runner.iter + 1}; {written}"
+            f"{signame} received: stopped {where} {step}; {written}"
             + (f" ({extra} more signal(s) while stopping were ignored)" if extra > 0 else "")
             + f"; exit status {PREEMPTED_EXIT_CODE}; continue with --resume"
         )
@@ -197,13 +210,13 @@ def checkpoint_hook(runner) -> CheckpointHook | None:
     return next((h for h in runner.hooks if isinstance(h, CheckpointHook)), None)
 
 
-def save_now(runner) -> str | None:
-    """Write the checkpoint of the iteration just finished (unless the ``CheckpointHook`` just wrote it) where and
-    as the hook writes, and point ``last_checkpoint`` at it; every rank returns its path. Rank 0 returns None, and
-    ``last_checkpoint`` keeps naming the previous one, when the write failed and ``checkpoint_errors='continue'``
-    let training go on."""
+def save_now(runner, step: int | None = None) -> str | None:
+    """Write the checkpoint after ``step`` iterations (default: the one just finished; unless the ``CheckpointHook``
+    has written it) where and as the hook writes, and point ``last_checkpoint`` at it; every rank returns its path.
+    Rank 0 returns None, and ``last_checkpoint`` keeps naming the previous one, when the write failed and
+    ``checkpoint_errors='continue'`` let training go on."""
     hook = checkpoint_hook(runner)
-    step = runner.iter + 1
+    step = runner.iter + 1 if step is None else step
     meta = dict(epoch=runner.epoch, iter=step)
     if hook is not None and not hook.by_epoch:
         path = hook.file_backend.join_path(hook.out_dir, hook.filename_tmpl.format(step))
