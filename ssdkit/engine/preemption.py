@@ -172,8 +172,8 @@ class PreemptionHook(Hook):
     def after_val_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         """A validation inside training stops too (a long one would outlast a scheduler's grace period); resuming
         continues the training, without this validation."""
-        if not self.signals.armed:  # validation outside training (tools/test.py)
-            return
+        if not self.signals.armed or not _same_length_on_every_rank(runner.val_loop.dataloader):
+            return  # outside training (tools/test.py); or ranks that may run unequal batches cannot agree per batch
         first = self._agreed_signal()
         if first is not None:
             self._stop(runner, first, runner.iter, "in the validation after iteration")
@@ -204,6 +204,12 @@ class PreemptionHook(Hook):
         flag = torch.tensor([1 if mine is not None else 0])
         all_reduce(flag, op="max")
         return mine if mine is not None else (-1 if int(flag.item()) else None)
+
+
+def _same_length_on_every_rank(loader) -> bool:
+    """Whether every rank runs as many batches of ``loader`` (one process; or mmengine's ``DefaultSampler``, which
+    pads every rank to the same length unless ``round_up=False``)."""
+    return get_world_size() == 1 or bool(getattr(getattr(loader, "sampler", None), "round_up", False))
 
 
 def checkpoint_hook(runner) -> CheckpointHook | None:
