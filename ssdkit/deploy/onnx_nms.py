@@ -1,10 +1,11 @@
 """ONNX ``NonMaxSuppression`` as a PyTorch op: a reference implementation to run eagerly, and its ONNX translation.
 
-``torch.ops.ssdkit.onnx_nms(boxes [B, P, 4], scores [B, C, P], max_per_class, iou, score_thr) -> [N, 3]`` returns
-``(batch, class, box)`` triples exactly as ONNX's operator defines them: per image and class, the boxes scoring above
-``score_thr`` in greedy NMS order (suppressing IoU > ``iou``), at most ``max_per_class`` of them, ordered by image,
-class, then decreasing score. The exporter (``torch.onnx.export(..., dynamo=True)``) writes it as one
-``NonMaxSuppression`` node (:data:`TRANSLATION`), which ONNX Runtime and OpenVINO run natively.
+``torch.ops.ssdkit.onnx_nms_dense(boxes [B, P, 4], scores [B, C, P], max_per_class, iou, score_thr) -> [B, C * P]``
+holds the scores of the boxes ONNX's operator keeps, -1 elsewhere: per image and class, the boxes scoring above
+``score_thr`` in greedy NMS order (suppressing IoU > ``iou``), at most ``max_per_class`` of them. Its shape does not
+depend on the data, so a graph can branch on it. The exporter (``torch.onnx.export(..., dynamo=True)``) writes it as
+a ``NonMaxSuppression`` node and the scatter of its selection (:data:`TRANSLATION`), which ONNX Runtime and OpenVINO
+run natively.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from torch import Tensor
 from torchvision.ops import batched_nms
 
 
-@torch.library.custom_op("ssdkit::onnx_nms", mutates_args=())
-def onnx_nms(boxes: Tensor, scores: Tensor, max_per_class: int, iou: float, score_thr: float) -> Tensor:
-    """The ONNX operator's result, computed with torchvision's NMS (same greedy rule, suppression at IoU > ``iou``)."""
+def nms_selection(boxes: Tensor, scores: Tensor, max_per_class: int, iou: float, score_thr: float) -> Tensor:
+    """ONNX ``NonMaxSuppression``'s output, ``[N, 3]`` ``(batch, class, box)`` triples ordered by image, class, then
+    decreasing score, computed with torchvision's NMS (same greedy rule, suppression at IoU > ``iou``)."""
     b, c, _ = scores.shape
     img, cls, box = (scores > score_thr).nonzero(as_tuple=True)
     s = scores[img, cls, box]
@@ -34,18 +35,11 @@ def onnx_nms(boxes: Tensor, scores: Tensor, max_per_class: int, iou: float, scor
     return torch.stack((img[keep], cls[keep], box[keep]), dim=1)
 
 
-@onnx_nms.register_fake
-def _onnx_nms_fake(boxes: Tensor, scores: Tensor, max_per_class: int, iou: float, score_thr: float) -> Tensor:
-    n = torch.library.get_ctx().new_dynamic_size()
-    return boxes.new_empty((n, 3), dtype=torch.int64)
-
-
 @torch.library.custom_op("ssdkit::onnx_nms_dense", mutates_args=())
 def onnx_nms_dense(boxes: Tensor, scores: Tensor, max_per_class: int, iou: float, score_thr: float) -> Tensor:
-    """:func:`onnx_nms` as a fixed shape: ``[B, C * P]`` holding the scores of the kept boxes, -1 elsewhere (so a
-    graph can branch on it: no size depends on the data)."""
+    """:func:`nms_selection` as a fixed shape: ``[B, C * P]`` holding the scores of the kept boxes, -1 elsewhere."""
     b, c, p = scores.shape
-    sel = onnx_nms(boxes, scores, max_per_class, iou, score_thr)
+    sel = nms_selection(boxes, scores, max_per_class, iou, score_thr)
     flat = sel[:, 0] * (c * p) + sel[:, 1] * p + sel[:, 2]
     dense = torch.full((b * c * p,), -1.0, dtype=scores.dtype, device=scores.device)
     return dense.scatter(0, flat, scores.reshape(-1).gather(0, flat)).view(b, c * p)
@@ -57,29 +51,19 @@ def _onnx_nms_dense_fake(boxes: Tensor, scores: Tensor, max_per_class: int, iou:
     return scores.new_empty((b, c * p))
 
 
-def _nms_node(op: Any, boxes, scores, max_per_class: int, iou: float, score_thr: float):
-    return op.NonMaxSuppression(
-        boxes,
-        scores,
-        op.Constant(value_ints=[max_per_class]),
-        op.Constant(value_floats=[iou]),
-        op.Constant(value_floats=[score_thr]),
-    )
-
-
-def _translate(boxes, scores, max_per_class: int, iou: float, score_thr: float):
-    from onnxscript import opset18
-
-    return _nms_node(opset18, boxes, scores, max_per_class, iou, score_thr)
-
-
 def _translate_dense(boxes, scores, max_per_class: int, iou: float, score_thr: float):
     """NonMaxSuppression, its ``(b, c, p)`` triples as indices into the flat scores, and those scores scattered into
     a ``-1`` filled ``[B, C * P]``."""
     from onnxscript import opset18
 
     op: Any = opset18
-    sel = _nms_node(op, boxes, scores, max_per_class, iou, score_thr)  # [N, 3] int64
+    sel = op.NonMaxSuppression(  # [N, 3] int64
+        boxes,
+        scores,
+        op.Constant(value_ints=[max_per_class]),
+        op.Constant(value_floats=[iou]),
+        op.Constant(value_floats=[score_thr]),
+    )
     shape = op.Shape(scores)  # (B, C, P)
     c, p = op.Slice(shape, [1], [2]), op.Slice(shape, [2], [3])
     strides = op.Concat(op.Mul(c, p), p, op.Constant(value_ints=[1]), axis=0)
@@ -91,8 +75,5 @@ def _translate_dense(boxes, scores, max_per_class: int, iou: float, score_thr: f
     return op.Reshape(dense, rows)
 
 
-#: ``custom_translation_table`` entries for ``torch.onnx.export``
-TRANSLATION: dict[Callable[..., Any], Callable[..., Any]] = {
-    torch.ops.ssdkit.onnx_nms.default: _translate,
-    torch.ops.ssdkit.onnx_nms_dense.default: _translate_dense,
-}
+#: ``custom_translation_table`` entry for ``torch.onnx.export``
+TRANSLATION: dict[Callable[..., Any], Callable[..., Any]] = {torch.ops.ssdkit.onnx_nms_dense.default: _translate_dense}
