@@ -29,6 +29,12 @@ class NMSSettings:
 NMS_DEFAULTS = NMSSettings()
 
 
+def nms_prefix_size(max_per_img: int) -> int:
+    """How many of each image's best candidates NMS sees first (every path that postprocesses widens from there when
+    an image keeps fewer than ``max_per_img`` of them)."""
+    return max(4 * max_per_img, 1000)
+
+
 @POSTPROCESSORS.register_module()
 class SSDPostprocessor:
     """Turn raw head outputs into detections in original-image pixels.
@@ -89,7 +95,7 @@ class SSDPostprocessor:
         valid = flat > self.score_thr
         n_valid = valid.sum(dim=1)
         order = flat.masked_fill(~valid, float("-inf")).argsort(dim=1, descending=True, stable=True)
-        prefix = min(int(n_valid.max()), max(4 * self.max_per_img, 1000))
+        prefix = min(int(n_valid.max()), nms_prefix_size(self.max_per_img))
         while True:
             kept, img_id, cls_id, cand_boxes, cand_scores = self._nms_prefix(
                 order, prefix, n_valid, top_scores, top_idx, boxes

@@ -24,6 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ssdkit.core.postprocess import nms_prefix_size
+
 from . import onnx_nms  # noqa: F401  (registers torch.ops.ssdkit.onnx_nms_dense)
 from .rewrite import replace_centre_tap_convs
 
@@ -122,7 +124,7 @@ class DeployGraph(nn.Module):
         k = min(self.pre_nms_topk, p)
         top_scores, top_idx = scores.topk(k, dim=2)  # [B, C, k]
         kept = torch.zeros_like(scores).scatter(2, top_idx, top_scores)  # the per-class top-k, zeros elsewhere
-        m = max(4 * self.max_per_img, 1000)
+        m = nms_prefix_size(self.max_per_img)
         if m >= c * k or not self.nms_prefix:
             dense = self.nms_dense(boxes, kept)
         else:

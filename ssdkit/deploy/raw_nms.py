@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ssdkit.core.postprocess import NMS_DEFAULTS
+from ssdkit.core.postprocess import NMS_DEFAULTS, nms_prefix_size
 
 METHODS = ("numpy", "opencv")
 
@@ -94,7 +94,7 @@ def _nms_by_prefix(
     image with more candidates keeps fewer than ``max_per_img`` of them (exact; see :func:`_rank_in_image`)."""
     rank = _rank_in_image(img, scores, bsz)
     per_image = np.bincount(img, minlength=bsz)
-    prefix = max(4 * max_per_img, 1000)
+    prefix = nms_prefix_size(max_per_img)
     while True:
         take = np.flatnonzero(rank < prefix)  # still by image, class, decreasing score
         if method == "numpy":
